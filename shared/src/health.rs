@@ -1,0 +1,24 @@
+//! The `GET /$.health` answer both workers give.
+
+use alloc::string::{String, ToString};
+use serde_json::json;
+
+/// Path of the health route.
+pub const PATH: &str = "/$.health";
+
+/// JSON body `{ "worker": name, "version": version, "resets": n }`; `resets` counts how often
+/// the wasm instance was reinitialised after a trap (it must stay 0).
+pub fn body(worker: &str, version: &str, resets: u32) -> String {
+    json!({ "worker": worker, "version": version, "resets": resets }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn health_names_worker_and_version() {
+        let v: serde_json::Value = serde_json::from_str(&super::body("ingest", "0.1.0", 0)).unwrap();
+        assert_eq!(v["worker"], "ingest");
+        assert_eq!(v["version"], "0.1.0");
+        assert_eq!(v["resets"], 0);
+    }
+}

@@ -1,0 +1,94 @@
+// The one Miniflare setup every spec imports: both built workers (real workerd), Miniflare's R2,
+// KV and Cache, and the observable Pipelines double in place of Miniflare's discarding binding.
+import { Miniflare } from "miniflare";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { PipelineRecorder } from "./recorder.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const AUTH_SECRET = "test-secret-not-for-production";
+export const COMPATIBILITY_DATE = "2026-04-01";
+
+const pipelineBindings = {
+  PIPELINE_PREVIEW: { name: "pipeline-double", entrypoint: "Preview" },
+  PIPELINE_BUILD: { name: "pipeline-double", entrypoint: "Build" },
+  PIPELINE_BULK: { name: "pipeline-double", entrypoint: "Bulk" },
+};
+
+const modulesRules = [
+  { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+  { type: "CompiledWasm", include: ["**/*.wasm"] },
+];
+
+function rustWorker(name, extra) {
+  const dir = path.join(root, "build", name);
+  return {
+    name,
+    modules: true,
+    modulesRoot: dir,
+    scriptPath: path.join(dir, "entry.mjs"),
+    modulesRules,
+    compatibilityDate: COMPATIBILITY_DATE,
+    ...extra,
+  };
+}
+
+/**
+ * Starts Miniflare. `vars` override the ingest worker's vars; returns { mf, recorder, ingest,
+ * serve, dispose } where ingest/serve are fetch functions for paths.
+ */
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports } = {}) {
+  const recorder = new PipelineRecorder();
+  const socket = (name) =>
+    ports?.[name] ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports[name] }] } : {};
+  const mf = new Miniflare({
+    ...(persistRoot ? { defaultPersistRoot: persistRoot, kvPersist: true, r2Persist: true, cachePersist: true } : {}),
+    workers: [
+      rustWorker("ingest", {
+        ...socket("ingest"),
+        bindings: { AUTH_SECRET, ...ingestVars },
+        kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
+        serviceBindings: pipelineBindings,
+      }),
+      rustWorker("serve", {
+        ...socket("serve"),
+        bindings: { AUTH_SECRET, ...serveVars },
+        kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
+        r2Buckets: { WAREHOUSE: "warehouse" },
+      }),
+      {
+        name: "pipeline-probe",
+        modules: true,
+        scriptPath: path.join(root, "tests/support/pipeline-probe.mjs"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        serviceBindings: pipelineBindings,
+      },
+      {
+        name: "pipeline-double",
+        modules: true,
+        scriptPath: path.join(root, "tests/support/pipeline-double.mjs"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        serviceBindings: { RECORDER: (req) => recorder.handle(req) },
+      },
+    ],
+  });
+  await mf.ready;
+  const ingestWorker = await mf.getWorker("ingest");
+  const serveWorker = await mf.getWorker("serve");
+  const probeWorker = await mf.getWorker("pipeline-probe");
+  const call = (w) => (p, init) => w.fetch(new URL(p, "http://localhost").toString(), init);
+  return {
+    mf,
+    recorder,
+    ingest: call(ingestWorker),
+    serve: call(serveWorker),
+    probe: call(probeWorker),
+    dispose: () => mf.dispose(),
+  };
+}
+
+/** Asserts the wasm instance of `fetcher` was never reset (no trap happened). */
+export async function resets(fetcher) {
+  const res = await fetcher("/$.health");
+  return (await res.json()).resets;
+}
