@@ -1,22 +1,52 @@
 //! The ingest worker: `POST /$.artifacts` → validated NDJSON → Pipelines streams.
 //!
-//! This file is the entry and the router, nothing else; platform glue lives in [`glue`].
-mod glue;
+//! This file is the entry and the router, nothing else. [`artifacts`] handles the routes,
+//! [`pipeline`] is the Pipelines binding, [`http`] turns problems into responses.
+mod artifacts;
+mod auth;
+mod http;
+mod idempotency;
+mod limits;
+mod pipeline;
+mod purge;
+mod settings;
 
 use shared::problem::Problem;
+use shared::route::percent_decode;
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 /// Crate version reported by `/$.health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[event(fetch)]
-async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
-    match (req.method(), path.as_str()) {
-        (Method::Get, shared::health::PATH) => glue::json(
-            200,
-            &shared::health::body("ingest", VERSION, glue::instance_resets()),
-        ),
-        _ => glue::problem(&Problem::route_not_found(&path)),
+    let method = req.method();
+    if path == shared::health::PATH && method == Method::Get {
+        return http::json(200, shared::health::body("ingest", VERSION, http::instance_resets()));
     }
+    if path == "/$.artifacts" {
+        return match method {
+            Method::Post => artifacts::post(req, env).await,
+            _ => http::problem(&method_not_allowed("POST")),
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/$.artifacts/") {
+        let parts: Vec<&str> = rest.split('/').collect();
+        if let [ns, ty, id] = parts.as_slice() {
+            let decoded = (percent_decode(ns), percent_decode(ty), percent_decode(id));
+            let (Some(ns), Some(ty), Some(id)) = decoded else {
+                return http::problem(&Problem::new(400, "bad-path", "Bad Request", "a path segment has a malformed percent-encoding"));
+            };
+            return match method {
+                Method::Delete => artifacts::delete(req, env, &ns, &ty, &id).await,
+                _ => http::problem(&method_not_allowed("DELETE")),
+            };
+        }
+    }
+    http::problem(&Problem::route_not_found(&path))
+}
+
+fn method_not_allowed(allowed: &str) -> Problem {
+    Problem::new(405, "method-not-allowed", "Method Not Allowed", format!("this route accepts {allowed}")).with("allow", allowed)
 }

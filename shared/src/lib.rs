@@ -5,9 +5,31 @@
 //!
 //! - [`problem`]: RFC 9457 problem details, the one error body both workers send.
 //! - [`health`]: the `/$.health` answer.
+//! - [`record`]: the record contract (columns, field ids, validation, content hash).
+//! - [`time`]: microsecond timestamps and RFC 3339.
+//! - [`chunk`]: packing records into `send()` batches of bounded size.
+//! - [`retry`]: backoff with jitter, bounded in attempts and time; the typed send outcome.
+//! - [`intake`]: one request body from bytes to chunks, and the report that decides the answer.
+//! - [`route`]: percent-decoding of path segments.
+//! - [`cache_key`]: the cache-key and generation contract between ingest and serve.
+//! - [`token`]: HMAC-signed (HS256) bearer tokens: signing, verification, scopes.
+//! - [`ndjson`]: push splitter for NDJSON bodies into numbered lines, memory bounded per line.
+//! - [`json_array`]: push splitter for a JSON-array body into raw top-level elements.
+//! - [`gzip`]: streaming gzip decoding with a hard bound on inflated output.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
+pub mod cache_key;
+pub mod chunk;
 pub mod health;
+pub mod record;
+pub mod retry;
+pub mod time;
+pub mod token;
 pub mod problem;
+pub mod ndjson;
+pub mod json_array;
+pub mod gzip;
+pub mod intake;
+pub mod route;

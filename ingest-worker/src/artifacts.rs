@@ -1,0 +1,472 @@
+//! `POST /$.artifacts` and `DELETE /$.artifacts/{ns}/{type}/{id}`: the request side of ingest.
+//!
+//! The body is read as a stream: raw bytes → (gzip inflate, bounded) → [`Intake`] (split,
+//! validate, chunk) → chunk tasks (dedupe, send with retry, record state, purge), at most
+//! [`MAX_IN_FLIGHT`] at once. Memory is bounded by one read, one line, one open chunk and the
+//! chunks in flight, whatever the body size.
+
+use std::collections::{HashMap, VecDeque};
+
+use futures_channel::oneshot;
+use futures_util::StreamExt;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use shared::chunk::Chunk;
+use shared::gzip::GzipDecoder;
+use shared::intake::{BodyFormat, Intake, Report, Stop};
+use shared::problem::Problem;
+use shared::record::{Mode, Record, Stamp};
+use shared::retry::{RetryPolicy, SendOutcome};
+use shared::token::Claims;
+use worker::{kv::KvStore, Date, Env, Request, Response, Result};
+
+use crate::http;
+use crate::idempotency::{self, Prior};
+use crate::pipeline::{self, Pipeline};
+use crate::purge::{self, ZonePurge};
+use crate::settings::{self, Settings};
+
+/// Chunks being sent at once.
+pub const MAX_IN_FLIGHT: usize = 3;
+
+/// A request-level failure: a problem plus headers to send with it.
+pub struct Refusal(pub Problem, pub Vec<(&'static str, String)>);
+
+impl From<Problem> for Refusal {
+    fn from(p: Problem) -> Self {
+        Refusal(p, Vec::new())
+    }
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn binding_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Preview => "PIPELINE_PREVIEW",
+        Mode::Build => "PIPELINE_BUILD",
+        Mode::Bulk => "PIPELINE_BULK",
+    }
+}
+
+/// What one chunk task reports back.
+struct ChunkResult {
+    deduped: Vec<u64>,
+    unsent: Vec<u64>,
+    error: Option<String>,
+}
+
+/// Everything a chunk task needs, cloned per chunk ('static for `spawn_local`).
+#[derive(Clone)]
+struct Downstream {
+    pipeline: Pipeline,
+    kv: KvStore,
+    policy: RetryPolicy,
+    zone: Option<ZonePurge>,
+}
+
+/// Dedupe key recorded for each artifact key (absent when never written).
+async fn recorded_state(kv: &KvStore, keys: &[String]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for batch in keys.chunks(100) {
+        let state_keys: Vec<String> = batch.iter().map(|k| shared::cache_key::state_key_of(k)).collect();
+        let values: Vec<(String, Option<String>)> = match kv.get_bulk(&state_keys).text().await {
+            Ok(map) => map.into_iter().collect(),
+            Err(_) => {
+                // Older runtimes lack bulk reads: fall back to one read per key.
+                let mut v = Vec::with_capacity(state_keys.len());
+                for k in &state_keys {
+                    v.push((k.clone(), kv.get(k).text().await.ok().flatten()));
+                }
+                v
+            }
+        };
+        for (k, v) in values {
+            let Some(text) = v else { continue };
+            if let Some(h) = serde_json::from_str::<Value>(&text).ok().and_then(|j| j.get("h").and_then(Value::as_str).map(String::from)) {
+                out.insert(k, h);
+            }
+        }
+    }
+    out
+}
+
+async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
+    let recorded = recorded_state(&down.kv, &chunk.keys).await;
+    let deduped: Vec<bool> = chunk
+        .keys
+        .iter()
+        .zip(&chunk.dedupe)
+        .map(|(k, d)| recorded.get(&shared::cache_key::state_key_of(k)) == Some(d))
+        .collect();
+    let is_deduped = |i: usize| deduped.get(i).copied().unwrap_or(false);
+    let deduped_lines: Vec<u64> = chunk.lines.iter().enumerate().filter(|(i, _)| is_deduped(*i)).map(|(_, l)| *l).collect();
+    let sent_lines: Vec<u64> = chunk.lines.iter().enumerate().filter(|(i, _)| !is_deduped(*i)).map(|(_, l)| *l).collect();
+    if sent_lines.is_empty() {
+        return ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None };
+    }
+    match pipeline::send_with_retry(&down.pipeline, &chunk.json(|i| !is_deduped(i)), &down.policy).await {
+        SendOutcome::Confirmed { .. } => {
+            let written: Vec<(String, String, i64)> = (0..chunk.len())
+                .filter(|i| !is_deduped(*i))
+                .filter_map(|i| Some((chunk.keys.get(i)?.clone(), chunk.dedupe.get(i)?.clone(), *chunk.ts.get(i)?)))
+                .collect();
+            purge::record_state(&down.kv, &written).await;
+            if let Some(zone) = &down.zone {
+                let keys: Vec<String> = written.into_iter().map(|(k, _, _)| k).collect();
+                purge::purge_zone(zone, &keys).await;
+            }
+            ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None }
+        }
+        SendOutcome::Failed { attempts, last_error } => ChunkResult {
+            deduped: deduped_lines,
+            unsent: sent_lines,
+            error: Some(format!("{last_error} (after {attempts} attempts)")),
+        },
+    }
+}
+
+/// Chunks in flight, each a spawned task reporting through a channel.
+struct InFlight {
+    down: Downstream,
+    pending: VecDeque<oneshot::Receiver<ChunkResult>>,
+    lines: VecDeque<Vec<u64>>,
+    errors: Vec<String>,
+}
+
+impl InFlight {
+    async fn dispatch(&mut self, chunk: Chunk, report: &mut Report) {
+        while self.pending.len() >= MAX_IN_FLIGHT {
+            self.collect_one(report).await;
+        }
+        let (tx, rx) = oneshot::channel();
+        let down = self.down.clone();
+        self.lines.push_back(chunk.lines.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = tx.send(process_chunk(chunk, down).await);
+        });
+        self.pending.push_back(rx);
+    }
+
+    async fn collect_one(&mut self, report: &mut Report) {
+        let (Some(rx), lines) = (self.pending.pop_front(), self.lines.pop_front().unwrap_or_default()) else {
+            return;
+        };
+        match rx.await {
+            Ok(r) => {
+                for l in r.deduped {
+                    report.dedupe(l);
+                }
+                if r.unsent.is_empty() {
+                    report.chunks += 1;
+                }
+                report.unsent.extend(r.unsent);
+                self.errors.extend(r.error);
+            }
+            // The task vanished: nothing about this chunk is confirmed.
+            Err(_) => report.unsent.extend(lines),
+        }
+    }
+
+    async fn drain(&mut self, report: &mut Report) {
+        while !self.pending.is_empty() {
+            self.collect_one(report).await;
+        }
+    }
+}
+
+/// Valid records found while reading, before a stop; chunks already sent stay sent.
+fn stopped(stop: Stop, settings: &Settings, valid: u64) -> Problem {
+    match stop {
+        Stop::TooManyRecords => Problem::new(
+            413,
+            "too-many-artifacts",
+            "Too many artifacts",
+            format!("a request may carry at most {} artifacts", settings.limits.max_records),
+        )
+        .with("limit", settings.limits.max_records)
+        .with("valid_before_stop", valid),
+        Stop::Malformed(why) => Problem::new(400, "malformed-body", "Malformed body", why).with("valid_before_stop", valid),
+    }
+}
+
+fn too_large(what: &str, limit: u64) -> Problem {
+    Problem::new(413, "body-too-large", "Payload Too Large", format!("the {what} body is larger than {limit} bytes")).with("limit", limit)
+}
+
+/// Common checks before reading a body: auth, mode, tenant settings, rate limit.
+async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, Settings, KvStore), Refusal> {
+    let now_secs = Date::now().as_millis() / 1000;
+    let claims = crate::auth::verify(req, env, now_secs).map_err(|p| {
+        let h = crate::auth::challenge(&p);
+        Refusal(p, h)
+    })?;
+    let mode = Mode::parse(header(req, "x-artifact-mode").as_deref()).ok_or_else(|| {
+        Problem::new(400, "unknown-mode", "Unknown mode", "X-Artifact-Mode must be preview, build or bulk")
+    })?;
+    let kv = env.kv("ARTIFACT_STATE").map_err(|_| misconfigured("ARTIFACT_STATE"))?;
+    let settings = settings::for_tenant(settings::from_env(env), &kv, &claims.org).await;
+    crate::limits::check_rate(env, &claims.org, settings.rate_limit_per_minute).await?;
+    Ok((claims, mode, settings, kv))
+}
+
+fn misconfigured(binding: &str) -> Problem {
+    Problem::new(500, "misconfigured", "Misconfigured", format!("the worker has no {binding} binding"))
+}
+
+/// `POST /$.artifacts`.
+pub async fn post(mut req: Request, env: Env) -> Result<Response> {
+    match post_inner(&mut req, &env).await {
+        Ok(res) => Ok(res),
+        Err(Refusal(p, headers)) => http::problem_with(&p, &headers),
+    }
+}
+
+async fn post_inner(req: &mut Request, env: &Env) -> std::result::Result<Response, Refusal> {
+    let (claims, mode, settings, kv) = admit(req, env).await?;
+    let format = BodyFormat::from_content_type(header(req, "content-type").as_deref()).ok_or_else(|| {
+        Problem::new(415, "unsupported-media-type", "Unsupported Media Type", "send application/x-ndjson or application/json")
+    })?;
+    let gzip = match header(req, "content-encoding").as_deref().map(str::trim).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("identity") => false,
+        Some("gzip") | Some("x-gzip") => true,
+        Some(other) => {
+            return Err(Problem::new(415, "unsupported-encoding", "Unsupported Media Type", format!("Content-Encoding {other} is not supported; use gzip")).into())
+        }
+    };
+    if let Some(len) = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
+        if len > settings.max_body_bytes {
+            return Err(too_large("request", settings.max_body_bytes).into());
+        }
+    }
+    let pipeline = pipeline::binding(env, binding_name(mode)).ok_or_else(|| misconfigured(binding_name(mode)))?;
+
+    let idem_key = header(req, "x-idempotency-key").map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+    if let Some(key) = &idem_key {
+        if key.len() > idempotency::MAX_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Problem::new(400, "bad-idempotency-key", "Bad idempotency key", "X-Idempotency-Key must be 1-256 visible ASCII characters").into());
+        }
+        match idempotency::begin(&kv, &claims.org, key).await {
+            Ok(Prior::New) => {}
+            Ok(Prior::InFlight) => {
+                return Err(Problem::new(409, "idempotency-in-flight", "Conflict", "a request with this X-Idempotency-Key is still being processed").into())
+            }
+            Ok(Prior::Done { body_sha256, status, content_type, body }) => {
+                let hash = hash_body(req, settings.max_body_bytes).await?;
+                if hash != body_sha256 {
+                    return Err(Problem::new(422, "idempotency-mismatch", "Unprocessable Content", "this X-Idempotency-Key was used with a different body").into());
+                }
+                let res = http::respond(status, &content_type, body).map_err(internal)?;
+                let _ = res.headers().set("x-idempotency-replayed", "true");
+                return Ok(res);
+            }
+            Err(e) => return Err(Problem::new(503, "state-unavailable", "Service Unavailable", format!("idempotency store failed: {e}")).into()),
+        }
+    }
+
+    let result = ingest_body(req, &claims, mode, format, gzip, &settings, Downstream {
+        pipeline,
+        kv: kv.clone(),
+        policy: settings.retry,
+        zone: purge::zone(env),
+    })
+    .await;
+    match result {
+        Ok(done) => {
+            if let Some(key) = &idem_key {
+                if done.status < 500 {
+                    let _ = idempotency::complete(&kv, &claims.org, key, &done.sha256, done.status, done.content_type, &done.body).await;
+                } else {
+                    idempotency::abandon(&kv, &claims.org, key).await;
+                }
+            }
+            let res = http::respond(done.status, done.content_type, done.body).map_err(internal)?;
+            for (k, v) in done.headers {
+                let _ = res.headers().set(k, &v);
+            }
+            Ok(res)
+        }
+        Err(refusal) => {
+            if let Some(key) = &idem_key {
+                idempotency::abandon(&kv, &claims.org, key).await;
+            }
+            Err(refusal)
+        }
+    }
+}
+
+/// The answer after the whole body was read.
+struct Finished {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    headers: Vec<(&'static str, String)>,
+    /// sha256 hex of the raw request body (for idempotency).
+    sha256: String,
+}
+
+/// Reads the body only to hash it (an idempotent replay), bounded by the body limit.
+async fn hash_body(req: &mut Request, max_bytes: u64) -> std::result::Result<String, Refusal> {
+    let mut stream = req.stream().map_err(|_| body_unreadable())?;
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(|_| body_unreadable())?;
+        total = total.saturating_add(piece.len() as u64);
+        if total > max_bytes {
+            return Err(too_large("request", max_bytes).into());
+        }
+        hasher.update(&piece);
+    }
+    Ok(shared::record::hex(&hasher.finalize()))
+}
+
+fn body_unreadable() -> Refusal {
+    Problem::new(400, "body-unreadable", "Bad Request", "the request body could not be read to the end").into()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ingest_body(
+    req: &mut Request,
+    claims: &Claims,
+    mode: Mode,
+    format: BodyFormat,
+    gzip: bool,
+    settings: &Settings,
+    down: Downstream,
+) -> std::result::Result<Finished, Refusal> {
+    let now_micros = i64::try_from(Date::now().as_millis()).unwrap_or(0).saturating_mul(1_000);
+    let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
+    let mut intake = Intake::new(format, settings.limits, stamp, claims);
+    let mut inflater = gzip.then(|| GzipDecoder::new(settings.max_inflated_bytes));
+    let mut flight = InFlight { down, pending: VecDeque::new(), lines: VecDeque::new(), errors: Vec::new() };
+    let mut early = Report::default();
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut ready: Vec<Chunk> = Vec::new();
+    let mut stream = req.stream().map_err(|_| body_unreadable())?;
+
+    let stop: Option<Refusal> = loop {
+        let Some(piece) = stream.next().await else { break None };
+        let Ok(piece) = piece else { break Some(body_unreadable()) };
+        total = total.saturating_add(piece.len() as u64);
+        if total > settings.max_body_bytes {
+            break Some(too_large("request", settings.max_body_bytes).into());
+        }
+        hasher.update(&piece);
+        let fed = match &mut inflater {
+            None => intake.feed(&piece, &mut ready),
+            Some(gz) => {
+                let mut result = Ok(());
+                let inflated = gz.feed(&piece, |out| {
+                    if result.is_ok() {
+                        result = intake.feed(out, &mut ready);
+                    }
+                });
+                if let Err(e) = inflated {
+                    break Some(gzip_problem(e, settings).into());
+                }
+                result
+            }
+        };
+        if let Err(stop) = fed {
+            break Some(stopped(stop, settings, intake.valid_so_far()).into());
+        }
+        for chunk in ready.drain(..) {
+            flight.dispatch(chunk, &mut early).await;
+        }
+    };
+    if let Some(refusal) = stop {
+        // Chunks already sent stay sent; wait for them so nothing is left half-done.
+        flight.drain(&mut early).await;
+        return Err(refusal);
+    }
+    if let Some(gz) = inflater {
+        if let Err(e) = gz.finish() {
+            flight.drain(&mut early).await;
+            return Err(gzip_problem(e, settings).into());
+        }
+    }
+    let mut report = match intake.finish(&mut ready) {
+        Ok(r) => r,
+        Err(stop) => {
+            flight.drain(&mut early).await;
+            return Err(stopped(stop, settings, early.valid).into());
+        }
+    };
+    for chunk in ready.drain(..) {
+        flight.dispatch(chunk, &mut report).await;
+    }
+    flight.drain(&mut report).await;
+    // Results collected while reading landed in `early`.
+    for l in early.deduped {
+        report.dedupe(l);
+    }
+    report.deduped_total = report.deduped_total.max(early.deduped_total);
+    report.unsent.extend(early.unsent);
+    report.chunks += early.chunks;
+    let sha256 = shared::record::hex(&hasher.finalize());
+    Ok(match report.outcome(mode) {
+        Ok(body) => Finished { status: report.success_status(), content_type: "application/json", body, headers: Vec::new(), sha256 },
+        Err(mut p) => {
+            let mut headers = Vec::new();
+            if p.status == 503 {
+                headers.push(("retry-after", "5".to_string()));
+                if let Some(e) = flight.errors.first() {
+                    p = p.with("last_error", e.as_str());
+                }
+            }
+            Finished { status: p.status, content_type: shared::problem::CONTENT_TYPE, body: p.to_json(), headers, sha256 }
+        }
+    })
+}
+
+fn gzip_problem(e: shared::gzip::GzipError, settings: &Settings) -> Problem {
+    match e {
+        shared::gzip::GzipError::TooLarge => too_large("inflated", settings.max_inflated_bytes),
+        other => Problem::new(400, "bad-gzip", "Bad Request", format!("the gzip body is invalid: {}", other.description())),
+    }
+}
+
+/// `DELETE /$.artifacts/{ns}/{type}/{id}`: a tombstone record through the same path.
+pub async fn delete(req: Request, env: Env, ns: &str, ty: &str, id: &str) -> Result<Response> {
+    match delete_inner(&req, &env, ns, ty, id).await {
+        Ok(res) => Ok(res),
+        Err(Refusal(p, headers)) => http::problem_with(&p, &headers),
+    }
+}
+
+async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) -> std::result::Result<Response, Refusal> {
+    let (claims, mode, settings, kv) = admit(req, env).await?;
+    let now_micros = i64::try_from(Date::now().as_millis()).unwrap_or(0).saturating_mul(1_000);
+    let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
+    let record = Record::tombstone(ns, ty, id, &stamp).map_err(|e| {
+        Problem::new(400, "invalid-path", "Bad Request", e.to_string()).with("field", e.field.unwrap_or_default())
+    })?;
+    if !claims.can_write(ns) {
+        return Err(Problem::new(403, "forbidden", "Forbidden", format!("the token has no write scope for namespace {ns}")).into());
+    }
+    let pipeline = pipeline::binding(env, binding_name(mode)).ok_or_else(|| misconfigured(binding_name(mode)))?;
+    let mut chunker = shared::chunk::Chunker::new(settings.limits.chunk_bytes);
+    let json = record.to_json().to_string();
+    let item = shared::chunk::Item { line: 1, json: &json, key: record.key(), dedupe: record.dedupe_key(), ts: record.ts };
+    let _ = chunker.push(item);
+    let Some(chunk) = chunker.take() else {
+        return Err(Problem::new(500, "internal", "Internal Server Error", "tombstone did not fit a chunk").into());
+    };
+    let down = Downstream { pipeline, kv, policy: settings.retry, zone: purge::zone(env) };
+    let result = process_chunk(chunk, down).await;
+    if let Some(err) = result.error {
+        return Err(Refusal(
+            Problem::new(503, "pipeline-unavailable", "Tombstone not accepted", "the stream did not confirm the tombstone after retries").with("last_error", err),
+            vec![("retry-after", "5".into())],
+        ));
+    }
+    let body = serde_json::json!({ "mode": mode.as_str(), "deleted": record.key(), "deduped": !result.deduped.is_empty() });
+    http::json(200, body.to_string()).map_err(internal)
+}
+
+fn internal(e: worker::Error) -> Refusal {
+    Problem::new(500, "internal", "Internal Server Error", e.to_string()).into()
+}

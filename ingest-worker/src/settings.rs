@@ -1,0 +1,79 @@
+//! Limits and defaults: wrangler vars, overridden per tenant by `tenant:<org>` in KV.
+
+use serde_json::Value;
+use shared::intake::Limits;
+use shared::record::Visibility;
+use shared::retry::RetryPolicy;
+use worker::{kv::KvStore, Env};
+
+/// Everything one request needs to know about its tenant's limits.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Raw body bytes (before inflating).
+    pub max_body_bytes: u64,
+    /// Inflated body bytes (gzip bombs stop here).
+    pub max_inflated_bytes: u64,
+    /// Record, chunk and count limits.
+    pub limits: Limits,
+    /// Visibility for records that name none.
+    pub default_visibility: Visibility,
+    /// Send retries.
+    pub retry: RetryPolicy,
+    /// What `X-RateLimit-Limit` reports (the rate-limit binding's configured limit).
+    pub rate_limit_per_minute: u64,
+}
+
+fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
+    env.var(name).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(default)
+}
+
+/// Defaults from wrangler vars.
+pub fn from_env(env: &Env) -> Settings {
+    let chunk_bytes = var_u64(env, "CHUNK_BYTES", 1_000_000).clamp(1_024, 1_000_000);
+    Settings {
+        max_body_bytes: var_u64(env, "MAX_BODY_BYTES", 100 * 1024 * 1024),
+        max_inflated_bytes: var_u64(env, "MAX_INFLATED_BYTES", 200 * 1024 * 1024),
+        limits: Limits {
+            // A record must fit in a chunk with room for the fields ingest adds.
+            max_record_bytes: usize::try_from(var_u64(env, "MAX_RECORD_BYTES", 1_048_576).min(chunk_bytes.saturating_sub(1_024)))
+                .unwrap_or(1_048_576),
+            max_records: var_u64(env, "MAX_ARTIFACTS_PER_REQUEST", 100_000),
+            chunk_bytes: usize::try_from(chunk_bytes).unwrap_or(1_000_000),
+        },
+        default_visibility: env
+            .var("DEFAULT_VISIBILITY")
+            .ok()
+            .and_then(|v| Visibility::parse(v.to_string().trim()))
+            .unwrap_or(Visibility::Org),
+        retry: RetryPolicy {
+            max_attempts: u32::try_from(var_u64(env, "SEND_ATTEMPTS", 5).clamp(1, 20)).unwrap_or(5),
+            base_delay_ms: var_u64(env, "SEND_BASE_DELAY_MS", 100),
+            max_delay_ms: var_u64(env, "SEND_MAX_DELAY_MS", 2_000),
+            budget_ms: var_u64(env, "SEND_BUDGET_MS", 20_000),
+            attempt_timeout_ms: var_u64(env, "SEND_TIMEOUT_MS", 10_000),
+        },
+        rate_limit_per_minute: var_u64(env, "RATE_LIMIT_PER_MINUTE", 600),
+    }
+}
+
+/// Applies a tenant's overrides (`tenant:<org>` JSON: `max_body_bytes`, `max_artifacts_per_request`,
+/// `default_visibility`) on top of the defaults. Tenants may only tighten byte and count limits.
+pub async fn for_tenant(base: Settings, kv: &KvStore, org: &str) -> Settings {
+    let Ok(Some(text)) = kv.get(&format!("tenant:{org}")).text().await else {
+        return base;
+    };
+    let Ok(Value::Object(t)) = serde_json::from_str::<Value>(&text) else {
+        return base;
+    };
+    let mut s = base;
+    if let Some(n) = t.get("max_body_bytes").and_then(Value::as_u64) {
+        s.max_body_bytes = s.max_body_bytes.min(n);
+    }
+    if let Some(n) = t.get("max_artifacts_per_request").and_then(Value::as_u64) {
+        s.limits.max_records = s.limits.max_records.min(n);
+    }
+    if let Some(v) = t.get("default_visibility").and_then(Value::as_str).and_then(Visibility::parse) {
+        s.default_visibility = v;
+    }
+    s
+}

@@ -1,0 +1,52 @@
+//! The cache-key contract between ingest (which bumps a per-artifact generation when a write is
+//! confirmed) and serve (which folds that generation into every Cache API key). Purge-on-write
+//! works only because both call these functions.
+
+use alloc::string::String;
+
+/// KV key holding an artifact's state: `{"h": dedupe key, "g": generation}`.
+pub fn state_key(ns: &str, ty: &str, id: &str) -> String {
+    alloc::format!("art:{ns}/{ty}/{id}")
+}
+
+/// [`state_key`] for an `ns/type/id` key.
+pub fn state_key_of(key: &str) -> String {
+    alloc::format!("art:{key}")
+}
+
+/// Cache tag for zone purges of every representation of one artifact.
+pub fn cache_tag(ns: &str, ty: &str, id: &str) -> String {
+    alloc::format!("art:{ns}/{ty}/{id}")
+}
+
+/// The Cache API key (a URL) for one representation of one artifact.
+///
+/// `generation` is the artifact's generation from [`state_key`] (0 when none is recorded);
+/// `scope` is `public` for public/unlisted content and the caller's principal (e.g. `org:acme`)
+/// otherwise, so private content is never reachable under another caller's key.
+pub fn cache_key(ns: &str, ty: &str, id: &str, ext: &str, generation: i64, scope: &str) -> String {
+    let mut s = alloc::format!("https://artifact-cache.internal/{ns}/{ty}/{id}.{ext}?g={generation}&s=");
+    for b in scope.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@') {
+            s.push(char::from(b));
+        } else {
+            s.push_str(&alloc::format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_and_scope_change_the_key() {
+        let a = cache_key("docs", "guide", "intro", "md", 1, "public");
+        assert_eq!(a, "https://artifact-cache.internal/docs/guide/intro.md?g=1&s=public");
+        assert_ne!(a, cache_key("docs", "guide", "intro", "md", 2, "public"));
+        assert_ne!(a, cache_key("docs", "guide", "intro", "md", 1, "org:acme"));
+        assert_eq!(cache_key("a", "b", "c", "md", 0, "user:x&s=public"), "https://artifact-cache.internal/a/b/c.md?g=0&s=user:x%26s%3Dpublic");
+        assert_eq!(state_key("a", "b", "c"), "art:a/b/c");
+    }
+}

@@ -1,0 +1,409 @@
+//! One ingest request's body, from raw bytes to ready-to-send chunks, and its report.
+//!
+//! The worker feeds body bytes (already inflated) as they arrive; [`Intake`] splits them into
+//! lines (NDJSON) or elements (a JSON array), validates each against the record contract and the
+//! token's scopes, and packs valid records into [`Chunk`]s. Memory is bounded by the line limit
+//! plus one open chunk, whatever the body size. The worker then sends chunks and tells the
+//! [`Report`] which lines were deduped or could not be sent; the report decides the answer.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use serde_json::{json, Value};
+
+use crate::chunk::{Chunk, Chunker, Item};
+use crate::json_array::{ArraySplitter, Element};
+use crate::ndjson::{Line, LineSplitter};
+use crate::problem::Problem;
+use crate::record::{Mode, Record, Stamp};
+use crate::token::Claims;
+
+/// At most this many rejected (or deduped, or unsent) lines are listed one by one in a response;
+/// the totals are always exact.
+pub const MAX_LISTED: usize = 1_000;
+
+/// How the body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/x-ndjson` (also `application/ndjson`, `application/jsonl`): one record a line.
+    Ndjson,
+    /// `application/json`: one array of records.
+    JsonArray,
+}
+
+impl BodyFormat {
+    /// From a `Content-Type` value (parameters ignored, case-insensitive).
+    pub fn from_content_type(ct: Option<&str>) -> Option<Self> {
+        let essence = ct?.split(';').next()?.trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" => {
+                Some(Self::Ndjson)
+            }
+            "application/json" => Some(Self::JsonArray),
+            _ => None,
+        }
+    }
+}
+
+/// Per-request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest line / array element, in bytes.
+    pub max_record_bytes: usize,
+    /// Most records (non-blank lines) per request.
+    pub max_records: u64,
+    /// Largest `send()` batch, in bytes of JSON.
+    pub chunk_bytes: usize,
+}
+
+/// A rejected line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// 1-based line number (element number for JSON arrays).
+    pub line: u64,
+    /// The field at fault, if one.
+    pub field: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Whether it was refused for lack of a write scope (rather than being invalid).
+    pub forbidden: bool,
+}
+
+/// Why the intake stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// More records than [`Limits::max_records`].
+    TooManyRecords,
+    /// The framing is broken beyond one line (e.g. not a JSON array, unterminated array).
+    Malformed(&'static str),
+}
+
+/// What happened to every line of one request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Records that were valid (sent or deduped, unless listed in `unsent`).
+    pub valid: u64,
+    /// Rejected lines, at most [`MAX_LISTED`].
+    pub rejected: Vec<Rejection>,
+    /// All rejected lines.
+    pub rejected_total: u64,
+    /// Lines not sent because ingest already had the same content, at most [`MAX_LISTED`].
+    pub deduped: Vec<u64>,
+    /// All deduped lines.
+    pub deduped_total: u64,
+    /// Valid lines whose chunk could not be confirmed downstream (sorted when reported).
+    pub unsent: Vec<u64>,
+    /// Chunks confirmed.
+    pub chunks: u64,
+}
+
+fn push_capped<T>(v: &mut Vec<T>, item: T) {
+    if v.len() < MAX_LISTED {
+        v.push(item);
+    }
+}
+
+impl Report {
+    /// Records one rejected line.
+    pub fn reject(&mut self, r: Rejection) {
+        self.rejected_total += 1;
+        push_capped(&mut self.rejected, r);
+    }
+
+    /// Records a deduped line.
+    pub fn dedupe(&mut self, line: u64) {
+        self.deduped_total += 1;
+        push_capped(&mut self.deduped, line);
+    }
+
+    /// Lines confirmed downstream or deduped.
+    pub fn accepted(&self) -> u64 {
+        self.valid.saturating_sub(self.unsent.len() as u64)
+    }
+
+    fn rejected_json(&self) -> Value {
+        Value::Array(
+            self.rejected
+                .iter()
+                .map(|r| {
+                    let mut o = json!({ "line": r.line, "reason": r.reason });
+                    if let (Some(f), Some(map)) = (&r.field, o.as_object_mut()) {
+                        map.insert("field".into(), Value::String(f.clone()));
+                    }
+                    o
+                })
+                .collect(),
+        )
+    }
+
+    fn summary(&self, mode: Mode) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("mode".into(), mode.as_str().into());
+        m.insert("accepted".into(), self.accepted().into());
+        m.insert("deduped".into(), self.deduped_total.into());
+        m.insert("deduped_lines".into(), self.deduped.clone().into());
+        m.insert("rejected".into(), self.rejected_total.into());
+        m.insert("rejected_lines".into(), self.rejected_json());
+        if self.rejected_total > self.rejected.len() as u64 || self.deduped_total > self.deduped.len() as u64 {
+            m.insert("truncated".into(), true.into());
+        }
+        m
+    }
+
+    /// The answer when the whole body was read: 200 all accepted, 207 some rejected, 400 none
+    /// accepted (403 when every rejection was for scope), 503 when a chunk was not confirmed.
+    pub fn outcome(&self, mode: Mode) -> Result<String, Problem> {
+        if !self.unsent.is_empty() {
+            let mut unsent = self.unsent.clone();
+            unsent.sort_unstable();
+            let mut p = Problem::new(
+                503,
+                "pipeline-unavailable",
+                "Records not accepted",
+                alloc::format!(
+                    "{} of {} valid records could not be confirmed by the {} stream after retries; resend the lines in `unsent_lines`",
+                    unsent.len(),
+                    self.valid,
+                    mode.as_str()
+                ),
+            );
+            for (k, v) in self.summary(mode) {
+                p = p.with(&k, v);
+            }
+            return Err(p.with("unsent", unsent.len() as u64).with("unsent_lines", unsent));
+        }
+        if self.valid == 0 {
+            let (status, slug, title, detail) = if self.rejected_total == 0 {
+                (400, "empty-body", "No records", "the body holds no records".to_string())
+            } else if self.rejected.iter().all(|r| r.forbidden) {
+                (403, "forbidden", "Forbidden", "the token may not write any of these namespaces".to_string())
+            } else {
+                (400, "invalid-records", "No record was valid", alloc::format!("all {} records were rejected", self.rejected_total))
+            };
+            let mut p = Problem::new(status, slug, title, detail);
+            for (k, v) in self.summary(mode) {
+                p = p.with(&k, v);
+            }
+            return Err(p);
+        }
+        Ok(Value::Object(self.summary(mode)).to_string())
+    }
+
+    /// 200 or 207 for a successful [`Report::outcome`].
+    pub fn success_status(&self) -> u16 {
+        if self.rejected_total == 0 { 200 } else { 207 }
+    }
+}
+
+enum Splitter {
+    Lines(LineSplitter),
+    Array(ArraySplitter),
+}
+
+struct Sink<'s> {
+    claims: &'s Claims,
+    stamp: Stamp<'s>,
+    limits: Limits,
+    chunker: Chunker,
+    report: Report,
+    records: u64,
+    stop: Option<Stop>,
+}
+
+impl Sink<'_> {
+    fn record(&mut self, line: u64, content: Result<&[u8], &'static str>, out: &mut Vec<Chunk>) {
+        if self.stop.is_some() {
+            return;
+        }
+        self.records += 1;
+        if self.records > self.limits.max_records {
+            self.stop = Some(Stop::TooManyRecords);
+            return;
+        }
+        let reject = |field: Option<String>, reason: String, forbidden: bool| Rejection { line, field, reason, forbidden };
+        let bytes = match content {
+            Ok(b) => b,
+            Err(reason) => return self.report.reject(reject(None, reason.to_string(), false)),
+        };
+        let value: Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => return self.report.reject(reject(None, alloc::format!("invalid JSON: {e}"), false)),
+        };
+        let rec = match Record::from_client(value, &self.stamp) {
+            Ok(r) => r,
+            Err(e) => return self.report.reject(reject(e.field, e.reason.to_string(), false)),
+        };
+        if !self.claims.can_write(&rec.ns) {
+            let reason = alloc::format!("the token has no write scope for namespace {}", rec.ns);
+            return self.report.reject(reject(Some("ns".into()), reason, true));
+        }
+        let json = rec.to_json().to_string();
+        let item = Item { line, json: &json, key: rec.key(), dedupe: rec.dedupe_key(), ts: rec.ts };
+        match self.chunker.push(item) {
+            Ok(Some(full)) => out.push(full),
+            Ok(None) => {}
+            Err(_) => return self.report.reject(reject(None, "record is larger than a send chunk".into(), false)),
+        }
+        self.report.valid += 1;
+    }
+}
+
+/// The push state machine for one request body.
+pub struct Intake<'s> {
+    splitter: Splitter,
+    sink: Sink<'s>,
+}
+
+impl<'s> Intake<'s> {
+    /// Starts reading a body of `format` for the holder of `claims`.
+    pub fn new(format: BodyFormat, limits: Limits, stamp: Stamp<'s>, claims: &'s Claims) -> Self {
+        let splitter = match format {
+            BodyFormat::Ndjson => Splitter::Lines(LineSplitter::new(limits.max_record_bytes)),
+            BodyFormat::JsonArray => Splitter::Array(ArraySplitter::new(limits.max_record_bytes)),
+        };
+        let chunker = Chunker::new(limits.chunk_bytes);
+        Intake { splitter, sink: Sink { claims, stamp, limits, chunker, report: Report::default(), records: 0, stop: None } }
+    }
+
+    /// Feeds body bytes; chunks that filled up are appended to `out`.
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Chunk>) -> Result<(), Stop> {
+        let sink = &mut self.sink;
+        match &mut self.splitter {
+            Splitter::Lines(s) => s.feed(bytes, |l: Line<'_>| sink.record(l.number, l.content.map_err(|e| e.description()), out)),
+            Splitter::Array(s) => s.feed(bytes, |e: Element<'_>| on_element(sink, e, out)),
+        }
+        match sink.stop {
+            Some(stop) => Err(stop),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the body: the last chunk (if any) goes to `out`; returns the report to complete.
+    pub fn finish(mut self, out: &mut Vec<Chunk>) -> Result<Report, Stop> {
+        let sink = &mut self.sink;
+        match self.splitter {
+            Splitter::Lines(s) => s.finish(|l: Line<'_>| sink.record(l.number, l.content.map_err(|e| e.description()), out)),
+            Splitter::Array(s) => s.finish(|e: Element<'_>| on_element(sink, e, out)),
+        }
+        if let Some(stop) = sink.stop {
+            return Err(stop);
+        }
+        out.extend(sink.chunker.take());
+        Ok(core::mem::take(&mut sink.report))
+    }
+
+    /// Valid records so far (for the 413 answer).
+    pub fn valid_so_far(&self) -> u64 {
+        self.sink.report.valid
+    }
+}
+
+fn on_element(sink: &mut Sink<'_>, e: Element<'_>, out: &mut Vec<Chunk>) {
+    use crate::json_array::ArrayError;
+    match e.content {
+        Ok(b) => sink.record(e.index, Ok(b), out),
+        Err(ArrayError::TooLong) => sink.record(e.index, Err(ArrayError::TooLong.description()), out),
+        Err(ArrayError::EmptyElement) => sink.record(e.index, Err(ArrayError::EmptyElement.description()), out),
+        Err(other) => {
+            if sink.stop.is_none() {
+                sink.stop = Some(Stop::Malformed(other.description()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Visibility;
+
+    fn claims(scopes: &[&str]) -> Claims {
+        Claims { sub: "alice".into(), org: "acme".into(), scopes: scopes.iter().map(|s| s.to_string()).collect(), exp: u64::MAX, nbf: None, iat: None }
+    }
+
+    fn stamp() -> Stamp<'static> {
+        Stamp { mode: Mode::Build, now_micros: 7, org: "acme", user: "alice", default_visibility: Visibility::Org }
+    }
+
+    const LIMITS: Limits = Limits { max_record_bytes: 1024, max_records: 100, chunk_bytes: 4096 };
+
+    fn run(format: BodyFormat, body: &str, c: &Claims, pieces: usize) -> (Result<Report, Stop>, Vec<Chunk>) {
+        let mut intake = Intake::new(format, LIMITS, stamp(), c);
+        let mut out = Vec::new();
+        let bytes = body.as_bytes();
+        let step = (bytes.len() / pieces).max(1);
+        for piece in bytes.chunks(step) {
+            if let Err(e) = intake.feed(piece, &mut out) {
+                return (Err(e), out);
+            }
+        }
+        (intake.finish(&mut out), out)
+    }
+
+    #[test]
+    fn mixed_body_reports_every_line() {
+        let c = claims(&["write:docs"]);
+        let body = "{\"ns\":\"docs\",\"type\":\"g\",\"id\":\"a\",\"markdown\":\"x\"}\n\n{oops\n{\"ns\":\"other\",\"type\":\"g\",\"id\":\"b\",\"markdown\":\"y\"}\r\n{\"ns\":\"docs\",\"type\":\"g\",\"id\":\"\",\"markdown\":\"z\"}\n{\"ns\":\"docs\",\"type\":\"g\",\"id\":\"c\",\"html\":\"<p>\"}";
+        for pieces in [1, 3, 17, body.len()] {
+            let (r, chunks) = run(BodyFormat::Ndjson, body, &c, pieces);
+            let r = r.unwrap();
+            assert_eq!(r.valid, 2);
+            let lines: Vec<_> = r.rejected.iter().map(|x| (x.line, x.field.clone(), x.forbidden)).collect();
+            assert_eq!(lines, vec![(3, None, false), (4, Some("ns".into()), true), (5, Some("id".into()), false)]);
+            assert!(r.rejected[0].reason.starts_with("invalid JSON"));
+            assert_eq!(chunks.iter().flat_map(|c| c.lines.clone()).collect::<Vec<_>>(), vec![1, 6]);
+            assert_eq!(r.success_status(), 207);
+            let body: Value = serde_json::from_str(&r.outcome(Mode::Build).unwrap()).unwrap();
+            assert_eq!(body["accepted"], 2);
+            assert_eq!(body["rejected"], 3);
+            assert_eq!(body["rejected_lines"][2]["field"], "id");
+        }
+    }
+
+    #[test]
+    fn json_array_bodies_number_elements() {
+        let c = claims(&["write:*"]);
+        let body = r#"[{"ns":"a","type":"b","id":"1","css":"x"}, 5, {"ns":"a","type":"b","id":"2","css":"y"}]"#;
+        let (r, chunks) = run(BodyFormat::JsonArray, body, &c, 4);
+        let r = r.unwrap();
+        assert_eq!(r.valid, 2);
+        assert_eq!(r.rejected[0].line, 2);
+        assert_eq!(chunks[0].lines, vec![1, 3]);
+        let (r, _) = run(BodyFormat::JsonArray, "{\"ns\":1}", &c, 1);
+        assert!(matches!(r, Err(Stop::Malformed(_))));
+    }
+
+    #[test]
+    fn outcomes_by_status() {
+        let c = claims(&["write:docs"]);
+        let (r, _) = run(BodyFormat::Ndjson, "{\"ns\":\"x\",\"type\":\"g\",\"id\":\"a\",\"markdown\":\"x\"}\n", &c, 1);
+        assert_eq!(r.unwrap().outcome(Mode::Build).unwrap_err().status, 403);
+        let (r, _) = run(BodyFormat::Ndjson, "nope\n", &c, 1);
+        assert_eq!(r.unwrap().outcome(Mode::Build).unwrap_err().status, 400);
+        let (r, _) = run(BodyFormat::Ndjson, "\n\n", &c, 1);
+        let p = r.unwrap().outcome(Mode::Build).unwrap_err();
+        assert_eq!((p.status, p.slug), (400, "empty-body"));
+        let mut ok = Report { valid: 3, ..Report::default() };
+        assert_eq!(ok.success_status(), 200);
+        ok.unsent = vec![3, 1];
+        let p = ok.outcome(Mode::Bulk).unwrap_err();
+        assert_eq!(p.status, 503);
+        assert_eq!(p.extensions["unsent_lines"], json!([1, 3]));
+        assert_eq!(p.extensions["accepted"], 1);
+    }
+
+    #[test]
+    fn too_many_records_stops() {
+        let c = claims(&["write:*"]);
+        let line = "{\"ns\":\"a\",\"type\":\"b\",\"id\":\"c\",\"css\":\"x\"}\n";
+        let (r, _) = run(BodyFormat::Ndjson, &line.repeat(101), &c, 5);
+        assert_eq!(r.unwrap_err(), Stop::TooManyRecords);
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(BodyFormat::from_content_type(Some("application/x-ndjson; charset=utf-8")), Some(BodyFormat::Ndjson));
+        assert_eq!(BodyFormat::from_content_type(Some("Application/JSON")), Some(BodyFormat::JsonArray));
+        assert_eq!(BodyFormat::from_content_type(Some("text/plain")), None);
+        assert_eq!(BodyFormat::from_content_type(None), None);
+    }
+}
