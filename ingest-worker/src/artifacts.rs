@@ -5,20 +5,23 @@
 //! [`MAX_IN_FLIGHT`] at once. Memory is bounded by one read, one line, one open chunk and the
 //! chunks in flight, whatever the body size.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::chunk::Chunk;
-use shared::gzip::GzipDecoder;
 use shared::intake::{BodyFormat, Intake, Report, Stop};
 use shared::problem::Problem;
 use shared::record::{Mode, Record, Stamp};
 use shared::retry::{RetryPolicy, SendOutcome};
 use shared::token::Claims;
-use worker::{kv::KvStore, Date, Env, Request, Response, Result};
+use wasm_bindgen::JsCast;
+use web_sys::Request;
+use worker::{ByteStream, Date, Env};
+
+use crate::js::Kv;
 
 use crate::http;
 use crate::idempotency::{self, Prior};
@@ -38,9 +41,7 @@ impl From<Problem> for Refusal {
     }
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
+use crate::js::header;
 
 fn binding_name(mode: Mode) -> &'static str {
     match mode {
@@ -61,35 +62,22 @@ struct ChunkResult {
 #[derive(Clone)]
 struct Downstream {
     pipeline: Pipeline,
-    kv: KvStore,
+    kv: Kv,
     policy: RetryPolicy,
     zone: Option<ZonePurge>,
 }
 
-/// Dedupe key recorded for each artifact key (absent when never written).
-async fn recorded_state(kv: &KvStore, keys: &[String]) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for batch in keys.chunks(100) {
-        let state_keys: Vec<String> = batch.iter().map(|k| shared::cache_key::state_key_of(k)).collect();
-        let values: Vec<(String, Option<String>)> = match kv.get_bulk(&state_keys).text().await {
-            Ok(map) => map.into_iter().collect(),
-            Err(_) => {
-                // Older runtimes lack bulk reads: fall back to one read per key.
-                let mut v = Vec::with_capacity(state_keys.len());
-                for k in &state_keys {
-                    v.push((k.clone(), kv.get(k).text().await.ok().flatten()));
-                }
-                v
-            }
-        };
-        for (k, v) in values {
-            let Some(text) = v else { continue };
-            if let Some(h) = serde_json::from_str::<Value>(&text).ok().and_then(|j| j.get("h").and_then(Value::as_str).map(String::from)) {
-                out.insert(k, h);
-            }
-        }
-    }
-    out
+/// Dedupe key recorded for each artifact key (absent when never written or unreadable).
+async fn recorded_state(kv: &Kv, keys: &[String]) -> Vec<(String, String)> {
+    let state_keys: Vec<String> = keys.iter().map(|k| shared::cache_key::state_key_of(k)).collect();
+    let values = kv.get_many(&state_keys).await.unwrap_or_default();
+    values
+        .into_iter()
+        .filter_map(|(k, text)| {
+            let v = serde_json::from_str::<Value>(&text).ok()?;
+            Some((k, v.get("h")?.as_str()?.to_string()))
+        })
+        .collect()
 }
 
 async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
@@ -98,7 +86,10 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
         .keys
         .iter()
         .zip(&chunk.dedupe)
-        .map(|(k, d)| recorded.get(&shared::cache_key::state_key_of(k)) == Some(d))
+        .map(|(k, d)| {
+            let state_key = shared::cache_key::state_key_of(k);
+            recorded.iter().any(|(rk, h)| *rk == state_key && h == d)
+        })
         .collect();
     let is_deduped = |i: usize| deduped.get(i).copied().unwrap_or(false);
     let deduped_lines: Vec<u64> = chunk.lines.iter().enumerate().filter(|(i, _)| is_deduped(*i)).map(|(_, l)| *l).collect();
@@ -196,7 +187,7 @@ fn too_large(what: &str, limit: u64) -> Problem {
 }
 
 /// Common checks before reading a body: auth, mode, tenant settings, rate limit.
-async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, Settings, KvStore), Refusal> {
+async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, Settings, Kv), Refusal> {
     let now_secs = Date::now().as_millis() / 1000;
     let claims = crate::auth::verify(req, env, now_secs).map_err(|p| {
         let h = crate::auth::challenge(&p);
@@ -205,7 +196,7 @@ async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, S
     let mode = Mode::parse(header(req, "x-artifact-mode").as_deref()).ok_or_else(|| {
         Problem::new(400, "unknown-mode", "Unknown mode", "X-Artifact-Mode must be preview, build or bulk")
     })?;
-    let kv = env.kv("ARTIFACT_STATE").map_err(|_| misconfigured("ARTIFACT_STATE"))?;
+    let kv = Kv::from_env(env.as_ref(), "ARTIFACT_STATE").ok_or_else(|| misconfigured("ARTIFACT_STATE"))?;
     let settings = settings::for_tenant(settings::from_env(env), &kv, &claims.org).await;
     crate::limits::check_rate(env, &claims.org, settings.rate_limit_per_minute).await?;
     Ok((claims, mode, settings, kv))
@@ -216,14 +207,14 @@ fn misconfigured(binding: &str) -> Problem {
 }
 
 /// `POST /$.artifacts`.
-pub async fn post(mut req: Request, env: Env) -> Result<Response> {
-    match post_inner(&mut req, &env).await {
+pub async fn post(req: Request, env: Env) -> http::Result {
+    match post_inner(&req, &env).await {
         Ok(res) => Ok(res),
         Err(Refusal(p, headers)) => http::problem_with(&p, &headers),
     }
 }
 
-async fn post_inner(req: &mut Request, env: &Env) -> std::result::Result<Response, Refusal> {
+async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Response, Refusal> {
     let (claims, mode, settings, kv) = admit(req, env).await?;
     let format = BodyFormat::from_content_type(header(req, "content-type").as_deref()).ok_or_else(|| {
         Problem::new(415, "unsupported-media-type", "Unsupported Media Type", "send application/x-ndjson or application/json")
@@ -253,13 +244,11 @@ async fn post_inner(req: &mut Request, env: &Env) -> std::result::Result<Respons
                 return Err(Problem::new(409, "idempotency-in-flight", "Conflict", "a request with this X-Idempotency-Key is still being processed").into())
             }
             Ok(Prior::Done { body_sha256, status, content_type, body }) => {
-                let hash = hash_body(req, settings.max_body_bytes).await?;
+                let hash = hash_body(req, gzip, if gzip { settings.max_inflated_bytes } else { settings.max_body_bytes }).await?;
                 if hash != body_sha256 {
                     return Err(Problem::new(422, "idempotency-mismatch", "Unprocessable Content", "this X-Idempotency-Key was used with a different body").into());
                 }
-                let res = http::respond(status, &content_type, body).map_err(internal)?;
-                let _ = res.headers().set("x-idempotency-replayed", "true");
-                return Ok(res);
+                return http::respond(status, &content_type, &body, &[("x-idempotency-replayed", "true".into())]).map_err(internal);
             }
             Err(e) => return Err(Problem::new(503, "state-unavailable", "Service Unavailable", format!("idempotency store failed: {e}")).into()),
         }
@@ -281,11 +270,7 @@ async fn post_inner(req: &mut Request, env: &Env) -> std::result::Result<Respons
                     idempotency::abandon(&kv, &claims.org, key).await;
                 }
             }
-            let res = http::respond(done.status, done.content_type, done.body).map_err(internal)?;
-            for (k, v) in done.headers {
-                let _ = res.headers().set(k, &v);
-            }
-            Ok(res)
+            http::respond(done.status, done.content_type, &done.body, &done.headers).map_err(internal)
         }
         Err(refusal) => {
             if let Some(key) = &idem_key {
@@ -307,12 +292,14 @@ struct Finished {
 }
 
 /// Reads the body only to hash it (an idempotent replay), bounded by the body limit.
-async fn hash_body(req: &mut Request, max_bytes: u64) -> std::result::Result<String, Refusal> {
-    let mut stream = req.stream().map_err(|_| body_unreadable())?;
+async fn hash_body(req: &Request, gzip: bool, max_bytes: u64) -> std::result::Result<String, Refusal> {
     let mut hasher = Sha256::new();
+    let Some(mut stream) = body_stream(req, gzip)? else {
+        return Ok(shared::record::hex(&hasher.finalize()));
+    };
     let mut total = 0u64;
     while let Some(piece) = stream.next().await {
-        let piece = piece.map_err(|_| body_unreadable())?;
+        let piece = piece.map_err(|_| read_failed(gzip))?;
         total = total.saturating_add(piece.len() as u64);
         if total > max_bytes {
             return Err(too_large("request", max_bytes).into());
@@ -322,13 +309,33 @@ async fn hash_body(req: &mut Request, max_bytes: u64) -> std::result::Result<Str
     Ok(shared::record::hex(&hasher.finalize()))
 }
 
-fn body_unreadable() -> Refusal {
-    Problem::new(400, "body-unreadable", "Bad Request", "the request body could not be read to the end").into()
+fn read_failed(gzip: bool) -> Refusal {
+    if gzip {
+        Problem::new(400, "bad-gzip", "Bad Request", "the gzip body is invalid or truncated").into()
+    } else {
+        Problem::new(400, "body-unreadable", "Bad Request", "the request body could not be read to the end").into()
+    }
+}
+
+/// The request body as a byte stream, inflated by the runtime's `DecompressionStream` when it is
+/// gzip (a pure-Rust inflater would cost ~9 KB of gzip in the 96 KiB ingest budget); `None`
+/// when there is no body. The caller bounds the bytes it reads, so a bomb stops at the limit.
+fn body_stream(req: &Request, gzip: bool) -> std::result::Result<Option<ByteStream>, Refusal> {
+    let Some(body) = req.body() else { return Ok(None) };
+    if !gzip {
+        return Ok(Some(ByteStream::from(body)));
+    }
+    let fail = |_| Refusal::from(Problem::new(500, "internal", "Internal Server Error", "DecompressionStream is unavailable"));
+    let ctor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"DecompressionStream".into()).map_err(fail)?.unchecked_into();
+    let inflater = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into())).map_err(fail)?;
+    let pipe: js_sys::Function = js_sys::Reflect::get(&body, &"pipeThrough".into()).map_err(fail)?.unchecked_into();
+    let inflated = pipe.call1(&body, &inflater).map_err(fail)?;
+    Ok(Some(ByteStream::from(inflated.unchecked_into::<web_sys::ReadableStream>())))
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn ingest_body(
-    req: &mut Request,
+    req: &Request,
     claims: &Claims,
     mode: Mode,
     format: BodyFormat,
@@ -339,38 +346,25 @@ async fn ingest_body(
     let now_micros = i64::try_from(Date::now().as_millis()).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
     let mut intake = Intake::new(format, settings.limits, stamp, claims);
-    let mut inflater = gzip.then(|| GzipDecoder::new(settings.max_inflated_bytes));
     let mut flight = InFlight { down, pending: VecDeque::new(), lines: VecDeque::new(), errors: Vec::new() };
     let mut early = Report::default();
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     let mut ready: Vec<Chunk> = Vec::new();
-    let mut stream = req.stream().map_err(|_| body_unreadable())?;
+    let mut stream = body_stream(req, gzip)?;
+    // Raw bytes are bounded by MAX_BODY_BYTES; inflated gzip bytes by MAX_INFLATED_BYTES (the
+    // raw size of a gzip body is bounded by its Content-Length, checked before reading).
+    let (limit, what) = if gzip { (settings.max_inflated_bytes, "inflated") } else { (settings.max_body_bytes, "request") };
 
     let stop: Option<Refusal> = loop {
-        let Some(piece) = stream.next().await else { break None };
-        let Ok(piece) = piece else { break Some(body_unreadable()) };
+        let Some(piece) = (match stream.as_mut() { Some(s) => s.next().await, None => None }) else { break None };
+        let Ok(piece) = piece else { break Some(read_failed(gzip)) };
         total = total.saturating_add(piece.len() as u64);
-        if total > settings.max_body_bytes {
-            break Some(too_large("request", settings.max_body_bytes).into());
+        if total > limit {
+            break Some(too_large(what, limit).into());
         }
         hasher.update(&piece);
-        let fed = match &mut inflater {
-            None => intake.feed(&piece, &mut ready),
-            Some(gz) => {
-                let mut result = Ok(());
-                let inflated = gz.feed(&piece, |out| {
-                    if result.is_ok() {
-                        result = intake.feed(out, &mut ready);
-                    }
-                });
-                if let Err(e) = inflated {
-                    break Some(gzip_problem(e, settings).into());
-                }
-                result
-            }
-        };
-        if let Err(stop) = fed {
+        if let Err(stop) = intake.feed(&piece, &mut ready) {
             break Some(stopped(stop, settings, intake.valid_so_far()).into());
         }
         for chunk in ready.drain(..) {
@@ -381,12 +375,6 @@ async fn ingest_body(
         // Chunks already sent stay sent; wait for them so nothing is left half-done.
         flight.drain(&mut early).await;
         return Err(refusal);
-    }
-    if let Some(gz) = inflater {
-        if let Err(e) = gz.finish() {
-            flight.drain(&mut early).await;
-            return Err(gzip_problem(e, settings).into());
-        }
     }
     let mut report = match intake.finish(&mut ready) {
         Ok(r) => r,
@@ -399,13 +387,8 @@ async fn ingest_body(
         flight.dispatch(chunk, &mut report).await;
     }
     flight.drain(&mut report).await;
-    // Results collected while reading landed in `early`.
-    for l in early.deduped {
-        report.dedupe(l);
-    }
-    report.deduped_total = report.deduped_total.max(early.deduped_total);
-    report.unsent.extend(early.unsent);
-    report.chunks += early.chunks;
+    // Results collected while reading landed in `early`; they belong before the rest.
+    report.absorb_earlier(early);
     let sha256 = shared::record::hex(&hasher.finalize());
     Ok(match report.outcome(mode) {
         Ok(body) => Finished { status: report.success_status(), content_type: "application/json", body, headers: Vec::new(), sha256 },
@@ -422,22 +405,15 @@ async fn ingest_body(
     })
 }
 
-fn gzip_problem(e: shared::gzip::GzipError, settings: &Settings) -> Problem {
-    match e {
-        shared::gzip::GzipError::TooLarge => too_large("inflated", settings.max_inflated_bytes),
-        other => Problem::new(400, "bad-gzip", "Bad Request", format!("the gzip body is invalid: {}", other.description())),
-    }
-}
-
 /// `DELETE /$.artifacts/{ns}/{type}/{id}`: a tombstone record through the same path.
-pub async fn delete(req: Request, env: Env, ns: &str, ty: &str, id: &str) -> Result<Response> {
+pub async fn delete(req: Request, env: Env, ns: &str, ty: &str, id: &str) -> http::Result {
     match delete_inner(&req, &env, ns, ty, id).await {
         Ok(res) => Ok(res),
         Err(Refusal(p, headers)) => http::problem_with(&p, &headers),
     }
 }
 
-async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) -> std::result::Result<Response, Refusal> {
+async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) -> std::result::Result<web_sys::Response, Refusal> {
     let (claims, mode, settings, kv) = admit(req, env).await?;
     let now_micros = i64::try_from(Date::now().as_millis()).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
@@ -464,9 +440,9 @@ async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) ->
         ));
     }
     let body = serde_json::json!({ "mode": mode.as_str(), "deleted": record.key(), "deduped": !result.deduped.is_empty() });
-    http::json(200, body.to_string()).map_err(internal)
+    http::json(200, &body.to_string()).map_err(internal)
 }
 
-fn internal(e: worker::Error) -> Refusal {
-    Problem::new(500, "internal", "Internal Server Error", e.to_string()).into()
+fn internal(e: wasm_bindgen::JsValue) -> Refusal {
+    Problem::new(500, "internal", "Internal Server Error", crate::js::describe(&e)).into()
 }

@@ -2,16 +2,17 @@
 
 use shared::problem::Problem;
 use shared::token::{self, Claims};
-use worker::{Env, Request};
+use web_sys::Request;
+use worker::Env;
 
 /// The HMAC secret (`AUTH_SECRET`, a secret in production, a plain binding in tests).
 pub fn secret(env: &Env) -> Option<String> {
-    env.secret("AUTH_SECRET").map(|s| s.to_string()).or_else(|_| env.var("AUTH_SECRET").map(|v| v.to_string())).ok()
+    crate::js::var(env.as_ref(), "AUTH_SECRET")
 }
 
 /// Verifies the request's bearer token; a 401 problem when missing or invalid.
 pub fn verify(req: &Request, env: &Env, now_secs: u64) -> Result<Claims, Problem> {
-    let header = req.headers().get("authorization").ok().flatten().unwrap_or_default();
+    let header = crate::js::header(req, "authorization").unwrap_or_default();
     let Some(raw) = token::bearer(&header) else {
         return Err(Problem::new(401, "unauthorized", "Unauthorized", "an Authorization: Bearer token is required"));
     };

@@ -1,32 +1,41 @@
-//! HTTP glue: the one place core values (problems, JSON) become `worker` responses.
+//! HTTP glue: the one place core values (problems, JSON) become responses.
+//!
+//! Responses are built as `web_sys::Response` directly: the `worker` crate's `Response` and its
+//! error plumbing cost several KB in the 96 KiB ingest budget and add nothing here.
 
 use shared::problem::{Problem, CONTENT_TYPE};
-use worker::{Headers, Response, Result};
+use wasm_bindgen::JsValue;
+use web_sys::{Headers, Response, ResponseInit};
 
-/// A response body with a content type and status.
-pub fn respond(status: u16, content_type: &str, body: String) -> Result<Response> {
-    let headers = Headers::new();
+/// What every handler returns.
+pub type Result = core::result::Result<Response, JsValue>;
+
+/// A response with a status, content type, body and extra headers.
+pub fn respond(status: u16, content_type: &str, body: &str, extra: &[(&str, String)]) -> Result {
+    let headers = Headers::new()?;
     headers.set("content-type", content_type)?;
-    Ok(Response::ok(body)?.with_status(status).with_headers(headers))
+    for (k, v) in extra {
+        headers.set(k, v)?;
+    }
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&headers);
+    Response::new_with_opt_str_and_init(Some(body), &init)
 }
 
 /// A JSON response with the given status.
-pub fn json(status: u16, body: String) -> Result<Response> {
-    respond(status, "application/json", body)
+pub fn json(status: u16, body: &str) -> Result {
+    respond(status, "application/json", body, &[])
 }
 
 /// The one place a [`Problem`] becomes an HTTP response.
-pub fn problem(p: &Problem) -> Result<Response> {
-    respond(p.status, CONTENT_TYPE, p.to_json())
+pub fn problem(p: &Problem) -> Result {
+    respond(p.status, CONTENT_TYPE, &p.to_json(), &[])
 }
 
 /// A problem response with extra headers (`Retry-After`, `WWW-Authenticate`, rate-limit headers).
-pub fn problem_with(p: &Problem, extra: &[(&str, String)]) -> Result<Response> {
-    let res = problem(p)?;
-    for (k, v) in extra {
-        res.headers().set(k, v)?;
-    }
-    Ok(res)
+pub fn problem_with(p: &Problem, extra: &[(&str, String)]) -> Result {
+    respond(p.status, CONTENT_TYPE, &p.to_json(), extra)
 }
 
 /// How many times the entry shim reinitialised the wasm instance after a trap

@@ -5,7 +5,7 @@
 //! same second in different locations can both proceed; dedupe keeps that from duplicating data.
 
 use serde_json::{json, Value};
-use worker::kv::KvStore;
+use crate::js::Kv;
 
 /// How long a completed answer is kept.
 pub const REPLAY_TTL_SECS: u64 = 86_400;
@@ -29,9 +29,9 @@ fn kv_key(org: &str, key: &str) -> String {
 }
 
 /// Looks the key up and, when new, marks it in flight.
-pub async fn begin(kv: &KvStore, org: &str, key: &str) -> worker::Result<Prior> {
+pub async fn begin(kv: &Kv, org: &str, key: &str) -> Result<Prior, String> {
     let k = kv_key(org, key);
-    if let Some(text) = kv.get(&k).text().await? {
+    if let Some(text) = kv.get(&k).await? {
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let field = |name: &str| v.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
         if field("state") == "done" {
@@ -44,18 +44,17 @@ pub async fn begin(kv: &KvStore, org: &str, key: &str) -> worker::Result<Prior> 
         }
         return Ok(Prior::InFlight);
     }
-    kv.put(&k, json!({ "state": "pending" }).to_string())?.expiration_ttl(PENDING_TTL_SECS).execute().await?;
+    kv.put(&k, &json!({ "state": "pending" }).to_string(), Some(PENDING_TTL_SECS)).await?;
     Ok(Prior::New)
 }
 
 /// Stores the final answer for replays.
-pub async fn complete(kv: &KvStore, org: &str, key: &str, body_sha256: &str, status: u16, content_type: &str, body: &str) -> worker::Result<()> {
+pub async fn complete(kv: &Kv, org: &str, key: &str, body_sha256: &str, status: u16, content_type: &str, body: &str) -> Result<(), String> {
     let v = json!({ "state": "done", "body_sha256": body_sha256, "status": status, "content_type": content_type, "body": body });
-    kv.put(&kv_key(org, key), v.to_string())?.expiration_ttl(REPLAY_TTL_SECS).execute().await?;
-    Ok(())
+    kv.put(&kv_key(org, key), &v.to_string(), Some(REPLAY_TTL_SECS)).await
 }
 
 /// Forgets the key (the request failed in a way a retry should redo).
-pub async fn abandon(kv: &KvStore, org: &str, key: &str) {
+pub async fn abandon(kv: &Kv, org: &str, key: &str) {
     let _ = kv.delete(&kv_key(org, key)).await;
 }

@@ -6,6 +6,7 @@ mod artifacts;
 mod auth;
 mod http;
 mod idempotency;
+mod js;
 mod limits;
 mod pipeline;
 mod purge;
@@ -13,21 +14,29 @@ mod settings;
 
 use shared::problem::Problem;
 use shared::route::percent_decode;
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use wasm_bindgen::prelude::*;
+use web_sys::Request;
+use worker::Env;
 
 /// Crate version reported by `/$.health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let path = req.path();
+/// The fetch handler the entry shim calls (no `#[event]` macro: its error plumbing costs bytes).
+#[wasm_bindgen]
+pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> http::Result {
+    route(req, env).await
+}
+
+async fn route(req: Request, env: Env) -> http::Result {
+    let url = req.url();
+    let path = js::path(&url);
     let method = req.method();
-    if path == shared::health::PATH && method == Method::Get {
-        return http::json(200, shared::health::body("ingest", VERSION, http::instance_resets()));
+    if path == shared::health::PATH && method == "GET" {
+        return http::json(200, &shared::health::body("ingest", VERSION, http::instance_resets()));
     }
     if path == "/$.artifacts" {
-        return match method {
-            Method::Post => artifacts::post(req, env).await,
+        return match method.as_str() {
+            "POST" => artifacts::post(req, env).await,
             _ => http::problem(&method_not_allowed("POST")),
         };
     }
@@ -38,13 +47,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             let (Some(ns), Some(ty), Some(id)) = decoded else {
                 return http::problem(&Problem::new(400, "bad-path", "Bad Request", "a path segment has a malformed percent-encoding"));
             };
-            return match method {
-                Method::Delete => artifacts::delete(req, env, &ns, &ty, &id).await,
+            return match method.as_str() {
+                "DELETE" => artifacts::delete(req, env, &ns, &ty, &id).await,
                 _ => http::problem(&method_not_allowed("DELETE")),
             };
         }
     }
-    http::problem(&Problem::route_not_found(&path))
+    http::problem(&Problem::route_not_found(path))
 }
 
 fn method_not_allowed(allowed: &str) -> Problem {

@@ -2,18 +2,22 @@
 
 use crate::artifacts::Refusal;
 use shared::problem::Problem;
-use worker::{Date, Env, RateLimiter};
+use crate::js;
+use wasm_bindgen::JsValue;
+use worker::{Date, Env};
 
 /// Asks `RATE_LIMITER` whether `org` may make another request; 429 with `Retry-After` and the
 /// `X-RateLimit-*` headers when not. Without the binding (misconfigured), requests are refused.
 pub async fn check_rate(env: &Env, org: &str, limit: u64) -> Result<(), Refusal> {
-    let limiter: RateLimiter = env.get_binding("RATE_LIMITER").map_err(|_| {
+    let limiter = js::binding(env.as_ref(), "RATE_LIMITER").ok_or_else(|| {
         Problem::new(500, "misconfigured", "Misconfigured", "the worker has no RATE_LIMITER binding")
     })?;
-    let outcome = limiter.limit(format!("org:{org}")).await.map_err(|e| {
+    let arg = js::object(&[("key", JsValue::from_str(&format!("org:{org}")))]);
+    let outcome = js::call(&limiter, "limit", &[arg]).await.map_err(|e| {
         Problem::new(503, "rate-limiter-unavailable", "Service Unavailable", format!("rate limiter failed: {e}"))
     })?;
-    if outcome.success {
+    let success = js_sys::Reflect::get(&outcome, &JsValue::from_str("success")).ok().and_then(|v| v.as_bool());
+    if success != Some(false) {
         return Ok(());
     }
     // The binding's window is a minute; the earliest a slot frees is the next window.

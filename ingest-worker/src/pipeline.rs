@@ -30,12 +30,7 @@ pub fn binding(env: &Env, name: &str) -> Option<Pipeline> {
     Some(value.unchecked_into::<Pipeline>())
 }
 
-fn describe(err: &JsValue) -> String {
-    if let Some(e) = err.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
-    }
-    err.as_string().unwrap_or_else(|| "send failed".into())
-}
+use crate::js::describe;
 
 /// One attempt: `send(records)` raced against the attempt timeout.
 async fn attempt(pipeline: &Pipeline, records: &JsValue, timeout_ms: u64) -> Result<(), String> {

@@ -4,7 +4,8 @@ use serde_json::Value;
 use shared::intake::Limits;
 use shared::record::Visibility;
 use shared::retry::RetryPolicy;
-use worker::{kv::KvStore, Env};
+use crate::js::Kv;
+use worker::Env;
 
 /// Everything one request needs to know about its tenant's limits.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ pub struct Settings {
 }
 
 fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
-    env.var(name).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(default)
+    crate::js::var(env.as_ref(), name).and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
 /// Defaults from wrangler vars.
@@ -40,10 +41,8 @@ pub fn from_env(env: &Env) -> Settings {
             max_records: var_u64(env, "MAX_ARTIFACTS_PER_REQUEST", 100_000),
             chunk_bytes: usize::try_from(chunk_bytes).unwrap_or(1_000_000),
         },
-        default_visibility: env
-            .var("DEFAULT_VISIBILITY")
-            .ok()
-            .and_then(|v| Visibility::parse(v.to_string().trim()))
+        default_visibility: crate::js::var(env.as_ref(), "DEFAULT_VISIBILITY")
+            .and_then(|v| Visibility::parse(v.trim()))
             .unwrap_or(Visibility::Org),
         retry: RetryPolicy {
             max_attempts: u32::try_from(var_u64(env, "SEND_ATTEMPTS", 5).clamp(1, 20)).unwrap_or(5),
@@ -58,8 +57,8 @@ pub fn from_env(env: &Env) -> Settings {
 
 /// Applies a tenant's overrides (`tenant:<org>` JSON: `max_body_bytes`, `max_artifacts_per_request`,
 /// `default_visibility`) on top of the defaults. Tenants may only tighten byte and count limits.
-pub async fn for_tenant(base: Settings, kv: &KvStore, org: &str) -> Settings {
-    let Ok(Some(text)) = kv.get(&format!("tenant:{org}")).text().await else {
+pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Settings {
+    let Ok(Some(text)) = kv.get(&format!("tenant:{org}")).await else {
         return base;
     };
     let Ok(Value::Object(t)) = serde_json::from_str::<Value>(&text) else {

@@ -19,6 +19,11 @@ pub fn cache_tag(ns: &str, ty: &str, id: &str) -> String {
     alloc::format!("art:{ns}/{ty}/{id}")
 }
 
+/// [`cache_tag`] for an `ns/type/id` key.
+pub fn cache_tag_of(key: &str) -> String {
+    alloc::format!("art:{key}")
+}
+
 /// The Cache API key (a URL) for one representation of one artifact.
 ///
 /// `generation` is the artifact's generation from [`state_key`] (0 when none is recorded);

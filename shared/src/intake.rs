@@ -90,7 +90,8 @@ pub struct Report {
     pub deduped: Vec<u64>,
     /// All deduped lines.
     pub deduped_total: u64,
-    /// Valid lines whose chunk could not be confirmed downstream (sorted when reported).
+    /// Valid lines whose chunk could not be confirmed downstream, in line order (callers add
+    /// them chunk by chunk, in the order the chunks were cut).
     pub unsent: Vec<u64>,
     /// Chunks confirmed.
     pub chunks: u64,
@@ -113,6 +114,20 @@ impl Report {
     pub fn dedupe(&mut self, line: u64) {
         self.deduped_total += 1;
         push_capped(&mut self.deduped, line);
+    }
+
+    /// Folds in the send results of chunks that were collected into `earlier` (chunks cut
+    /// before this report's own), keeping line order and exact totals.
+    pub fn absorb_earlier(&mut self, earlier: Report) {
+        let mut deduped = earlier.deduped;
+        deduped.extend(core::mem::take(&mut self.deduped));
+        deduped.truncate(MAX_LISTED);
+        self.deduped = deduped;
+        self.deduped_total += earlier.deduped_total;
+        let mut unsent = earlier.unsent;
+        unsent.append(&mut self.unsent);
+        self.unsent = unsent;
+        self.chunks += earlier.chunks;
     }
 
     /// Lines confirmed downstream or deduped.
@@ -153,8 +168,7 @@ impl Report {
     /// accepted (403 when every rejection was for scope), 503 when a chunk was not confirmed.
     pub fn outcome(&self, mode: Mode) -> Result<String, Problem> {
         if !self.unsent.is_empty() {
-            let mut unsent = self.unsent.clone();
-            unsent.sort_unstable();
+            let unsent = self.unsent.clone();
             let mut p = Problem::new(
                 503,
                 "pipeline-unavailable",
@@ -384,11 +398,29 @@ mod tests {
         assert_eq!((p.status, p.slug), (400, "empty-body"));
         let mut ok = Report { valid: 3, ..Report::default() };
         assert_eq!(ok.success_status(), 200);
-        ok.unsent = vec![3, 1];
+        ok.unsent = vec![1, 3];
         let p = ok.outcome(Mode::Bulk).unwrap_err();
         assert_eq!(p.status, 503);
         assert_eq!(p.extensions["unsent_lines"], json!([1, 3]));
         assert_eq!(p.extensions["accepted"], 1);
+    }
+
+    #[test]
+    fn absorbing_earlier_results_keeps_order_and_totals() {
+        let mut early = Report::default();
+        for l in [1, 2] {
+            early.dedupe(l);
+        }
+        early.unsent = vec![3, 4];
+        early.chunks = 1;
+        let mut late = Report { valid: 8, unsent: vec![7], chunks: 2, ..Report::default() };
+        late.dedupe(6);
+        late.absorb_earlier(early);
+        assert_eq!(late.deduped, vec![1, 2, 6]);
+        assert_eq!(late.deduped_total, 3);
+        assert_eq!(late.unsent, vec![3, 4, 7]);
+        assert_eq!(late.chunks, 3);
+        assert_eq!(late.accepted(), 5);
     }
 
     #[test]

@@ -37,8 +37,10 @@ function rustWorker(name, extra) {
  * Starts Miniflare. `vars` override the ingest worker's vars; returns { mf, recorder, ingest,
  * serve, dispose } where ingest/serve are fetch functions for paths.
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000 } = {}) {
   const recorder = new PipelineRecorder();
+  // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
+  const outbound = { calls: [], status: 200 };
   const socket = (name) =>
     ports?.[name] ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports[name] }] } : {};
   const mf = new Miniflare({
@@ -46,9 +48,14 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     workers: [
       rustWorker("ingest", {
         ...socket("ingest"),
-        bindings: { AUTH_SECRET, ...ingestVars },
+        bindings: { AUTH_SECRET, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", ...ingestVars },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         serviceBindings: pipelineBindings,
+        ratelimits: { RATE_LIMITER: { simple: { limit: rateLimit, period: 60 } } },
+        outboundService: async (req) => {
+          outbound.calls.push({ url: req.url, method: req.method, headers: Object.fromEntries(req.headers), body: await req.text() });
+          return Response.json({ success: outbound.status < 300 }, { status: outbound.status });
+        },
       }),
       rustWorker("serve", {
         ...socket("serve"),
@@ -80,6 +87,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
   return {
     mf,
     recorder,
+    outbound,
     ingest: call(ingestWorker),
     serve: call(serveWorker),
     probe: call(probeWorker),

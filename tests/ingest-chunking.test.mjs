@@ -1,0 +1,58 @@
+// Chunking: valid records are packed into send() batches of at most CHUNK_BYTES of JSON.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { start } from "./support/harness.mjs";
+import { post, rec, ndjson, fresh, assertSummary, assertNoTrap } from "./support/ingest.mjs";
+
+const CHUNK = 2048;
+let h;
+before(async () => { h = await start({ ingestVars: { CHUNK_BYTES: String(CHUNK) } }); });
+after(() => h?.dispose());
+beforeEach(() => h.recorder.reset());
+
+const bytesOf = (records) => Buffer.byteLength(JSON.stringify(records));
+
+test(`many records → several send calls, each ≤ ${CHUNK} bytes, every record exactly once and in order`, async () => {
+  const prefix = fresh("chunk");
+  const ids = Array.from({ length: 60 }, (_, i) => `${prefix}-${String(i).padStart(3, "0")}`);
+  const records = ids.map((id, i) => rec(id, { markdown: `# ${id}\n\n${"lorem ipsum ".repeat(5 + (i % 20))}` }));
+  const r = await post(h, ndjson(records));
+  assertSummary(r, 200, { accepted: 60, rejected: 0 });
+
+  const calls = h.recorder.calls;
+  assert.ok(calls.length >= 10, `expected many send calls, got ${calls.length}`);
+  for (const [i, c] of calls.entries()) {
+    assert.ok(c.ok, `call ${i} ok`);
+    assert.ok(c.records.length >= 1, `call ${i} is not empty`);
+    assert.ok(bytesOf(c.records) <= CHUNK, `call ${i} carries ${bytesOf(c.records)} bytes > ${CHUNK}`);
+  }
+  // Packing is greedy: each chunk was closed because the next record would not fit.
+  for (let i = 0; i + 1 < calls.length; i++) {
+    const next = calls[i + 1].records[0];
+    assert.ok(bytesOf([...calls[i].records, next]) > CHUNK, `chunk ${i} was closed early`);
+  }
+  const got = h.recorder.accepted("build").map((x) => x.id);
+  assert.equal(new Set(got).size, got.length, "no record twice");
+  assert.deepEqual(got, ids, "all records, in order");
+});
+
+test("a JSON-array body is chunked the same way", async () => {
+  const prefix = fresh("arr");
+  const ids = Array.from({ length: 25 }, (_, i) => `${prefix}-${i}`);
+  const r = await post(h, JSON.stringify(ids.map((id) => rec(id, { html: `<p>${"x".repeat(400)}</p>` }))), { contentType: "application/json" });
+  assertSummary(r, 200, { accepted: 25 });
+  assert.ok(h.recorder.calls.length > 1, `several calls, got ${h.recorder.calls.length}`);
+  for (const c of h.recorder.calls) assert.ok(bytesOf(c.records) <= CHUNK);
+  assert.deepEqual(h.recorder.accepted().map((x) => x.id), ids);
+});
+
+test("a line longer than the record limit (CHUNK_BYTES - 1024) is rejected; its neighbours still go", async () => {
+  const [a, b] = [fresh("n"), fresh("n")];
+  const r = await post(h, ndjson([rec(a), rec(fresh("big"), { markdown: "y".repeat(1100) }), rec(b)]));
+  assertSummary(r, 207, { accepted: 2, rejected_lines: [{ line: 2, reason: "line is longer than the limit" }] });
+  assert.deepEqual(h.recorder.accepted().map((x) => x.id), [a, b]);
+});
+
+test("no wasm trap during the chunking spec", async () => {
+  await assertNoTrap(h);
+});
