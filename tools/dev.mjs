@@ -2,7 +2,7 @@
 // :8788 (serve) unless INGEST_PORT / SERVE_PORT say otherwise. State (KV, R2, Cache) persists
 // under .dev/ (gitignored). Ctrl-C stops everything this started.
 import { start } from "../tests/support/harness.mjs";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,15 +11,31 @@ const persistRoot = path.join(root, ".dev", "state");
 mkdirSync(persistRoot, { recursive: true });
 const ports = { ingest: Number(process.env.INGEST_PORT ?? 8787), serve: Number(process.env.SERVE_PORT ?? 8788) };
 
-const h = await start({ persistRoot, ports });
+// The same secret `make token` signs with: $AUTH_SECRET, else wrangler/.dev.vars, else the default.
+function devSecret() {
+  if (process.env.AUTH_SECRET) return process.env.AUTH_SECRET;
+  try {
+    const line = readFileSync(path.join(root, "wrangler/.dev.vars"), "utf8").split("\n").find((l) => l.startsWith("AUTH_SECRET="));
+    if (line) return line.slice("AUTH_SECRET=".length).trim().replace(/^"(.*)"$/, "$1");
+  } catch {}
+  return "dev-secret-change-me";
+}
+
+const h = await start({ persistRoot, ports, authSecret: devSecret() });
 for (const [name, port] of Object.entries(ports)) {
   const res = await fetch(`http://127.0.0.1:${port}/$.health`);
   console.log(`${name.padEnd(6)} http://127.0.0.1:${port}  ${res.status} ${await res.text()}`);
 }
 console.log(`
 state: ${persistRoot}
-try:   curl -s http://127.0.0.1:${ports.ingest}/$.health
+try:
+  TOKEN=$(make -s token ORG=acme SUB=alice SCOPES='write:*' | tail -n 1)
+  printf '%s\\n' '{"ns":"docs","type":"guide","id":"intro","markdown":"# Hello"}' |
+    curl -s -X POST http://127.0.0.1:${ports.ingest}/$.artifacts \\
+      -H "authorization: Bearer $TOKEN" -H 'content-type: application/x-ndjson' --data-binary @-
+Pipelines sends are printed below (the local Iceberg stand-in replaces this in a later issue).
 Ctrl-C stops both workers.`);
+h.recorder.onSend = (stream, records) => console.log(`[pipeline ${stream}] ${records.length} record(s): ${records.map((r) => `${r.ns}/${r.type}/${r.id}`).slice(0, 5).join(", ")}`);
 
 let stopping = false;
 async function stop() {

@@ -38,6 +38,13 @@ pub fn problem_with(p: &Problem, extra: &[(&str, String)]) -> Result {
     respond(p.status, CONTENT_TYPE, &p.to_json(), extra)
 }
 
+/// Bytes of this instance's wasm linear memory (its peak: linear memory never shrinks).
+pub fn memory_bytes() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::JsCast::unchecked_into(wasm_bindgen::memory());
+    let buffer = memory.buffer();
+    js_sys::Reflect::get(&buffer, &"byteLength".into()).ok().and_then(|v| v.as_f64()).map_or(0, |f| f as u64)
+}
+
 /// How many times the entry shim reinitialised the wasm instance after a trap
 /// (`globalThis.__wasmResets`, maintained by `tools/entry.mjs`).
 pub fn instance_resets() -> u32 {

@@ -17,6 +17,13 @@ pub fn problem(p: &Problem) -> Result<Response> {
     Ok(Response::ok(p.to_json())?.with_status(p.status).with_headers(headers))
 }
 
+/// Bytes of this instance's wasm linear memory (its peak: linear memory never shrinks).
+pub fn memory_bytes() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::JsCast::unchecked_into(wasm_bindgen::memory());
+    let buffer = memory.buffer();
+    js_sys::Reflect::get(&buffer, &"byteLength".into()).ok().and_then(|v| v.as_f64()).map_or(0, |f| f as u64)
+}
+
 /// How many times the entry shim reinitialised the wasm instance after a trap
 /// (`globalThis.__wasmResets`, maintained by `build/entry.mjs`).
 pub fn instance_resets() -> u32 {

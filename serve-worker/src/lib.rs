@@ -15,7 +15,7 @@ async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     match (req.method(), path.as_str()) {
         (Method::Get, shared::health::PATH) => glue::json(
             200,
-            &shared::health::body("serve", VERSION, glue::instance_resets()),
+            &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()),
         ),
         _ => glue::problem(&Problem::route_not_found(&path)),
     }

@@ -37,7 +37,7 @@ function rustWorker(name, extra) {
  * Starts Miniflare. `vars` override the ingest worker's vars; returns { mf, recorder, ingest,
  * serve, dispose } where ingest/serve are fetch functions for paths.
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000 } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET } = {}) {
   const recorder = new PipelineRecorder();
   // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
   const outbound = { calls: [], status: 200 };
@@ -48,7 +48,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     workers: [
       rustWorker("ingest", {
         ...socket("ingest"),
-        bindings: { AUTH_SECRET, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", ...ingestVars },
+        bindings: { AUTH_SECRET: authSecret, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", ...ingestVars },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         serviceBindings: pipelineBindings,
         ratelimits: { RATE_LIMITER: { simple: { limit: rateLimit, period: 60 } } },
@@ -59,7 +59,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
       }),
       rustWorker("serve", {
         ...socket("serve"),
-        bindings: { AUTH_SECRET, ...serveVars },
+        bindings: { AUTH_SECRET: authSecret, ...serveVars },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         r2Buckets: { WAREHOUSE: "warehouse" },
       }),

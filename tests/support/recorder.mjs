@@ -28,6 +28,7 @@ export class PipelineRecorder {
     const { stream, records } = await request.json();
     const failure = this.failures.shift();
     this.calls.push({ stream, records, ok: !failure, failure: failure?.kind ?? null });
+    if (!failure) this.onSend?.(stream, records);
     if (!failure) return Response.json({});
     switch (failure.kind) {
       case "hang":
