@@ -10,6 +10,7 @@
 //! - [`chunk`]: packing records into `send()` batches of bounded size.
 //! - [`retry`]: backoff with jitter, bounded in attempts and time; the typed send outcome.
 //! - [`intake`]: one request body from bytes to chunks, and the report that decides the answer.
+//! - [`iceberg`]: the Iceberg table model (metadata JSON; Avro manifests with feature `avro`).
 //! - [`route`]: percent-decoding of path segments.
 //! - [`cache_key`]: the cache-key and generation contract between ingest and serve.
 //! - [`token`]: HMAC-signed (HS256) bearer tokens: signing, verification, scopes.
@@ -31,5 +32,6 @@ pub mod problem;
 pub mod ndjson;
 pub mod json_array;
 pub mod gzip;
+pub mod iceberg;
 pub mod intake;
 pub mod route;

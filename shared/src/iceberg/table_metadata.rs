@@ -1,0 +1,1 @@
+//! Placeholder: written by the table-metadata work.
