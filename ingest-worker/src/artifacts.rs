@@ -244,7 +244,8 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
                 return Err(Problem::new(409, "idempotency-in-flight", "Conflict", "a request with this X-Idempotency-Key is still being processed").into())
             }
             Ok(Prior::Done { body_sha256, status, content_type, body }) => {
-                let hash = hash_body(req, gzip, if gzip { settings.max_inflated_bytes } else { settings.max_body_bytes }).await?;
+                let limit = if gzip { settings.max_body_bytes.min(settings.max_inflated_bytes) } else { settings.max_body_bytes };
+                let hash = hash_body(req, gzip, limit).await?;
                 if hash != body_sha256 {
                     return Err(Problem::new(422, "idempotency-mismatch", "Unprocessable Content", "this X-Idempotency-Key was used with a different body").into());
                 }
@@ -352,9 +353,14 @@ async fn ingest_body(
     let mut total = 0u64;
     let mut ready: Vec<Chunk> = Vec::new();
     let mut stream = body_stream(req, gzip)?;
-    // Raw bytes are bounded by MAX_BODY_BYTES; inflated gzip bytes by MAX_INFLATED_BYTES (the
-    // raw size of a gzip body is bounded by its Content-Length, checked before reading).
-    let (limit, what) = if gzip { (settings.max_inflated_bytes, "inflated") } else { (settings.max_body_bytes, "request") };
+    // Plain bodies: MAX_BODY_BYTES. Gzip bodies: the inflated bytes are bounded by both
+    // MAX_BODY_BYTES (the tenant's bytes per request count records, not wire bytes) and
+    // MAX_INFLATED_BYTES; the wire bytes are smaller still.
+    let (limit, what) = if gzip {
+        (settings.max_body_bytes.min(settings.max_inflated_bytes), "inflated")
+    } else {
+        (settings.max_body_bytes, "request")
+    };
 
     let stop: Option<Refusal> = loop {
         let Some(piece) = (match stream.as_mut() { Some(s) => s.next().await, None => None }) else { break None };

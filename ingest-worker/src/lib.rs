@@ -37,7 +37,7 @@ async fn route(req: Request, env: Env) -> http::Result {
     if path == "/$.artifacts" {
         return match method.as_str() {
             "POST" => artifacts::post(req, env).await,
-            _ => http::problem(&method_not_allowed("POST")),
+            _ => http::problem_with(&method_not_allowed("POST"), &[("allow", "POST".into())]),
         };
     }
     if let Some(rest) = path.strip_prefix("/$.artifacts/") {
@@ -49,7 +49,7 @@ async fn route(req: Request, env: Env) -> http::Result {
             };
             return match method.as_str() {
                 "DELETE" => artifacts::delete(req, env, &ns, &ty, &id).await,
-                _ => http::problem(&method_not_allowed("DELETE")),
+                _ => http::problem_with(&method_not_allowed("DELETE"), &[("allow", "DELETE".into())]),
             };
         }
     }
