@@ -65,6 +65,16 @@ test("records arrive exactly once, in request order within each chunk", async ()
   }
 });
 
+test("at most 3 chunks are in flight at once", async () => {
+  h.recorder.delayMs = 150;
+  const { ids, body } = sixty();
+  const r = await post(h, body);
+  assertSummary(r, 200, { accepted: 60 });
+  assert.ok(h.recorder.calls.length >= 6, `expected several chunks, got ${h.recorder.calls.length}`);
+  assert.equal(h.recorder.maxInFlight, 3, "sends overlap, but never more than 3");
+  assert.equal(h.recorder.accepted("build").length, ids.length);
+});
+
 test("a JSON-array body is chunked the same way", async () => {
   const prefix = fresh("arr");
   const ids = Array.from({ length: 25 }, (_, i) => `${prefix}-${i}`);

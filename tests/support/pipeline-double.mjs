@@ -10,8 +10,13 @@ class Stream extends WorkerEntrypoint {
       body: JSON.stringify({ stream: this.stream, records }),
     });
     const verdict = await res.json();
-    if (verdict.hang) {
-      await new Promise((r) => setTimeout(r, verdict.hang));
+    try {
+      if (verdict.hang) {
+        await new Promise((r) => setTimeout(r, verdict.hang));
+      }
+    } finally {
+      // Lets the recorder count sends in flight.
+      await this.env.RECORDER.fetch("http://recorder/done", { method: "POST" });
     }
     if (verdict.fail === "throw") {
       throw new Error(verdict.message ?? "pipeline send failed");

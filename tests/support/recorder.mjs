@@ -6,6 +6,10 @@ export class PipelineRecorder {
   constructor() {
     this.calls = [];
     this.failures = [];
+    /** When set, every accepted send takes this long (to observe concurrency). */
+    this.delayMs = 0;
+    this.inFlight = 0;
+    this.maxInFlight = 0;
   }
 
   /** Fail the next `count` send() calls with `kind`. */
@@ -21,15 +25,24 @@ export class PipelineRecorder {
   reset() {
     this.calls = [];
     this.failures = [];
+    this.delayMs = 0;
+    this.inFlight = 0;
+    this.maxInFlight = 0;
   }
 
   /** The fetch handler bound as RECORDER in the double. */
   async handle(request) {
+    if (new URL(request.url).pathname === "/done") {
+      this.inFlight = Math.max(0, this.inFlight - 1);
+      return Response.json({});
+    }
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const { stream, records } = await request.json();
     const failure = this.failures.shift();
     this.calls.push({ stream, records, ok: !failure, failure: failure?.kind ?? null });
     if (!failure) this.onSend?.(stream, records);
-    if (!failure) return Response.json({});
+    if (!failure) return Response.json(this.delayMs ? { hang: this.delayMs } : {});
     switch (failure.kind) {
       case "hang":
         return Response.json({ hang: failure.ms ?? 60_000 });
