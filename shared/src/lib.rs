@@ -7,6 +7,7 @@
 //! - [`health`]: the `/$.health` answer.
 //! - [`record`]: the record contract (columns, field ids, validation, content hash).
 //! - [`time`]: microsecond timestamps and RFC 3339.
+//! - [`content`]: serve's content paths and extensions, visibility, and which version wins.
 //! - [`chunk`]: packing records into `send()` batches of bounded size.
 //! - [`retry`]: backoff with jitter, bounded in attempts and time; the typed send outcome.
 //! - [`intake`]: one request body from bytes to chunks, and the report that decides the answer.
@@ -17,12 +18,14 @@
 //! - [`ndjson`]: push splitter for NDJSON bodies into numbered lines, memory bounded per line.
 //! - [`json_array`]: push splitter for a JSON-array body into raw top-level elements.
 //! - [`gzip`]: streaming gzip decoding with a hard bound on inflated output.
+//! - `parquet` (feature `parquet`): Parquet footers, row-group pruning and column-chunk decoding.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
 pub mod cache_key;
 pub mod chunk;
+pub mod content;
 pub mod health;
 pub mod record;
 pub mod retry;
@@ -35,3 +38,5 @@ pub mod gzip;
 pub mod iceberg;
 pub mod intake;
 pub mod route;
+#[cfg(feature = "parquet")]
+pub mod parquet;
