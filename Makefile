@@ -49,10 +49,12 @@ check-nostd: tools
 
 clippy: tools
 	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -q -p shared --features reader --all-targets -- -D warnings
 	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p shared --no-default-features -- -D warnings
 
 test-rust:
-	$(CARGO) test --workspace --exclude ingest-worker --exclude serve-worker
+	$(CARGO) test -p artifact-tools
+	$(CARGO) test -p shared --features reader
 
 test-node: tools
 	node --test --test-concurrency=1 tests/

@@ -1,7 +1,13 @@
 //! The serve worker: `GET /$.content/{ns}/{type}/{id}.{ext}` from Iceberg tables in R2.
 //!
-//! This file is the entry and the router, nothing else; platform glue lives in [`glue`].
+//! This file is the entry and the router, nothing else: [`read`] answers content requests,
+//! [`tables`] finds and caches table metadata, [`store`] is R2 as the locator's object store,
+//! [`glue`] turns problems into responses.
+mod auth;
 mod glue;
+mod read;
+mod store;
+mod tables;
 
 use shared::problem::Problem;
 use worker::{event, Context, Env, Method, Request, Response, Result};
@@ -10,13 +16,23 @@ use worker::{event, Context, Env, Method, Request, Response, Result};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[event(fetch)]
-async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
-    match (req.method(), path.as_str()) {
-        (Method::Get, shared::health::PATH) => glue::json(
-            200,
-            &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()),
-        ),
-        _ => glue::problem(&Problem::route_not_found(&path)),
+    let method = req.method();
+    if path == shared::health::PATH && method == Method::Get {
+        return glue::json(200, &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()));
     }
+    if let Some(rest) = path.strip_prefix(shared::content::PREFIX) {
+        return match method {
+            Method::Get => read::get(&req, &env, rest, false).await,
+            Method::Head => read::get(&req, &env, rest, true).await,
+            _ => {
+                let p = Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts GET and HEAD").with("allow", "GET, HEAD");
+                let res = glue::problem(&p)?;
+                res.headers().set("allow", "GET, HEAD")?;
+                Ok(res)
+            }
+        };
+    }
+    glue::problem(&Problem::route_not_found(&path))
 }

@@ -12,6 +12,7 @@
 //! - [`retry`]: backoff with jitter, bounded in attempts and time; the typed send outcome.
 //! - [`intake`]: one request body from bytes to chunks, and the report that decides the answer.
 //! - [`iceberg`]: the Iceberg table model (metadata JSON; Avro manifests with feature `avro`).
+//! - `locate` (feature `reader` = `avro` + `parquet`): the scan locator over an object store.
 //! - [`route`]: percent-decoding of path segments.
 //! - [`cache_key`]: the cache-key and generation contract between ingest and serve.
 //! - [`token`]: HMAC-signed (HS256) bearer tokens: signing, verification, scopes.
@@ -37,6 +38,8 @@ pub mod json_array;
 pub mod gzip;
 pub mod iceberg;
 pub mod intake;
+#[cfg(feature = "reader")]
+pub mod locate;
 pub mod route;
 #[cfg(feature = "parquet")]
 pub mod parquet;

@@ -1,0 +1,184 @@
+//! Which tables to read and their current metadata, cached in isolate memory.
+//!
+//! Table roots (`TABLE_ROOTS`, comma-separated bucket prefixes): the current metadata is named by
+//! `metadata/version-hint.text` when present, else it is the highest-numbered
+//! `metadata/*.metadata.json` (`v3.metadata.json`, `00005-<uuid>.metadata.json`). The REST
+//! catalog (`CATALOG_URL`): `loadTable` names the current `metadata-location`. Parsed metadata is
+//! kept for `METADATA_TTL_SECONDS`, keyed by its location.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use shared::iceberg::table_metadata::TableMetadata;
+use shared::locate::{key_for, LocateError, ObjectStore, StoreError};
+use worker::{Date, Env};
+
+use crate::store::R2;
+
+/// Where the tables are and how long metadata is trusted.
+pub struct Config {
+    /// Table roots in the bucket.
+    pub roots: Vec<String>,
+    /// Location prefix that maps metadata locations to keys.
+    pub location_prefix: String,
+    /// Catalog base URL (empty: no catalog).
+    pub catalog_url: String,
+    /// Catalog warehouse, namespace and the three mode tables.
+    pub catalog_warehouse: String,
+    /// Catalog namespace.
+    pub catalog_namespace: String,
+    /// Table names in the catalog.
+    pub catalog_tables: Vec<String>,
+    /// Bearer token for the catalog.
+    pub catalog_token: Option<String>,
+    /// Cache lifetime of pointers and metadata, ms.
+    pub ttl_ms: f64,
+}
+
+fn var(env: &Env, name: &str) -> String {
+    env.var(name).map(|v| v.to_string()).unwrap_or_default()
+}
+
+impl Config {
+    /// From wrangler vars.
+    pub fn from_env(env: &Env) -> Config {
+        let list = |s: String| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>();
+        Config {
+            roots: list(var(env, "TABLE_ROOTS")).into_iter().map(|r| r.trim_end_matches('/').to_string()).collect(),
+            location_prefix: var(env, "LOCATION_PREFIX"),
+            catalog_url: var(env, "CATALOG_URL").trim_end_matches('/').to_string(),
+            catalog_warehouse: var(env, "CATALOG_WAREHOUSE"),
+            catalog_namespace: var(env, "CATALOG_NAMESPACE"),
+            catalog_tables: ["TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK"].iter().map(|n| var(env, n)).filter(|t| !t.is_empty()).collect(),
+            catalog_token: env.secret("CATALOG_TOKEN").ok().map(|s| s.to_string()).or_else(|| env.var("CATALOG_TOKEN").ok().map(|v| v.to_string())),
+            ttl_ms: var(env, "METADATA_TTL_SECONDS").trim().parse::<f64>().unwrap_or(5.0) * 1000.0,
+        }
+    }
+}
+
+thread_local! {
+    /// Table root or catalog table → (fetched at, metadata key).
+    static POINTERS: RefCell<HashMap<String, (f64, String)>> = RefCell::new(HashMap::new());
+    /// Metadata key → (fetched at, parsed metadata).
+    static METADATA: RefCell<HashMap<String, (f64, Rc<TableMetadata>)>> = RefCell::new(HashMap::new());
+}
+
+const MAX_CACHED: usize = 256;
+
+fn fresh<T: Clone>(map: &'static std::thread::LocalKey<RefCell<HashMap<String, (f64, T)>>>, key: &str, ttl: f64) -> Option<T> {
+    let now = Date::now().as_millis() as f64;
+    map.with(|m| m.borrow().get(key).filter(|(at, _)| now - at < ttl).map(|(_, v)| v.clone()))
+}
+
+fn remember<T>(map: &'static std::thread::LocalKey<RefCell<HashMap<String, (f64, T)>>>, key: &str, value: T) {
+    let now = Date::now().as_millis() as f64;
+    map.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MAX_CACHED {
+            m.clear();
+        }
+        m.insert(key.to_string(), (now, value));
+    });
+}
+
+/// The number in a metadata file name: `v12.metadata.json` → 12, `00005-uuid.metadata.json` → 5.
+fn metadata_version(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".metadata.json")?;
+    let stem = stem.strip_prefix('v').unwrap_or(stem);
+    let digits: String = stem.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn store_err(key: &str) -> impl Fn(StoreError) -> LocateError + '_ {
+    move |error| LocateError::Store { key: key.to_string(), error }
+}
+
+/// The current metadata key of a table root.
+async fn root_pointer(r2: &R2, root: &str) -> Result<String, LocateError> {
+    let hint_key = format!("{root}/metadata/version-hint.text");
+    match r2.get(&hint_key, None).await {
+        Ok(bytes) => {
+            let hint = String::from_utf8_lossy(&bytes).trim().to_string();
+            if hint.ends_with(".metadata.json") {
+                return Ok(format!("{root}/metadata/{hint}"));
+            }
+            if hint.parse::<u64>().is_ok() {
+                return Ok(format!("{root}/metadata/v{hint}.metadata.json"));
+            }
+            return Err(LocateError::Corrupt { key: hint_key, reason: "version hint is neither a number nor a file name".into() });
+        }
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(store_err(&hint_key)(e)),
+    }
+    let prefix = format!("{root}/metadata/");
+    let keys = r2.list(&prefix).await.map_err(store_err(&prefix))?;
+    keys.into_iter()
+        .filter_map(|k| Some((metadata_version(k.rsplit('/').next()?)?, k)))
+        .max_by_key(|(v, _)| *v)
+        .map(|(_, k)| k)
+        .ok_or(LocateError::Store { key: prefix, error: StoreError::NotFound })
+}
+
+/// The current metadata key of a catalog table (REST `loadTable`).
+async fn catalog_pointer(cfg: &Config, table: &str) -> Result<String, LocateError> {
+    let url = format!("{}/v1/{}/namespaces/{}/tables/{table}", cfg.catalog_url, cfg.catalog_warehouse, cfg.catalog_namespace);
+    let fail = |reason: String| LocateError::Corrupt { key: url.clone(), reason };
+    let mut init = worker::RequestInit::new();
+    let headers = worker::Headers::new();
+    if let Some(token) = &cfg.catalog_token {
+        let _ = headers.set("authorization", &format!("Bearer {token}"));
+    }
+    init.with_headers(headers);
+    let req = worker::Request::new_with_init(&url, &init).map_err(|e| fail(e.to_string()))?;
+    let mut res = worker::Fetch::Request(req).send().await.map_err(|e| fail(e.to_string()))?;
+    if res.status_code() != 200 {
+        return Err(fail(format!("catalog answered {}", res.status_code())));
+    }
+    let body: serde_json::Value = res.json().await.map_err(|e| fail(e.to_string()))?;
+    let location = body.get("metadata-location").and_then(|v| v.as_str()).ok_or_else(|| fail("no metadata-location".into()))?;
+    key_for(location, &cfg.location_prefix)
+}
+
+/// Metadata keys of every configured table.
+pub async fn current_metadata_keys(cfg: &Config, r2: &R2) -> Result<Vec<String>, LocateError> {
+    let mut out = Vec::new();
+    for root in &cfg.roots {
+        let key = match fresh(&POINTERS, root, cfg.ttl_ms) {
+            Some(k) => k,
+            None => {
+                let k = root_pointer(r2, root).await?;
+                remember(&POINTERS, root, k.clone());
+                k
+            }
+        };
+        out.push(key);
+    }
+    if !cfg.catalog_url.is_empty() {
+        for table in &cfg.catalog_tables {
+            let id = format!("catalog:{table}");
+            let key = match fresh(&POINTERS, &id, cfg.ttl_ms) {
+                Some(k) => k,
+                None => {
+                    let k = catalog_pointer(cfg, table).await?;
+                    remember(&POINTERS, &id, k.clone());
+                    k
+                }
+            };
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
+/// Parsed metadata for a key, from the isolate cache when fresh.
+pub async fn metadata(cfg: &Config, r2: &R2, key: &str) -> Result<Rc<TableMetadata>, LocateError> {
+    if let Some(m) = fresh(&METADATA, key, cfg.ttl_ms) {
+        return Ok(m);
+    }
+    let bytes = r2.get(key, None).await.map_err(store_err(key))?;
+    let parsed = TableMetadata::from_json(&bytes).map_err(|e| LocateError::Corrupt { key: key.to_string(), reason: e.description().into() })?;
+    let parsed = Rc::new(parsed);
+    remember(&METADATA, key, parsed.clone());
+    Ok(parsed)
+}
