@@ -1,13 +1,63 @@
 //! The warehouse bucket (R2) as the locator's object store.
+//!
+//! Manifest lists and manifests (`*.avro`) and Parquet footers never change once written (a new
+//! snapshot writes new files), so reads of them are kept in isolate memory, keyed by object key
+//! and range, up to [`CACHE_BYTES`]; metadata JSON is cached by `tables` with its TTL instead.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use shared::locate::{ObjectStore, StoreError};
 use worker::{Bucket, Range};
+
+/// Bytes of immutable objects kept per isolate.
+pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Object key and range → bytes, with the total size held.
+type Cache = (usize, HashMap<(String, Option<(u64, u64)>), Vec<u8>>);
+
+thread_local! {
+    static IMMUTABLE: RefCell<Cache> = RefCell::new((0, HashMap::new()));
+}
+
+/// Whether a read of `key` may be cached forever: Avro manifests, and Parquet footers (the
+/// tail ranges the locator asks for first, at most 1 MiB).
+fn immutable(key: &str, range: Option<(u64, u64)>) -> bool {
+    match range {
+        None => key.ends_with(".avro"),
+        Some((_, len)) => key.ends_with(".parquet") && len <= 1024 * 1024,
+    }
+}
 
 /// R2 ranged reads.
 pub struct R2(pub Bucket);
 
 impl ObjectStore for R2 {
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
+        let cacheable = immutable(key, range);
+        let cache_key = (key.to_string(), range);
+        if cacheable {
+            if let Some(hit) = IMMUTABLE.with(|c| c.borrow().1.get(&cache_key).cloned()) {
+                return Ok(hit);
+            }
+        }
+        let bytes = self.fetch(key, range).await?;
+        if cacheable && bytes.len() <= CACHE_BYTES / 8 {
+            IMMUTABLE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.0 + bytes.len() > CACHE_BYTES {
+                    *c = (0, HashMap::new());
+                }
+                c.0 += bytes.len();
+                c.1.insert(cache_key, bytes.clone());
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+impl R2 {
+    async fn fetch(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
         let mut req = self.0.get(key);
         if let Some((offset, length)) = range {
             req = req.range(Range::OffsetWithLength { offset, length });
@@ -16,9 +66,7 @@ impl ObjectStore for R2 {
         let body = object.body().ok_or(StoreError::NotFound)?;
         body.bytes().await.map_err(|e| StoreError::Failed(e.to_string()))
     }
-}
 
-impl R2 {
     /// Keys under `prefix` (all pages).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
