@@ -2,7 +2,7 @@
 // :8788 (serve) unless INGEST_PORT / SERVE_PORT say otherwise. State (KV, R2, Cache) persists
 // under .dev/ (gitignored). Ctrl-C stops everything this started.
 import { start } from "../tests/support/harness.mjs";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,7 +21,34 @@ function devSecret() {
   return "dev-secret-change-me";
 }
 
-const h = await start({ persistRoot, ports, authSecret: devSecret() });
+// Tables written by other tools: WAREHOUSE_DIR is loaded into the bucket (keys relative to it),
+// WAREHOUSE_LOCATION (default file://<WAREHOUSE_DIR>/) is the prefix their metadata uses, and
+// TABLES lists the table roots serve reads.
+const warehouseDir = process.env.WAREHOUSE_DIR ? path.resolve(process.env.WAREHOUSE_DIR) : null;
+const serveVars = {
+  TABLE_ROOTS: process.env.TABLES ?? "",
+  LOCATION_PREFIX: process.env.WAREHOUSE_LOCATION ?? (warehouseDir ? `file://${warehouseDir}/` : ""),
+  CATALOG_URL: "",
+};
+
+const h = await start({ persistRoot, ports, authSecret: devSecret(), serveVars });
+if (warehouseDir) {
+  const r2 = await h.mf.getR2Bucket("WAREHOUSE", "serve");
+  let count = 0;
+  const walk = async (rel) => {
+    for (const name of readdirSync(path.join(warehouseDir, rel))) {
+      const child = rel ? `${rel}/${name}` : name;
+      if (statSync(path.join(warehouseDir, child)).isDirectory()) await walk(child);
+      else {
+        const b = readFileSync(path.join(warehouseDir, child));
+        await r2.put(child, b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+        count += 1;
+      }
+    }
+  };
+  await walk("");
+  console.log(`loaded ${count} objects from ${warehouseDir}; serve reads TABLES=${serveVars.TABLE_ROOTS || "(none)"}`);
+}
 for (const [name, port] of Object.entries(ports)) {
   const res = await fetch(`http://127.0.0.1:${port}/$.health`);
   console.log(`${name.padEnd(6)} http://127.0.0.1:${port}  ${res.status} ${await res.text()}`);
