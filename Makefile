@@ -60,6 +60,7 @@ test-node: tools
 	node --test --test-concurrency=1 tests/
 
 ## dev: build, then run both workers (and later the stand-in) until Ctrl-C
+export WAREHOUSE_DIR WAREHOUSE_LOCATION TABLES INGEST_PORT SERVE_PORT
 dev: build
 	node tools/dev.mjs
 
