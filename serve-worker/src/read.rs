@@ -42,10 +42,14 @@ pub async fn get(req: &Request, env: &Env, rest: &str, head: bool) -> Result<Res
     let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
     let cfg = Config::from_env(env);
     let bucket: Bucket = env.bucket("WAREHOUSE")?;
-    let r2 = R2(bucket);
+    let r2 = R2::new(bucket);
     let mut cost = Cost::default();
     let started = Date::now().as_millis();
-    match answer(&c, reader, &cfg, &r2, &mut cost).await {
+    let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
+    if outcome.is_ok() {
+        r2.keep_reads();
+    }
+    match outcome {
         Ok(Answer::Body { status, content_type, body, etag, private }) => {
             let timing = format!(
                 "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", files;desc=\"considered {}, pruned {}\", total;dur={}",
@@ -104,15 +108,23 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         }
     }
     let Some((found, metadata)) = best else { return Ok(Answer::Problem(not_found(c))) };
-    let visibility = found.visibility.as_deref().and_then(Visibility::parse).unwrap_or(Visibility::Org);
+    // Our tables always carry visibility (a required column); a row without one comes from a
+    // table another tool wrote and the operator listed, and gets UNOWNED_VISIBILITY. A value that
+    // is present but unknown is treated as the strictest, `user`.
+    let visibility = match found.visibility.as_deref() {
+        None => cfg.unowned_visibility,
+        Some(v) => Visibility::parse(v).unwrap_or(Visibility::User),
+    };
     let may = content::may_read(visibility, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader);
     if found.deleted || !may {
         return Ok(Answer::Problem(not_found(c)));
     }
     let private = !matches!(visibility, Visibility::Public | Visibility::Unlisted);
     let table = Table { metadata: &metadata, location_prefix: &cfg.location_prefix };
-    let tag = found.content_hash.clone().unwrap_or_else(|| format!("{}-{}", found.ts, found.order.sequence_number));
-    let etag = format!("\"{tag}.{}\"", c.ext);
+    // The body of `.json` also carries ts and visibility, so the tag covers the version, not
+    // only the content.
+    let hash = found.content_hash.as_deref().unwrap_or("none");
+    let etag = format!("\"{hash}-{}-{}.{}\"", found.ts, visibility.as_str(), c.ext);
     let single = match c.representation {
         Representation::Text { column, content_type } => Some((column, content_type)),
         Representation::Json { column } => Some((column, "application/json")),

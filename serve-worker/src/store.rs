@@ -13,8 +13,11 @@ use worker::{Bucket, Range};
 /// Bytes of immutable objects kept per isolate.
 pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
-/// Object key and range → bytes, with the total size held.
-type Cache = (usize, HashMap<(String, Option<(u64, u64)>), Vec<u8>>);
+/// An object key and the range read (`None`: whole object).
+type ReadKey = (String, Option<(u64, u64)>);
+
+/// Read → bytes, with the total size held.
+type Cache = (usize, HashMap<ReadKey, Vec<u8>>);
 
 thread_local! {
     static IMMUTABLE: RefCell<Cache> = RefCell::new((0, HashMap::new()));
@@ -29,8 +32,12 @@ fn immutable(key: &str, range: Option<(u64, u64)>) -> bool {
     }
 }
 
-/// R2 ranged reads.
-pub struct R2(pub Bucket);
+/// R2 ranged reads. Cacheable reads wait in `pending` until the caller says the request
+/// succeeded ([`R2::keep_reads`]): a corrupt or short object must not stay cached.
+pub struct R2 {
+    bucket: Bucket,
+    pending: RefCell<Vec<(ReadKey, Vec<u8>)>>,
+}
 
 impl ObjectStore for R2 {
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
@@ -43,22 +50,35 @@ impl ObjectStore for R2 {
         }
         let bytes = self.fetch(key, range).await?;
         if cacheable && bytes.len() <= CACHE_BYTES / 8 {
-            IMMUTABLE.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.0 + bytes.len() > CACHE_BYTES {
-                    *c = (0, HashMap::new());
-                }
-                c.0 += bytes.len();
-                c.1.insert(cache_key, bytes.clone());
-            });
+            self.pending.borrow_mut().push((cache_key, bytes.clone()));
         }
         Ok(bytes)
     }
 }
 
 impl R2 {
+    /// Wraps the warehouse bucket.
+    pub fn new(bucket: Bucket) -> R2 {
+        R2 { bucket, pending: RefCell::new(Vec::new()) }
+    }
+
+    /// Keeps this request's immutable reads for later requests (call once it succeeded).
+    pub fn keep_reads(&self) {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        IMMUTABLE.with(|c| {
+            let mut c = c.borrow_mut();
+            for (key, bytes) in pending {
+                if c.0 + bytes.len() > CACHE_BYTES {
+                    *c = (0, HashMap::new());
+                }
+                c.0 += bytes.len();
+                c.1.insert(key, bytes);
+            }
+        });
+    }
+
     async fn fetch(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
-        let mut req = self.0.get(key);
+        let mut req = self.bucket.get(key);
         if let Some((offset, length)) = range {
             req = req.range(Range::OffsetWithLength { offset, length });
         }
@@ -72,7 +92,7 @@ impl R2 {
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut req = self.0.list().prefix(prefix.to_string());
+            let mut req = self.bucket.list().prefix(prefix.to_string());
             if let Some(c) = cursor.take() {
                 req = req.cursor(c);
             }

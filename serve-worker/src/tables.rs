@@ -34,6 +34,8 @@ pub struct Config {
     pub catalog_token: Option<String>,
     /// Cache lifetime of pointers and metadata, ms.
     pub ttl_ms: f64,
+    /// Visibility of rows that have none (tables written by other tools).
+    pub unowned_visibility: shared::record::Visibility,
 }
 
 fn var(env: &Env, name: &str) -> String {
@@ -53,6 +55,8 @@ impl Config {
             catalog_tables: ["TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK"].iter().map(|n| var(env, n)).filter(|t| !t.is_empty()).collect(),
             catalog_token: env.secret("CATALOG_TOKEN").ok().map(|s| s.to_string()).or_else(|| env.var("CATALOG_TOKEN").ok().map(|v| v.to_string())),
             ttl_ms: var(env, "METADATA_TTL_SECONDS").trim().parse::<f64>().unwrap_or(5.0) * 1000.0,
+            unowned_visibility: shared::record::Visibility::parse(var(env, "UNOWNED_VISIBILITY").trim())
+                .unwrap_or(shared::record::Visibility::Public),
         }
     }
 }
