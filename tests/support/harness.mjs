@@ -37,7 +37,7 @@ function rustWorker(name, extra) {
  * Starts Miniflare. `vars` override the ingest worker's vars; returns { mf, recorder, ingest,
  * serve, dispose } where ingest/serve are fetch functions for paths.
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound } = {}) {
   const recorder = new PipelineRecorder();
   // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
   const outbound = { calls: [], status: 200 };
@@ -60,6 +60,8 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
       rustWorker("serve", {
         ...socket("serve"),
         bindings: { AUTH_SECRET: authSecret, ...serveVars },
+        // Outbound fetches of serve (the Iceberg REST catalog) go to a Node double when given.
+        ...(serveOutbound ? { outboundService: serveOutbound } : {}),
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         r2Buckets: { WAREHOUSE: "warehouse" },
       }),

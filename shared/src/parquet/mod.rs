@@ -36,6 +36,7 @@ mod error;
 mod footer;
 mod levels;
 mod plan;
+pub mod write;
 
 #[cfg(test)]
 mod tests;
@@ -49,3 +50,4 @@ pub use footer::{
     LeafColumn, PhysicalType, RowGroupInfo, Statistics, DEFAULT_MAX_FOOTER_BYTES, FOOTER_GUESS,
 };
 pub use plan::{chunk_range, merge_ranges, prune_row_groups, slice_within};
+pub use write::{write_parquet, ColumnData, WriteCodec, WriteColumn, WrittenFile};
