@@ -52,11 +52,12 @@ pub async fn get(req: &Request, env: &Env, rest: &str, head: bool) -> Result<Res
     match outcome {
         Ok(Answer::Body { status, content_type, body, etag, private }) => {
             let timing = format!(
-                "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", files;desc=\"considered {}, pruned {}\", total;dur={}",
+                "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
                 cost.reads,
                 cost.bytes,
                 cost.files,
                 cost.pruned,
+                cost.pruned_manifests,
                 Date::now().as_millis().saturating_sub(started)
             );
             let if_none_match = req.headers().get("if-none-match").ok().flatten();

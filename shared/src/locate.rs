@@ -134,6 +134,25 @@ pub struct Cost {
     pub files: u32,
     /// Data files pruned by bounds.
     pub pruned: u32,
+    /// Manifests pruned by their partition summaries.
+    pub pruned_manifests: u32,
+}
+
+/// Whether a manifest may hold the wanted row, from its partition summaries: for each identity
+/// partition field on `ns`, `type` or `id`, the value must be within the field's summary bounds
+/// (bytewise, truncation-safe). Other transforms and missing summaries prune nothing.
+fn manifest_may_contain(table: &Table<'_>, mf: &manifest::ManifestFile, ids: &[(Option<i32>, &[u8])]) -> bool {
+    use crate::iceberg::table_metadata::Transform;
+    let Some(spec) = table.metadata.partition_spec_by_id(mf.partition_spec_id) else { return true };
+    spec.fields.iter().zip(&mf.partitions).all(|(field, summary)| {
+        if field.transform != Transform::Identity {
+            return true;
+        }
+        match ids.iter().find(|(fid, _)| *fid == Some(field.source_id)) {
+            Some((_, value)) => manifest::may_contain(summary.lower_bound.as_deref(), summary.upper_bound.as_deref(), value),
+            None => true,
+        }
+    })
 }
 
 /// Reads `key` (whole or a range), counting the cost.
@@ -288,6 +307,10 @@ pub async fn locate<S: ObjectStore>(store: &S, table: &Table<'_>, wanted: Wanted
             if mf.added_files_count.unwrap_or(1) > 0 || mf.existing_files_count.unwrap_or(1) > 0 {
                 return Err(LocateError::Unsupported("delete files (position or equality deletes)"));
             }
+            continue;
+        }
+        if !manifest_may_contain(table, mf, &ids) {
+            cost.pruned_manifests = cost.pruned_manifests.saturating_add(1);
             continue;
         }
         let key = key_for(&mf.manifest_path, table.location_prefix)?;
@@ -454,6 +477,7 @@ mod tests {
                 let markdown = block_on(read_value(&store, &table, &found, "markdown", &mut cost)).unwrap();
                 assert_eq!(markdown.as_deref(), row["markdown"].as_str(), "{name}: {key} markdown");
                 assert!(cost.reads >= 3, "metadata is the caller's; list + manifest + footer + chunks at least");
+
                 checked += 1;
             }
             let mut cost = Cost::default();
@@ -461,6 +485,30 @@ mod tests {
             assert_eq!(block_on(locate(&store, &table, missing, &At::Current, &mut cost)).unwrap(), None, "{name}");
         }
         assert!(checked >= 15, "checked {checked} winners");
+    }
+
+    #[test]
+    fn partition_summaries_prune_manifests_by_identity_ns() {
+        let (root, expected) = fixtures();
+        let prefix = expected["location_prefix"].as_str().unwrap();
+        let t = &expected["tables"]["artifacts.pyi_partitioned"];
+        let store = FsStore(root);
+        let meta_key = key_for(t["metadata_location"].as_str().unwrap(), prefix).unwrap();
+        let metadata = TableMetadata::from_json(&block_on(store.get(&meta_key, None)).unwrap()).unwrap();
+        let table = Table { metadata: &metadata, location_prefix: prefix };
+        let snap = metadata.current_snapshot().unwrap();
+        let list = block_on(store.get(&key_for(&snap.manifest_list, prefix).unwrap(), None)).unwrap();
+        let mut mf = manifest::read_manifest_list(&list).unwrap().remove(0);
+        let ns_id = metadata.current_schema().unwrap().field_id_by_name("ns");
+        let ids = |ns: &'static str| vec![(ns_id, ns.as_bytes())];
+        // The real summary of a manifest covers the namespaces its files hold.
+        assert!(manifest_may_contain(&table, &mf, &ids("docs")) || manifest_may_contain(&table, &mf, &ids("team@acme.dev")));
+        // A summary that covers only "m".."n" rules out "docs" and "x+y" but not "mm".
+        mf.partitions[0].lower_bound = Some(b"m".to_vec());
+        mf.partitions[0].upper_bound = Some(b"n".to_vec());
+        assert!(!manifest_may_contain(&table, &mf, &ids("docs")));
+        assert!(!manifest_may_contain(&table, &mf, &ids("x+y")));
+        assert!(manifest_may_contain(&table, &mf, &ids("mm")));
     }
 
     #[test]
