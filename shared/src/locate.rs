@@ -512,6 +512,45 @@ mod tests {
     }
 
     #[test]
+    fn time_travel_reads_older_snapshots() {
+        let (root, expected) = fixtures();
+        let prefix = expected["location_prefix"].as_str().unwrap();
+        let t = &expected["tables"]["artifacts.pyi_unpartitioned"];
+        let store = FsStore(root);
+        let meta_key = key_for(t["metadata_location"].as_str().unwrap(), prefix).unwrap();
+        let metadata = TableMetadata::from_json(&block_on(store.get(&meta_key, None)).unwrap()).unwrap();
+        let table = Table { metadata: &metadata, location_prefix: prefix };
+        let snaps = t["snapshots"].as_array().unwrap();
+        let first = &snaps[0];
+        let first_ms = first["timestamp_ms"].as_i64().unwrap();
+        let find = |key: &str, at: At| {
+            let mut parts = key.splitn(3, '/');
+            let w = Wanted { ns: parts.next().unwrap(), ty: parts.next().unwrap(), id: parts.next().unwrap() };
+            block_on(locate(&store, &table, w, &at, &mut Cost::default())).unwrap()
+        };
+        let mut checked = 0;
+        for (key, w) in t["winners"].as_object().unwrap() {
+            let seq = w["sequence_number"].as_i64().unwrap();
+            let ts = w["row"]["ts"].as_i64().unwrap();
+            // From the commit that wrote the winning row on, every snapshot shows that row.
+            for snap in snaps.iter().filter(|s| s["sequence_number"].as_i64().unwrap() >= seq) {
+                let id = snap["snapshot_id"].as_i64().unwrap();
+                let f = find(key, At::Snapshot(id)).unwrap_or_else(|| panic!("{key} missing at snapshot {id}"));
+                assert_eq!((f.ts, f.order.sequence_number), (ts, seq), "{key} at snapshot {id}");
+                checked += 1;
+            }
+            // Before any commit there is nothing; an unknown snapshot shows nothing.
+            assert_eq!(find(key, At::Time(first_ms * 1_000 - 1)), None, "{key} before the first commit");
+            assert_eq!(find(key, At::Snapshot(42)), None, "{key} at an unknown snapshot");
+            // As of the first commit's time, only rows of the first commit can show.
+            if let Some(f) = find(key, At::Time(first_ms * 1_000)) {
+                assert_eq!(f.order.sequence_number, 1, "{key}");
+            }
+        }
+        assert!(checked > 10, "checked {checked}");
+    }
+
+    #[test]
     fn object_errors_name_the_key() {
         let (root, expected) = fixtures();
         let prefix = expected["location_prefix"].as_str().unwrap();
