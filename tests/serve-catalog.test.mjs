@@ -9,7 +9,8 @@ import { ownerToken } from "./support/content.mjs";
 
 const table = EXPECTED.tables["artifacts.pyi_partitioned"];
 const home = table.winners["team@acme.dev/page/home"].row;
-const read = () => h.serve("/$.content/team%40acme.dev/page/home.md", { headers: { authorization: `Bearer ${ownerToken(home)}` } });
+// `?fresh=true` bypasses the Cache API: every call here must reach the catalog.
+const read = () => h.serve("/$.content/team%40acme.dev/page/home.md?fresh=true", { headers: { authorization: `Bearer ${ownerToken(home)}` } });
 const calls = [];
 let answer = () => Response.json({ "metadata-location": table.metadata_location, metadata: {} });
 let h;

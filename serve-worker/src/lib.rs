@@ -1,9 +1,10 @@
 //! The serve worker: `GET /$.content/{ns}/{type}/{id}.{ext}` from Iceberg tables in R2.
 //!
 //! This file is the entry and the router, nothing else: [`read`] answers content requests,
-//! [`tables`] finds and caches table metadata, [`store`] is R2 as the locator's object store,
+//! [`cache`] is the Cache API with stale-while-revalidate, [`tables`] finds and caches table metadata, [`store`] is R2 as the locator's object store,
 //! [`glue`] turns problems into responses.
 mod auth;
+mod cache;
 mod glue;
 mod read;
 mod store;
@@ -16,7 +17,7 @@ use worker::{event, Context, Env, Method, Request, Response, Result};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let method = req.method();
     if path == shared::health::PATH && method == Method::Get {
@@ -24,8 +25,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
     if let Some(rest) = path.strip_prefix(shared::content::PREFIX) {
         return match method {
-            Method::Get => read::get(&req, &env, rest, false).await,
-            Method::Head => read::get(&req, &env, rest, true).await,
+            Method::Get => read::get(&req, &env, &ctx, rest, false).await,
+            Method::Head => read::get(&req, &env, &ctx, rest, true).await,
             _ => {
                 let p = Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts GET and HEAD").with("allow", "GET, HEAD");
                 let res = glue::problem(&p)?;

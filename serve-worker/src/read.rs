@@ -6,7 +6,10 @@ use shared::content::{self, ContentRef, Reader, Representation, RowOrder, Versio
 use shared::locate::{self, At, Cell, Cost, Found, LocateError, Table, Wanted};
 use shared::problem::Problem;
 use shared::record::{Content, Visibility, COLUMNS};
-use worker::{Bucket, Date, Env, Request, Response, Result};
+use shared::cache_policy::{client_cache_control, freshness, Freshness, Windows};
+use worker::{Bucket, Context, Date, Env, Request, Response, Result};
+
+use crate::cache;
 
 use crate::glue;
 use crate::store::R2;
@@ -26,8 +29,27 @@ fn upstream(e: &LocateError) -> Problem {
     }
 }
 
+/// What the cache stores and the client gets, before headers are chosen.
+#[derive(Clone)]
+pub struct Body {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+    pub etag: String,
+    pub private: bool,
+    /// Cache scope: `public`, `org:<org>` or `user:<org>:<sub>` (see `shared::cache_key`).
+    pub scope: String,
+}
+
+/// Where an answer came from, for `X-Artifact-Source`.
+#[derive(Clone, Copy)]
+enum Source {
+    Cache,
+    Table,
+}
+
 /// Handles a content request; `rest` is the path after `/$.content/`.
-pub async fn get(req: &Request, env: &Env, rest: &str, head: bool) -> Result<Response> {
+pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool) -> Result<Response> {
     let c = match content::parse(rest) {
         Ok(c) => c,
         Err(content::RouteError::UnknownExtension) => {
@@ -39,6 +61,43 @@ pub async fn get(req: &Request, env: &Env, rest: &str, head: bool) -> Result<Res
         Ok(c) => c,
         Err(p) => return glue::problem(&p),
     };
+    let url = req.url()?;
+    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let bypass = query("fresh").is_some_and(|v| v == "true" || v == "1");
+    let windows = cache::windows(env).with_max_age(query("max_age").as_deref());
+    let if_none_match = req.headers().get("if-none-match").ok().flatten();
+    let finish = |b: Body, source: Source, age_ms: u64, timing: Option<String>| {
+        respond(b, source, age_ms, windows, bypass, head, if_none_match.as_deref(), timing)
+    };
+
+    let generation = if bypass { 0 } else { cache::generation(env, &c).await };
+    if !bypass {
+        for scope in cache::scopes(claims.as_ref()) {
+            let key = cache::key(&c, generation, &scope);
+            let Some((body, age_ms)) = cache::lookup(&key).await else { continue };
+            match freshness(age_ms, windows) {
+                Freshness::Fresh => return finish(body, Source::Cache, age_ms, None),
+                Freshness::Stale => {
+                    // Answer now; refresh the entry in the background.
+                    let (env, c, claims) = (env.clone(), c.clone(), claims.clone());
+                    ctx.wait_until(async move {
+                        let cfg = Config::from_env(&env);
+                        let Ok(bucket) = env.bucket("WAREHOUSE") else { return };
+                        let r2 = R2::new(bucket);
+                        let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
+                        if let Ok(Answer::Body(fresh)) = answer(&c, reader, &cfg, &r2, &mut Cost::default()).await {
+                            r2.keep_reads();
+                            let key = cache::key(&c, generation, &fresh.scope);
+                            cache::store(&key, &fresh, windows).await;
+                        }
+                    });
+                    return finish(body, Source::Cache, age_ms, None);
+                }
+                Freshness::Expired => break,
+            }
+        }
+    }
+
     let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
     let cfg = Config::from_env(env);
     let bucket: Bucket = env.bucket("WAREHOUSE")?;
@@ -50,7 +109,7 @@ pub async fn get(req: &Request, env: &Env, rest: &str, head: bool) -> Result<Res
         r2.keep_reads();
     }
     match outcome {
-        Ok(Answer::Body { status, content_type, body, etag, private }) => {
+        Ok(Answer::Body(b)) => {
             let timing = format!(
                 "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
                 cost.reads,
@@ -60,26 +119,55 @@ pub async fn get(req: &Request, env: &Env, rest: &str, head: bool) -> Result<Res
                 cost.pruned_manifests,
                 Date::now().as_millis().saturating_sub(started)
             );
-            let if_none_match = req.headers().get("if-none-match").ok().flatten();
-            let cache_control = if private { "private, no-cache" } else { "public, max-age=60" };
-            let matches = if_none_match.as_deref().is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-            let (status, body) = if matches { (304, String::new()) } else { (status, body) };
-            let mut res = if head || status == 304 { Response::empty()? } else { Response::ok(body)? }.with_status(status);
-            let h = res.headers_mut();
-            if status != 304 {
-                h.set("content-type", content_type)?;
+            if !bypass {
+                let key = cache::key(&c, generation, &b.scope);
+                let stored = b.clone();
+                ctx.wait_until(async move { cache::store(&key, &stored, windows).await });
             }
-            h.set("etag", &etag)?;
-            h.set("cache-control", cache_control)?;
-            h.set("server-timing", &timing)?;
-            Ok(res)
+            finish(b, Source::Table, 0, Some(timing))
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
 }
 
+/// The client's response: status (304 on a matching `If-None-Match`), `ETag`, `Cache-Control`
+/// (`no-store` when the cache was bypassed), `X-Artifact-Source`, `X-Artifact-Age`.
+#[allow(clippy::too_many_arguments)]
+fn respond(
+    b: Body,
+    source: Source,
+    age_ms: u64,
+    windows: Windows,
+    bypass: bool,
+    head: bool,
+    if_none_match: Option<&str>,
+    timing: Option<String>,
+) -> Result<Response> {
+    let matches = if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == b.etag || t.trim() == "*"));
+    let status = if matches { 304 } else { b.status };
+    let mut res = if head || status == 304 { Response::empty()? } else { Response::ok(b.body)? }.with_status(status);
+    let h = res.headers_mut();
+    if status != 304 {
+        h.set("content-type", &b.content_type)?;
+    }
+    h.set("etag", &b.etag)?;
+    let cache_control = if bypass { "no-store".to_string() } else { client_cache_control(b.private, age_ms, windows) };
+    h.set("cache-control", &cache_control)?;
+    h.set("x-artifact-source", match source {
+        Source::Cache => "cache",
+        Source::Table => "table",
+    })?;
+    h.set("x-artifact-age", &(age_ms / 1_000).to_string())?;
+    if b.private {
+        h.set("vary", "authorization")?;
+    }
+    let timing = timing.unwrap_or_else(|| "cache;desc=\"hit\", r2-reads;desc=\"0\", r2-bytes;desc=\"0\"".into());
+    h.set("server-timing", &timing)?;
+    Ok(res)
+}
+
 enum Answer {
-    Body { status: u16, content_type: &'static str, body: String, etag: String, private: bool },
+    Body(Body),
     Problem(Problem),
 }
 
@@ -121,6 +209,12 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         return Ok(Answer::Problem(not_found(c)));
     }
     let private = !matches!(visibility, Visibility::Public | Visibility::Unlisted);
+    let owner_org = found.owner_org.clone().unwrap_or_default();
+    let scope = match visibility {
+        Visibility::Public | Visibility::Unlisted => "public".to_string(),
+        Visibility::Org => format!("org:{owner_org}"),
+        Visibility::User => format!("user:{owner_org}:{}", found.owner_user.as_deref().unwrap_or("")),
+    };
     let table = Table { metadata: &metadata, location_prefix: &cfg.location_prefix };
     // The body of `.json` also carries ts and visibility, so the tag covers the version, not
     // only the content.
@@ -135,7 +229,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         Some((column, content_type)) => {
             let value = locate::read_value(r2, &table, &found, column, cost).await.map_err(|e| upstream(&e))?;
             match value {
-                Some(body) => Ok(Answer::Body { status: 200, content_type, body, etag, private }),
+                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope })),
                 None => Ok(Answer::Problem(Problem::new(
                     404,
                     "field-missing",
@@ -160,7 +254,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                 };
                 obj.insert(col.name.into(), v);
             }
-            Ok(Answer::Body { status: 200, content_type: "application/json", body: Value::Object(obj).to_string(), etag, private })
+            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope }))
         }
     }
 }

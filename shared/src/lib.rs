@@ -14,6 +14,7 @@
 //! - [`iceberg`]: the Iceberg table model (metadata JSON; Avro manifests with feature `avro`).
 //! - `locate` (feature `reader` = `avro` + `parquet`): the scan locator over an object store.
 //! - [`route`]: percent-decoding of path segments.
+//! - [`cache_policy`]: fresh/stale windows (stale-while-revalidate done by the worker).
 //! - [`cache_key`]: the cache-key and generation contract between ingest and serve.
 //! - [`token`]: HMAC-signed (HS256) bearer tokens: signing, verification, scopes.
 //! - [`ndjson`]: push splitter for NDJSON bodies into numbered lines, memory bounded per line.
@@ -25,6 +26,7 @@
 extern crate alloc;
 
 pub mod cache_key;
+pub mod cache_policy;
 pub mod chunk;
 pub mod content;
 pub mod health;

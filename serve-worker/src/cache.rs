@@ -1,0 +1,84 @@
+//! The Cache API with stale-while-revalidate done here (the Cache API ignores it), keys from the
+//! shared cache-key contract so purge-on-write works: ingest records a per-artifact generation in
+//! `ARTIFACT_STATE` when a write is confirmed, and every key folds it in.
+//!
+//! Private content (visibility `org`/`user`) is stored only under a key scoped to who may read it
+//! (`org:<org>`, `user:<org>:<sub>`): a caller can only ever look up the scopes its own token
+//! grants, so an anonymous caller can never reach it.
+
+use shared::cache_policy::Windows;
+use shared::content::ContentRef;
+use shared::token::Claims;
+use worker::{Cache, Date, Env, Headers, Response};
+
+use crate::read::Body;
+
+/// Fresh and stale windows from `FRESH_SECONDS` / `STALE_SECONDS` (defaults 300 / 60).
+pub fn windows(env: &Env) -> Windows {
+    let num = |name: &str, default: u64| env.var(name).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(default);
+    Windows { fresh_secs: num("FRESH_SECONDS", 300), stale_secs: num("STALE_SECONDS", 60) }
+}
+
+/// The artifact's generation as ingest recorded it (0 when never written through ingest or when
+/// KV cannot be read: the key then still differs from any purged one).
+pub async fn generation(env: &Env, c: &ContentRef) -> i64 {
+    let Ok(kv) = env.kv("ARTIFACT_STATE") else { return 0 };
+    let key = shared::cache_key::state_key(&c.ns, &c.ty, &c.id);
+    // 60 s is KV's smallest edge cache TTL; it bounds how long a purge takes to be seen.
+    let Ok(Some(text)) = kv.get(&key).cache_ttl(60).text().await else { return 0 };
+    serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("g").and_then(serde_json::Value::as_i64)).unwrap_or(0)
+}
+
+/// The scopes a caller may read, most shared first.
+pub fn scopes(claims: Option<&Claims>) -> Vec<String> {
+    let mut out = vec!["public".to_string()];
+    if let Some(c) = claims {
+        out.push(format!("org:{}", c.org));
+        out.push(format!("user:{}:{}", c.org, c.sub));
+    }
+    out
+}
+
+/// The Cache API key of one representation (and version) in one scope.
+pub fn key(c: &ContentRef, generation: i64, scope: &str) -> String {
+    let ext = match c.version {
+        shared::content::Version::Latest => c.ext.to_string(),
+        shared::content::Version::Snapshot(id) => format!("{}@s{id}", c.ext),
+        shared::content::Version::AsOf(t) => format!("{}@t{t}", c.ext),
+    };
+    shared::cache_key::cache_key(&c.ns, &c.ty, &c.id, &ext, generation, scope)
+}
+
+/// A cached entry and its age.
+pub async fn lookup(key: &str) -> Option<(Body, u64)> {
+    let mut res = Cache::default().get(key, false).await.ok()??;
+    let h = res.headers();
+    let produced: u64 = h.get("x-artifact-produced").ok()??.parse().ok()?;
+    let body = Body {
+        status: res.status_code(),
+        content_type: h.get("content-type").ok()??,
+        etag: h.get("etag").ok()??,
+        private: h.get("x-artifact-private").ok()?.as_deref() == Some("1"),
+        scope: h.get("x-artifact-scope").ok()??,
+        body: res.text().await.ok()?,
+    };
+    Some((body, Date::now().as_millis().saturating_sub(produced)))
+}
+
+/// Stores an entry for both windows, stamped with when it was produced.
+pub async fn store(key: &str, b: &Body, w: Windows) {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", &b.content_type);
+    let _ = headers.set("etag", &b.etag);
+    let _ = headers.set("x-artifact-produced", &Date::now().as_millis().to_string());
+    let _ = headers.set("x-artifact-private", if b.private { "1" } else { "0" });
+    let _ = headers.set("x-artifact-scope", &b.scope);
+    // The Cache API keeps only what it may share: the client-facing headers are set on the way
+    // out, never from these.
+    let _ = headers.set("cache-control", &format!("public, max-age={}", w.storage_secs()));
+    let Ok(res) = Response::ok(b.body.clone()) else { return };
+    let res = res.with_status(b.status).with_headers(headers);
+    if let Err(e) = Cache::default().put(key, res).await {
+        worker::console_error!("cache put failed: {e}");
+    }
+}

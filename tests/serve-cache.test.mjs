@@ -1,0 +1,113 @@
+// Caching: the Cache API with stale-while-revalidate done by the worker, private content keyed by
+// who may read it, `?fresh=true` / `?max_age=`, and purge-on-write through the generation ingest
+// records in ARTIFACT_STATE (the shared cache-key contract).
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWarehouse, expectedTable } from "./support/warehouse.mjs";
+import { fetchContent, ownerToken, readToken } from "./support/content.mjs";
+
+const ROOT = "artifacts/pyi_unpartitioned";
+const table = expectedTable(ROOT);
+const winners = Object.entries(table.winners).filter(([, w]) => !w.row.deleted && w.row.markdown !== null);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const source = (r) => r.headers.get("x-artifact-source");
+
+describe("fresh, stale, expired", () => {
+  let h;
+  before(async () => { h = await startWarehouse(ROOT, { serveVars: { FRESH_SECONDS: "1", STALE_SECONDS: "60" } }); });
+  after(() => h?.dispose());
+
+  test("a miss reads the table, the next read is a cache hit with an age", async () => {
+    const [key, w] = winners[0];
+    const token = ownerToken(w.row);
+    const a = await fetchContent(h, `/$.content/${key}.md`, { token });
+    assert.equal(a.status, 200);
+    assert.equal(source(a), "table");
+    await sleep(50); // the entry is stored in waitUntil
+    const b = await fetchContent(h, `/$.content/${key}.md`, { token });
+    assert.equal(b.status, 200);
+    assert.equal(source(b), "cache");
+    assert.equal(b.text, a.text);
+    assert.equal(b.headers.get("etag"), a.headers.get("etag"));
+    assert.ok(b.headers.get("x-artifact-age") !== null);
+  });
+
+  test("stale: answered from cache at once, refreshed in the background", async () => {
+    const [key, w] = winners[1];
+    const token = ownerToken(w.row);
+    assert.equal(source(await fetchContent(h, `/$.content/${key}.md`, { token })), "table");
+    await sleep(1_300); // past the 1 s fresh window, inside the 60 s stale window
+    const stale = await fetchContent(h, `/$.content/${key}.md`, { token });
+    assert.equal(source(stale), "cache");
+    assert.ok(Number(stale.headers.get("x-artifact-age")) >= 1, `age ${stale.headers.get("x-artifact-age")}`);
+    await sleep(300); // the background refresh has replaced the entry
+    const refreshed = await fetchContent(h, `/$.content/${key}.md`, { token });
+    assert.equal(source(refreshed), "cache");
+    assert.equal(refreshed.headers.get("x-artifact-age"), "0", "the refresh stored a new entry");
+  });
+
+  test("?fresh=true bypasses the cache and answers no-store", async () => {
+    const [key, w] = winners[0];
+    const r = await fetchContent(h, `/$.content/${key}.md?fresh=true`, { token: ownerToken(w.row) });
+    assert.equal(source(r), "table");
+    assert.equal(r.headers.get("cache-control"), "no-store");
+  });
+});
+
+describe("expiry, max_age, private content, purge-on-write", () => {
+  let h, kv;
+  before(async () => {
+    h = await startWarehouse(ROOT, { serveVars: { FRESH_SECONDS: "1", STALE_SECONDS: "1" } });
+    kv = await h.mf.getKVNamespace("ARTIFACT_STATE", "serve");
+  });
+  after(() => h?.dispose());
+
+  test("past both windows the table is read again", async () => {
+    const [key, w] = winners[2];
+    const token = ownerToken(w.row);
+    assert.equal(source(await fetchContent(h, `/$.content/${key}.md`, { token })), "table");
+    await sleep(2_300);
+    assert.equal(source(await fetchContent(h, `/$.content/${key}.md`, { token })), "table");
+  });
+
+  test("?max_age=N sets the fresh window (at least 10 s)", async () => {
+    const [key, w] = winners[0];
+    const r = await fetchContent(h, `/$.content/${key}.json?max_age=3`, { token: ownerToken(w.row) });
+    assert.equal(r.status, 200);
+    // org rows go out private whatever the window; the stored entry uses max(3, 10) = 10 s.
+    assert.match(r.headers.get("cache-control"), /^private/);
+    await sleep(1_300);
+    assert.equal(source(await fetchContent(h, `/$.content/${key}.json?max_age=3`, { token: ownerToken(w.row) })), "cache");
+  });
+
+  test("org content warmed by its owner is never served to an anonymous caller or another org", async () => {
+    const [key, w] = winners.find(([, w]) => w.row.visibility === "org");
+    const warm = await fetchContent(h, `/$.content/${key}.md?max_age=60`, { token: ownerToken(w.row) });
+    assert.equal(warm.status, 200);
+    assert.match(warm.headers.get("cache-control"), /^private/);
+    await sleep(50);
+    assert.equal(source(await fetchContent(h, `/$.content/${key}.md?max_age=60`, { token: ownerToken(w.row) })), "cache");
+    for (const token of [undefined, readToken("globex", w.row.owner_user)]) {
+      const r = await fetchContent(h, `/$.content/${key}.md?max_age=60`, { token });
+      assert.equal(r.status, 404, `token ${token ? "globex" : "none"}`);
+      assert.equal(r.body.type.endsWith("not-found"), true);
+      assert.equal(source(r), null);
+    }
+  });
+
+  test("purge-on-write: a new generation in ARTIFACT_STATE makes the cached answer unreachable", async () => {
+    const [key, w] = winners[0];
+    const token = ownerToken(w.row);
+    const path = `/$.content/${key}.md?max_age=60`;
+    await fetchContent(h, path, { token });
+    await sleep(50);
+    assert.equal(source(await fetchContent(h, path, { token })), "cache");
+    // What ingest writes once a chunk with this artifact is confirmed (shared::cache_key).
+    await kv.put(`art:${key}`, JSON.stringify({ h: "new-content", g: Date.now() * 1000 }));
+    assert.equal(source(await fetchContent(h, path, { token })), "table");
+  });
+
+  test("serve never trapped", async () => {
+    assert.equal((await (await h.serve("/$.health")).json()).resets, 0);
+  });
+});
