@@ -23,6 +23,17 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if path == shared::health::PATH && method == Method::Get {
         return glue::json(200, &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()));
     }
+    if path == "/$.content/sign" {
+        return match method {
+            Method::Post => read::sign(req, &env).await,
+            _ => {
+                let p = Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts POST").with("allow", "POST");
+                let res = glue::problem(&p)?;
+                res.headers().set("allow", "POST")?;
+                Ok(res)
+            }
+        };
+    }
     if let Some(rest) = path.strip_prefix(shared::content::PREFIX) {
         return match method {
             Method::Get => read::get(&req, &env, &ctx, rest, false).await,

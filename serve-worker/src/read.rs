@@ -63,11 +63,30 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     };
     let url = req.url()?;
     let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-    let bypass = query("fresh").is_some_and(|v| v == "true" || v == "1");
+    // A signed URL stands in for a token, for this one artifact; it never touches shared cache keys.
+    let signed = query("sig").is_some() || query("exp").is_some();
+    if signed {
+        let secret = crate::auth::secret(env);
+        let path = format!("{}{rest}", content::PREFIX);
+        let now = Date::now().as_millis() / 1000;
+        if let Err(e) = shared::signed::verify(secret.as_bytes(), &path, query("exp").as_deref(), query("sig").as_deref(), now) {
+            return glue::problem(&Problem::new(403, "bad-signature", "Forbidden", e.description()));
+        }
+    }
+    let download = query("download").is_some_and(|v| v == "1" || v == "true");
+    let bypass = signed || query("fresh").is_some_and(|v| v == "true" || v == "1");
     let windows = cache::windows(env).with_max_age(query("max_age").as_deref());
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
-    let finish = |b: Body, source: Source, age_ms: u64, timing: Option<String>| {
-        respond(b, source, age_ms, windows, bypass, head, if_none_match.as_deref(), timing)
+    let disposition = download.then(|| format!("attachment; filename=\"{}.{}\"", c.id, c.ext));
+    let finish = |mut b: Body, source: Source, age_ms: u64, timing: Option<String>| {
+        if signed {
+            b.private = true;
+        }
+        let res = respond(b, source, age_ms, windows, bypass, head, if_none_match.as_deref(), timing)?;
+        if let Some(d) = &disposition {
+            res.headers().set("content-disposition", d)?;
+        }
+        Ok(res)
     };
 
     let generation = if bypass { 0 } else { cache::generation(env, &c).await };
@@ -98,7 +117,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         }
     }
 
-    let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
+    let reader = if signed { Reader::Signed } else { claims.as_ref().map_or(Reader::Anonymous, Reader::Token) };
     let cfg = Config::from_env(env);
     let bucket: Bucket = env.bucket("WAREHOUSE")?;
     let r2 = R2::new(bucket);
@@ -128,6 +147,42 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
+}
+
+/// `POST /$.content/sign` with `{"path": "/$.content/…", "expires_in": seconds}` (authenticated):
+/// a URL that serves that one artifact without a token until it expires. The caller must be able
+/// to read the artifact now; otherwise the answer is the same 404 as for a missing one.
+pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
+    let claims = match crate::auth::reader(&req, env) {
+        Ok(Some(c)) => c,
+        Ok(None) => return glue::problem(&Problem::new(401, "unauthorized", "Unauthorized", "signing needs an Authorization: Bearer token")),
+        Err(p) => return glue::problem(&p),
+    };
+    let bad = |d: &str| glue::problem(&Problem::new(400, "bad-sign-request", "Bad Request", d));
+    let Ok(body) = req.json::<serde_json::Value>().await else { return bad("the body must be JSON: {\"path\": \"/$.content/…\", \"expires_in\": seconds}") };
+    let Some(path) = body.get("path").and_then(Value::as_str) else { return bad("path is required") };
+    let Some(rest) = path.strip_prefix(content::PREFIX) else { return bad("path must start with /$.content/") };
+    if rest.contains(['?', '#']) {
+        return bad("path must not carry a query");
+    }
+    let c = match content::parse(rest) {
+        Ok(c) => c,
+        Err(e) => return bad(e.description()),
+    };
+    let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
+    let cfg = Config::from_env(env);
+    let r2 = R2::new(env.bucket("WAREHOUSE")?);
+    match answer(&c, Reader::Token(&claims), &cfg, &r2, &mut Cost::default()).await {
+        Ok(Answer::Body(_)) => {}
+        Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
+    }
+    let exp = Date::now().as_millis() / 1000 + ttl;
+    let secret = crate::auth::secret(env);
+    let Some(sig) = shared::signed::sign(secret.as_bytes(), path, exp) else {
+        return glue::problem(&Problem::new(500, "misconfigured", "Misconfigured", "AUTH_SECRET is not set"));
+    };
+    let out = serde_json::json!({ "url": format!("{path}?exp={exp}&sig={sig}"), "expires": exp });
+    glue::json(200, &out.to_string())
 }
 
 /// The client's response: status (304 on a matching `If-None-Match`), `ETag`, `Cache-Control`

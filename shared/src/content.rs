@@ -153,6 +153,8 @@ pub enum Reader<'a> {
     Anonymous,
     /// A verified token.
     Token(&'a Claims),
+    /// A valid signed URL for exactly this artifact (its signer could read it).
+    Signed,
 }
 
 /// Whether `reader` may see a row. `public`/`unlisted` need nothing; `org` needs the token's
@@ -160,7 +162,7 @@ pub enum Reader<'a> {
 /// refused read must look exactly like a missing artifact.
 pub fn may_read(visibility: Visibility, owner_org: &str, owner_user: &str, reader: Reader<'_>) -> bool {
     match (visibility, reader) {
-        (Visibility::Public | Visibility::Unlisted, _) => true,
+        (Visibility::Public | Visibility::Unlisted, _) | (_, Reader::Signed) => true,
         (_, Reader::Anonymous) => false,
         (Visibility::Org, Reader::Token(c)) => c.org == owner_org,
         (Visibility::User, Reader::Token(c)) => c.org == owner_org && c.sub == owner_user,

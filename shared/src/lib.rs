@@ -13,6 +13,7 @@
 //! - [`intake`]: one request body from bytes to chunks, and the report that decides the answer.
 //! - [`iceberg`]: the Iceberg table model (metadata JSON; Avro manifests with feature `avro`).
 //! - `locate` (feature `reader` = `avro` + `parquet`): the scan locator over an object store.
+//! - [`signed`]: signed URLs (HMAC over path and expiry).
 //! - [`route`]: percent-decoding of path segments.
 //! - [`cache_policy`]: fresh/stale windows (stale-while-revalidate done by the worker).
 //! - [`cache_key`]: the cache-key and generation contract between ingest and serve.
@@ -43,5 +44,6 @@ pub mod intake;
 #[cfg(feature = "reader")]
 pub mod locate;
 pub mod route;
+pub mod signed;
 #[cfg(feature = "parquet")]
 pub mod parquet;
