@@ -35,6 +35,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         };
     }
     if let Some(rest) = path.strip_prefix(shared::content::PREFIX) {
+        // `{ns}/{type}/`: the listing.
+        if let Some(dir) = rest.strip_suffix('/') {
+            if let Some((ns, ty)) = dir.split_once('/').filter(|(_, t)| !t.contains('/')) {
+                return match method {
+                    Method::Get => read::list(&req, &env, ns, ty).await,
+                    _ => glue::problem(&Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts GET")),
+                };
+            }
+        }
         return match method {
             Method::Get => read::get(&req, &env, &ctx, rest, false).await,
             Method::Head => read::get(&req, &env, &ctx, rest, true).await,

@@ -313,3 +313,85 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         }
     }
 }
+
+/// Most items a listing page holds.
+const MAX_PAGE: usize = 1_000;
+
+/// `GET /$.content/{ns}/{type}/`: the live artifacts of that type the caller may see, in id order,
+/// `?limit=` (default 100, at most 1,000) per page, `?cursor=` the last id of the previous page.
+/// Answered from manifests and the locating columns only.
+pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Response> {
+    let bad = |d: &str| glue::problem(&Problem::new(400, "bad-path", "Bad Request", d));
+    let (Some(ns), Some(ty)) = (shared::route::percent_decode(ns), shared::route::percent_decode(ty)) else {
+        return bad(content::RouteError::BadEncoding.description());
+    };
+    for (seg, max) in [(ns.as_str(), shared::record::MAX_NS_BYTES), (ty.as_str(), shared::record::MAX_TYPE_BYTES)] {
+        if let Err(e) = shared::record::check_segment(seg, max) {
+            return bad(e);
+        }
+    }
+    let claims = match crate::auth::reader(req, env) {
+        Ok(c) => c,
+        Err(p) => return glue::problem(&p),
+    };
+    let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
+    let url = req.url()?;
+    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let limit = query("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, MAX_PAGE);
+    let after = query("cursor").unwrap_or_default();
+    let cfg = Config::from_env(env);
+    let r2 = R2::new(env.bucket("WAREHOUSE")?);
+    let mut cost = Cost::default();
+    let keys = match tables::current_metadata_keys(&cfg, &r2).await {
+        Ok(k) => k,
+        Err(e) => return glue::problem(&upstream(&e)),
+    };
+    let mut merged: std::collections::BTreeMap<String, Found> = std::collections::BTreeMap::new();
+    for key in keys {
+        let metadata = match tables::metadata(&cfg, &r2, &key).await {
+            Ok(m) => m,
+            Err(e) => return glue::problem(&upstream(&e)),
+        };
+        let table = Table { metadata: &metadata, location_prefix: &cfg.location_prefix };
+        let rows = match locate::list(&r2, &table, &ns, &ty, &At::Current, &mut cost).await {
+            Ok(r) => r,
+            Err(e) => return glue::problem(&upstream(&e)),
+        };
+        for (id, f) in rows {
+            let order = |o: RowOrder| (o.ts, o.sequence_number);
+            if merged.get(&id).is_none_or(|b| order(f.order) > order(b.order)) {
+                merged.insert(id, f);
+            }
+        }
+    }
+    r2.keep_reads();
+    let mut items = Vec::new();
+    let mut next = None;
+    for (id, f) in merged.range::<str, _>((std::ops::Bound::Excluded(after.as_str()), std::ops::Bound::Unbounded)) {
+        let visibility = match f.visibility.as_deref() {
+            None => cfg.unowned_visibility,
+            Some(v) => Visibility::parse(v).unwrap_or(Visibility::User),
+        };
+        let listed = matches!(visibility, Visibility::Public | Visibility::Org | Visibility::User);
+        // Unlisted artifacts are readable by URL but never listed.
+        if f.deleted || !listed || !content::may_read(visibility, f.owner_org.as_deref().unwrap_or(""), f.owner_user.as_deref().unwrap_or(""), reader) {
+            continue;
+        }
+        if items.len() == limit {
+            next = items.last().and_then(|v: &Value| v.get("id").and_then(Value::as_str).map(String::from));
+            break;
+        }
+        items.push(serde_json::json!({
+            "id": id,
+            "ts": shared::time::format_micros(f.ts),
+            "size_bytes": f.size_bytes,
+            "visibility": visibility.as_str(),
+            "content_hash": f.content_hash,
+        }));
+    }
+    let body = serde_json::json!({ "ns": ns, "type": ty, "items": items, "cursor": next });
+    let mut res = glue::json(200, &body.to_string())?;
+    res.headers_mut().set("cache-control", "private, no-cache")?;
+    res.headers_mut().set("vary", "authorization")?;
+    Ok(res)
+}

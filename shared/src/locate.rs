@@ -11,7 +11,9 @@
 //! Delete files are not applied yet: a table whose snapshot carries any is refused with
 //! [`LocateError::Unsupported`] (a clear 502), never answered wrongly.
 
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
+use alloc::vec;
 use alloc::vec::Vec;
 use core::future::Future;
 
@@ -295,13 +297,35 @@ fn snapshot<'m>(metadata: &'m TableMetadata, at: &At) -> Option<&'m Snapshot> {
 
 /// Finds the newest row for `wanted` in `table` at `at`; `Ok(None)` when no row matches.
 pub async fn locate<S: ObjectStore>(store: &S, table: &Table<'_>, wanted: Wanted<'_>, at: &At, cost: &mut Cost) -> Result<Option<Found>, LocateError> {
-    let Some(snap) = snapshot(table.metadata, at) else { return Ok(None) };
+    let mut rows = scan(store, table, wanted.ns, wanted.ty, Some(wanted.id), at, cost).await?;
+    Ok(rows.remove(wanted.id))
+}
+
+/// The newest row of every artifact of one `ns/type` (tombstones included, in id order): the
+/// listing. Data files and row groups are pruned by the `ns`/`type` bounds only.
+pub async fn list<S: ObjectStore>(store: &S, table: &Table<'_>, ns: &str, ty: &str, at: &At, cost: &mut Cost) -> Result<BTreeMap<String, Found>, LocateError> {
+    scan(store, table, ns, ty, None, at, cost).await
+}
+
+/// The newest row per id of `ns/type` (only `id` when given).
+async fn scan<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    want_ns: &str,
+    want_ty: &str,
+    want_id: Option<&str>,
+    at: &At,
+    cost: &mut Cost,
+) -> Result<BTreeMap<String, Found>, LocateError> {
+    let mut best: BTreeMap<String, Found> = BTreeMap::new();
+    let Some(snap) = snapshot(table.metadata, at) else { return Ok(best) };
     let list_key = key_for(&snap.manifest_list, table.location_prefix)?;
     let list_bytes = fetch(store, cost, &list_key, None).await?;
     let manifests = manifest::read_manifest_list(&list_bytes).map_err(|e| corrupt(&list_key, e.description()))?;
-    let ids: Vec<(Option<i32>, &[u8])> =
-        [("ns", wanted.ns), ("type", wanted.ty), ("id", wanted.id)].iter().map(|(n, v)| (field_id(table, n), v.as_bytes())).collect();
-    let mut best: Option<Found> = None;
+    let mut ids: Vec<(Option<i32>, &[u8])> = vec![(field_id(table, "ns"), want_ns.as_bytes()), (field_id(table, "type"), want_ty.as_bytes())];
+    if let Some(id) = want_id {
+        ids.push((field_id(table, "id"), id.as_bytes()));
+    }
     for (m_index, mf) in manifests.iter().enumerate() {
         if mf.content == ManifestContent::Deletes {
             if mf.added_files_count.unwrap_or(1) > 0 || mf.existing_files_count.unwrap_or(1) > 0 {
@@ -333,18 +357,28 @@ pub async fn locate<S: ObjectStore>(store: &S, table: &Table<'_>, wanted: Wanted
             let file_key = key_for(&df.file_path, table.location_prefix)?;
             let size = u64::try_from(df.file_size_in_bytes).map_err(|_| corrupt(&key, "negative file size"))?;
             let footer = read_footer(store, cost, &file_key, size).await?;
-            let Some(id_col) = parquet_column(&footer, table, "id") else { continue };
+            let row_groups = match want_id {
+                Some(id) => match parquet_column(&footer, table, "id") {
+                    Some(col) => parquet::prune_row_groups(&footer, col, id.as_bytes()),
+                    None => continue,
+                },
+                None => match parquet_column(&footer, table, "ns") {
+                    Some(col) => parquet::prune_row_groups(&footer, col, want_ns.as_bytes()),
+                    None => continue,
+                },
+            };
             let sequence_number = entry.sequence_number.unwrap_or(snap.sequence_number);
-            for rg in parquet::prune_row_groups(&footer, id_col, wanted.id.as_bytes()) {
+            for rg in row_groups {
                 let cols = read_columns(store, cost, &file_key, &footer, table, rg, LOCATE_COLUMNS).await?;
                 let [ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes] = cols.as_slice() else {
                     return Err(corrupt(&file_key, "column count"));
                 };
                 let rows = id.as_ref().map_or(0, ColumnValues::len);
                 for row in 0..rows {
-                    if bytes_at(id, row) != Some(wanted.id.as_bytes())
-                        || bytes_at(ty, row) != Some(wanted.ty.as_bytes())
-                        || bytes_at(ns, row) != Some(wanted.ns.as_bytes())
+                    let Some(row_id) = bytes_at(id, row) else { continue };
+                    if want_id.is_some_and(|w| w.as_bytes() != row_id)
+                        || bytes_at(ty, row) != Some(want_ty.as_bytes())
+                        || bytes_at(ns, row) != Some(want_ns.as_bytes())
                     {
                         continue;
                     }
@@ -352,23 +386,27 @@ pub async fn locate<S: ObjectStore>(store: &S, table: &Table<'_>, wanted: Wanted
                     // Later manifests, entries and rows come later in the table's history.
                     let position = ((m_index as u64) << 40) | ((e_index as u64 & 0xFFFF) << 24) | (row as u64 & 0xFF_FFFF);
                     let order = RowOrder { ts: row_ts, sequence_number, position };
-                    if best.as_ref().is_some_and(|b| !crate::content::newer(order, b.order)) {
+                    let row_id = String::from_utf8_lossy(row_id).into_owned();
+                    if best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
                         continue;
                     }
-                    best = Some(Found {
-                        order,
-                        file_key: file_key.clone(),
-                        file_size: size,
-                        row_group: rg,
-                        row,
-                        ts: row_ts,
-                        deleted: bool_at(deleted, row).unwrap_or(false),
-                        visibility: string_at(visibility, row),
-                        owner_org: string_at(owner_org, row),
-                        owner_user: string_at(owner_user, row),
-                        content_hash: string_at(content_hash, row),
-                        size_bytes: long_at(size_bytes, row),
-                    });
+                    best.insert(
+                        row_id,
+                        Found {
+                            order,
+                            file_key: file_key.clone(),
+                            file_size: size,
+                            row_group: rg,
+                            row,
+                            ts: row_ts,
+                            deleted: bool_at(deleted, row).unwrap_or(false),
+                            visibility: string_at(visibility, row),
+                            owner_org: string_at(owner_org, row),
+                            owner_user: string_at(owner_user, row),
+                            content_hash: string_at(content_hash, row),
+                            size_bytes: long_at(size_bytes, row),
+                        },
+                    );
                 }
             }
         }
@@ -548,6 +586,38 @@ mod tests {
             }
         }
         assert!(checked > 10, "checked {checked}");
+    }
+
+    #[test]
+    fn lists_the_newest_row_of_every_artifact_of_a_type() {
+        let (root, expected) = fixtures();
+        let prefix = expected["location_prefix"].as_str().unwrap();
+        for (name, t) in expected["tables"].as_object().unwrap() {
+            let store = FsStore(root.clone());
+            let meta_key = key_for(t["metadata_location"].as_str().unwrap(), prefix).unwrap();
+            let metadata = TableMetadata::from_json(&block_on(store.get(&meta_key, None)).unwrap()).unwrap();
+            let table = Table { metadata: &metadata, location_prefix: prefix };
+            let winners = t["winners"].as_object().unwrap();
+            let mut types: Vec<(&str, &str)> = winners.keys().map(|k| {
+                let mut p = k.splitn(3, '/');
+                (p.next().unwrap(), p.next().unwrap())
+            }).collect();
+            types.sort_unstable();
+            types.dedup();
+            for (ns, ty) in types {
+                let listed = block_on(list(&store, &table, ns, ty, &At::Current, &mut Cost::default())).unwrap();
+                let expected_ids: Vec<&str> = winners.keys().filter_map(|k| k.strip_prefix(&format!("{ns}/{ty}/"))).collect();
+                let got: Vec<&str> = listed.keys().map(String::as_str).collect();
+                let mut want = expected_ids.clone();
+                want.sort_unstable();
+                assert_eq!(got, want, "{name}: {ns}/{ty}");
+                for (id, f) in &listed {
+                    let w = &winners[&format!("{ns}/{ty}/{id}")];
+                    assert_eq!(f.ts, w["row"]["ts"].as_i64().unwrap(), "{name}: {id}");
+                    assert_eq!(f.deleted, w["row"]["deleted"].as_bool().unwrap_or(false), "{name}: {id}");
+                }
+            }
+        }
     }
 
     #[test]
