@@ -60,6 +60,7 @@ pub async fn lookup(key: &str) -> Option<(Body, u64)> {
         etag: h.get("etag").ok()??,
         private: h.get("x-artifact-private").ok()?.as_deref() == Some("1"),
         scope: h.get("x-artifact-scope").ok()??,
+        csp: h.get("x-artifact-csp").ok()?,
         body: res.text().await.ok()?,
     };
     Some((body, Date::now().as_millis().saturating_sub(produced)))
@@ -73,6 +74,9 @@ pub async fn store(key: &str, b: &Body, w: Windows) {
     let _ = headers.set("x-artifact-produced", &Date::now().as_millis().to_string());
     let _ = headers.set("x-artifact-private", if b.private { "1" } else { "0" });
     let _ = headers.set("x-artifact-scope", &b.scope);
+    if let Some(csp) = &b.csp {
+        let _ = headers.set("x-artifact-csp", csp);
+    }
     // The Cache API keeps only what it may share: the client-facing headers are set on the way
     // out, never from these.
     let _ = headers.set("cache-control", &format!("public, max-age={}", w.storage_secs()));

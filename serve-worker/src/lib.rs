@@ -6,6 +6,7 @@
 mod auth;
 mod cache;
 mod glue;
+mod html;
 mod read;
 mod store;
 mod tables;

@@ -39,6 +39,8 @@ pub struct Body {
     pub private: bool,
     /// Cache scope: `public`, `org:<org>` or `user:<org>:<sub>` (see `shared::cache_key`).
     pub scope: String,
+    /// `Content-Security-Policy` (HTML only).
+    pub csp: Option<String>,
 }
 
 /// Where an answer came from, for `X-Artifact-Source`.
@@ -216,6 +218,10 @@ fn respond(
     if b.private {
         h.set("vary", "authorization")?;
     }
+    if let Some(csp) = &b.csp {
+        h.set("content-security-policy", csp)?;
+        h.set("x-content-type-options", "nosniff")?;
+    }
     let timing = timing.unwrap_or_else(|| "cache;desc=\"hit\", r2-reads;desc=\"0\", r2-bytes;desc=\"0\"".into());
     h.set("server-timing", &timing)?;
     Ok(res)
@@ -284,7 +290,17 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         Some((column, content_type)) => {
             let value = locate::read_value(r2, &table, &found, column, cost).await.map_err(|e| upstream(&e))?;
             match value {
-                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope })),
+                Some(body) if column == "html" => {
+                    let untrusted = cfg.untrusted_orgs.iter().any(|o| Some(o.as_str()) == found.owner_org.as_deref());
+                    let sanitize = visibility != Visibility::Public || untrusted;
+                    let options = crate::html::Options { ns: &c.ns, ty: &c.ty, sanitize };
+                    let body = crate::html::rewrite(&body, &options).map_err(|e| {
+                        Problem::new(500, "html-rewrite-failed", "Internal Server Error", format!("the HTML could not be rewritten: {e}"))
+                    })?;
+                    let csp = if sanitize { crate::html::CSP_SANITIZED } else { crate::html::CSP_TRUSTED };
+                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()) }))
+                }
+                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None })),
                 None => Ok(Answer::Problem(Problem::new(
                     404,
                     "field-missing",
@@ -309,7 +325,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                 };
                 obj.insert(col.name.into(), v);
             }
-            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope }))
+            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None }))
         }
     }
 }
