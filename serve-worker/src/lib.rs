@@ -24,6 +24,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if path == shared::health::PATH && method == Method::Get {
         return glue::json(200, &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()));
     }
+    if path == "/$.content/batch" {
+        return match method {
+            Method::Post => read::batch(req, &env).await,
+            _ => glue::problem(&Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts POST")),
+        };
+    }
     if path == "/$.content/sign" {
         return match method {
             Method::Post => read::sign(req, &env).await,

@@ -411,3 +411,66 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
     res.headers_mut().set("vary", "authorization")?;
     Ok(res)
 }
+
+/// Most refs in one batch.
+const MAX_BATCH: usize = 100;
+
+/// `POST /$.content/batch` with a JSON list of `ns/type/id.ext` refs (optionally prefixed with
+/// `/$.content/`): one NDJSON line per ref, in order, each with its own `status` and either the
+/// `body` (text, or a JSON value for JSON representations) or the `problem`. All refs share one
+/// request's reads, so a data-file range needed by several refs is read once.
+pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
+    let claims = match crate::auth::reader(&req, env) {
+        Ok(c) => c,
+        Err(p) => return glue::problem(&p),
+    };
+    let bad = |d: &str| glue::problem(&Problem::new(400, "bad-batch", "Bad Request", d));
+    let Ok(Value::Array(refs)) = req.json::<Value>().await else { return bad("the body must be a JSON list of ns/type/id.ext refs") };
+    if refs.len() > MAX_BATCH {
+        return bad("a batch holds at most 100 refs");
+    }
+    let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
+    let cfg = Config::from_env(env);
+    let r2 = R2::new(env.bucket("WAREHOUSE")?);
+    let mut cost = Cost::default();
+    let mut out = String::new();
+    let mut all_ok = true;
+    for item in &refs {
+        let line = match item.as_str() {
+            None => serde_json::json!({ "ref": item, "status": 400, "problem": serde_json::from_str::<Value>(&Problem::new(400, "bad-ref", "Bad Request", "a ref is a string").to_json()).unwrap_or(Value::Null) }),
+            Some(r) => {
+                let rest = r.strip_prefix(content::PREFIX).unwrap_or(r);
+                let result = match content::parse(rest) {
+                    Ok(c) => answer(&c, reader, &cfg, &r2, &mut cost).await.map(|a| (a, c.representation)),
+                    Err(content::RouteError::UnknownExtension) => Err(Problem::new(404, "unknown-extension", "Not Found", content::RouteError::UnknownExtension.description())),
+                    Err(e) => Err(Problem::new(400, "bad-path", "Bad Request", e.description())),
+                };
+                match result {
+                    Ok((Answer::Body(b), rep)) => {
+                        let body = match rep {
+                            Representation::Text { .. } => Value::String(b.body),
+                            _ => serde_json::from_str(&b.body).unwrap_or(Value::String(b.body)),
+                        };
+                        serde_json::json!({ "ref": r, "status": b.status, "content_type": b.content_type, "etag": b.etag, "body": body })
+                    }
+                    Ok((Answer::Problem(p), _)) | Err(p) => {
+                        all_ok &= p.status < 500;
+                        let problem = serde_json::from_str::<Value>(&p.to_json()).unwrap_or(Value::Null);
+                        serde_json::json!({ "ref": r, "status": p.status, "problem": problem })
+                    }
+                }
+            }
+        };
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    if all_ok {
+        r2.keep_reads();
+    }
+    let mut res = Response::ok(out)?;
+    let h = res.headers_mut();
+    h.set("content-type", "application/x-ndjson")?;
+    h.set("cache-control", "private, no-store")?;
+    h.set("server-timing", &format!("r2-reads;desc=\"{}\", refs;desc=\"{}\"", r2.r2_reads(), refs.len()))?;
+    Ok(res)
+}

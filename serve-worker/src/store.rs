@@ -37,18 +37,37 @@ fn immutable(key: &str, range: Option<(u64, u64)>) -> bool {
 pub struct R2 {
     bucket: Bucket,
     pending: RefCell<Vec<(ReadKey, Vec<u8>)>>,
+    /// Every read of this request, so one request never reads the same bytes twice (a batch
+    /// reads each data-file range once for all refs that need it); bounded by [`MEMO_BYTES`].
+    memo: RefCell<(usize, HashMap<ReadKey, Vec<u8>>)>,
+    /// Reads that reached R2.
+    reads: std::cell::Cell<u32>,
 }
+
+/// Bytes one request may keep in its read memo.
+pub const MEMO_BYTES: usize = 32 * 1024 * 1024;
 
 impl ObjectStore for R2 {
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
         let cacheable = immutable(key, range);
         let cache_key = (key.to_string(), range);
+        if let Some(hit) = self.memo.borrow().1.get(&cache_key) {
+            return Ok(hit.clone());
+        }
         if cacheable {
             if let Some(hit) = IMMUTABLE.with(|c| c.borrow().1.get(&cache_key).cloned()) {
                 return Ok(hit);
             }
         }
         let bytes = self.fetch(key, range).await?;
+        self.reads.set(self.reads.get().saturating_add(1));
+        {
+            let mut memo = self.memo.borrow_mut();
+            if memo.0.saturating_add(bytes.len()) <= MEMO_BYTES {
+                memo.0 += bytes.len();
+                memo.1.insert(cache_key.clone(), bytes.clone());
+            }
+        }
         if cacheable && bytes.len() <= CACHE_BYTES / 8 {
             self.pending.borrow_mut().push((cache_key, bytes.clone()));
         }
@@ -59,7 +78,12 @@ impl ObjectStore for R2 {
 impl R2 {
     /// Wraps the warehouse bucket.
     pub fn new(bucket: Bucket) -> R2 {
-        R2 { bucket, pending: RefCell::new(Vec::new()) }
+        R2 { bucket, pending: RefCell::new(Vec::new()), memo: RefCell::new((0, HashMap::new())), reads: std::cell::Cell::new(0) }
+    }
+
+    /// Reads of this request that reached R2 (not the isolate cache or the request memo).
+    pub fn r2_reads(&self) -> u32 {
+        self.reads.get()
     }
 
     /// Keeps this request's immutable reads for later requests (call once it succeeded).
