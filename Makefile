@@ -13,7 +13,7 @@ NODE_BIN := node_modules/.bin
 export WRANGLER_SEND_METRICS := false
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools build size test test-rust test-node check-nostd clippy dev token dry-run clean
+.PHONY: help tools build size test test-rust test-node check-nostd clippy dev token dry-run clean fuzz-build fuzz
 
 help:
 	@echo "make dev    build both workers and run them locally (ingest :8787, serve :8788)"
@@ -42,7 +42,7 @@ size:
 	@$(CARGO) run -q --bin size -- $(BUILD)
 
 ## test: everything CI runs; the runners' own summaries come last
-test: build check-nostd clippy test-rust test-node
+test: build check-nostd clippy fuzz-build test-rust test-node
 
 check-nostd: tools
 	$(CARGO) build -p shared --no-default-features --target $(WASM_TARGET)
@@ -75,6 +75,16 @@ token:
 ## dry-run: wrangler deploy --dry-run for both configs (also run by the Miniflare suite)
 dry-run: build
 	@for w in $(WORKERS); do $(NODE_BIN)/wrangler deploy --dry-run --outdir $(BUILD)/dry-run/$$w -c wrangler/$$w.toml; done
+
+## fuzz-build: build every fuzz target (fuzz/ is its own cargo-fuzz workspace; see SECURITY.md)
+fuzz-build:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked || $(CARGO) install cargo-fuzz
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build
+
+## fuzz: run each fuzz target for FUZZ_RUNS executions, then replay fuzz/regressions
+FUZZ_RUNS ?= 1000000
+fuzz: fuzz-build
+	FUZZ_RUNS=$(FUZZ_RUNS) fuzz/run-all.sh
 
 clean:
 	rm -rf $(BUILD) target .tools-stamp

@@ -111,3 +111,39 @@ describe("expiry, max_age, private content, purge-on-write", () => {
     assert.equal((await (await h.serve("/$.health")).json()).resets, 0);
   });
 });
+
+describe("coalescing", () => {
+  let h;
+  before(async () => { h = await startWarehouse(ROOT); });
+  after(() => h?.dispose());
+  const health = async () => (await h.serve("/$.health")).json();
+
+  test("50 concurrent misses for one artifact share one table read", async () => {
+    const [key, w] = winners[0];
+    const token = ownerToken(w.row);
+    const before = await health();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => fetchContent(h, `/$.content/${key}.md`, { token })));
+    for (const r of answers) {
+      assert.equal(r.status, 200);
+      assert.equal(r.text, w.row.markdown);
+    }
+    const after = await health();
+    assert.equal(after.table_reads - before.table_reads, 1, "one table read for 50 concurrent misses");
+    // The other 49 joined the running read (or took its outcome just after), or — arriving after
+    // it was stored — hit the cache.
+    const hits = answers.filter((r) => source(r) === "cache").length;
+    assert.equal(after.coalesced - before.coalesced + hits, 49);
+  });
+
+  test("different callers do not share a read (visibility is per caller)", async () => {
+    const [key, w] = winners[3];
+    const before = (await health()).table_reads;
+    const [owner, anon] = await Promise.all([
+      fetchContent(h, `/$.content/${key}.md?fresh=true`, { token: ownerToken(w.row) }),
+      fetchContent(h, `/$.content/${key}.md?fresh=true`),
+    ]);
+    assert.equal(owner.status, 200);
+    assert.equal(anon.status, ["public", "unlisted"].includes(w.row.visibility) ? 200 : 404);
+    assert.equal((await health()).table_reads - before, 2);
+  });
+});

@@ -5,6 +5,7 @@
 //! [`glue`] turns problems into responses.
 mod auth;
 mod cache;
+mod coalesce;
 mod glue;
 mod html;
 mod read;
@@ -22,7 +23,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let method = req.method();
     if path == shared::health::PATH && method == Method::Get {
-        return glue::json(200, &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()));
+        let mut health: serde_json::Value =
+            serde_json::from_str(&shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()))?;
+        let (table_reads, joined, tracked) = coalesce::stats();
+        if let Some(map) = health.as_object_mut() {
+            map.insert("table_reads".into(), table_reads.into());
+            map.insert("coalesced".into(), joined.into());
+            map.insert("in_flight".into(), tracked.into());
+        }
+        return glue::json(200, &health.to_string());
     }
     if path == "/$.content/batch" {
         return match method {

@@ -7,7 +7,7 @@ use shared::locate::{self, At, Cell, Cost, Found, LocateError, Table, Wanted};
 use shared::problem::Problem;
 use shared::record::{Content, Visibility, COLUMNS};
 use shared::cache_policy::{client_cache_control, freshness, Freshness, Windows};
-use worker::{Bucket, Context, Date, Env, Request, Response, Result};
+use worker::{Context, Date, Env, Request, Response, Result};
 
 use crate::cache;
 
@@ -121,14 +121,21 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
 
     let reader = if signed { Reader::Signed } else { claims.as_ref().map_or(Reader::Anonymous, Reader::Token) };
     let cfg = Config::from_env(env);
-    let bucket: Bucket = env.bucket("WAREHOUSE")?;
-    let r2 = R2::new(bucket);
-    let mut cost = Cost::default();
+    let r2 = R2::new(env.bucket("WAREHOUSE")?);
     let started = Date::now().as_millis();
-    let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
-    if outcome.is_ok() {
-        r2.keep_reads();
-    }
+    // Concurrent misses for the same answer (artifact, version, generation and caller) share one
+    // table read.
+    let who = if signed { "signed".to_string() } else { claims.as_ref().map_or_else(String::new, |c| format!("{}:{}", c.org, c.sub)) };
+    let coalesce_key = format!("{rest}|{generation}|{who}|{bypass}");
+    let (outcome, cost) = crate::coalesce::run(coalesce_key, !bypass, async {
+        let mut cost = Cost::default();
+        let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
+        if outcome.is_ok() {
+            r2.keep_reads();
+        }
+        (outcome, cost)
+    })
+    .await;
     match outcome {
         Ok(Answer::Body(b)) => {
             let timing = format!(
@@ -227,8 +234,12 @@ fn respond(
     Ok(res)
 }
 
-enum Answer {
+/// The result of reading the table for one request.
+#[derive(Clone)]
+pub enum Answer {
+    /// A representation.
     Body(Body),
+    /// A problem that is not an upstream failure (404s).
     Problem(Problem),
 }
 
@@ -241,6 +252,7 @@ fn at(version: Version) -> At {
 }
 
 async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost: &mut Cost) -> std::result::Result<Answer, Problem> {
+    crate::coalesce::count_table_read();
     let keys = tables::current_metadata_keys(cfg, r2).await.map_err(|e| upstream(&e))?;
     let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
     let mut best: Option<(Found, std::rc::Rc<shared::iceberg::table_metadata::TableMetadata>)> = None;
