@@ -31,10 +31,10 @@ tools: .tools-stamp
 	  npm ci --no-audit --no-fund; fi
 	@touch $@
 
-## build: both workers → build/<worker>/{entry.mjs,index.js,index_bg.wasm}
+## build: both workers (and the local stand-in) → build/<worker>/{entry.mjs,index.js,index_bg.wasm}
 build: tools
-	$(CARGO) build --release --target $(WASM_TARGET) -p ingest-worker -p serve-worker
-	@for w in $(WORKERS); do tools/package-worker.sh $$w $(BUILD)/$$w; done
+	$(CARGO) build --release --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker
+	@for w in $(WORKERS) standin; do tools/package-worker.sh $$w $(BUILD)/$$w; done
 	@$(CARGO) run -q --bin size -- $(BUILD)
 
 ## size: the budget table; fails when a worker is over budget
@@ -50,10 +50,11 @@ check-nostd: tools
 clippy: tools
 	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -q -p shared --features reader --all-targets -- -D warnings
-	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p shared --no-default-features -- -D warnings
+	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker -p shared --no-default-features -- -D warnings
 
 test-rust:
 	$(CARGO) test -p artifact-tools
+	$(CARGO) test -p serve-worker -p standin-worker --lib
 	$(CARGO) test -p shared --features reader
 
 test-node: tools

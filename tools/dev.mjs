@@ -1,7 +1,7 @@
 // `make dev`: both workers in real workerd through Miniflare, on 127.0.0.1:8787 (ingest) and
 // :8788 (serve) unless INGEST_PORT / SERVE_PORT say otherwise. State (KV, R2, Cache) persists
 // under .dev/ (gitignored). Ctrl-C stops everything this started.
-import { start } from "../tests/support/harness.mjs";
+import { start, STANDIN_ROOTS, STANDIN_LOCATION } from "../tests/support/harness.mjs";
 import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,13 +25,15 @@ function devSecret() {
 // WAREHOUSE_LOCATION (default file://<WAREHOUSE_DIR>/) is the prefix their metadata uses, and
 // TABLES lists the table roots serve reads.
 const warehouseDir = process.env.WAREHOUSE_DIR ? path.resolve(process.env.WAREHOUSE_DIR) : null;
+// Serve reads the stand-in's three tables plus TABLES; both location prefixes map to the bucket.
 const serveVars = {
-  TABLE_ROOTS: process.env.TABLES ?? "",
-  LOCATION_PREFIX: process.env.WAREHOUSE_LOCATION ?? (warehouseDir ? `file://${warehouseDir}/` : ""),
+  TABLE_ROOTS: [STANDIN_ROOTS, process.env.TABLES ?? ""].filter(Boolean).join(","),
+  LOCATION_PREFIX: [STANDIN_LOCATION, process.env.WAREHOUSE_LOCATION ?? (warehouseDir ? `file://${warehouseDir}/` : "")].filter(Boolean).join(","),
   CATALOG_URL: "",
 };
 
-const h = await start({ persistRoot, ports, authSecret: devSecret(), serveVars });
+// The local Pipelines → Iceberg stand-in takes ingest's sends and commits every roll interval.
+const h = await start({ persistRoot, ports, authSecret: devSecret(), serveVars, standin: true, flushEveryMs: 1000 });
 if (warehouseDir) {
   const r2 = await h.mf.getR2Bucket("WAREHOUSE", "serve");
   let count = 0;
@@ -60,9 +62,9 @@ try:
   printf '%s\\n' '{"ns":"docs","type":"guide","id":"intro","markdown":"# Hello"}' |
     curl -s -X POST http://127.0.0.1:${ports.ingest}/$.artifacts \\
       -H "authorization: Bearer $TOKEN" -H 'content-type: application/x-ndjson' --data-binary @-
-Pipelines sends are printed below (the local Iceberg stand-in replaces this in a later issue).
-Ctrl-C stops both workers.`);
-h.recorder.onSend = (stream, records) => console.log(`[pipeline ${stream}] ${records.length} record(s): ${records.map((r) => `${r.ns}/${r.type}/${r.id}`).slice(0, 5).join(", ")}`);
+then, after the roll interval (1 s / 2 s / 5 s for preview / build / bulk), read it back:
+  curl -s -H "authorization: Bearer $TOKEN" http://127.0.0.1:${ports.serve}/\$.content/docs/guide/intro.md
+Ctrl-C stops everything.`);
 
 let stopping = false;
 async function stop() {

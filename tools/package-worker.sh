@@ -15,4 +15,9 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/index_bg.wasm" -o "$out/index_bg.opt.wasm"
 mv "$out/index_bg.opt.wasm" "$out/index_bg.wasm"
-cp tools/entry.mjs "$out/entry.mjs"
+# A worker may bring its own entry (the stand-in exports WorkerEntrypoint classes).
+if [ -f "${worker}-worker/entry.mjs" ]; then
+  cp "${worker}-worker/entry.mjs" "$out/entry.mjs"
+else
+  cp tools/entry.mjs "$out/entry.mjs"
+fi

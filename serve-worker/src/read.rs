@@ -258,7 +258,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
     let mut best: Option<(Found, std::rc::Rc<shared::iceberg::table_metadata::TableMetadata>)> = None;
     for key in keys {
         let metadata = tables::metadata(cfg, r2, &key).await.map_err(|e| upstream(&e))?;
-        let table = Table { metadata: &metadata, location_prefix: &cfg.location_prefix };
+        let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
         let found = locate::locate(r2, &table, wanted, &at(c.version), cost).await.map_err(|e| upstream(&e))?;
         if let Some(f) = found {
             // Across tables: greatest ts, then greater data sequence number (row positions are
@@ -288,7 +288,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         Visibility::Org => format!("org:{owner_org}"),
         Visibility::User => format!("user:{owner_org}:{}", found.owner_user.as_deref().unwrap_or("")),
     };
-    let table = Table { metadata: &metadata, location_prefix: &cfg.location_prefix };
+    let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
     // The body of `.json` also carries ts and visibility, so the tag covers the version, not
     // only the content.
     let hash = found.content_hash.as_deref().unwrap_or("none");
@@ -380,7 +380,7 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
             Ok(m) => m,
             Err(e) => return glue::problem(&upstream(&e)),
         };
-        let table = Table { metadata: &metadata, location_prefix: &cfg.location_prefix };
+        let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
         let rows = match locate::list(&r2, &table, &ns, &ty, &At::Current, &mut cost).await {
             Ok(r) => r,
             Err(e) => return glue::problem(&upstream(&e)),

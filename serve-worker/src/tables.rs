@@ -20,8 +20,9 @@ use crate::store::R2;
 pub struct Config {
     /// Table roots in the bucket.
     pub roots: Vec<String>,
-    /// Location prefix that maps metadata locations to keys.
-    pub location_prefix: String,
+    /// Location prefixes that map absolute locations to keys (`LOCATION_PREFIX`, comma-separated:
+    /// tables written by different writers may use different URIs for the same bucket).
+    pub location_prefixes: Vec<String>,
     /// Catalog base URL (empty: no catalog).
     pub catalog_url: String,
     /// Catalog warehouse, namespace and the three mode tables.
@@ -40,6 +41,18 @@ pub struct Config {
     pub untrusted_orgs: Vec<String>,
 }
 
+impl Config {
+    /// The configured prefix `location` starts with (the first one when none does, so the error
+    /// names the location).
+    pub fn prefix_for(&self, location: &str) -> &str {
+        self.location_prefixes
+            .iter()
+            .find(|p| location.starts_with(p.as_str()))
+            .or(self.location_prefixes.first())
+            .map_or("", String::as_str)
+    }
+}
+
 fn var(env: &Env, name: &str) -> String {
     env.var(name).map(|v| v.to_string()).unwrap_or_default()
 }
@@ -50,7 +63,7 @@ impl Config {
         let list = |s: String| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>();
         Config {
             roots: list(var(env, "TABLE_ROOTS")).into_iter().map(|r| r.trim_end_matches('/').to_string()).collect(),
-            location_prefix: var(env, "LOCATION_PREFIX"),
+            location_prefixes: list(var(env, "LOCATION_PREFIX")),
             catalog_url: var(env, "CATALOG_URL").trim_end_matches('/').to_string(),
             catalog_warehouse: var(env, "CATALOG_WAREHOUSE"),
             catalog_namespace: var(env, "CATALOG_NAMESPACE"),
@@ -144,7 +157,7 @@ async fn catalog_pointer(cfg: &Config, table: &str) -> Result<String, LocateErro
     }
     let body: serde_json::Value = res.json().await.map_err(|e| fail(e.to_string()))?;
     let location = body.get("metadata-location").and_then(|v| v.as_str()).ok_or_else(|| fail("no metadata-location".into()))?;
-    key_for(location, &cfg.location_prefix)
+    key_for(location, cfg.prefix_for(location))
 }
 
 /// Metadata keys of every configured table.

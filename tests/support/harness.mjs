@@ -15,6 +15,15 @@ const pipelineBindings = {
   PIPELINE_BULK: { name: "pipeline-double", entrypoint: "Bulk" },
 };
 
+// With `standin: true` ingest's streams go to the local Pipelines → R2 Data Catalog stand-in.
+const standinBindings = {
+  PIPELINE_PREVIEW: { name: "standin", entrypoint: "Preview" },
+  PIPELINE_BUILD: { name: "standin", entrypoint: "Build" },
+  PIPELINE_BULK: { name: "standin", entrypoint: "Bulk" },
+};
+export const STANDIN_ROOTS = "artifacts/preview,artifacts/build,artifacts/bulk";
+export const STANDIN_LOCATION = "s3://artifacts-warehouse/";
+
 const modulesRules = [
   { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
   { type: "CompiledWasm", include: ["**/*.wasm"] },
@@ -36,8 +45,13 @@ function rustWorker(name, extra) {
 /**
  * Starts Miniflare. `vars` override the ingest worker's vars; returns { mf, recorder, ingest,
  * serve, dispose } where ingest/serve are fetch functions for paths.
+ *
+ * `standin: true` adds the stand-in worker (`standinVars` are its vars) sharing serve's bucket,
+ * binds ingest's PIPELINE_* to it and points serve at its tables; then `h.standin` fetches it and
+ * `h.flush(mode?)` commits (all modes without `mode`); every table exists (empty) from the start. `flushEveryMs` (with `standin`) polls
+ * `POST /flush?due=1` on that period, as `make dev` may (commits only modes past their roll).
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs } = {}) {
   const recorder = new PipelineRecorder();
   // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
   const outbound = { calls: [], status: 200 };
@@ -50,7 +64,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
         ...socket("ingest"),
         bindings: { AUTH_SECRET: authSecret, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", ...ingestVars },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
-        serviceBindings: pipelineBindings,
+        serviceBindings: standin ? standinBindings : pipelineBindings,
         ratelimits: { RATE_LIMITER: { simple: { limit: rateLimit, period: 60 } } },
         outboundService: async (req) => {
           outbound.calls.push({ url: req.url, method: req.method, headers: Object.fromEntries(req.headers), body: await req.text() });
@@ -59,7 +73,11 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
       }),
       rustWorker("serve", {
         ...socket("serve"),
-        bindings: { AUTH_SECRET: authSecret, ...serveVars },
+        bindings: {
+          AUTH_SECRET: authSecret,
+          ...(standin ? { TABLE_ROOTS: STANDIN_ROOTS, LOCATION_PREFIX: STANDIN_LOCATION } : {}),
+          ...serveVars,
+        },
         // Outbound fetches of serve (the Iceberg REST catalog) go to a Node double when given.
         ...(serveOutbound ? { outboundService: serveOutbound } : {}),
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
@@ -79,6 +97,9 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
         compatibilityDate: COMPATIBILITY_DATE,
         serviceBindings: { RECORDER: (req) => recorder.handle(req) },
       },
+      ...(standin
+        ? [rustWorker("standin", { bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...standinVars }, r2Buckets: { WAREHOUSE: "warehouse" } })]
+        : []),
     ],
   });
   await mf.ready;
@@ -86,6 +107,33 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
   const serveWorker = await mf.getWorker("serve");
   const probeWorker = await mf.getWorker("pipeline-probe");
   const call = (w) => (p, init) => w.fetch(new URL(p, "http://localhost").toString(), init);
+  const standinFetch = standin ? call(await mf.getWorker("standin")) : undefined;
+  const flush = async (mode) => {
+    const res = await standinFetch(mode ? `/flush?mode=${mode}` : "/flush", { method: "POST" });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`stand-in flush answered ${res.status}: ${body}`);
+    return JSON.parse(body);
+  };
+  if (standin) {
+    // Every table exists from the start (an empty v1), so serve can read any mode at once.
+    const res = await standinFetch("/init", { method: "POST" });
+    if (res.status !== 200) throw new Error(`stand-in init answered ${res.status}: ${await res.text()}`);
+  }
+  let poller;
+  if (standin && flushEveryMs) {
+    let busy = false;
+    poller = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        await (await standinFetch("/flush?due=1", { method: "POST" })).arrayBuffer();
+      } catch (e) {
+        console.error("stand-in flush failed", e);
+      } finally {
+        busy = false;
+      }
+    }, flushEveryMs);
+  }
   return {
     mf,
     recorder,
@@ -93,7 +141,12 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     ingest: call(ingestWorker),
     serve: call(serveWorker),
     probe: call(probeWorker),
-    dispose: () => mf.dispose(),
+    standin: standinFetch,
+    flush,
+    dispose: () => {
+      if (poller) clearInterval(poller);
+      return mf.dispose();
+    },
   };
 }
 

@@ -1,0 +1,222 @@
+//! The local stand-in for Cloudflare Pipelines → R2 Data Catalog (dev and tests only; never
+//! deployed, not size-budgeted). See docs/design-next.md, "Local stand-in".
+//!
+//! - [`send`] (called by the `Preview`/`Build`/`Bulk` entrypoints of `entry.mjs`): validates the
+//!   records and writes them as one buffer object `_standin/buffer/{mode}/{key}.json`; the call
+//!   resolves only after the put, so an acknowledged record is durable. It answers whether the
+//!   buffer is due for a commit (older than the roll interval or larger than `ROLL_BYTES`); the
+//!   entry then commits in `waitUntil`.
+//! - [`flush`] / `POST /flush[?mode=][&due=1]`: commits a mode (see [`commit`]); `due=1` only
+//!   modes past their roll interval or size. `POST /init` creates missing tables (empty `v1`).
+//! - `GET /v1/config`, `GET /v1/{prefix}/namespaces/{ns}/tables/{table}`: the REST catalog.
+mod commit;
+mod rows;
+mod table;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use wasm_bindgen::prelude::*;
+use worker::{event, Context, Env, Method, Request, Response, Result};
+
+/// The three modes, one table each.
+pub const MODES: [&str; 3] = ["preview", "build", "bulk"];
+
+thread_local! {
+    /// Buffer keys whose put is in flight in this isolate: a commit never includes a key at or
+    /// after the smallest of them, so its `buffer-through` marker never passes a record that is
+    /// not yet listed.
+    static IN_FLIGHT: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    /// Per-isolate (last key ms, sequence): keys made later in this isolate always sort later,
+    /// even within one millisecond or if the clock steps back.
+    static SEQ: RefCell<(u64, u64)> = const { RefCell::new((0, 0)) };
+}
+
+/// A string var with a default.
+pub fn var(env: &Env, name: &str, default: &str) -> String {
+    env.var(name).map(|v| v.to_string()).ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+/// Per-mode settings.
+pub struct ModeConfig {
+    /// `preview`, `build` or `bulk`.
+    pub mode: &'static str,
+    /// Table root in the bucket (no trailing slash).
+    pub root: String,
+    /// Roll interval, ms.
+    pub roll_ms: f64,
+    /// Roll size, bytes.
+    pub roll_bytes: u64,
+    /// Most buffer bytes one commit reads (`COMMIT_MAX_BYTES`, default 64 MiB); the rest waits
+    /// for the next commit.
+    pub commit_max_bytes: u64,
+}
+
+impl ModeConfig {
+    fn new(env: &Env, mode: &str) -> Option<ModeConfig> {
+        let (mode, default_roll) = match mode {
+            "preview" => ("preview", "1000"),
+            "build" => ("build", "2000"),
+            "bulk" => ("bulk", "5000"),
+            _ => return None,
+        };
+        let upper = mode.to_ascii_uppercase();
+        Some(ModeConfig {
+            mode,
+            root: var(env, &format!("TABLE_ROOT_{upper}"), &format!("artifacts/{mode}")).trim_end_matches('/').to_string(),
+            roll_ms: var(env, &format!("ROLL_MS_{upper}"), default_roll).trim().parse().unwrap_or(1000.0),
+            roll_bytes: var(env, "ROLL_BYTES", "1048576").trim().parse().unwrap_or(1024 * 1024),
+            commit_max_bytes: var(env, "COMMIT_MAX_BYTES", "67108864").trim().parse().unwrap_or(64 * 1024 * 1024),
+        })
+    }
+
+    /// The buffer prefix of this mode.
+    pub fn buffer_prefix(&self) -> String {
+        format!("_standin/buffer/{}/", self.mode)
+    }
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    JsValue::from(js_sys::Error::new(&e.to_string()))
+}
+
+/// Random hex of `n` bytes.
+pub fn random_hex(n: usize) -> String {
+    (0..n).map(|_| format!("{:02x}", (js_sys::Math::random() * 256.0) as u8)).collect()
+}
+
+/// A random (v4-shaped) UUID.
+pub fn uuid() -> String {
+    let h = random_hex(16);
+    let part = |a: usize, b: usize| h.get(a..b).unwrap_or("0").to_string();
+    format!("{}-{}-4{}-a{}-{}", part(0, 8), part(8, 12), part(13, 16), part(17, 20), part(20, 32))
+}
+
+/// Now, ms since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// `send(records)` of a mode: one durable buffer object. Resolves to whether a commit is due.
+#[wasm_bindgen]
+pub async fn send(mode: String, records: String, env: Env) -> std::result::Result<bool, JsValue> {
+    let cfg = ModeConfig::new(&env, &mode).ok_or_else(|| js_err(format!("unknown mode {mode}")))?;
+    let parsed: serde_json::Value = serde_json::from_str(&records).map_err(|e| js_err(format!("records are not JSON: {e}")))?;
+    let items = rows::validate(&parsed).map_err(js_err)?;
+    if items.is_empty() {
+        return Ok(false);
+    }
+    let (ms, seq) = SEQ.with(|s| {
+        let mut s = s.borrow_mut();
+        let ms = (now_ms() as u64).max(s.0);
+        *s = (ms, s.1.wrapping_add(1));
+        *s
+    });
+    let key = format!("{}{ms:013}-{seq:010}-{}.json", cfg.buffer_prefix(), random_hex(4));
+    IN_FLIGHT.with(|f| f.borrow_mut().insert(key.clone()));
+    let bucket = env.bucket("WAREHOUSE").map_err(js_err);
+    let result = match bucket {
+        Ok(b) => b.put(&key, records.into_bytes()).execute().await.map_err(js_err),
+        Err(e) => Err(e),
+    };
+    IN_FLIGHT.with(|f| f.borrow_mut().remove(&key));
+    result?;
+    // The records are durable now: failing here would make ingest send them twice.
+    Ok(commit::due(&env, &cfg).await.unwrap_or(false))
+}
+
+/// The smallest in-flight buffer key of a mode, if any.
+pub fn in_flight_floor(prefix: &str) -> Option<String> {
+    IN_FLIGHT.with(|f| f.borrow().iter().find(|k| k.starts_with(prefix)).cloned())
+}
+
+/// Commits a mode now; resolves to a JSON summary.
+#[wasm_bindgen]
+pub async fn flush(mode: String, env: Env) -> std::result::Result<String, JsValue> {
+    let cfg = ModeConfig::new(&env, &mode).ok_or_else(|| js_err(format!("unknown mode {mode}")))?;
+    commit::commit_all(&env, &cfg).await.map(|v| v.to_string()).map_err(js_err)
+}
+
+fn json(status: u16, body: &serde_json::Value) -> Result<Response> {
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/json")?;
+    Ok(Response::ok(body.to_string())?.with_status(status).with_headers(headers))
+}
+
+fn iceberg_error(status: u16, kind: &str, message: &str) -> Result<Response> {
+    json(status, &serde_json::json!({"error": {"message": message, "type": kind, "code": status}}))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    let method = req.method();
+    let url = req.url()?;
+    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string());
+    if path == "/$.health" {
+        let resets = js_sys::Reflect::get(&js_sys::global(), &"__wasmResets".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+        return json(200, &serde_json::json!({"status": "ok", "worker": "standin", "resets": resets as u64}));
+    }
+    if path == "/flush" {
+        if method != Method::Post {
+            return iceberg_error(405, "MethodNotAllowed", "POST /flush");
+        }
+        let modes: Vec<String> = match query("mode") {
+            Some(m) => vec![m],
+            None => MODES.iter().map(|m| m.to_string()).collect(),
+        };
+        let due_only = query("due").is_some();
+        let mut out = Vec::new();
+        for m in modes {
+            let Some(cfg) = ModeConfig::new(&env, &m) else {
+                return iceberg_error(400, "BadRequestException", &format!("unknown mode {m}"));
+            };
+            if due_only && !commit::due(&env, &cfg).await.map_err(|e| worker::Error::RustError(e.to_string()))? {
+                continue;
+            }
+            match commit::commit_all(&env, &cfg).await {
+                Ok(v) => out.push(v),
+                Err(e) => return iceberg_error(500, "CommitFailedException", &format!("{m}: {e}")),
+            }
+        }
+        return json(200, &serde_json::Value::Array(out));
+    }
+    if path == "/init" && method == Method::Post {
+        let mut out = Vec::new();
+        for m in MODES {
+            let Some(cfg) = ModeConfig::new(&env, m) else { continue };
+            match commit::ensure(&env, &cfg).await {
+                Ok(v) => out.push(serde_json::json!({"mode": m, "version": v})),
+                Err(e) => return iceberg_error(500, "ServiceFailureException", &format!("{m}: {e}")),
+            }
+        }
+        return json(200, &serde_json::Value::Array(out));
+    }
+    let warehouse = var(&env, "CATALOG_WAREHOUSE", "artifacts-warehouse");
+    if method == Method::Get && path == "/v1/config" {
+        return json(200, &serde_json::json!({"defaults": {}, "overrides": {"prefix": warehouse}}));
+    }
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let ["v1", _prefix, "namespaces", _ns, "tables", table] = segs.as_slice() {
+        if method != Method::Get {
+            return iceberg_error(405, "MethodNotAllowed", "only loadTable (GET) is served");
+        }
+        let mode = MODES.iter().find(|m| var(&env, &format!("TABLE_{}", m.to_ascii_uppercase()), m) == *table);
+        let Some(cfg) = mode.and_then(|m| ModeConfig::new(&env, m)) else {
+            return iceberg_error(404, "NoSuchTableException", &format!("Table does not exist: {table}"));
+        };
+        return match commit::current(&env, &cfg).await {
+            Ok(Some(cur)) => json(
+                200,
+                &serde_json::json!({
+                    "metadata-location": cur.location,
+                    "metadata": serde_json::from_str::<serde_json::Value>(&cur.metadata.to_json()).unwrap_or_default(),
+                    "config": {},
+                }),
+            ),
+            Ok(None) => iceberg_error(404, "NoSuchTableException", &format!("Table does not exist: {table}")),
+            Err(e) => iceberg_error(500, "ServiceFailureException", &e.to_string()),
+        };
+    }
+    iceberg_error(404, "NotFoundException", &format!("no route {path}"))
+}

@@ -1,0 +1,129 @@
+//! Records (the JSON objects ingest sends) → Parquet columns, and the table schema, both from
+//! `shared::record::COLUMNS`. Pure: no worker APIs, so it runs natively in tests.
+
+use serde_json::{Map, Value};
+use shared::iceberg::table_metadata::{ListType, NestedField, PrimitiveType, Schema, Type};
+use shared::parquet::{ColumnData, WriteColumn};
+use shared::record::{ColumnType, COLUMNS};
+
+/// Checks one `send(records)` payload: an array of objects whose required columns are present
+/// with the right JSON type (so a commit can never fail on a record already acknowledged).
+pub fn validate(records: &Value) -> Result<&[Value], String> {
+    let Value::Array(items) = records else {
+        return Err("records must be an array".into());
+    };
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(map) = item else {
+            return Err(format!("record {i} is not an object"));
+        };
+        for c in COLUMNS {
+            let v = map.get(c.name).unwrap_or(&Value::Null);
+            let ok = match (c.ty, v) {
+                (_, Value::Null) => !c.required,
+                (ColumnType::String, Value::String(_)) => true,
+                // Non-string JSON in a text column is kept as its JSON text.
+                (ColumnType::String, _) => !c.required,
+                (ColumnType::TimestampMicros | ColumnType::Long, v) => v.as_i64().is_some(),
+                (ColumnType::Boolean, Value::Bool(_)) => true,
+                (ColumnType::StringList { .. }, Value::Array(a)) => a.iter().all(|e| e.is_string() || e.is_null()),
+                _ => false,
+            };
+            if !ok {
+                return Err(format!("record {i}: column `{}` is missing or has the wrong type", c.name));
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    }
+}
+
+/// One column per entry of `COLUMNS`, nulls where a record has no value.
+pub fn columns(rows: &[Map<String, Value>]) -> Vec<WriteColumn> {
+    COLUMNS
+        .iter()
+        .map(|c| {
+            let get = |r: &Map<String, Value>| r.get(c.name).cloned();
+            let (data, element_field_id) = match c.ty {
+                ColumnType::String => (ColumnData::Utf8(rows.iter().map(|r| text(get(r).as_ref())).collect()), None),
+                ColumnType::TimestampMicros => {
+                    (ColumnData::TimestampMicros(rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None)
+                }
+                ColumnType::Long => (ColumnData::Int64(rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None),
+                ColumnType::Boolean => (ColumnData::Boolean(rows.iter().map(|r| get(r).and_then(|v| v.as_bool())).collect()), None),
+                ColumnType::StringList { element_id } => (
+                    ColumnData::Utf8List(
+                        rows.iter()
+                            .map(|r| match get(r) {
+                                Some(Value::Array(items)) => Some(items.iter().map(|e| text(Some(e))).collect()),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    Some(element_id),
+                ),
+            };
+            WriteColumn { name: c.name.into(), field_id: c.field_id, required: c.required, data, element_field_id }
+        })
+        .collect()
+}
+
+/// The table schema (id 0) with every field id and `required` flag of `COLUMNS`.
+pub fn schema() -> Schema {
+    let fields = COLUMNS
+        .iter()
+        .map(|c| {
+            let field_type = match c.ty {
+                ColumnType::String => Type::Primitive(PrimitiveType::String),
+                ColumnType::TimestampMicros => Type::Primitive(PrimitiveType::Timestamptz),
+                ColumnType::Long => Type::Primitive(PrimitiveType::Long),
+                ColumnType::Boolean => Type::Primitive(PrimitiveType::Boolean),
+                ColumnType::StringList { element_id } => Type::List(ListType {
+                    element_id,
+                    element_required: false,
+                    element: Box::new(Type::Primitive(PrimitiveType::String)),
+                }),
+            };
+            NestedField { id: c.field_id, name: c.name.into(), required: c.required, field_type, doc: None }
+        })
+        .collect();
+    Schema { schema_id: 0, identifier_field_ids: Vec::new(), fields }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn full() -> Value {
+        json!({"ns":"docs","type":"guide","id":"a","ts":1,"visibility":"org","owner_org":"acme","owner_user":"alice",
+               "markdown":"# a","inputs":["x",null],"content_hash":"h","size_bytes":3,"deleted":false})
+    }
+
+    #[test]
+    fn validates_required_columns() {
+        assert!(validate(&json!([full()])).is_ok());
+        assert!(validate(&json!({})).is_err());
+        assert!(validate(&json!([1])).is_err());
+        let mut r = full();
+        r.as_object_mut().unwrap().remove("ts");
+        assert!(validate(&json!([r])).is_err());
+    }
+
+    #[test]
+    fn builds_every_column_with_nulls() {
+        let rows = vec![full().as_object().unwrap().clone()];
+        let cols = columns(&rows);
+        assert_eq!(cols.len(), COLUMNS.len());
+        let file = shared::parquet::write_parquet(&cols, shared::parquet::WriteCodec::Zstd, 1000).unwrap();
+        assert_eq!(file.record_count, 1);
+        assert_eq!(schema().fields.len(), COLUMNS.len());
+    }
+}
