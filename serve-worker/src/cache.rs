@@ -61,6 +61,7 @@ pub async fn lookup(key: &str) -> Option<(Body, u64)> {
         private: h.get("x-artifact-private").ok()?.as_deref() == Some("1"),
         scope: h.get("x-artifact-scope").ok()??,
         csp: h.get("x-artifact-csp").ok()?,
+        ts: h.get("x-artifact-ts").ok()??.parse().ok()?,
         body: res.text().await.ok()?,
     };
     Some((body, Date::now().as_millis().saturating_sub(produced)))
@@ -77,6 +78,7 @@ pub async fn store(key: &str, b: &Body, w: Windows) {
     if let Some(csp) = &b.csp {
         let _ = headers.set("x-artifact-csp", csp);
     }
+    let _ = headers.set("x-artifact-ts", &b.ts.to_string());
     // The Cache API keeps only what it may share: the client-facing headers are set on the way
     // out, never from these.
     let _ = headers.set("cache-control", &format!("public, max-age={}", w.storage_secs()));

@@ -41,6 +41,8 @@ pub struct Body {
     pub scope: String,
     /// `Content-Security-Policy` (HTML only).
     pub csp: Option<String>,
+    /// `ts` of the row it was made from (µs).
+    pub ts: i64,
 }
 
 /// Where an answer came from, for `X-Artifact-Source`.
@@ -108,6 +110,9 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                         let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
                         if let Ok(Answer::Body(fresh)) = answer(&c, reader, &cfg, &r2, &mut Cost::default()).await {
                             r2.keep_reads();
+                            if fresh.ts < generation {
+                                return;
+                            }
                             let key = cache::key(&c, generation, &fresh.scope);
                             cache::store(&key, &fresh, windows).await;
                         }
@@ -147,7 +152,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                 cost.pruned_manifests,
                 Date::now().as_millis().saturating_sub(started)
             );
-            if !bypass {
+            // The generation is the `ts` of the newest write ingest confirmed. Until the table has
+            // committed it, the row found is older: answer with it, but do not cache it under
+            // the new generation, or the purge would be undone for a whole fresh window.
+            if !bypass && b.ts >= generation {
                 let key = cache::key(&c, generation, &b.scope);
                 let stored = b.clone();
                 ctx.wait_until(async move { cache::store(&key, &stored, windows).await });
@@ -310,9 +318,9 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                         Problem::new(500, "html-rewrite-failed", "Internal Server Error", format!("the HTML could not be rewritten: {e}"))
                     })?;
                     let csp = if sanitize { crate::html::CSP_SANITIZED } else { crate::html::CSP_TRUSTED };
-                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()) }))
+                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()), ts: found.ts }))
                 }
-                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None })),
+                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None, ts: found.ts })),
                 None => Ok(Answer::Problem(Problem::new(
                     404,
                     "field-missing",
@@ -337,7 +345,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                 };
                 obj.insert(col.name.into(), v);
             }
-            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None }))
+            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None, ts: found.ts }))
         }
     }
 }
