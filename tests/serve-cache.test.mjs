@@ -147,3 +147,32 @@ describe("coalescing", () => {
     assert.equal((await health()).table_reads - before, 2);
   });
 });
+
+describe("windows per tenant", () => {
+  let h, kv;
+  before(async () => {
+    h = await startWarehouse(ROOT);
+    kv = await h.mf.getKVNamespace("ARTIFACT_STATE", "serve");
+    // The owner org of the public fixture row sets its own windows.
+    await kv.put("tenant:team", JSON.stringify({ cache: { fresh_seconds: 1, stale_seconds: 30 } }));
+  });
+  after(() => h?.dispose());
+
+  test("a tenant's fresh and stale windows apply to its content", async () => {
+    const path = "/$.content/team%40acme.dev/page/home.md";
+    const first = await fetchContent(h, path);
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get("cache-control"), "public, max-age=1, stale-while-revalidate=30");
+    await sleep(1_300);
+    const stale = await fetchContent(h, path);
+    assert.equal(source(stale), "cache");
+    assert.equal(stale.headers.get("cache-control"), "public, max-age=0, stale-while-revalidate=30", "the stored entry keeps the tenant's windows");
+  });
+
+  test("other tenants keep the defaults", async () => {
+    const [key, w] = winners.find(([, w]) => w.row.owner_org === "acme");
+    const r = await fetchContent(h, `/$.content/${key}.md`, { token: ownerToken(w.row) });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("cache-control"), /^private/);
+  });
+});

@@ -49,11 +49,39 @@ pub fn key(c: &ContentRef, generation: i64, scope: &str) -> String {
     shared::cache_key::cache_key(&c.ns, &c.ty, &c.id, &ext, generation, scope)
 }
 
-/// A cached entry and its age.
-pub async fn lookup(key: &str) -> Option<(Body, u64)> {
+/// The windows for one tenant and mode: `FRESH_SECONDS_<MODE>` / `STALE_SECONDS_<MODE>` vars
+/// over the defaults, then the tenant's `cache.fresh_seconds` / `cache.stale_seconds` in
+/// `tenant:<org>` (ARTIFACT_STATE) over those.
+pub async fn windows_for(env: &Env, base: Windows, org: &str, mode: Option<&str>) -> Windows {
+    let mut w = base;
+    if let Some(m) = mode {
+        let num = |name: String| env.var(&name).ok().and_then(|v| v.to_string().trim().parse::<u64>().ok());
+        let upper = m.to_ascii_uppercase();
+        w.fresh_secs = num(format!("FRESH_SECONDS_{upper}")).unwrap_or(w.fresh_secs);
+        w.stale_secs = num(format!("STALE_SECONDS_{upper}")).unwrap_or(w.stale_secs);
+    }
+    if org.is_empty() {
+        return w;
+    }
+    let Ok(kv) = env.kv("ARTIFACT_STATE") else { return w };
+    let Ok(Some(text)) = kv.get(&format!("tenant:{org}")).cache_ttl(60).text().await else { return w };
+    let Some(cache) = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("cache").cloned()) else { return w };
+    if let Some(n) = cache.get("fresh_seconds").and_then(serde_json::Value::as_u64) {
+        w.fresh_secs = n;
+    }
+    if let Some(n) = cache.get("stale_seconds").and_then(serde_json::Value::as_u64) {
+        w.stale_secs = n;
+    }
+    w
+}
+
+/// A cached entry, its age and the windows it was stored with.
+pub async fn lookup(key: &str) -> Option<(Body, u64, Windows)> {
     let mut res = Cache::default().get(key, false).await.ok()??;
     let h = res.headers();
     let produced: u64 = h.get("x-artifact-produced").ok()??.parse().ok()?;
+    let num = |name: &str| h.get(name).ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    let windows = Windows { fresh_secs: num("x-artifact-fresh")?, stale_secs: num("x-artifact-stale")? };
     let body = Body {
         status: res.status_code(),
         content_type: h.get("content-type").ok()??,
@@ -62,9 +90,11 @@ pub async fn lookup(key: &str) -> Option<(Body, u64)> {
         scope: h.get("x-artifact-scope").ok()??,
         csp: h.get("x-artifact-csp").ok()?,
         ts: h.get("x-artifact-ts").ok()??.parse().ok()?,
+        owner_org: h.get("x-artifact-owner-org").ok()?.unwrap_or_default(),
+        mode: h.get("x-artifact-mode").ok()?,
         body: res.text().await.ok()?,
     };
-    Some((body, Date::now().as_millis().saturating_sub(produced)))
+    Some((body, Date::now().as_millis().saturating_sub(produced), windows))
 }
 
 /// Stores an entry for both windows, stamped with when it was produced.
@@ -79,6 +109,12 @@ pub async fn store(key: &str, b: &Body, w: Windows) {
         let _ = headers.set("x-artifact-csp", csp);
     }
     let _ = headers.set("x-artifact-ts", &b.ts.to_string());
+    let _ = headers.set("x-artifact-owner-org", &b.owner_org);
+    if let Some(m) = &b.mode {
+        let _ = headers.set("x-artifact-mode", m);
+    }
+    let _ = headers.set("x-artifact-fresh", &w.fresh_secs.to_string());
+    let _ = headers.set("x-artifact-stale", &w.stale_secs.to_string());
     // The Cache API keeps only what it may share: the client-facing headers are set on the way
     // out, never from these.
     let _ = headers.set("cache-control", &format!("public, max-age={}", w.storage_secs()));

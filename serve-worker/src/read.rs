@@ -43,6 +43,10 @@ pub struct Body {
     pub csp: Option<String>,
     /// `ts` of the row it was made from (µs).
     pub ts: i64,
+    /// The owner's org (tenant cache settings).
+    pub owner_org: String,
+    /// The mode of the table the row came from (`preview`, `build`, `bulk`), when known.
+    pub mode: Option<String>,
 }
 
 /// Where an answer came from, for `X-Artifact-Source`.
@@ -82,7 +86,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let windows = cache::windows(env).with_max_age(query("max_age").as_deref());
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
     let disposition = download.then(|| format!("attachment; filename=\"{}.{}\"", c.id, c.ext));
-    let finish = |mut b: Body, source: Source, age_ms: u64, timing: Option<String>| {
+    let finish_with = |mut b: Body, source: Source, age_ms: u64, windows: Windows, timing: Option<String>| {
         if signed {
             b.private = true;
         }
@@ -97,7 +101,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     if !bypass {
         for scope in cache::scopes(claims.as_ref()) {
             let key = cache::key(&c, generation, &scope);
-            let Some((body, age_ms)) = cache::lookup(&key).await else { continue };
+            let Some((body, age_ms, stored)) = cache::lookup(&key).await else { continue };
+            // The entry carries the windows of its tenant and mode; ?max_age still applies.
+            let windows = stored.with_max_age(query("max_age").as_deref());
+            let finish = |b: Body, source: Source, age_ms: u64, timing: Option<String>| finish_with(b, source, age_ms, windows, timing);
             match freshness(age_ms, windows) {
                 Freshness::Fresh => return finish(body, Source::Cache, age_ms, None),
                 Freshness::Stale => {
@@ -155,12 +162,13 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             // The generation is the `ts` of the newest write ingest confirmed. Until the table has
             // committed it, the row found is older: answer with it, but do not cache it under
             // the new generation, or the purge would be undone for a whole fresh window.
+            let windows = cache::windows_for(env, windows, &b.owner_org, b.mode.as_deref()).await.with_max_age(query("max_age").as_deref());
             if !bypass && b.ts >= generation {
                 let key = cache::key(&c, generation, &b.scope);
                 let stored = b.clone();
                 ctx.wait_until(async move { cache::store(&key, &stored, windows).await });
             }
-            finish(b, Source::Table, 0, Some(timing))
+            finish_with(b, Source::Table, 0, windows, Some(timing))
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
@@ -278,6 +286,8 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         }
     }
     let Some((found, metadata)) = best else { return Ok(Answer::Problem(not_found(c))) };
+    // The mode is the table's last path segment when it names one (`…/artifacts/build`).
+    let mode = metadata.location.trim_end_matches('/').rsplit('/').next().filter(|m| ["preview", "build", "bulk"].contains(m)).map(String::from);
     // Our tables always carry visibility (a required column); a row without one comes from a
     // table another tool wrote and the operator listed, and gets UNOWNED_VISIBILITY. A value that
     // is present but unknown is treated as the strictest, `user`.
@@ -318,9 +328,9 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                         Problem::new(500, "html-rewrite-failed", "Internal Server Error", format!("the HTML could not be rewritten: {e}"))
                     })?;
                     let csp = if sanitize { crate::html::CSP_SANITIZED } else { crate::html::CSP_TRUSTED };
-                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()), ts: found.ts }))
+                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()), ts: found.ts, owner_org: owner_org.clone(), mode: mode.clone() }))
                 }
-                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None, ts: found.ts })),
+                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None, ts: found.ts, owner_org: owner_org.clone(), mode: mode.clone() })),
                 None => Ok(Answer::Problem(Problem::new(
                     404,
                     "field-missing",
@@ -345,7 +355,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                 };
                 obj.insert(col.name.into(), v);
             }
-            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None, ts: found.ts }))
+            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None, ts: found.ts, owner_org, mode }))
         }
     }
 }
