@@ -8,6 +8,7 @@
 //! - [`record`]: the record contract (columns, field ids, validation, content hash).
 //! - [`time`]: microsecond timestamps and RFC 3339.
 //! - [`content`]: serve's content paths and extensions, visibility, and which version wins.
+//! - [`coalesce`]: in-flight coalescing bookkeeping (one leader per key, expiry, cap).
 //! - [`chunk`]: packing records into `send()` batches of bounded size.
 //! - [`retry`]: backoff with jitter, bounded in attempts and time; the typed send outcome.
 //! - [`intake`]: one request body from bytes to chunks, and the report that decides the answer.
@@ -29,6 +30,7 @@ extern crate alloc;
 pub mod cache_key;
 pub mod cache_policy;
 pub mod chunk;
+pub mod coalesce;
 pub mod content;
 pub mod health;
 pub mod record;
