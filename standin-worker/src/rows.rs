@@ -2,7 +2,7 @@
 //! `shared::record::COLUMNS`. Pure: no worker APIs, so it runs natively in tests.
 
 use serde_json::{Map, Value};
-use shared::iceberg::table_metadata::{ListType, NestedField, PrimitiveType, Schema, Type};
+use shared::iceberg::table_metadata::Schema;
 use shared::parquet::{ColumnData, WriteColumn};
 use shared::record::{ColumnType, COLUMNS};
 
@@ -74,26 +74,9 @@ pub fn columns(rows: &[Map<String, Value>]) -> Vec<WriteColumn> {
         .collect()
 }
 
-/// The table schema (id 0) with every field id and `required` flag of `COLUMNS`.
+/// The table schema (id 0): the record contract's, defined once in `shared`.
 pub fn schema() -> Schema {
-    let fields = COLUMNS
-        .iter()
-        .map(|c| {
-            let field_type = match c.ty {
-                ColumnType::String => Type::Primitive(PrimitiveType::String),
-                ColumnType::TimestampMicros => Type::Primitive(PrimitiveType::Timestamptz),
-                ColumnType::Long => Type::Primitive(PrimitiveType::Long),
-                ColumnType::Boolean => Type::Primitive(PrimitiveType::Boolean),
-                ColumnType::StringList { element_id } => Type::List(ListType {
-                    element_id,
-                    element_required: false,
-                    element: Box::new(Type::Primitive(PrimitiveType::String)),
-                }),
-            };
-            NestedField { id: c.field_id, name: c.name.into(), required: c.required, field_type, doc: None }
-        })
-        .collect();
-    Schema { schema_id: 0, identifier_field_ids: Vec::new(), fields }
+    shared::iceberg::table_metadata::record_schema()
 }
 
 #[cfg(test)]

@@ -411,6 +411,33 @@ pub enum RefType {
 /// The name of the main branch.
 pub const MAIN_BRANCH: &str = "main";
 
+/// The Iceberg type of a record-contract column (`shared::record::COLUMNS`); list elements are
+/// optional when `element_required` is false.
+pub fn record_column_type(ty: crate::record::ColumnType, element_required: bool) -> Type {
+    use crate::record::ColumnType;
+    match ty {
+        ColumnType::String => Type::Primitive(PrimitiveType::String),
+        ColumnType::TimestampMicros => Type::Primitive(PrimitiveType::Timestamptz),
+        ColumnType::Long => Type::Primitive(PrimitiveType::Long),
+        ColumnType::Boolean => Type::Primitive(PrimitiveType::Boolean),
+        ColumnType::StringList { element_id } => Type::List(ListType {
+            element_id,
+            element_required,
+            element: alloc::boxed::Box::new(Type::Primitive(PrimitiveType::String)),
+        }),
+    }
+}
+
+/// The table schema (id 0) of the record contract: every column with its field id and
+/// `required` flag, list elements optional. The stand-in writes it; serve reads by name.
+pub fn record_schema() -> Schema {
+    let fields = crate::record::COLUMNS
+        .iter()
+        .map(|c| NestedField { id: c.field_id, name: c.name.into(), required: c.required, field_type: record_column_type(c.ty, false), doc: None })
+        .collect();
+    Schema { schema_id: 0, identifier_field_ids: Vec::new(), fields }
+}
+
 impl TableMetadata {
     /// Parses and validates one metadata document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, MetadataError> {
@@ -1215,7 +1242,7 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::record::{ColumnType, COLUMNS};
+    use crate::record::COLUMNS;
     use alloc::vec;
     use serde_json::json;
     use std::path::PathBuf;
@@ -1361,17 +1388,8 @@ mod tests {
             for c in COLUMNS {
                 let f = schema.field_by_name(c.name).unwrap();
                 assert_eq!((f.id, f.required), (c.field_id, c.required), "{name}.{}", c.name);
-                let want = match c.ty {
-                    ColumnType::String => Type::Primitive(PrimitiveType::String),
-                    ColumnType::TimestampMicros => Type::Primitive(PrimitiveType::Timestamptz),
-                    ColumnType::Long => Type::Primitive(PrimitiveType::Long),
-                    ColumnType::Boolean => Type::Primitive(PrimitiveType::Boolean),
-                    ColumnType::StringList { element_id } => Type::List(ListType {
-                        element_id,
-                        element_required: true,
-                        element: Box::new(Type::Primitive(PrimitiveType::String)),
-                    }),
-                };
+                // pyiceberg declares list elements required.
+                let want = record_column_type(c.ty, true);
                 assert_eq!(f.field_type, want, "{name}.{}", c.name);
                 assert_eq!(schema.field_by_id(c.field_id).map(|f| f.name.as_str()), Some(c.name));
             }
