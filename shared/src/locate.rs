@@ -8,8 +8,9 @@
 //!
 //! Columns are resolved by name in the table's current schema to their Iceberg field id, then to
 //! the Parquet column by field id (name as a fallback); a column the table lacks reads as null.
-//! Delete files are not applied yet: a table whose snapshot carries any is refused with
-//! [`LocateError::Unsupported`] (a clear 502), never answered wrongly.
+//! Position and equality delete files (v2) are applied with the spec's sequence-number rules
+//! ([`deletes`]); a deletion vector (v3) is refused with [`LocateError::Unsupported`] (a clear
+//! 502), never answered wrongly.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -21,6 +22,8 @@ use crate::content::RowOrder;
 use crate::iceberg::manifest::{self, DataContent, EntryStatus, ManifestContent};
 use crate::iceberg::table_metadata::{Snapshot, TableMetadata};
 use crate::parquet::{self, ColumnValues, DecodeLimits, Footer, FooterNeeds};
+
+pub mod deletes;
 
 /// Why an object could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +177,15 @@ fn corrupt(key: &str, reason: impl ToString) -> LocateError {
     LocateError::Corrupt { key: key.into(), reason: reason.to_string() }
 }
 
+/// A manifest or manifest list that cannot be read: a feature we refuse (v3, deletion vectors)
+/// is [`LocateError::Unsupported`], anything else corrupt.
+fn manifest_error(key: &str, e: manifest::ManifestError) -> LocateError {
+    match e {
+        manifest::ManifestError::Unsupported(what) => LocateError::Unsupported(what),
+        e => corrupt(key, e.description()),
+    }
+}
+
 /// A table to search: its parsed metadata and the prefix that maps its locations to keys.
 pub struct Table<'a> {
     /// Current metadata.
@@ -226,6 +238,19 @@ async fn read_columns<S: ObjectStore>(
     names: &[&str],
 ) -> Result<Vec<Option<ColumnValues>>, LocateError> {
     let cols: Vec<Option<usize>> = names.iter().map(|n| parquet_column(footer, table, n)).collect();
+    read_chunks(store, cost, key, footer, row_group, &cols).await
+}
+
+/// Decoded chunks of one row group, by Parquet leaf column (`None` in, `None` out), read with
+/// merged ranged reads.
+async fn read_chunks<S: ObjectStore>(
+    store: &S,
+    cost: &mut Cost,
+    key: &str,
+    footer: &Footer,
+    row_group: usize,
+    cols: &[Option<usize>],
+) -> Result<Vec<Option<ColumnValues>>, LocateError> {
     let ranges: Vec<(u64, u64)> = cols.iter().flatten().filter_map(|c| parquet::chunk_range(footer, row_group, *c)).collect();
     let merged = parquet::merge_ranges(ranges, 64 * 1024);
     let mut buffers = Vec::with_capacity(merged.len());
@@ -234,7 +259,7 @@ async fn read_columns<S: ObjectStore>(
     }
     let mut out = Vec::with_capacity(cols.len());
     for col in cols {
-        let Some(col) = col else {
+        let Some(col) = *col else {
             out.push(None);
             continue;
         };
@@ -307,7 +332,19 @@ pub async fn list<S: ObjectStore>(store: &S, table: &Table<'_>, ns: &str, ty: &s
     scan(store, table, ns, ty, None, at, cost).await
 }
 
+/// Keeps `found` for `id` when it is newer than what `best` holds.
+fn keep_newest(best: &mut BTreeMap<String, Found>, id: String, found: Found) {
+    if best.get(&id).is_some_and(|b| !crate::content::newer(found.order, b.order)) {
+        return;
+    }
+    best.insert(id, found);
+}
+
 /// The newest row per id of `ns/type` (only `id` when given).
+///
+/// Without delete files only the newest row per id is kept while scanning. With delete files
+/// every matching row is kept with its [`deletes::RowSite`], the deletes are applied, and the
+/// newest surviving row wins (a deleted newer row lets an older one show again).
 async fn scan<S: ObjectStore>(
     store: &S,
     table: &Table<'_>,
@@ -321,16 +358,29 @@ async fn scan<S: ObjectStore>(
     let Some(snap) = snapshot(table.metadata, at) else { return Ok(best) };
     let list_key = key_for(&snap.manifest_list, table.location_prefix)?;
     let list_bytes = fetch(store, cost, &list_key, None).await?;
-    let manifests = manifest::read_manifest_list(&list_bytes).map_err(|e| corrupt(&list_key, e.description()))?;
+    let manifests = manifest::read_manifest_list(&list_bytes).map_err(|e| manifest_error(&list_key, e))?;
     let mut ids: Vec<(Option<i32>, &[u8])> = vec![(field_id(table, "ns"), want_ns.as_bytes()), (field_id(table, "type"), want_ty.as_bytes())];
     if let Some(id) = want_id {
         ids.push((field_id(table, "id"), id.as_bytes()));
     }
+    let delete_files = deletes::live_delete_files(store, table, &manifests, &ids, snap.sequence_number, cost).await?;
+    // Columns read per row group: the locate columns, then those equality deletes compare.
+    let equality = deletes::equality_columns(table, &delete_files)?;
+    let mut names: Vec<&str> = LOCATE_COLUMNS.to_vec();
+    let mut equality_at: Vec<(i32, usize)> = Vec::with_capacity(equality.len());
+    for (fid, name) in &equality {
+        let index = match names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
+        equality_at.push((*fid, index));
+    }
+    let mut candidates: Vec<(String, Found, deletes::RowSite)> = Vec::new();
     for (m_index, mf) in manifests.iter().enumerate() {
         if mf.content == ManifestContent::Deletes {
-            if mf.added_files_count.unwrap_or(1) > 0 || mf.existing_files_count.unwrap_or(1) > 0 {
-                return Err(LocateError::Unsupported("delete files (position or equality deletes)"));
-            }
             continue;
         }
         if !manifest_may_contain(table, mf, &ids) {
@@ -339,7 +389,7 @@ async fn scan<S: ObjectStore>(
         }
         let key = key_for(&mf.manifest_path, table.location_prefix)?;
         let bytes = fetch(store, cost, &key, None).await?;
-        let parsed = manifest::read_manifest(&bytes, mf).map_err(|e| corrupt(&key, e.description()))?;
+        let parsed = manifest::read_manifest(&bytes, mf).map_err(|e| manifest_error(&key, e))?;
         for (e_index, entry) in parsed.entries.iter().enumerate() {
             if entry.status == EntryStatus::Deleted || entry.data_file.content != DataContent::Data {
                 continue;
@@ -369,10 +419,12 @@ async fn scan<S: ObjectStore>(
             };
             let sequence_number = entry.sequence_number.unwrap_or(snap.sequence_number);
             for rg in row_groups {
-                let cols = read_columns(store, cost, &file_key, &footer, table, rg, LOCATE_COLUMNS).await?;
-                let [ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes] = cols.as_slice() else {
+                let cols = read_columns(store, cost, &file_key, &footer, table, rg, &names).await?;
+                let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) = cols.get(..LOCATE_COLUMNS.len()) else {
                     return Err(corrupt(&file_key, "column count"));
                 };
+                // Position of the row group's first row in the file (for position deletes).
+                let first_row = footer.row_groups.get(..rg).map_or(0, |g| g.iter().map(|g| g.num_rows).sum::<u64>());
                 let rows = id.as_ref().map_or(0, ColumnValues::len);
                 for row in 0..rows {
                     let Some(row_id) = bytes_at(id, row) else { continue };
@@ -387,27 +439,46 @@ async fn scan<S: ObjectStore>(
                     let position = ((m_index as u64) << 40) | ((e_index as u64 & 0xFFFF) << 24) | (row as u64 & 0xFF_FFFF);
                     let order = RowOrder { ts: row_ts, sequence_number, position };
                     let row_id = String::from_utf8_lossy(row_id).into_owned();
-                    if best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
+                    if delete_files.is_empty() && best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
                         continue;
                     }
-                    best.insert(
-                        row_id,
-                        Found {
-                            order,
-                            file_key: file_key.clone(),
-                            file_size: size,
-                            row_group: rg,
-                            row,
-                            ts: row_ts,
-                            deleted: bool_at(deleted, row).unwrap_or(false),
-                            visibility: string_at(visibility, row),
-                            owner_org: string_at(owner_org, row),
-                            owner_user: string_at(owner_user, row),
-                            content_hash: string_at(content_hash, row),
-                            size_bytes: long_at(size_bytes, row),
-                        },
-                    );
+                    let found = Found {
+                        order,
+                        file_key: file_key.clone(),
+                        file_size: size,
+                        row_group: rg,
+                        row,
+                        ts: row_ts,
+                        deleted: bool_at(deleted, row).unwrap_or(false),
+                        visibility: string_at(visibility, row),
+                        owner_org: string_at(owner_org, row),
+                        owner_user: string_at(owner_user, row),
+                        content_hash: string_at(content_hash, row),
+                        size_bytes: long_at(size_bytes, row),
+                    };
+                    if delete_files.is_empty() {
+                        best.insert(row_id, found);
+                        continue;
+                    }
+                    let site = deletes::RowSite {
+                        file_path: df.file_path.clone(),
+                        sequence_number,
+                        spec_id: mf.partition_spec_id,
+                        partition: df.partition.clone(),
+                        pos: i64::try_from(first_row.saturating_add(row as u64)).unwrap_or(i64::MAX),
+                        values: equality_at.iter().map(|(fid, i)| (*fid, cols.get(*i).map_or(Cell::Null, |c| cell_at(c, row)))).collect(),
+                    };
+                    candidates.push((row_id, found, site));
                 }
+            }
+        }
+    }
+    if !candidates.is_empty() {
+        let sites: Vec<deletes::RowSite> = candidates.iter().map(|(_, _, s)| s.clone()).collect();
+        let gone = deletes::deleted(store, table, &delete_files, &sites, cost).await?;
+        for ((row_id, found, _), gone) in candidates.into_iter().zip(gone) {
+            if !gone {
+                keep_newest(&mut best, row_id, found);
             }
         }
     }
@@ -442,19 +513,21 @@ pub enum Cell {
 pub async fn read_row<S: ObjectStore>(store: &S, table: &Table<'_>, found: &Found, columns: &[&str], cost: &mut Cost) -> Result<Vec<Cell>, LocateError> {
     let footer = read_footer(store, cost, &found.file_key, found.file_size).await?;
     let cols = read_columns(store, cost, &found.file_key, &footer, table, found.row_group, columns).await?;
-    Ok(cols
-        .iter()
-        .map(|c| match c {
-            Some(ColumnValues::ByteArray(_)) => string_at(c, found.row).map_or(Cell::Null, Cell::Text),
-            Some(ColumnValues::Int64(_)) | Some(ColumnValues::Int32(_)) => long_at(c, found.row).map_or(Cell::Null, Cell::Long),
-            Some(ColumnValues::Boolean(_)) => bool_at(c, found.row).map_or(Cell::Null, Cell::Bool),
-            Some(ColumnValues::ByteArrayList(rows)) => match rows.get(found.row) {
-                Some(Some(items)) => Cell::List(items.iter().map(|i| i.as_ref().map(|b| String::from_utf8_lossy(b).into_owned())).collect()),
-                _ => Cell::Null,
-            },
-            None => Cell::Null,
-        })
-        .collect())
+    Ok(cols.iter().map(|c| cell_at(c, found.row)).collect())
+}
+
+/// The value of `row` in decoded chunk `c`, by physical kind (`None`: the column is absent).
+fn cell_at(c: &Option<ColumnValues>, row: usize) -> Cell {
+    match c {
+        Some(ColumnValues::ByteArray(_)) => string_at(c, row).map_or(Cell::Null, Cell::Text),
+        Some(ColumnValues::Int64(_)) | Some(ColumnValues::Int32(_)) => long_at(c, row).map_or(Cell::Null, Cell::Long),
+        Some(ColumnValues::Boolean(_)) => bool_at(c, row).map_or(Cell::Null, Cell::Bool),
+        Some(ColumnValues::ByteArrayList(rows)) => match rows.get(row) {
+            Some(Some(items)) => Cell::List(items.iter().map(|i| i.as_ref().map(|b| String::from_utf8_lossy(b).into_owned())).collect()),
+            _ => Cell::Null,
+        },
+        None => Cell::Null,
+    }
 }
 
 #[cfg(test)]
@@ -637,3 +710,6 @@ mod tests {
         assert!(matches!(block_on(locate(&store, &table, wanted, &At::Current, &mut Cost::default())), Err(LocateError::OutsideWarehouse(_))));
     }
 }
+
+#[cfg(test)]
+mod delete_tests;
