@@ -5,6 +5,7 @@
 //! manifest list → manifests (pruned by `ns`/`type`/`id` bounds, which may be truncated) →
 //! Parquet footer (one suffix read using `file_size_in_bytes`) → row groups pruned by statistics
 //! → the `ns`/`type`/`id`/`ts`/`deleted` chunks → the winning row → on request, one value column.
+//! Large chunks in files with a page index are read page by page instead ([`pages`]).
 //!
 //! Columns are resolved by name in the table's current schema to their Iceberg field id, then to
 //! the Parquet column by field id (name as a fallback); a column the table lacks reads as null.
@@ -24,6 +25,9 @@ use crate::iceberg::table_metadata::{Snapshot, TableMetadata};
 use crate::parquet::{self, ColumnValues, DecodeLimits, Footer, FooterNeeds};
 
 pub mod deletes;
+pub mod pages;
+
+use pages::FooterRead;
 
 /// Why an object could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,36 +213,23 @@ fn parquet_column(footer: &Footer, table: &Table<'_>, name: &str) -> Option<usiz
 }
 
 /// Reads the footer: one suffix read, a second only when the footer is larger than the guess.
-async fn read_footer<S: ObjectStore>(store: &S, cost: &mut Cost, key: &str, size: u64) -> Result<Footer, LocateError> {
+/// The bytes read are kept with it (the page index usually lies among them).
+async fn read_footer<S: ObjectStore>(store: &S, cost: &mut Cost, key: &str, size: u64) -> Result<FooterRead, LocateError> {
     let (start, len) = parquet::footer_range(size);
     let tail = fetch(store, cost, key, Some((start, len))).await?;
     match parquet::parse_footer(&tail, size) {
-        Ok(f) => Ok(f),
+        Ok(footer) => Ok(FooterRead { footer, tail_start: start, tail }),
         Err(FooterNeeds::More { offset, length }) => {
             let mut head = fetch(store, cost, key, Some((offset, length))).await?;
             head.extend_from_slice(&tail);
             match parquet::parse_footer(&head, size) {
-                Ok(f) => Ok(f),
+                Ok(footer) => Ok(FooterRead { footer, tail_start: offset, tail: head }),
                 Err(FooterNeeds::Invalid(e)) => Err(corrupt(key, e.description())),
                 Err(FooterNeeds::More { .. }) => Err(corrupt(key, "footer length changed between reads")),
             }
         }
         Err(FooterNeeds::Invalid(e)) => Err(corrupt(key, e.description())),
     }
-}
-
-/// Decoded chunks of one row group, by column name (`None`: the table lacks the column).
-async fn read_columns<S: ObjectStore>(
-    store: &S,
-    cost: &mut Cost,
-    key: &str,
-    footer: &Footer,
-    table: &Table<'_>,
-    row_group: usize,
-    names: &[&str],
-) -> Result<Vec<Option<ColumnValues>>, LocateError> {
-    let cols: Vec<Option<usize>> = names.iter().map(|n| parquet_column(footer, table, n)).collect();
-    read_chunks(store, cost, key, footer, row_group, &cols).await
 }
 
 /// Decoded chunks of one row group, by Parquet leaf column (`None` in, `None` out), read with
@@ -406,69 +397,84 @@ async fn scan<S: ObjectStore>(
             cost.files = cost.files.saturating_add(1);
             let file_key = key_for(&df.file_path, table.location_prefix)?;
             let size = u64::try_from(df.file_size_in_bytes).map_err(|_| corrupt(&key, "negative file size"))?;
-            let footer = read_footer(store, cost, &file_key, size).await?;
-            let row_groups = match want_id {
-                Some(id) => match parquet_column(&footer, table, "id") {
-                    Some(col) => parquet::prune_row_groups(&footer, col, id.as_bytes()),
-                    None => continue,
-                },
-                None => match parquet_column(&footer, table, "ns") {
-                    Some(col) => parquet::prune_row_groups(&footer, col, want_ns.as_bytes()),
-                    None => continue,
-                },
+            let fr = read_footer(store, cost, &file_key, size).await?;
+            let footer = &fr.footer;
+            // The column and value that prune row groups (and pages): `id`, or `ns` for listings.
+            let prune = match want_id {
+                Some(id) => parquet_column(footer, table, "id").map(|c| (c, id.as_bytes())),
+                None => parquet_column(footer, table, "ns").map(|c| (c, want_ns.as_bytes())),
             };
+            let Some((prune_col, prune_value)) = prune else { continue };
+            let row_groups = parquet::prune_row_groups(footer, prune_col, prune_value);
             let sequence_number = entry.sequence_number.unwrap_or(snap.sequence_number);
+            let cols: Vec<Option<usize>> = names.iter().map(|n| parquet_column(footer, table, n)).collect();
             for rg in row_groups {
-                let cols = read_columns(store, cost, &file_key, &footer, table, rg, &names).await?;
-                let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) = cols.get(..LOCATE_COLUMNS.len()) else {
-                    return Err(corrupt(&file_key, "column count"));
+                // Large chunks with a page index: only the pages that may hold the value.
+                let mut windows = None;
+                if pages::worth_it(footer, rg, &cols) {
+                    match pages::candidate_rows(store, cost, &file_key, &fr, rg, prune_col, prune_value).await? {
+                        Some(rows) if rows.is_empty() => continue,
+                        Some(rows) => windows = pages::read_windows(store, cost, &file_key, &fr, rg, &cols, &rows).await?,
+                        None => {}
+                    }
+                }
+                let windows = match windows {
+                    Some(w) => w,
+                    None => vec![(0, read_chunks(store, cost, &file_key, footer, rg, &cols).await?)],
                 };
                 // Position of the row group's first row in the file (for position deletes).
                 let first_row = footer.row_groups.get(..rg).map_or(0, |g| g.iter().map(|g| g.num_rows).sum::<u64>());
-                let rows = id.as_ref().map_or(0, ColumnValues::len);
-                for row in 0..rows {
-                    let Some(row_id) = bytes_at(id, row) else { continue };
-                    if want_id.is_some_and(|w| w.as_bytes() != row_id)
-                        || bytes_at(ty, row) != Some(want_ty.as_bytes())
-                        || bytes_at(ns, row) != Some(want_ns.as_bytes())
-                    {
-                        continue;
-                    }
-                    let row_ts = long_at(ts, row).unwrap_or(i64::MIN);
-                    // Later manifests, entries and rows come later in the table's history.
-                    let position = ((m_index as u64) << 40) | ((e_index as u64 & 0xFFFF) << 24) | (row as u64 & 0xFF_FFFF);
-                    let order = RowOrder { ts: row_ts, sequence_number, position };
-                    let row_id = String::from_utf8_lossy(row_id).into_owned();
-                    if delete_files.is_empty() && best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
-                        continue;
-                    }
-                    let found = Found {
-                        order,
-                        file_key: file_key.clone(),
-                        file_size: size,
-                        row_group: rg,
-                        row,
-                        ts: row_ts,
-                        deleted: bool_at(deleted, row).unwrap_or(false),
-                        visibility: string_at(visibility, row),
-                        owner_org: string_at(owner_org, row),
-                        owner_user: string_at(owner_user, row),
-                        content_hash: string_at(content_hash, row),
-                        size_bytes: long_at(size_bytes, row),
+                for (window_start, cols) in windows {
+                    let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) = cols.get(..LOCATE_COLUMNS.len()) else {
+                        return Err(corrupt(&file_key, "column count"));
                     };
-                    if delete_files.is_empty() {
-                        best.insert(row_id, found);
-                        continue;
+                    let rows = id.as_ref().map_or(0, ColumnValues::len);
+                    for i in 0..rows {
+                        // `i` indexes the window, `row` the row group.
+                        let row = usize::try_from(window_start).unwrap_or(usize::MAX).saturating_add(i);
+                        let Some(row_id) = bytes_at(id, i) else { continue };
+                        if want_id.is_some_and(|w| w.as_bytes() != row_id)
+                            || bytes_at(ty, i) != Some(want_ty.as_bytes())
+                            || bytes_at(ns, i) != Some(want_ns.as_bytes())
+                        {
+                            continue;
+                        }
+                        let row_ts = long_at(ts, i).unwrap_or(i64::MIN);
+                        // Later manifests, entries and rows come later in the table's history.
+                        let position = ((m_index as u64) << 40) | ((e_index as u64 & 0xFFFF) << 24) | (row as u64 & 0xFF_FFFF);
+                        let order = RowOrder { ts: row_ts, sequence_number, position };
+                        let row_id = String::from_utf8_lossy(row_id).into_owned();
+                        if delete_files.is_empty() && best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
+                            continue;
+                        }
+                        let found = Found {
+                            order,
+                            file_key: file_key.clone(),
+                            file_size: size,
+                            row_group: rg,
+                            row,
+                            ts: row_ts,
+                            deleted: bool_at(deleted, i).unwrap_or(false),
+                            visibility: string_at(visibility, i),
+                            owner_org: string_at(owner_org, i),
+                            owner_user: string_at(owner_user, i),
+                            content_hash: string_at(content_hash, i),
+                            size_bytes: long_at(size_bytes, i),
+                        };
+                        if delete_files.is_empty() {
+                            best.insert(row_id, found);
+                            continue;
+                        }
+                        let site = deletes::RowSite {
+                            file_path: df.file_path.clone(),
+                            sequence_number,
+                            spec_id: mf.partition_spec_id,
+                            partition: df.partition.clone(),
+                            pos: i64::try_from(first_row.saturating_add(row as u64)).unwrap_or(i64::MAX),
+                            values: equality_at.iter().map(|(fid, at)| (*fid, cols.get(*at).map_or(Cell::Null, |c| cell_at(c, i)))).collect(),
+                        };
+                        candidates.push((row_id, found, site));
                     }
-                    let site = deletes::RowSite {
-                        file_path: df.file_path.clone(),
-                        sequence_number,
-                        spec_id: mf.partition_spec_id,
-                        partition: df.partition.clone(),
-                        pos: i64::try_from(first_row.saturating_add(row as u64)).unwrap_or(i64::MAX),
-                        values: equality_at.iter().map(|(fid, i)| (*fid, cols.get(*i).map_or(Cell::Null, |c| cell_at(c, row)))).collect(),
-                    };
-                    candidates.push((row_id, found, site));
                 }
             }
         }
@@ -511,9 +517,18 @@ pub enum Cell {
 
 /// Reads several columns of a found row in one pass over its row group (merged ranged reads).
 pub async fn read_row<S: ObjectStore>(store: &S, table: &Table<'_>, found: &Found, columns: &[&str], cost: &mut Cost) -> Result<Vec<Cell>, LocateError> {
-    let footer = read_footer(store, cost, &found.file_key, found.file_size).await?;
-    let cols = read_columns(store, cost, &found.file_key, &footer, table, found.row_group, columns).await?;
-    Ok(cols.iter().map(|c| cell_at(c, found.row)).collect())
+    let fr = read_footer(store, cost, &found.file_key, found.file_size).await?;
+    let cols: Vec<Option<usize>> = columns.iter().map(|n| parquet_column(&fr.footer, table, n)).collect();
+    if pages::worth_it(&fr.footer, found.row_group, &cols) {
+        let row = found.row as u64;
+        let rows = [(row, row.saturating_add(1))];
+        if let Some(mut windows) = pages::read_windows(store, cost, &found.file_key, &fr, found.row_group, &cols, &rows).await? {
+            let (_, values) = windows.pop().ok_or_else(|| corrupt(&found.file_key, "no window for the row"))?;
+            return Ok(values.iter().map(|c| cell_at(c, 0)).collect());
+        }
+    }
+    let values = read_chunks(store, cost, &found.file_key, &fr.footer, found.row_group, &cols).await?;
+    Ok(values.iter().map(|c| cell_at(c, found.row)).collect())
 }
 
 /// The value of `row` in decoded chunk `c`, by physical kind (`None`: the column is absent).
@@ -712,4 +727,8 @@ mod tests {
 }
 
 #[cfg(test)]
+mod test_table;
+#[cfg(test)]
 mod delete_tests;
+#[cfg(test)]
+mod page_tests;

@@ -208,7 +208,7 @@ pub async fn deleted<S: ObjectStore>(store: &S, table: &Table<'_>, deletes: &[De
         if targets.is_empty() {
             continue;
         }
-        let footer = read_footer(store, cost, &delete.key, delete.size).await?;
+        let footer = read_footer(store, cost, &delete.key, delete.size).await?.footer;
         match &delete.kind {
             DeleteKind::Position { .. } => {
                 let path_col = footer.column_by_field_id(POSITION_FILE_PATH_ID).or_else(|| footer.column_by_name("file_path"));

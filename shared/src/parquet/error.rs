@@ -50,6 +50,8 @@ pub enum ParquetError {
     ValueCountMismatch,
     /// More values than the configured limit.
     TooManyValues,
+    /// The page index (offset or column index) is corrupt or does not fit its column chunk.
+    CorruptPageIndex,
     /// A valid Parquet feature this reader does not implement; the text names it.
     Unsupported(&'static str),
 }
@@ -75,6 +77,7 @@ impl ParquetError {
             ParquetError::Decompress => "corrupt compressed Parquet page",
             ParquetError::CorruptLevels => "corrupt Parquet definition or repetition levels",
             ParquetError::CorruptValues => "corrupt Parquet values",
+            ParquetError::CorruptPageIndex => "corrupt Parquet page index",
             ParquetError::MissingDictionary => {
                 "dictionary-encoded Parquet page without a dictionary"
             }

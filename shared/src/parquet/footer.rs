@@ -186,6 +186,12 @@ pub struct ColumnChunkInfo {
     pub num_values: u64,
     /// Chunk statistics, when written.
     pub statistics: Option<Statistics>,
+    /// `(offset, length)` of the chunk's offset index (where each page starts, its first row),
+    /// when written and within the file's data.
+    pub offset_index: Option<(u64, u64)>,
+    /// `(offset, length)` of the chunk's column index (per-page min/max), when written and
+    /// within the file's data.
+    pub column_index: Option<(u64, u64)>,
 }
 
 impl ColumnChunkInfo {
@@ -195,7 +201,8 @@ impl ColumnChunkInfo {
         (self.start(), self.total_compressed_size)
     }
 
-    fn start(&self) -> u64 {
+    /// File offset of the chunk's first page (the dictionary page, when there is one).
+    pub fn start(&self) -> u64 {
         match self.dictionary_page_offset {
             Some(d) if d < self.data_page_offset => d,
             _ => self.data_page_offset,
@@ -440,6 +447,13 @@ fn leaves(schema: &[pf::SchemaElement]) -> Result<Vec<LeafColumn>, ParquetError>
     Ok(out)
 }
 
+/// `(offset, length)` of a page index structure when both are set and it lies in `4..data_end`.
+fn index_range(offset: Option<i64>, length: Option<i32>, data_end: u64) -> Option<(u64, u64)> {
+    let offset = u64::try_from(offset?).ok()?;
+    let length = u64::try_from(length?).ok()?;
+    (offset >= 4 && length > 0 && offset.checked_add(length)? <= data_end).then_some((offset, length))
+}
+
 fn non_negative(v: i64) -> Result<u64, ParquetError> {
     u64::try_from(v).map_err(|_| ParquetError::InvalidColumnMeta)
 }
@@ -491,6 +505,9 @@ fn build_footer(
                 total_compressed_size: non_negative(cm.total_compressed_size)?,
                 num_values: non_negative(cm.num_values)?,
                 statistics: cm.statistics.map(Statistics::from_thrift),
+                // A page index outside the data is ignored (the chunk is then read whole).
+                offset_index: index_range(cc.offset_index_offset, cc.offset_index_length, data_end),
+                column_index: index_range(cc.column_index_offset, cc.column_index_length, data_end),
             };
             let (start, len) = chunk.range();
             let end = start

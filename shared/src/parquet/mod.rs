@@ -35,6 +35,7 @@ mod decode;
 mod error;
 mod footer;
 mod levels;
+mod page_index;
 mod plan;
 pub mod write;
 
@@ -48,6 +49,10 @@ pub use error::{FooterNeeds, ParquetError};
 pub use footer::{
     footer_range, parse_footer, parse_footer_with_limit, Codec, ColumnChunkInfo, Footer,
     LeafColumn, PhysicalType, RowGroupInfo, Statistics, DEFAULT_MAX_FOOTER_BYTES, FOOTER_GUESS,
+};
+pub use page_index::{
+    decode_page_run, dictionary_range, page_rows, page_runs, pages_for_rows, pages_may_contain,
+    parse_column_index, parse_offset_index, run_uses_dictionary, PageBounds, PageLocation, PageRun,
 };
 pub use plan::{chunk_range, merge_ranges, prune_row_groups, slice_within};
 pub use write::{write_parquet, ColumnData, WriteCodec, WriteColumn, WrittenFile};

@@ -27,7 +27,7 @@ pub fn prune_row_groups(footer: &Footer, column: usize, value: &[u8]) -> Vec<usi
         .collect()
 }
 
-fn may_contain(ty: PhysicalType, stats: &Statistics, value: &[u8]) -> bool {
+pub(super) fn may_contain(ty: PhysicalType, stats: &Statistics, value: &[u8]) -> bool {
     let (min, max) = match ty {
         // The deprecated min/max of byte arrays used signed byte order in old writers: only the
         // new fields are trusted for them.

@@ -799,6 +799,8 @@ fn meta(ty: PhysicalType, codec: Codec, max_def: u16, num_values: u64) -> Column
         total_compressed_size: 0,
         num_values,
         statistics: None,
+        offset_index: None,
+        column_index: None,
     }
 }
 
@@ -1326,4 +1328,107 @@ fn parquet_pyiceberg_fixtures() {
             }
         }
     }
+}
+
+// ---- page index (arrow-rs writes it with EnabledStatistics::Page) ------------------------------
+
+fn page_props(codec: Compression, v2: bool, dictionary: bool) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(codec)
+        .set_writer_version(if v2 { WriterVersion::PARQUET_2_0 } else { WriterVersion::PARQUET_1_0 })
+        .set_dictionary_enabled(dictionary)
+        .set_write_batch_size(7)
+        .set_data_page_row_count_limit(7)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build()
+}
+
+fn slice(file: &[u8], (off, len): (u64, u64)) -> &[u8] {
+    &file[off as usize..(off + len) as usize]
+}
+
+/// Every value of every non-repeated column, decoded page run by page run through the page index,
+/// equals the same rows decoded from the whole chunk; pruning by the `id` column index keeps the
+/// page holding each id and (ids ascending) only that page.
+#[test]
+fn page_index_reads_single_pages_of_arrow_rs_files() {
+    let configs = [
+        (Compression::UNCOMPRESSED, false, false),
+        (Compression::SNAPPY, false, true),
+        (Compression::ZSTD(ZstdLevel::default()), true, true),
+        (Compression::GZIP(GzipLevel::default()), true, false),
+    ];
+    for (codec, v2, dict) in configs {
+        let label = format!("{codec:?} v2={v2} dict={dict}");
+        let (file, groups) = write_file(page_props(codec, v2, dict), &[40, 23]);
+        let footer = footer_of(&file);
+        let mut runs_checked = 0;
+        for (g, rows) in groups.iter().enumerate() {
+            let rg_rows = rows.len() as u64;
+            for col in [0usize, 1, 2, 3, 5, 6, 7, 8] {
+                let chunk = footer.chunk(g, col).unwrap();
+                let pages = parse_offset_index(slice(&file, chunk.offset_index.expect("offset index")), chunk, rg_rows).unwrap();
+                assert!(pages.len() >= 3, "{label}: several pages per chunk");
+                let whole = decode(&file, &footer, g, col).unwrap();
+                let dictionary = dictionary_range(chunk, &pages).map(|r| slice(&file, r));
+                assert_eq!(dictionary.is_some(), dict && col != 6 && col != 8, "{label} col {col}: dictionary page (none for booleans)");
+                // Every page alone, then every pair of adjacent pages as one run.
+                for picked in (0..pages.len()).map(|p| vec![p]).chain((1..pages.len()).map(|p| vec![p - 1, p])) {
+                    for run in page_runs(&pages, &picked, rg_rows) {
+                        let got = decode_page_run(dictionary, slice(&file, run.range), chunk, run.end_row - run.first_row, DecodeLimits::default())
+                            .unwrap_or_else(|e| panic!("{label} rg {g} col {col} {run:?}: {e}"));
+                        let (a, b) = (run.first_row as usize, run.end_row as usize);
+                        let want = match &whole {
+                            ColumnValues::ByteArray(v) => ColumnValues::ByteArray(v[a..b].to_vec()),
+                            ColumnValues::Int64(v) => ColumnValues::Int64(v[a..b].to_vec()),
+                            ColumnValues::Int32(v) => ColumnValues::Int32(v[a..b].to_vec()),
+                            ColumnValues::Boolean(v) => ColumnValues::Boolean(v[a..b].to_vec()),
+                            ColumnValues::ByteArrayList(_) => unreachable!(),
+                        };
+                        assert_eq!(got, want, "{label} rg {g} col {col} {run:?}");
+                        runs_checked += 1;
+                    }
+                }
+            }
+            // The id column index: ids ascend, so exactly one page may hold each id.
+            let id_chunk = footer.chunk(g, 1).unwrap();
+            let pages = parse_offset_index(slice(&file, id_chunk.offset_index.unwrap()), id_chunk, rg_rows).unwrap();
+            let bounds = parse_column_index(slice(&file, id_chunk.column_index.expect("column index")), pages.len()).unwrap();
+            for (r, row) in rows.iter().enumerate() {
+                let keep = pages_may_contain(id_chunk, &bounds, row.id.as_bytes());
+                assert_eq!(keep.len(), 1, "{label}: {}", row.id);
+                let (s, e) = page_rows(&pages, keep[0], rg_rows).unwrap();
+                assert!((s..e).contains(&(r as u64)), "{label}: {} in page rows {s}..{e}", row.id);
+                assert_eq!(pages_for_rows(&pages, &[(s, e)], rg_rows), keep);
+            }
+            assert!(pages_may_contain(id_chunk, &bounds, b"zzz").is_empty());
+            // Only-null pages are never kept.
+            let md = footer.chunk(g, 3).unwrap();
+            let md_pages = parse_offset_index(slice(&file, md.offset_index.unwrap()), md, rg_rows).unwrap();
+            let md_bounds = parse_column_index(slice(&file, md.column_index.unwrap()), md_pages.len()).unwrap();
+            assert_eq!(md_bounds.len(), md_pages.len());
+        }
+        assert!(runs_checked > 50, "{label}: {runs_checked}");
+    }
+}
+
+#[test]
+fn a_page_index_that_does_not_fit_its_chunk_is_refused() {
+    let (file, groups) = write_file(page_props(Compression::SNAPPY, false, true), &[30]);
+    let footer = footer_of(&file);
+    let chunk = footer.chunk(0, 1).unwrap().clone();
+    let bytes = slice(&file, chunk.offset_index.unwrap()).to_vec();
+    let rows = groups[0].len() as u64;
+    assert!(parse_offset_index(&bytes, &chunk, rows).is_ok());
+    // Pages outside the chunk, rows past the row group, garbage and truncation: all refused.
+    let mut moved = chunk.clone();
+    moved.data_page_offset += 1_000_000;
+    moved.dictionary_page_offset = None;
+    assert_eq!(parse_offset_index(&bytes, &moved, rows), Err(ParquetError::CorruptPageIndex));
+    assert_eq!(parse_offset_index(&bytes, &chunk, 3), Err(ParquetError::CorruptPageIndex));
+    assert_eq!(parse_offset_index(&[0xff; 16], &chunk, rows), Err(ParquetError::CorruptPageIndex));
+    assert_eq!(parse_offset_index(&bytes[..bytes.len() / 2], &chunk, rows), Err(ParquetError::CorruptPageIndex));
+    let ci = slice(&file, chunk.column_index.unwrap());
+    assert_eq!(parse_column_index(ci, 99), Err(ParquetError::CorruptPageIndex), "entries per page");
+    assert_eq!(parse_column_index(&ci[..ci.len() / 2], 5), Err(ParquetError::CorruptPageIndex));
 }

@@ -1,0 +1,222 @@
+//! A table built in memory with our own writers, for the locator's tests: every expected answer
+//! follows from the rows each test commits, never from reading back.
+
+use core::cell::RefCell;
+use std::collections::BTreeMap;
+
+use super::deletes::{POSITION_FILE_PATH_ID, POSITION_POS_ID};
+use super::*;
+use crate::iceberg::manifest::{
+    write_manifest, write_manifest_list, DataContent, DataFile, FileFormat, ManifestEntry, ManifestFile,
+    PartitionSpec as ManifestSpec,
+};
+use crate::iceberg::table_metadata::{
+    record_schema, Operation, PartitionSpec, Snapshot, SnapshotLogEntry, Summary, TableMetadata, FORMAT_VERSION,
+};
+use crate::parquet::write::{write_parquet, ColumnData, WriteCodec, WriteColumn};
+
+pub const PREFIX: &str = "s3://warehouse/";
+
+/// Objects in memory; remembers every key read.
+#[derive(Default)]
+pub struct MemStore {
+    pub objects: RefCell<BTreeMap<String, Vec<u8>>>,
+    pub reads: RefCell<Vec<String>>,
+}
+
+impl ObjectStore for MemStore {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
+        self.reads.borrow_mut().push(key.to_string());
+        let objects = self.objects.borrow();
+        let bytes = objects.get(key).ok_or(StoreError::NotFound)?;
+        Ok(match range {
+            None => bytes.clone(),
+            Some((start, len)) => bytes.get(start as usize..(start + len) as usize).ok_or(StoreError::Failed("range".into()))?.to_vec(),
+        })
+    }
+}
+
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = core::pin::pin!(f);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        core::task::Poll::Ready(v) => v,
+        core::task::Poll::Pending => panic!("the memory store never waits"),
+    }
+}
+
+/// One artifact row: (ns, type, id, ts, markdown, owner_org).
+#[derive(Clone)]
+pub struct Row {
+    pub ns: &'static str,
+    pub ty: &'static str,
+    pub id: &'static str,
+    pub ts: i64,
+    pub markdown: &'static str,
+    pub owner_org: Option<&'static str>,
+}
+
+pub fn row(id: &'static str, ts: i64, markdown: &'static str) -> Row {
+    Row { ns: "docs", ty: "guide", id, ts, markdown, owner_org: Some("acme") }
+}
+
+fn utf8(name: &str, values: Vec<Option<String>>) -> WriteColumn {
+    let field_id = record_schema().field_id_by_name(name).unwrap_or_else(|| panic!("{name}"));
+    WriteColumn { name: name.into(), field_id, required: false, data: ColumnData::Utf8(values), element_field_id: None }
+}
+
+/// A table under construction: each `commit` is one snapshot with the next sequence number.
+pub struct Builder {
+    pub store: MemStore,
+    pub meta: TableMetadata,
+    manifests: Vec<ManifestFile>,
+    files: u32,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        let meta = TableMetadata {
+            format_version: FORMAT_VERSION,
+            table_uuid: "00000000-0000-4000-8000-000000000001".into(),
+            location: format!("{PREFIX}t"),
+            last_sequence_number: 0,
+            last_updated_ms: 1,
+            last_column_id: crate::record::LAST_FIELD_ID,
+            schemas: vec![record_schema()],
+            current_schema_id: 0,
+            partition_specs: vec![PartitionSpec { spec_id: 0, fields: Vec::new() }],
+            default_spec_id: 0,
+            last_partition_id: 999,
+            properties: BTreeMap::new(),
+            current_snapshot_id: None,
+            snapshots: Vec::new(),
+            snapshot_log: Vec::new(),
+            metadata_log: Vec::new(),
+            sort_orders: vec![serde_json::json!({"order-id": 0, "fields": []})],
+            default_sort_order_id: 0,
+            refs: BTreeMap::new(),
+            statistics: Vec::new(),
+            partition_statistics: Vec::new(),
+        };
+        Builder { store: MemStore::default(), meta, manifests: Vec::new(), files: 0 }
+    }
+
+    pub fn put(&mut self, name: &str, bytes: Vec<u8>) -> String {
+        self.files += 1;
+        let key = format!("t/{}-{name}", self.files);
+        self.store.objects.borrow_mut().insert(key.clone(), bytes);
+        key
+    }
+
+    pub fn file(&mut self, name: &str, columns: &[WriteColumn], row_group_rows: usize, content: DataContent) -> DataFile {
+        let written = write_parquet(columns, WriteCodec::Zstd, row_group_rows).unwrap();
+        let size = written.bytes.len() as i64;
+        let key = self.put(name, written.bytes);
+        let mut df = DataFile::new(format!("{PREFIX}{key}"), FileFormat::Parquet, written.record_count, size);
+        df.content = content;
+        df.lower_bounds = written.lower_bounds;
+        df.upper_bounds = written.upper_bounds;
+        df.value_counts = written.value_counts;
+        df.null_value_counts = written.null_value_counts;
+        df
+    }
+
+    /// A data file written by another writer (no bounds in the manifest: nothing prunes it).
+    pub fn raw_data(&mut self, bytes: Vec<u8>, record_count: i64) -> DataFile {
+        let size = bytes.len() as i64;
+        let key = self.put("raw.parquet", bytes);
+        DataFile::new(format!("{PREFIX}{key}"), FileFormat::Parquet, record_count, size)
+    }
+
+    /// A data file of `rows`, `row_group_rows` rows per row group.
+    pub fn data(&mut self, rows: &[Row], row_group_rows: usize) -> DataFile {
+        let s = |f: fn(&Row) -> Option<&'static str>| rows.iter().map(|r| f(r).map(String::from)).collect::<Vec<_>>();
+        let ts_id = record_schema().field_id_by_name("ts").unwrap();
+        let columns = vec![
+            utf8("ns", s(|r| Some(r.ns))),
+            utf8("type", s(|r| Some(r.ty))),
+            utf8("id", s(|r| Some(r.id))),
+            WriteColumn { name: "ts".into(), field_id: ts_id, required: false, data: ColumnData::TimestampMicros(rows.iter().map(|r| Some(r.ts)).collect()), element_field_id: None },
+            utf8("visibility", s(|_| Some("public"))),
+            utf8("owner_org", s(|r| r.owner_org)),
+            utf8("markdown", s(|r| Some(r.markdown))),
+            utf8("content_hash", s(|r| Some(r.markdown))),
+        ];
+        self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
+    }
+
+    /// A position delete file of (data file, pos) pairs, sorted as the spec asks.
+    pub fn position_deletes(&mut self, deletes: &[(&DataFile, i64)]) -> DataFile {
+        let mut pairs: Vec<(String, i64)> = deletes.iter().map(|(f, p)| (f.file_path.clone(), *p)).collect();
+        pairs.sort();
+        let columns = vec![
+            WriteColumn { name: "file_path".into(), field_id: POSITION_FILE_PATH_ID, required: true, data: ColumnData::Utf8(pairs.iter().map(|(f, _)| Some(f.clone())).collect()), element_field_id: None },
+            WriteColumn { name: "pos".into(), field_id: POSITION_POS_ID, required: true, data: ColumnData::Int64(pairs.iter().map(|(_, p)| Some(*p)).collect()), element_field_id: None },
+        ];
+        self.file("pos-deletes.parquet", &columns, 1000, DataContent::PositionDeletes)
+    }
+
+    /// An equality delete file over the named string columns.
+    pub fn equality_deletes(&mut self, columns: &[(&str, Vec<Option<&str>>)]) -> DataFile {
+        let cols: Vec<WriteColumn> = columns.iter().map(|(n, v)| utf8(n, v.iter().map(|s| s.map(String::from)).collect())).collect();
+        let mut df = self.file("eq-deletes.parquet", &cols, 1000, DataContent::EqualityDeletes);
+        df.equality_ids = cols.iter().map(|c| c.field_id).collect();
+        df
+    }
+
+    /// Commits `files` as one snapshot (a data manifest and/or a delete manifest); returns its id.
+    pub fn commit(&mut self, files: Vec<DataFile>) -> i64 {
+        let seq = self.meta.last_sequence_number + 1;
+        let snapshot_id = 1000 + seq;
+        let schema_json = serde_json::from_str::<serde_json::Value>(&self.meta.to_json()).unwrap()["schemas"][0].to_string();
+        let spec = ManifestSpec::unpartitioned();
+        let (data, deletes): (Vec<DataFile>, Vec<DataFile>) = files.into_iter().partition(|f| f.content == DataContent::Data);
+        for group in [data, deletes] {
+            if group.is_empty() {
+                continue;
+            }
+            let entries: Vec<ManifestEntry> = group
+                .into_iter()
+                .map(|data_file| ManifestEntry { status: EntryStatus::Added, snapshot_id, sequence_number: None, file_sequence_number: None, data_file })
+                .collect();
+            let bytes = write_manifest(&entries, &spec, &schema_json, 0).unwrap();
+            let len = bytes.len() as i64;
+            let key = self.put("m.avro", bytes);
+            self.manifests.push(ManifestFile::summarize(format!("{PREFIX}{key}"), len, &spec, snapshot_id, seq, &entries).unwrap());
+        }
+        let parent = self.meta.current_snapshot_id;
+        let list = write_manifest_list(&self.manifests, snapshot_id, parent, seq).unwrap();
+        let list_key = self.put("snap.avro", list);
+        self.meta.snapshots.push(Snapshot {
+            snapshot_id,
+            parent_snapshot_id: parent,
+            sequence_number: seq,
+            timestamp_ms: seq * 1000,
+            manifest_list: format!("{PREFIX}{list_key}"),
+            summary: Summary { operation: Operation::Overwrite, properties: BTreeMap::new() },
+            schema_id: Some(0),
+        });
+        self.meta.snapshot_log.push(SnapshotLogEntry { snapshot_id, timestamp_ms: seq * 1000 });
+        self.meta.current_snapshot_id = Some(snapshot_id);
+        self.meta.last_sequence_number = seq;
+        snapshot_id
+    }
+
+    /// The winner for `id` as (ts, markdown), at the current snapshot or `at`.
+    pub fn find_at(&self, id: &str, at: At) -> Option<(i64, String)> {
+        let table = Table { metadata: &self.meta, location_prefix: PREFIX };
+        let mut cost = Cost::default();
+        let found = block_on(locate(&self.store, &table, Wanted { ns: "docs", ty: "guide", id }, &at, &mut cost)).unwrap()?;
+        let markdown = block_on(read_value(&self.store, &table, &found, "markdown", &mut cost)).unwrap().unwrap_or_default();
+        Some((found.ts, markdown))
+    }
+
+    pub fn find(&self, id: &str) -> Option<(i64, String)> {
+        self.find_at(id, At::Current)
+    }
+
+    pub fn reads_of(&self, key_part: &str) -> usize {
+        self.store.reads.borrow().iter().filter(|k| k.contains(key_part)).count()
+    }
+}
+
