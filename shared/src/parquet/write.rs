@@ -9,8 +9,11 @@
 //!   thrift compact protocol, parquet-format-safe's writer), its length and `PAR1`.
 //! - Data pages v1, values PLAIN, levels in the RLE / bit-packed hybrid (RLE runs only) with
 //!   their 4-byte length prefix; one page per column chunk unless its values pass
-//!   [`PAGE_VALUE_BYTES`], then pages split at row boundaries. No dictionary, no page index, no
-//!   CRC.
+//!   [`PAGE_VALUE_BYTES`] or its rows [`PAGE_ROWS`], then pages split at row boundaries. No
+//!   dictionary, no CRC.
+//! - A page index, as arrow-rs writes it (so Pipelines): after the last row group, every chunk's
+//!   column index (per-page min/max/null pages, for flat columns whose page bounds fit
+//!   [`MAX_STATISTICS_BYTES`]), then every chunk's offset index (page offsets, sizes, first rows).
 //! - The schema carries every Iceberg field id as the Parquet `field_id`. Strings are
 //!   `BYTE_ARRAY` with `STRING` (converted `UTF8`), timestamps `INT64` with
 //!   `TIMESTAMP(isAdjustedToUTC=true, MICROS)` (converted `TIMESTAMP_MICROS`), lists the standard
@@ -62,6 +65,9 @@ pub const MAX_STATISTICS_BYTES: usize = 256;
 /// readers accept (ours refuse pages over [`super::DEFAULT_MAX_PAGE_BYTES`]). A single value
 /// larger than a page still gets a page of its own.
 pub const PAGE_VALUE_BYTES: usize = 1024 * 1024;
+
+/// Rows after which a page is closed (arrow-rs's default data page row count limit).
+pub const PAGE_ROWS: usize = 20_000;
 
 /// `PAR1`.
 const MAGIC: &[u8; 4] = b"PAR1";
@@ -191,6 +197,7 @@ pub fn write_parquet(
     out.extend_from_slice(MAGIC);
     let mut metrics: Vec<Metrics> = columns.iter().map(|_| Metrics::default()).collect();
     let mut row_groups = Vec::new();
+    let mut page_indexes: Vec<Vec<PageIndex>> = Vec::new();
     let mut split_offsets = Vec::new();
     let mut start = 0usize;
     while start < rows {
@@ -198,10 +205,12 @@ pub fn write_parquet(
         let rg_offset = to_i64(out.len())?;
         split_offsets.push(rg_offset);
         let mut chunks = Vec::with_capacity(columns.len());
+        let mut indexes = Vec::with_capacity(columns.len());
         let mut uncompressed_total = 0i64;
         let mut compressed_total = 0i64;
         for (col, m) in columns.iter().zip(metrics.iter_mut()) {
-            let chunk = write_chunk(&mut out, col, start..end, codec, m)?;
+            let (chunk, index) = write_chunk(&mut out, col, start..end, codec, m)?;
+            indexes.push(index);
             if let Some(meta) = &chunk.meta_data {
                 uncompressed_total =
                     uncompressed_total.saturating_add(meta.total_uncompressed_size);
@@ -218,8 +227,10 @@ pub fn write_parquet(
             total_compressed_size: Some(compressed_total),
             ordinal: i16::try_from(row_groups.len()).ok(),
         });
+        page_indexes.push(indexes);
         start = end;
     }
+    write_page_indexes(&mut out, &mut row_groups, &page_indexes)?;
     let leaves = columns.len();
     let meta = pf::FileMetaData {
         version: 1,
@@ -774,7 +785,7 @@ fn page_ranges(data: &ColumnData, rows: Range<usize>) -> Vec<Range<usize>> {
     let mut bytes = 0usize;
     for i in rows.clone() {
         bytes = bytes.saturating_add(row_bytes(i));
-        if bytes >= PAGE_VALUE_BYTES {
+        if bytes >= PAGE_VALUE_BYTES || i + 1 - page_start >= PAGE_ROWS {
             out.push(page_start..i + 1);
             page_start = i + 1;
             bytes = 0;
@@ -826,21 +837,68 @@ fn write_page(
 /// Writes the column chunk of rows `rows` of `col` at the end of `out` (one page, or more when
 /// its values pass [`PAGE_VALUE_BYTES`]), adds it to the column's file metrics and returns its
 /// footer entry.
+/// The page index of one column chunk, written after all row groups: the offset index always,
+/// the column index when every page has usable bounds (lists have none).
+struct PageIndex {
+    offsets: pf::OffsetIndex,
+    columns: Option<pf::ColumnIndex>,
+}
+
 fn write_chunk(
     out: &mut Vec<u8>,
     col: &WriteColumn,
     rows: Range<usize>,
     codec: WriteCodec,
     metrics: &mut Metrics,
-) -> Result<pf::ColumnChunk, ParquetError> {
+) -> Result<(pf::ColumnChunk, PageIndex), ParquetError> {
     let offset = to_i64(out.len())?;
     let (mut uncompressed_size, mut compressed_size) = (0i64, 0i64);
     let (mut entries, mut nulls) = (0usize, 0usize);
     let mut levels = false;
     let mut chunk_range: Option<ValueRange> = None;
+    let first = rows.start;
+    let mut index = PageIndex {
+        offsets: pf::OffsetIndex { page_locations: Vec::new() },
+        columns: (!matches!(col.data, ColumnData::Utf8List(_))).then(|| pf::ColumnIndex {
+            null_pages: Vec::new(),
+            min_values: Vec::new(),
+            max_values: Vec::new(),
+            boundary_order: pf::BoundaryOrder::UNORDERED,
+            null_counts: Some(Vec::new()),
+        }),
+    };
     for page_rows in page_ranges(&col.data, rows) {
+        let page_offset = to_i64(out.len())?;
+        let first_row_index = to_i64(page_rows.start.saturating_sub(first))?;
         let encoded = encode_chunk(col, page_rows)?;
         let (u, c) = write_page(out, &encoded, codec)?;
+        index.offsets.page_locations.push(pf::PageLocation {
+            offset: page_offset,
+            compressed_page_size: i32::try_from(to_i64(out.len())?.saturating_sub(page_offset)).map_err(|_| ParquetError::PageTooLarge)?,
+            first_row_index,
+        });
+        let bounds = encoded.range.as_ref().and_then(ValueRange::statistics);
+        let all_null = encoded.nulls == encoded.entries;
+        index.columns = index.columns.take().and_then(|mut ci| {
+            match (all_null, bounds) {
+                (true, _) => {
+                    ci.null_pages.push(true);
+                    ci.min_values.push(Vec::new());
+                    ci.max_values.push(Vec::new());
+                }
+                (false, Some((min, max))) => {
+                    ci.null_pages.push(false);
+                    ci.min_values.push(min);
+                    ci.max_values.push(max);
+                }
+                // A value too long for statistics: no column index for this chunk.
+                (false, None) => return None,
+            }
+            if let Some(counts) = ci.null_counts.as_mut() {
+                counts.push(i64::try_from(encoded.nulls).unwrap_or(i64::MAX));
+            }
+            Some(ci)
+        });
         uncompressed_size = uncompressed_size.saturating_add(u);
         compressed_size = compressed_size.saturating_add(c);
         entries = entries.saturating_add(encoded.entries);
@@ -905,7 +963,7 @@ fn write_chunk(
         encoding_stats: None,
         bloom_filter_offset: None,
     };
-    Ok(pf::ColumnChunk {
+    let chunk = pf::ColumnChunk {
         file_path: None,
         file_offset: offset,
         meta_data: Some(meta),
@@ -915,7 +973,38 @@ fn write_chunk(
         column_index_length: None,
         crypto_metadata: None,
         encrypted_column_metadata: None,
-    })
+    };
+    Ok((chunk, index))
+}
+
+/// Writes `value` (a thrift struct) at the end of `out`; returns its `(offset, length)`.
+fn write_thrift(out: &mut Vec<u8>, write: impl FnOnce(&mut TCompactOutputProtocol<&mut Vec<u8>>) -> Result<usize, ()>) -> Result<(i64, i32), ParquetError> {
+    let start = to_i64(out.len())?;
+    write(&mut TCompactOutputProtocol::new(out)).map_err(|()| ParquetError::CorruptPageIndex)?;
+    let len = i32::try_from(to_i64(out.len())?.saturating_sub(start)).map_err(|_| ParquetError::PageTooLarge)?;
+    Ok((start, len))
+}
+
+/// Writes every chunk's column index, then every chunk's offset index (as arrow-rs lays them
+/// out, just before the footer), and points the chunks at them.
+fn write_page_indexes(out: &mut Vec<u8>, row_groups: &mut [pf::RowGroup], indexes: &[Vec<PageIndex>]) -> Result<(), ParquetError> {
+    for (rg, idx) in row_groups.iter_mut().zip(indexes) {
+        for (chunk, index) in rg.columns.iter_mut().zip(idx) {
+            if let Some(ci) = &index.columns {
+                let (offset, length) = write_thrift(out, |p| ci.write_to_out_protocol(p).map_err(|_| ()))?;
+                chunk.column_index_offset = Some(offset);
+                chunk.column_index_length = Some(length);
+            }
+        }
+    }
+    for (rg, idx) in row_groups.iter_mut().zip(indexes) {
+        for (chunk, index) in rg.columns.iter_mut().zip(idx) {
+            let (offset, length) = write_thrift(out, |p| index.offsets.write_to_out_protocol(p).map_err(|_| ()))?;
+            chunk.offset_index_offset = Some(offset);
+            chunk.offset_index_length = Some(length);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1841,5 +1930,77 @@ mod tests {
             check_with_arrow(&columns, &written, &format!("pages-{codec:?}"));
             check_bounds(&columns, &written);
         }
+    }
+
+    #[test]
+    fn the_page_index_describes_the_pages() {
+        use crate::parquet::{decode_page_run, page_runs, pages_may_contain, parse_column_index, parse_offset_index};
+        let big = |i: usize| Some(format!("{i}-{}", "ab".repeat(BIG / 2)));
+        let rows = 2 * PAGE_ROWS + 7;
+        let columns = vec![
+            one("s", 1, false, ColumnData::Utf8((0..rows).map(|i| if i % 5000 == 1 { big(i) } else { Some(format!("v{i}")) }).collect())),
+            one("id", 3, true, ColumnData::Utf8((0..rows).map(|i| Some(format!("id-{i:06}"))).collect())),
+            one("n", 4, false, ColumnData::Int64((0..rows).map(|i| (i % 3 != 0).then_some(i as i64)).collect())),
+            one("z", 5, false, ColumnData::Utf8((0..rows).map(|_| None).collect())),
+            one("l", 6, false, ColumnData::Utf8List((0..rows).map(|i| Some(vec![Some(format!("e{i}"))])).collect())),
+        ];
+        let written = write_parquet(&columns, WriteCodec::Snappy, rows).unwrap();
+        let file = &written.bytes;
+        let footer = parse_footer(file, file.len() as u64).unwrap();
+        let slice = |(o, l): (u64, u64)| &file[o as usize..(o + l) as usize];
+        let rg_rows = rows as u64;
+        for col in 0..5 {
+            let chunk = footer.chunk(0, col).unwrap();
+            let pages = parse_offset_index(slice(chunk.offset_index.unwrap()), chunk, rg_rows).unwrap();
+            assert!(pages.len() >= 3, "col {col}: {} pages (20,000 rows a page)", pages.len());
+            if col == 4 {
+                assert_eq!(chunk.column_index, None, "no column index for lists");
+                continue;
+            }
+            let (start, len) = chunk.range();
+            let whole = decode_column_chunk(&file[start as usize..(start + len) as usize], chunk, DecodeLimits::default()).unwrap();
+            for p in 0..pages.len() {
+                let run = page_runs(&pages, &[p], rg_rows)[0];
+                let got = decode_page_run(None, slice(run.range), chunk, run.end_row - run.first_row, DecodeLimits::default()).unwrap();
+                let (a, b) = (run.first_row as usize, run.end_row as usize);
+                let want = match &whole {
+                    ColumnValues::ByteArray(v) => ColumnValues::ByteArray(v[a..b].to_vec()),
+                    ColumnValues::Int64(v) => ColumnValues::Int64(v[a..b].to_vec()),
+                    _ => unreachable!(),
+                };
+                assert_eq!(got, want, "col {col} page {p}");
+            }
+            match col {
+                // A 200 KB value has no bounds: no column index for that chunk.
+                0 => assert_eq!(chunk.column_index, None),
+                1 => {
+                    let bounds = parse_column_index(slice(chunk.column_index.unwrap()), pages.len()).unwrap();
+                    for i in [0, 19_999, 20_000, rows - 1] {
+                        let keep = pages_may_contain(chunk, &bounds, format!("id-{i:06}").as_bytes());
+                        assert_eq!(keep, [i / PAGE_ROWS], "id-{i:06}");
+                    }
+                }
+                3 => {
+                    let bounds = parse_column_index(slice(chunk.column_index.unwrap()), pages.len()).unwrap();
+                    assert!(bounds.iter().all(|b| b.null_page), "only nulls");
+                }
+                _ => assert!(chunk.column_index.is_some()),
+            }
+        }
+        // arrow-rs reads the same page index.
+        use arrow_parquet::file::reader::FileReader;
+        let options = arrow_parquet::file::serialized_reader::ReadOptionsBuilder::new().with_page_index().build();
+        let path = std::env::temp_dir().join(format!("shared-parquet-page-index-{}.parquet", std::process::id()));
+        std::fs::write(&path, file).unwrap();
+        let reader = SerializedFileReader::new_with_options(std::fs::File::open(&path).unwrap(), options).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let index = reader.metadata().page_index_for_row_group(0);
+        let ours = parse_offset_index(slice(footer.chunk(0, 1).unwrap().offset_index.unwrap()), footer.chunk(0, 1).unwrap(), rg_rows).unwrap();
+        let theirs = index.offset_index(1).expect("offset index").page_locations();
+        assert_eq!(theirs.len(), ours.len());
+        for (t, o) in theirs.iter().zip(&ours) {
+            assert_eq!((t.offset as u64, t.compressed_page_size as u64, t.first_row_index as u64), (o.offset, o.length, o.first_row));
+        }
+        assert!(index.column_index(1).is_some(), "arrow-rs reads the id column index");
     }
 }
