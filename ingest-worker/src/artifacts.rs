@@ -197,9 +197,14 @@ async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, S
         Problem::new(400, "unknown-mode", "Unknown mode", "X-Artifact-Mode must be preview, build or bulk")
     })?;
     let kv = Kv::from_env(env.as_ref(), "ARTIFACT_STATE").ok_or_else(|| misconfigured("ARTIFACT_STATE"))?;
-    let settings = settings::for_tenant(settings::from_env(env), &kv, &claims.org).await;
+    let settings = settings::for_tenant(settings::from_env(env), &kv, &claims.org).await.map_err(state_unavailable("reading tenant settings"))?;
     crate::limits::check_rate(env, &claims.org, settings.rate_limit_per_minute).await?;
     Ok((claims, mode, settings, kv))
+}
+
+/// 503 `state-unavailable`: `ARTIFACT_STATE` failed while reading `what`; nothing was sent.
+fn state_unavailable(what: &'static str) -> impl Fn(String) -> Problem {
+    move |e| Problem::new(503, "state-unavailable", "Service Unavailable", format!("{what} failed: {e}"))
 }
 
 fn misconfigured(binding: &str) -> Problem {
@@ -251,7 +256,7 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
                 }
                 return http::respond(status, &content_type, &body, &[("x-idempotency-replayed", "true".into())]).map_err(internal);
             }
-            Err(e) => return Err(Problem::new(503, "state-unavailable", "Service Unavailable", format!("idempotency store failed: {e}")).into()),
+            Err(e) => return Err(state_unavailable("idempotency store")(e).into()),
         }
     }
 
@@ -265,9 +270,11 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
     match result {
         Ok(done) => {
             if let Some(key) = &idem_key {
-                if done.status < 500 {
-                    let _ = idempotency::complete(&kv, &claims.org, key, &done.sha256, done.status, done.content_type, &done.body).await;
-                } else {
+                // An answer that cannot be stored forgets the key: a retry is then processed
+                // again (dedupe keeps it from duplicating) instead of meeting a pending 409.
+                let stored = done.status < 500
+                    && idempotency::complete(&kv, &claims.org, key, &done.sha256, done.status, done.content_type, &done.body).await.is_ok();
+                if !stored {
                     idempotency::abandon(&kv, &claims.org, key).await;
                 }
             }
@@ -382,11 +389,14 @@ async fn ingest_body(
         flight.drain(&mut early).await;
         return Err(refusal);
     }
+    // Counted before `finish` consumes the intake: a stop found there (an array cut short)
+    // reports the records that were valid up to it, as a stop found while reading does.
+    let valid = intake.valid_so_far();
     let mut report = match intake.finish(&mut ready) {
         Ok(r) => r,
         Err(stop) => {
             flight.drain(&mut early).await;
-            return Err(stopped(stop, settings, early.valid).into());
+            return Err(stopped(stop, settings, valid).into());
         }
     };
     for chunk in ready.drain(..) {

@@ -57,12 +57,14 @@ pub fn from_env(env: &Env) -> Settings {
 
 /// Applies a tenant's overrides (`tenant:<org>` JSON: `max_body_bytes`, `max_artifacts_per_request`,
 /// `default_visibility`) on top of the defaults. Tenants may only tighten byte and count limits.
-pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Settings {
-    let Ok(Some(text)) = kv.get(&format!("tenant:{org}")).await else {
-        return base;
+/// A KV failure is an error, not the defaults: they could be looser than the tenant's limits or
+/// stamp a wider default visibility on its records.
+pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Result<Settings, String> {
+    let Some(text) = kv.get(&format!("tenant:{org}")).await? else {
+        return Ok(base);
     };
     let Ok(Value::Object(t)) = serde_json::from_str::<Value>(&text) else {
-        return base;
+        return Ok(base);
     };
     let mut s = base;
     if let Some(n) = t.get("max_body_bytes").and_then(Value::as_u64) {
@@ -74,5 +76,5 @@ pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Settings {
     if let Some(v) = t.get("default_visibility").and_then(Value::as_str).and_then(Visibility::parse) {
         s.default_visibility = v;
     }
-    s
+    Ok(s)
 }

@@ -19,14 +19,15 @@ pub fn windows(env: &Env) -> Windows {
     Windows { fresh_secs: num("FRESH_SECONDS", 300), stale_secs: num("STALE_SECONDS", 60) }
 }
 
-/// The artifact's generation as ingest recorded it (0 when never written through ingest or when
-/// KV cannot be read: the key then still differs from any purged one).
-pub async fn generation(env: &Env, c: &ContentRef) -> i64 {
-    let Ok(kv) = env.kv("ARTIFACT_STATE") else { return 0 };
+/// The artifact's generation as ingest recorded it (0 when never written through ingest), or
+/// `None` when KV cannot be read: the caller then bypasses the cache, since any cached answer
+/// might predate a purge it cannot see.
+pub async fn generation(env: &Env, c: &ContentRef) -> Option<i64> {
+    let kv = env.kv("ARTIFACT_STATE").ok()?;
     let key = shared::cache_key::state_key(&c.ns, &c.ty, &c.id);
     // 60 s is KV's smallest edge cache TTL; it bounds how long a purge takes to be seen.
-    let Ok(Some(text)) = kv.get(&key).cache_ttl(60).text().await else { return 0 };
-    serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("g").and_then(serde_json::Value::as_i64)).unwrap_or(0)
+    let text = kv.get(&key).cache_ttl(60).text().await.ok()?;
+    Some(text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).and_then(|v| v.get("g").and_then(serde_json::Value::as_i64)).unwrap_or(0))
 }
 
 /// The scopes a caller may read, most shared first.

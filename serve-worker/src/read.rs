@@ -82,7 +82,12 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         }
     }
     let download = query("download").is_some_and(|v| v == "1" || v == "true");
-    let bypass = signed || query("fresh").is_some_and(|v| v == "true" || v == "1");
+    let asked_bypass = signed || query("fresh").is_some_and(|v| v == "true" || v == "1");
+    // KV unreadable (no generation): the table still answers, but no cache entry is used or
+    // stored, since any of them might predate a purge this request cannot see.
+    let generation = if asked_bypass { None } else { cache::generation(env, &c).await };
+    let bypass = generation.is_none();
+    let generation = generation.unwrap_or(0);
     let windows = cache::windows(env).with_max_age(query("max_age").as_deref());
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
     let disposition = download.then(|| format!("attachment; filename=\"{}.{}\"", c.id, c.ext));
@@ -97,7 +102,6 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         Ok(res)
     };
 
-    let generation = if bypass { 0 } else { cache::generation(env, &c).await };
     if !bypass {
         for scope in cache::scopes(claims.as_ref()) {
             let key = cache::key(&c, generation, &scope);

@@ -101,14 +101,34 @@ impl R2 {
         });
     }
 
+    /// One read, tried twice when R2 fails or answers short (a transient error should not fail
+    /// the request); a missing object is final.
     async fn fetch(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
+        match self.fetch_once(key, range).await {
+            Err(StoreError::Failed(_)) => self.fetch_once(key, range).await,
+            done => done,
+        }
+    }
+
+    async fn fetch_once(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
         let mut req = self.bucket.get(key);
         if let Some((offset, length)) = range {
             req = req.range(Range::OffsetWithLength { offset, length });
         }
         let object = req.execute().await.map_err(|e| StoreError::Failed(e.to_string()))?.ok_or(StoreError::NotFound)?;
+        let size = object.size();
         let body = object.body().ok_or(StoreError::NotFound)?;
-        body.bytes().await.map_err(|e| StoreError::Failed(e.to_string()))
+        let bytes = body.bytes().await.map_err(|e| StoreError::Failed(e.to_string()))?;
+        // A body that ends before the length R2 announced (a dropped stream) is a failed read: it
+        // must never pass for the object, nor reach the immutable cache.
+        let expected = match range {
+            None => size,
+            Some((offset, length)) => length.min(size.saturating_sub(offset)),
+        };
+        if u64::try_from(bytes.len()).ok() != Some(expected) {
+            return Err(StoreError::Failed(format!("the body ended after {} of {expected} bytes", bytes.len())));
+        }
+        Ok(bytes)
     }
 
     /// Keys under `prefix` (all pages).
@@ -116,11 +136,18 @@ impl R2 {
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut req = self.bucket.list().prefix(prefix.to_string());
-            if let Some(c) = cursor.take() {
-                req = req.cursor(c);
-            }
-            let page = req.execute().await.map_err(|e| StoreError::Failed(e.to_string()))?;
+            let list = || {
+                let req = self.bucket.list().prefix(prefix.to_string());
+                match &cursor {
+                    Some(c) => req.cursor(c.clone()),
+                    None => req,
+                }
+            };
+            // Tried twice, as reads are.
+            let page = match list().execute().await {
+                Ok(page) => page,
+                Err(_) => list().execute().await.map_err(|e| StoreError::Failed(e.to_string()))?,
+            };
             keys.extend(page.objects().iter().map(|o| o.key()));
             match page.cursor() {
                 Some(c) if page.truncated() => cursor = Some(c),

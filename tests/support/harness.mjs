@@ -29,6 +29,10 @@ const modulesRules = [
   { type: "CompiledWasm", include: ["**/*.wasm"] },
 ];
 
+// With `faults`, ingest and serve run under a test entry that wraps their R2/KV bindings
+// (tests/support/fault-wrap.mjs, controlled through `/__faults`); modules resolve from the root.
+const faultEntry = (name) => ({ modulesRoot: root, scriptPath: path.join(root, `tests/support/fault-${name}.mjs`) });
+
 function rustWorker(name, extra) {
   const dir = path.join(root, "build", name);
   return {
@@ -50,8 +54,11 @@ function rustWorker(name, extra) {
  * binds ingest's PIPELINE_* to it and points serve at its tables; then `h.standin` fetches it and
  * `h.flush(mode?)` commits (all modes without `mode`); every table exists (empty) from the start. `flushEveryMs` (with `standin`) polls
  * `POST /flush?due=1` on that period, as `make dev` may (commits only modes past their roll).
+ * `faults: true` wraps ingest's and serve's storage bindings in the fault injector (see
+ * tests/support/fault-wrap.mjs; `POST /__faults` on either worker arms it).
+ * `ports` ({ ingest, serve, standin }, each optional) also serves that worker on 127.0.0.1:<port>.
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false } = {}) {
   const recorder = new PipelineRecorder();
   // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
   const outbound = { calls: [], status: 200 };
@@ -62,6 +69,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     workers: [
       rustWorker("ingest", {
         ...socket("ingest"),
+        ...(faults ? faultEntry("ingest") : {}),
         bindings: { AUTH_SECRET: authSecret, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", ...ingestVars },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         serviceBindings: standin ? standinBindings : pipelineBindings,
@@ -73,6 +81,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
       }),
       rustWorker("serve", {
         ...socket("serve"),
+        ...(faults ? faultEntry("serve") : {}),
         bindings: {
           AUTH_SECRET: authSecret,
           ...(standin ? { TABLE_ROOTS: STANDIN_ROOTS, LOCATION_PREFIX: STANDIN_LOCATION } : {}),
@@ -98,7 +107,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
         serviceBindings: { RECORDER: (req) => recorder.handle(req) },
       },
       ...(standin
-        ? [rustWorker("standin", { bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...standinVars }, r2Buckets: { WAREHOUSE: "warehouse" } })]
+        ? [rustWorker("standin", { ...socket("standin"), bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...standinVars }, r2Buckets: { WAREHOUSE: "warehouse" } })]
         : []),
     ],
   });
