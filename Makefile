@@ -13,7 +13,7 @@ NODE_BIN := node_modules/.bin
 export WRANGLER_SEND_METRICS := false
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help tools build size test test-rust test-node check-nostd clippy dev token dry-run clean fuzz-build fuzz
+.PHONY: help tools build size test test-rust test-node check-nostd clippy dev token dry-run clean fuzz-build fuzz soak
 
 help:
 	@echo "make dev    build both workers and run them locally (ingest :8787, serve :8788)"
@@ -57,8 +57,17 @@ test-rust:
 	$(CARGO) test -p serve-worker -p standin-worker --lib
 	$(CARGO) test -p shared --features reader
 
-test-node: tools
+test-node: tools pyenv
 	node --test --test-concurrency=1 tests/
+
+## pyenv: .venv with pyiceberg for the interop tests, versions pinned in tools/python-requirements.txt
+.PHONY: pyenv
+PYTHON3 ?= python3
+pyenv: .venv/stamp
+.venv/stamp: tools/python-requirements.txt
+	@[ -x .venv/bin/python ] || $(PYTHON3) -m venv .venv
+	.venv/bin/pip install --disable-pip-version-check -q -r tools/python-requirements.txt
+	@touch $@
 
 ## dev: build, then run both workers (and later the stand-in) until Ctrl-C
 export WAREHOUSE_DIR WAREHOUSE_LOCATION TABLES INGEST_PORT SERVE_PORT
@@ -86,6 +95,66 @@ fuzz-build:
 FUZZ_RUNS ?= 1000000
 fuzz: fuzz-build
 	FUZZ_RUNS=$(FUZZ_RUNS) fuzz/run-all.sh
+
+## soak: the full round trip under load (10,000 artifacts, 16 clients; tools/soak.mjs)
+soak: build
+	node tools/soak.mjs
+
+## bench: benchmarks, never part of `make test`: build, then serve, ingest, size, then BENCHMARKS.md
+.PHONY: bench bench-ingest bench-size
+BENCH_RUNS ?= 5
+BENCH_SIZE_RUNS ?= 11
+TWIGGY_VERSION := 0.8.0
+# The native ingest peer is built twice from the release profile: opt-level 3 (the fair native
+# peer) and the workers' own opt-level "z". Profiles are defined here so Cargo.toml stays size-first.
+BENCH_NATIVE := --config 'profile.bench-native.inherits="release"' --config 'profile.bench-native.opt-level=3'
+BENCH_NATIVE_Z := --config 'profile.bench-native-z.inherits="release"'
+bench: build
+	@$(MAKE) --no-print-directory bench-serve bench-ingest bench-size
+	node bench/report.mjs
+
+## bench-ingest: ingest in Miniflare vs native on 10 and 100 MB NDJSON → bench/out/ingest.{md,json} (needs build)
+bench-ingest: tools
+	$(CARGO) build -q $(BENCH_NATIVE) --profile bench-native --bin bench_ingest_native
+	$(CARGO) build -q $(BENCH_NATIVE_Z) --profile bench-native-z --bin bench_ingest_native
+	node bench/ingest/run.mjs --runs $(BENCH_RUNS) --native target/bench-native/bench_ingest_native \
+	  --native-z target/bench-native-z/bench_ingest_native
+
+## bench-size: sizes vs budget, instantiate/start-up times, twiggy → bench/out/size.{md,json} (needs build)
+bench-size: tools
+	@command -v twiggy >/dev/null || $(CARGO) install twiggy --version $(TWIGGY_VERSION) --locked
+	node bench/size/run.mjs --runs $(BENCH_SIZE_RUNS)
+
+## bench-serve: serve lookups on generated tables (20k/200k/1M rows × 10/100/1,000 files) vs hyparquet and pyarrow
+## → bench/out/serve.{md,json} and bench/out/bytes-requests-vs-files.png (needs build; tables in bench/.data)
+.PHONY: bench-serve
+BENCH_SERVE_DATA := bench/.data
+BENCH_SERVE_SAMPLES ?= 100
+BENCH_SERVE_REPS ?= 3
+# Seconds per table for our native lookups and for each peer (at least 3 ids each either way).
+BENCH_SERVE_BUDGET ?= 20
+BENCH_SERVE_MF_TABLES ?= bench/r20000_f10,bench/r20000_f100,bench/r20000_f1000,bench/r200000_f10,bench/r200000_f100
+MATPLOTLIB_VERSION := 3.9.2
+PYARROW_VERSION := 18.1.0
+bench-serve: tools
+	@test -f $(BUILD)/serve/entry.mjs || $(MAKE) --no-print-directory build
+	$(CARGO) build -q $(BENCH_NATIVE) --profile bench-native --bin bench_tables
+	$(CARGO) build -q $(BENCH_NATIVE_Z) --profile bench-native-z --bin bench_tables
+	@test -x bench/.venv/bin/python || python3 -m venv bench/.venv
+	@bench/.venv/bin/python -c 'import matplotlib, pyarrow, sys; sys.exit(matplotlib.__version__ != "$(MATPLOTLIB_VERSION)" or pyarrow.__version__ != "$(PYARROW_VERSION)")' 2>/dev/null \
+	  || bench/.venv/bin/pip install -q matplotlib==$(MATPLOTLIB_VERSION) pyarrow==$(PYARROW_VERSION)
+	target/bench-native/bench_tables generate --data $(BENCH_SERVE_DATA)
+	target/bench-native-z/bench_tables measure --data $(BENCH_SERVE_DATA) --samples $(BENCH_SERVE_SAMPLES) \
+	  --reps $(BENCH_SERVE_REPS) --budget-secs $(BENCH_SERVE_BUDGET) --out $(BENCH_SERVE_DATA)/native.json
+	HYPARQUET_TABLE_BUDGET_MS=$(BENCH_SERVE_BUDGET)000 node bench/serve/hyparquet.mjs $(BENCH_SERVE_DATA)/native.json \
+	  $(BENCH_SERVE_DATA)/warehouse $(BENCH_SERVE_DATA)/hyparquet.json 30 $(BENCH_SERVE_REPS)
+	PEER_TABLE_BUDGET_MS=$(BENCH_SERVE_BUDGET)000 bench/.venv/bin/python bench/serve/pyarrow_peer.py $(BENCH_SERVE_DATA)/native.json \
+	  $(BENCH_SERVE_DATA)/warehouse $(BENCH_SERVE_DATA)/pyarrow.json 30 $(BENCH_SERVE_REPS)
+	node bench/serve/miniflare.mjs $(BENCH_SERVE_DATA)/native.json $(BENCH_SERVE_DATA)/warehouse \
+	  $(BENCH_SERVE_DATA)/miniflare.json $(BENCH_SERVE_MF_TABLES) 10 3
+	node bench/serve/report.mjs $(BENCH_SERVE_DATA)/native.json $(BENCH_SERVE_DATA)/hyparquet.json \
+	  $(BENCH_SERVE_DATA)/miniflare.json bench/out $(BENCH_SERVE_DATA)/pyarrow.json
+	bench/.venv/bin/python bench/serve/plot.py bench/out/serve.json bench/out/bytes-requests-vs-files.png
 
 clean:
 	rm -rf $(BUILD) target .tools-stamp

@@ -26,7 +26,7 @@ use crate::{in_flight_floor, now_ms, random_hex, rows, table, uuid, var, ModeCon
 
 /// Attempts before a commit gives up on conflicts.
 const MAX_ATTEMPTS: usize = 16;
-/// Rows per Parquet row group.
+/// Rows per Parquet row group unless `ROW_GROUP_ROWS` says otherwise.
 const ROW_GROUP_ROWS: usize = 10_000;
 /// Most buffer objects one commit includes.
 const COMMIT_MAX_OBJECTS: usize = 10_000;
@@ -202,7 +202,8 @@ async fn write_append(
     buffer_through: String,
 ) -> Res<TableMetadata> {
     let loc = warehouse_location(env);
-    let written = write_parquet(&rows::columns(rows_in), codec(env)?, ROW_GROUP_ROWS).map_err(|err| err.to_string())?;
+    let row_group_rows = var(env, "ROW_GROUP_ROWS", "").trim().parse::<usize>().ok().filter(|n| *n > 0).unwrap_or(ROW_GROUP_ROWS);
+    let written = write_parquet(&rows::columns(rows_in), codec(env)?, row_group_rows).map_err(|err| err.to_string())?;
     let data_key = format!("{}/data/{}.parquet", cfg.root, uuid());
     let file_size = i64::try_from(written.bytes.len()).map_err(|_| "data file too large".to_string())?;
     let record_count = written.record_count;

@@ -8,7 +8,9 @@
 //!   entry then commits in `waitUntil`.
 //! - [`flush`] / `POST /flush[?mode=][&due=1]`: commits a mode (see [`commit`]); `due=1` only
 //!   modes past their roll interval or size. `POST /init` creates missing tables (empty `v1`).
-//! - `GET /v1/config`, `GET /v1/{prefix}/namespaces/{ns}/tables/{table}`: the REST catalog.
+//! - `GET /v1/config`, `GET /v1/{prefix}/namespaces/{ns}/tables/{table}` and the other read
+//!   routes of the REST catalog (see [`catalog`]): what serve and pyiceberg's `RestCatalog` call.
+mod catalog;
 mod commit;
 mod rows;
 mod table;
@@ -144,7 +146,77 @@ fn json(status: u16, body: &serde_json::Value) -> Result<Response> {
 }
 
 fn iceberg_error(status: u16, kind: &str, message: &str) -> Result<Response> {
-    json(status, &serde_json::json!({"error": {"message": message, "type": kind, "code": status}}))
+    json(status, &catalog::error(status, kind, message))
+}
+
+/// An empty answer with `status` (the catalog's `HEAD` routes).
+fn empty(status: u16) -> Result<Response> {
+    Ok(Response::empty()?.with_status(status))
+}
+
+/// The mode whose table is named `table` (`TABLE_PREVIEW/_BUILD/_BULK`, default the mode).
+fn mode_of_table(env: &Env, table: &str) -> Option<ModeConfig> {
+    let mode = MODES.iter().find(|m| var(env, &format!("TABLE_{}", m.to_ascii_uppercase()), m) == table)?;
+    ModeConfig::new(env, mode)
+}
+
+/// The REST catalog (see [`catalog`]): one namespace, `CATALOG_NAMESPACE` (default `artifacts`),
+/// holding the mode tables that exist.
+async fn serve_catalog(route: catalog::Route, env: &Env) -> Result<Response> {
+    use catalog::Route;
+    let warehouse = var(env, "CATALOG_WAREHOUSE", "artifacts-warehouse");
+    let namespace = var(env, "CATALOG_NAMESPACE", "artifacts");
+    let no_namespace = |ns: &str| iceberg_error(404, "NoSuchNamespaceException", &format!("Namespace does not exist: {ns}"));
+    match route {
+        Route::Config => json(200, &catalog::config(&warehouse)),
+        Route::ListNamespaces { parent } => json(200, &catalog::namespaces(&namespace, parent.as_deref())),
+        Route::Namespace { ns, head } if ns == namespace => {
+            if head {
+                empty(204)
+            } else {
+                json(200, &catalog::namespace(&namespace))
+            }
+        }
+        Route::Namespace { head: true, .. } => empty(404),
+        Route::Namespace { ns, head: false } => no_namespace(&ns),
+        Route::ListTables { ns } if ns == namespace => {
+            let mut names = Vec::new();
+            for m in MODES {
+                let Some(cfg) = ModeConfig::new(env, m) else { continue };
+                match commit::current(env, &cfg).await {
+                    Ok(Some(_)) => names.push(var(env, &format!("TABLE_{}", m.to_ascii_uppercase()), m)),
+                    Ok(None) => {}
+                    Err(e) => return iceberg_error(500, "ServiceFailureException", &e),
+                }
+            }
+            json(200, &catalog::tables(&namespace, &names))
+        }
+        Route::ListTables { ns } => no_namespace(&ns),
+        Route::Table { ns, table, head } => {
+            let cfg = if ns == namespace { mode_of_table(env, &table) } else { None };
+            let found = match &cfg {
+                Some(cfg) => commit::current(env, cfg).await,
+                None => Ok(None),
+            };
+            match (found, head) {
+                (Ok(Some(_)), true) => empty(204),
+                (Ok(None), true) => empty(404),
+                (Ok(Some(cur)), false) => json(
+                    200,
+                    &serde_json::json!({
+                        "metadata-location": cur.location,
+                        "metadata": serde_json::from_str::<serde_json::Value>(&cur.metadata.to_json()).unwrap_or_default(),
+                        "config": {},
+                    }),
+                ),
+                (Ok(None), false) => iceberg_error(404, "NoSuchTableException", &format!("Table does not exist: {ns}.{table}")),
+                (Err(_), true) => empty(500),
+                (Err(e), false) => iceberg_error(500, "ServiceFailureException", &e),
+            }
+        }
+        Route::MethodNotAllowed => iceberg_error(405, "MethodNotAllowed", "the stand-in serves the catalog's read routes only"),
+        Route::NotFound => iceberg_error(404, "NotFoundException", "no such catalog route"),
+    }
 }
 
 #[event(fetch)]
@@ -192,31 +264,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         return json(200, &serde_json::Value::Array(out));
     }
-    let warehouse = var(&env, "CATALOG_WAREHOUSE", "artifacts-warehouse");
-    if method == Method::Get && path == "/v1/config" {
-        return json(200, &serde_json::json!({"defaults": {}, "overrides": {"prefix": warehouse}}));
-    }
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if let ["v1", _prefix, "namespaces", _ns, "tables", table] = segs.as_slice() {
-        if method != Method::Get {
-            return iceberg_error(405, "MethodNotAllowed", "only loadTable (GET) is served");
-        }
-        let mode = MODES.iter().find(|m| var(&env, &format!("TABLE_{}", m.to_ascii_uppercase()), m) == *table);
-        let Some(cfg) = mode.and_then(|m| ModeConfig::new(&env, m)) else {
-            return iceberg_error(404, "NoSuchTableException", &format!("Table does not exist: {table}"));
-        };
-        return match commit::current(&env, &cfg).await {
-            Ok(Some(cur)) => json(
-                200,
-                &serde_json::json!({
-                    "metadata-location": cur.location,
-                    "metadata": serde_json::from_str::<serde_json::Value>(&cur.metadata.to_json()).unwrap_or_default(),
-                    "config": {},
-                }),
-            ),
-            Ok(None) => iceberg_error(404, "NoSuchTableException", &format!("Table does not exist: {table}")),
-            Err(e) => iceberg_error(500, "ServiceFailureException", &e.to_string()),
-        };
+    if let Some(route) = catalog::route(method.as_ref(), &path, query("parent")) {
+        return serve_catalog(route, &env).await;
     }
     iceberg_error(404, "NotFoundException", &format!("no route {path}"))
 }
