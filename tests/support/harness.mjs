@@ -111,23 +111,31 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
         : []),
     ],
   });
-  await mf.ready;
-  const ingestWorker = await mf.getWorker("ingest");
-  const serveWorker = await mf.getWorker("serve");
-  const probeWorker = await mf.getWorker("pipeline-probe");
+  // A Miniflare that fails while starting is disposed, so its workerd does not keep the test
+  // process alive until the runner's timeout.
+  let ingestWorker, serveWorker, probeWorker, standinFetch;
   const call = (w) => (p, init) => w.fetch(new URL(p, "http://localhost").toString(), init);
-  const standinFetch = standin ? call(await mf.getWorker("standin")) : undefined;
+  try {
+    await mf.ready;
+    ingestWorker = await mf.getWorker("ingest");
+    serveWorker = await mf.getWorker("serve");
+    probeWorker = await mf.getWorker("pipeline-probe");
+    standinFetch = standin ? call(await mf.getWorker("standin")) : undefined;
+    if (standin) {
+      // Every table exists from the start (an empty v1), so serve can read any mode at once.
+      const res = await standinFetch("/init", { method: "POST" });
+      if (res.status !== 200) throw new Error(`stand-in init answered ${res.status}: ${await res.text()}`);
+    }
+  } catch (e) {
+    await mf.dispose().catch(() => {});
+    throw e;
+  }
   const flush = async (mode) => {
     const res = await standinFetch(mode ? `/flush?mode=${mode}` : "/flush", { method: "POST" });
     const body = await res.text();
     if (res.status !== 200) throw new Error(`stand-in flush answered ${res.status}: ${body}`);
     return JSON.parse(body);
   };
-  if (standin) {
-    // Every table exists from the start (an empty v1), so serve can read any mode at once.
-    const res = await standinFetch("/init", { method: "POST" });
-    if (res.status !== 200) throw new Error(`stand-in init answered ${res.status}: ${await res.text()}`);
-  }
   let poller;
   if (standin && flushEveryMs) {
     let busy = false;
