@@ -147,3 +147,111 @@ fn deletion_vectors_and_v3_are_a_clear_unsupported_feature() {
     assert_eq!(manifest_error("k", ManifestError::Unsupported("deletion vectors")), LocateError::Unsupported("deletion vectors"));
     assert!(matches!(manifest_error("k", ManifestError::Truncated), LocateError::Corrupt { key, .. } if key == "k"));
 }
+
+// ---- the committed fixture: served by tests/serve-deletes.test.mjs, read by pyiceberg too ------
+
+const FIXTURE_PREFIX: &str = "file:///tmp/artifacts-deletes-fixture/";
+
+fn fixture_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iceberg/deletes")
+}
+
+/// Two tables: `pos` with position deletes only (pyiceberg reads those), and `eq` with equality
+/// deletes (and a position delete older than its data file); plus what they must answer, from the
+/// scenario itself.
+fn fixture() -> (Vec<Builder>, serde_json::Value) {
+    let mut pos = Builder::at(FIXTURE_PREFIX, "pos");
+    let a = pos.data(&[row("x", 100, "x1"), row("y", 100, "y1"), row("k", 100, "k1")], 1000);
+    pos.commit(vec![a.clone()]);
+    let b = pos.data(&[row("x", 200, "x2"), row("p", 150, "p1")], 1000);
+    pos.commit(vec![b.clone()]);
+    let del = pos.position_deletes(&[(&b, 0), (&a, 2)]);
+    pos.commit(vec![del]);
+    let c = pos.data(&[row("z", 100, "z1")], 1000);
+    let del_c = pos.position_deletes(&[(&c, 0)]);
+    pos.commit(vec![c, del_c]);
+
+    let mut eq = Builder::at(FIXTURE_PREFIX, "eq");
+    let e = eq.data(&[row("e-y", 100, "ey1"), row("e-m", 100, "em1"), row("e-k", 100, "ek1")], 1000);
+    eq.commit(vec![e]);
+    let del_y = eq.equality_deletes(&[("id", vec![Some("e-y")])]);
+    eq.commit(vec![del_y]);
+    let again = eq.data(&[row("e-y", 50, "ey-again")], 1000);
+    let del_y2 = eq.equality_deletes(&[("id", vec![Some("e-y")])]);
+    eq.commit(vec![again, del_y2]);
+    let del_m = eq.equality_deletes(&[("ns", vec![Some("docs")]), ("type", vec![Some("guide")]), ("id", vec![Some("e-m")])]);
+    eq.commit(vec![del_m]);
+    // A position delete naming a file that is only added later (a higher sequence number) does
+    // not apply. (pyiceberg 0.12 plans this right but then applies every delete file's positions
+    // by path, so it would drop `w`: this case lives in the table pyiceberg does not read.)
+    let d = eq.data(&[row("w", 100, "w1")], 1000);
+    let early = eq.position_deletes(&[(&d, 0)]);
+    eq.commit(vec![early]);
+    eq.commit(vec![d]);
+
+    let expected = serde_json::json!({
+        "location_prefix": FIXTURE_PREFIX,
+        "tables": {
+            "pos": "pos/metadata/v1.metadata.json",
+            "eq": "eq/metadata/v1.metadata.json",
+        },
+        // ns docs, type guide: id → the winner (ts, markdown), null when every version is deleted.
+        "winners": {
+            "x": {"ts": 100, "markdown": "x1"},
+            "y": {"ts": 100, "markdown": "y1"},
+            "k": null,
+            "p": {"ts": 150, "markdown": "p1"},
+            "z": null,
+            "w": {"ts": 100, "markdown": "w1"},
+            "e-y": {"ts": 50, "markdown": "ey-again"},
+            "e-m": null,
+            "e-k": {"ts": 100, "markdown": "ek1"},
+        },
+        // Every row a full scan of pos must return (what pyiceberg must see).
+        "pos_rows": [
+            {"id": "x", "ts": 100, "markdown": "x1"},
+            {"id": "y", "ts": 100, "markdown": "y1"},
+            {"id": "p", "ts": 150, "markdown": "p1"},
+        ],
+    });
+    (vec![pos, eq], expected)
+}
+
+/// Every file of the fixture, by key below the fixture directory.
+fn fixture_files(tables: &[Builder], expected: &serde_json::Value) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for t in tables {
+        files.extend(t.store.objects.borrow().iter().map(|(k, v)| (k.clone(), v.clone())));
+        files.insert(format!("{}/metadata/v1.metadata.json", t.root), t.meta.to_json().into_bytes());
+    }
+    files.insert("expected.json".into(), serde_json::to_vec_pretty(expected).unwrap());
+    files
+}
+
+/// Regenerates the fixture: `cargo test -p shared --features reader -- --ignored write_delete_fixture`.
+#[test]
+#[ignore]
+fn write_delete_fixture() {
+    let (tables, expected) = fixture();
+    let dir = fixture_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    for (key, bytes) in fixture_files(&tables, &expected) {
+        let path = dir.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+#[test]
+fn the_delete_fixture_is_current_and_answers_as_its_scenario_says() {
+    let (tables, expected) = fixture();
+    for (key, bytes) in fixture_files(&tables, &expected) {
+        let committed = std::fs::read(fixture_dir().join(&key)).unwrap_or_else(|_| panic!("{key} missing: run write_delete_fixture"));
+        assert!(committed == bytes, "{key} differs from what the scenario writes: run write_delete_fixture");
+    }
+    for (id, want) in expected["winners"].as_object().unwrap() {
+        let got = tables.iter().filter_map(|t| t.find(id)).max_by_key(|(ts, _)| *ts);
+        let want = want.as_object().map(|w| (w["ts"].as_i64().unwrap(), w["markdown"].as_str().unwrap().to_string()));
+        assert_eq!(got, want, "{id}");
+    }
+}

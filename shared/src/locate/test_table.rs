@@ -69,16 +69,25 @@ fn utf8(name: &str, values: Vec<Option<String>>) -> WriteColumn {
 pub struct Builder {
     pub store: MemStore,
     pub meta: TableMetadata,
+    /// Location prefix of every file (maps to the bucket root).
+    pub prefix: String,
+    /// Key of the table's root directory.
+    pub root: String,
     manifests: Vec<ManifestFile>,
     files: u32,
 }
 
 impl Builder {
     pub fn new() -> Self {
+        Self::at(PREFIX, "t")
+    }
+
+    /// A table whose files are `{root}/...` keys at locations `{prefix}{root}/...`.
+    pub fn at(prefix: &str, root: &str) -> Self {
         let meta = TableMetadata {
             format_version: FORMAT_VERSION,
             table_uuid: "00000000-0000-4000-8000-000000000001".into(),
-            location: format!("{PREFIX}t"),
+            location: format!("{prefix}{root}"),
             last_sequence_number: 0,
             last_updated_ms: 1,
             last_column_id: crate::record::LAST_FIELD_ID,
@@ -98,12 +107,13 @@ impl Builder {
             statistics: Vec::new(),
             partition_statistics: Vec::new(),
         };
-        Builder { store: MemStore::default(), meta, manifests: Vec::new(), files: 0 }
+        Builder { store: MemStore::default(), meta, prefix: prefix.into(), root: root.into(), manifests: Vec::new(), files: 0 }
     }
 
     pub fn put(&mut self, name: &str, bytes: Vec<u8>) -> String {
         self.files += 1;
-        let key = format!("t/{}-{name}", self.files);
+        let dir = if name.ends_with(".parquet") { "data" } else { "metadata" };
+        let key = format!("{}/{dir}/{:03}-{name}", self.root, self.files);
         self.store.objects.borrow_mut().insert(key.clone(), bytes);
         key
     }
@@ -112,7 +122,7 @@ impl Builder {
         let written = write_parquet(columns, WriteCodec::Zstd, row_group_rows).unwrap();
         let size = written.bytes.len() as i64;
         let key = self.put(name, written.bytes);
-        let mut df = DataFile::new(format!("{PREFIX}{key}"), FileFormat::Parquet, written.record_count, size);
+        let mut df = DataFile::new(format!("{}{key}", self.prefix), FileFormat::Parquet, written.record_count, size);
         df.content = content;
         df.lower_bounds = written.lower_bounds;
         df.upper_bounds = written.upper_bounds;
@@ -125,7 +135,7 @@ impl Builder {
     pub fn raw_data(&mut self, bytes: Vec<u8>, record_count: i64) -> DataFile {
         let size = bytes.len() as i64;
         let key = self.put("raw.parquet", bytes);
-        DataFile::new(format!("{PREFIX}{key}"), FileFormat::Parquet, record_count, size)
+        DataFile::new(format!("{}{key}", self.prefix), FileFormat::Parquet, record_count, size)
     }
 
     /// A data file of `rows`, `row_group_rows` rows per row group.
@@ -139,8 +149,11 @@ impl Builder {
             WriteColumn { name: "ts".into(), field_id: ts_id, required: false, data: ColumnData::TimestampMicros(rows.iter().map(|r| Some(r.ts)).collect()), element_field_id: None },
             utf8("visibility", s(|_| Some("public"))),
             utf8("owner_org", s(|r| r.owner_org)),
+            utf8("owner_user", s(|_| Some("alice"))),
             utf8("markdown", s(|r| Some(r.markdown))),
             utf8("content_hash", s(|r| Some(r.markdown))),
+            WriteColumn { name: "size_bytes".into(), field_id: record_schema().field_id_by_name("size_bytes").unwrap(), required: false, data: ColumnData::Int64(rows.iter().map(|r| Some(r.markdown.len() as i64)).collect()), element_field_id: None },
+            WriteColumn { name: "deleted".into(), field_id: record_schema().field_id_by_name("deleted").unwrap(), required: false, data: ColumnData::Boolean(rows.iter().map(|_| Some(false)).collect()), element_field_id: None },
         ];
         self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
     }
@@ -182,7 +195,7 @@ impl Builder {
             let bytes = write_manifest(&entries, &spec, &schema_json, 0).unwrap();
             let len = bytes.len() as i64;
             let key = self.put("m.avro", bytes);
-            self.manifests.push(ManifestFile::summarize(format!("{PREFIX}{key}"), len, &spec, snapshot_id, seq, &entries).unwrap());
+            self.manifests.push(ManifestFile::summarize(format!("{}{key}", self.prefix), len, &spec, snapshot_id, seq, &entries).unwrap());
         }
         let parent = self.meta.current_snapshot_id;
         let list = write_manifest_list(&self.manifests, snapshot_id, parent, seq).unwrap();
@@ -192,7 +205,7 @@ impl Builder {
             parent_snapshot_id: parent,
             sequence_number: seq,
             timestamp_ms: seq * 1000,
-            manifest_list: format!("{PREFIX}{list_key}"),
+            manifest_list: format!("{}{list_key}", self.prefix),
             summary: Summary { operation: Operation::Overwrite, properties: BTreeMap::new() },
             schema_id: Some(0),
         });
@@ -204,7 +217,7 @@ impl Builder {
 
     /// The winner for `id` as (ts, markdown), at the current snapshot or `at`.
     pub fn find_at(&self, id: &str, at: At) -> Option<(i64, String)> {
-        let table = Table { metadata: &self.meta, location_prefix: PREFIX };
+        let table = Table { metadata: &self.meta, location_prefix: &self.prefix };
         let mut cost = Cost::default();
         let found = block_on(locate(&self.store, &table, Wanted { ns: "docs", ty: "guide", id }, &at, &mut cost)).unwrap()?;
         let markdown = block_on(read_value(&self.store, &table, &found, "markdown", &mut cost)).unwrap().unwrap_or_default();
