@@ -232,6 +232,45 @@ async fn read_footer<S: ObjectStore>(store: &S, cost: &mut Cost, key: &str, size
     }
 }
 
+/// Rows of row group `rg` whose leaf `col` equals `value`, as ranges `[start, end)`: from the
+/// pages holding `within` (row ranges from the page index) when given and readable, else from the
+/// whole chunk.
+#[allow(clippy::too_many_arguments)] // one row group of one file: every argument is needed
+async fn matching_rows<S: ObjectStore>(
+    store: &S,
+    cost: &mut Cost,
+    key: &str,
+    fr: &FooterRead,
+    rg: usize,
+    col: usize,
+    value: &[u8],
+    within: Option<&[(u64, u64)]>,
+) -> Result<Vec<(u64, u64)>, LocateError> {
+    let one = [Some(col)];
+    let mut windows = None;
+    if let Some(within) = within {
+        windows = pages::read_windows(store, cost, key, fr, rg, &one, within).await?;
+    }
+    let windows = match windows {
+        Some(w) => w,
+        None => vec![(0, read_chunks(store, cost, key, &fr.footer, rg, &one).await?)],
+    };
+    let mut hits: Vec<(u64, u64)> = Vec::new();
+    for (start, values) in &windows {
+        let values: &Option<ColumnValues> = values.first().unwrap_or(&None);
+        for i in 0..values.as_ref().map_or(0, ColumnValues::len) {
+            if bytes_at(values, i) == Some(value) {
+                let row = start.saturating_add(i as u64);
+                match hits.last_mut() {
+                    Some((_, end)) if *end == row => *end = row.saturating_add(1),
+                    _ => hits.push((row, row.saturating_add(1))),
+                }
+            }
+        }
+    }
+    Ok(hits)
+}
+
 /// Decoded chunks of one row group, by Parquet leaf column (`None` in, `None` out), read with
 /// merged ranged reads.
 async fn read_chunks<S: ObjectStore>(
@@ -409,14 +448,28 @@ async fn scan<S: ObjectStore>(
             let sequence_number = entry.sequence_number.unwrap_or(snap.sequence_number);
             let cols: Vec<Option<usize>> = names.iter().map(|n| parquet_column(footer, table, n)).collect();
             for rg in row_groups {
+                let paged = pages::worth_it(footer, rg, &cols);
                 // Large chunks with a page index: only the pages that may hold the value.
-                let mut windows = None;
-                if pages::worth_it(footer, rg, &cols) {
+                let mut rows = None;
+                if paged {
                     match pages::candidate_rows(store, cost, &file_key, &fr, rg, prune_col, prune_value).await? {
-                        Some(rows) if rows.is_empty() => continue,
-                        Some(rows) => windows = pages::read_windows(store, cost, &file_key, &fr, rg, &cols, &rows).await?,
+                        Some(r) if r.is_empty() => continue,
+                        Some(r) => rows = Some(r),
                         None => {}
                     }
+                }
+                // A lookup by id reads the id column first and the other columns only for the
+                // rows that hold the id (most row groups of an unsorted table hold none of them).
+                if want_id.is_some() {
+                    let hits = matching_rows(store, cost, &file_key, &fr, rg, prune_col, prune_value, rows.as_deref()).await?;
+                    if hits.is_empty() {
+                        continue;
+                    }
+                    rows = Some(hits);
+                }
+                let mut windows = None;
+                if let (true, Some(rows)) = (paged, rows.as_deref()) {
+                    windows = pages::read_windows(store, cost, &file_key, &fr, rg, &cols, rows).await?;
                 }
                 let windows = match windows {
                     Some(w) => w,

@@ -177,3 +177,34 @@ fn the_id_column_index_finds_the_page_of_a_row_and_rules_out_missing_ids() {
     let file_size = t.store.objects.borrow().values().map(Vec::len).max().unwrap() as u64;
     assert!(hit.bytes * 10 < file_size, "a hit reads {} of {file_size} bytes", hit.bytes);
 }
+
+/// Ids in every row group span the alphabet (as in an unsorted Pipelines table), so statistics
+/// prune nothing: a lookup reads the `id` chunk of each row group and the other locating columns
+/// only where the id is.
+#[test]
+fn a_lookup_reads_the_other_columns_only_where_the_id_is() {
+    let mut t = Builder::new();
+    let ids = ["a", "z", "b", "y", "c", "x", "m", "w"];
+    let rows: Vec<Row> = ids.iter().map(|id| row(id, 1, "body")).collect();
+    let df = t.data(&rows, 2);
+    t.commit(vec![df.clone()]);
+    let table = Table { metadata: &t.meta, location_prefix: PREFIX };
+    let key = df.file_path.strip_prefix(PREFIX).unwrap().to_string();
+    let file = t.store.objects.borrow()[&key].clone();
+    let footer = crate::parquet::parse_footer(&file, file.len() as u64).unwrap();
+    let id_col = footer.column_by_name("id").unwrap();
+    let id_chunks: u64 = footer.row_groups.iter().map(|rg| rg.columns[id_col].total_compressed_size).sum();
+    let footer_read = crate::parquet::footer_range(file.len() as u64).1;
+    let metadata_reads = |c: &Cost| c.bytes - footer_read - id_chunks;
+
+    // "n" lies within every row group's bounds but is in none: only id chunks are read.
+    let mut miss = Cost::default();
+    assert_eq!(block_on(locate(&t.store, &table, Wanted { ns: "docs", ty: "guide", id: "n" }, &At::Current, &mut miss)).unwrap(), None);
+    assert_eq!(miss.reads, 2 + 1 + 4, "list, manifest, footer, one id chunk per row group: {miss:?}");
+    // "m" is in the fourth row group: that one also reads its locating columns.
+    let mut hit = Cost::default();
+    let found = block_on(locate(&t.store, &table, Wanted { ns: "docs", ty: "guide", id: "m" }, &At::Current, &mut hit)).unwrap().unwrap();
+    assert_eq!((found.row_group, found.row), (3, 0));
+    assert_eq!(hit.reads, miss.reads + 1);
+    assert!(metadata_reads(&hit) > metadata_reads(&miss), "the hit row group's other columns");
+}
