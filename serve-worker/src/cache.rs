@@ -19,15 +19,41 @@ pub fn windows(env: &Env) -> Windows {
     Windows { fresh_secs: num("FRESH_SECONDS", 300), stale_secs: num("STALE_SECONDS", 60) }
 }
 
-/// The artifact's generation as ingest recorded it (0 when never written through ingest), or
+/// What ingest recorded for an artifact when a write was confirmed.
+#[derive(Clone, Default)]
+pub struct State {
+    /// The generation (the confirmed record's `ts`; 0 when never written through ingest).
+    pub generation: i64,
+    /// The confirmed record's dedupe key (`shared::record::dedupe_key_of`), when recorded.
+    pub dedupe: Option<String>,
+}
+
+impl State {
+    /// Whether an answer made from a row with `ts` and dedupe key `dedupe` is the latest
+    /// confirmed write, so it may be cached (and a cached one used). The generation alone is not
+    /// enough: a bulk rewrite may carry the same `ts` as the version cached before it.
+    pub fn current(&self, ts: i64, dedupe: &str) -> bool {
+        ts >= self.generation
+            && self.dedupe.as_deref().is_none_or(|h| {
+                // States written before the owner joined the key hold `hash:visibility:deleted`.
+                h == dedupe || (h.matches(':').count() == 2 && dedupe.strip_prefix(h).is_some_and(|rest| rest.starts_with(':')))
+            })
+    }
+}
+
+/// The artifact's state as ingest recorded it (default when never written through ingest), or
 /// `None` when KV cannot be read: the caller then bypasses the cache, since any cached answer
 /// might predate a purge it cannot see.
-pub async fn generation(env: &Env, c: &ContentRef) -> Option<i64> {
+pub async fn state(env: &Env, c: &ContentRef) -> Option<State> {
     let kv = env.kv("ARTIFACT_STATE").ok()?;
     let key = shared::cache_key::state_key(&c.ns, &c.ty, &c.id);
     // 60 s is KV's smallest edge cache TTL; it bounds how long a purge takes to be seen.
     let text = kv.get(&key).cache_ttl(60).text().await.ok()?;
-    Some(text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).and_then(|v| v.get("g").and_then(serde_json::Value::as_i64)).unwrap_or(0))
+    let v = text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).unwrap_or_default();
+    Some(State {
+        generation: v.get("g").and_then(serde_json::Value::as_i64).unwrap_or(0),
+        dedupe: v.get("h").and_then(serde_json::Value::as_str).map(String::from),
+    })
 }
 
 /// The scopes a caller may read, most shared first.
@@ -91,6 +117,7 @@ pub async fn lookup(key: &str) -> Option<(Body, u64, Windows)> {
         scope: h.get("x-artifact-scope").ok()??,
         csp: h.get("x-artifact-csp").ok()?,
         ts: h.get("x-artifact-ts").ok()??.parse().ok()?,
+        dedupe: h.get("x-artifact-dedupe").ok()?.unwrap_or_default(),
         owner_org: h.get("x-artifact-owner-org").ok()?.unwrap_or_default(),
         mode: h.get("x-artifact-mode").ok()?,
         body: res.text().await.ok()?,
@@ -110,6 +137,7 @@ pub async fn store(key: &str, b: &Body, w: Windows) {
         let _ = headers.set("x-artifact-csp", csp);
     }
     let _ = headers.set("x-artifact-ts", &b.ts.to_string());
+    let _ = headers.set("x-artifact-dedupe", &b.dedupe);
     let _ = headers.set("x-artifact-owner-org", &b.owner_org);
     if let Some(m) = &b.mode {
         let _ = headers.set("x-artifact-mode", m);
@@ -123,5 +151,27 @@ pub async fn store(key: &str, b: &Body, w: Windows) {
     let res = res.with_status(b.status).with_headers(headers);
     if let Err(e) = Cache::default().put(key, res).await {
         worker::console_error!("cache put failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::State;
+
+    #[test]
+    fn an_entry_is_current_only_for_the_last_confirmed_write() {
+        let key = |vis: &str| shared::record::dedupe_key_of("abc", vis, false, "acme", "alice");
+        let state = State { generation: 10, dedupe: Some(key("org")) };
+        assert!(state.current(10, &key("org")));
+        assert!(state.current(11, &key("org")), "a newer row with the same dedupe key");
+        assert!(!state.current(9, &key("org")), "older than the generation");
+        // Regression: a bulk rewrite with the same ts (here public → org) kept the generation,
+        // and the public answer stayed cached.
+        assert!(!state.current(10, &key("public")));
+        assert!(State { generation: 10, dedupe: None }.current(10, &key("public")), "no recorded key: the generation decides");
+        let legacy = State { generation: 10, dedupe: Some("abc:org:0".into()) };
+        assert!(legacy.current(10, &key("org")), "states written before the owner joined the key");
+        assert!(!legacy.current(10, &key("public")));
+        assert!(!legacy.current(10, ""), "entries stored without a dedupe key");
     }
 }

@@ -4,8 +4,8 @@
 //! are removed. Attribute values are entity-decoded before their scheme is judged, so
 //! `jav&#x61;script:` and `JaVaScRiPt&colon;` are caught like `javascript:`.
 
-use lol_html::html_content::Element;
-use lol_html::{element, HtmlRewriter, MemorySettings, Settings};
+use lol_html::html_content::{ContentType, Element, TextType};
+use lol_html::{doc_text, element, HtmlRewriter, MemorySettings, Settings};
 
 /// Most memory lol_html may use for one document.
 pub const MAX_MEMORY: usize = 4 * 1024 * 1024;
@@ -38,7 +38,18 @@ fn decode_entities(v: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(rest.get(..i).unwrap_or(""));
         let tail = rest.get(i + 1..).unwrap_or("");
-        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '#')).unwrap_or(tail.len());
+        // A numeric reference ends at its last digit, with or without `;` (browsers decode
+        // `&#106avascript:` as `javascript:`); a named one at its last alphanumeric.
+        let digits = |from: usize, hex: bool| {
+            from + tail.get(from..).unwrap_or("").find(|c: char| !(if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })).unwrap_or(tail.len().saturating_sub(from))
+        };
+        let end = if tail.starts_with("#x") || tail.starts_with("#X") {
+            digits(2, true)
+        } else if tail.starts_with('#') {
+            digits(1, false)
+        } else {
+            tail.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(tail.len())
+        };
         let name = tail.get(..end).unwrap_or("");
         let decoded = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
             u32::from_str_radix(num, 16).ok().and_then(char::from_u32)
@@ -117,7 +128,40 @@ fn is_event_handler(name: &str) -> bool {
 }
 
 fn fix_element(el: &mut Element<'_, '_>, o: &Options<'_>) {
-    let names: Vec<String> = el.attributes().iter().map(|a| a.name()).collect();
+    let mut names: Vec<String> = el.attributes().iter().map(|a| a.name()).collect();
+    // lol_html writes a changed tag back as `name="value"` pairs, which reads differently when a
+    // name holds `=`, a quote or `<` (`<x a/= src="y">` has an attribute named `=`): such a tag is
+    // left as written when trusted, and loses its tag when sanitized (fuzz regression
+    // html_rewrite-5).
+    if names.iter().any(|n| n.contains(['=', '"', '\'', '<'])) {
+        if o.sanitize {
+            el.remove_and_keep_content();
+        }
+        return;
+    }
+    if o.sanitize {
+        // lol_html reports names decoded with BOM sniffing (`\u{feff}srcdoc` reads as `srcdoc`)
+        // but finds and removes attributes by their bytes: an attribute its own name does not
+        // reach can be neither judged nor removed, so the tag goes, its content stays (fuzz
+        // regression html_rewrite-3).
+        if names.iter().any(|n| !el.has_attribute(n)) {
+            el.remove_and_keep_content();
+            return;
+        }
+        // A repeated attribute keeps only its first value, the one judged below and the one
+        // browsers use: `<math href=x href="javascript:…">` must not pass the second through to
+        // a parser that reads it (fuzz regression html_rewrite-2).
+        let mut seen = std::collections::BTreeSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        if names.len() < el.attributes().len() {
+            for name in &names {
+                if let Some(first) = el.get_attribute(name) {
+                    el.remove_attribute(name);
+                    let _ = el.set_attribute(name, &first);
+                }
+            }
+        }
+    }
     for name in names {
         let Some(value) = el.get_attribute(&name) else { continue };
         if o.sanitize {
@@ -148,16 +192,51 @@ fn fix_element(el: &mut Element<'_, '_>, o: &Options<'_>) {
 }
 
 /// Rewrites one HTML document.
+///
+/// Sanitized output is sanitized again until a pass changes nothing (at most four passes, else
+/// an error, which serve answers with 500): lol_html's streaming parser can pass part of a
+/// document through unseen and then see it as markup once the bytes before it changed (fuzz
+/// regression html_rewrite-4), so only a fixed point is known to hold nothing the sanitizer would
+/// remove. Ordinary documents take two passes.
 pub fn rewrite(html: &str, o: &Options<'_>) -> Result<String, String> {
+    let mut out = rewrite_once(html, o)?;
+    if !o.sanitize {
+        return Ok(out);
+    }
+    for _ in 0..3 {
+        let again = rewrite_once(&out, o)?;
+        if again == out {
+            return Ok(out);
+        }
+        out = again;
+    }
+    Err("sanitizing did not reach a fixed point".into())
+}
+
+fn rewrite_once(html: &str, o: &Options<'_>) -> Result<String, String> {
     let memory = MemorySettings::new().with_max_allowed_memory_usage(MAX_MEMORY);
     let mut settings = Settings::new().with_memory_settings(memory);
     if o.sanitize {
-        settings = settings.append_element_content_handler(element!("script, object, embed, applet, base, frame, frameset", |el| {
+        // SVG animation elements can set any attribute, `href` included, to a script URL
+        // (`<set attributeName="href" to="javascript:…">`): removed like scripts.
+        settings = settings.append_element_content_handler(element!("script, object, embed, applet, base, frame, frameset, animate, set, animatemotion, animatetransform", |el| {
             el.remove();
             Ok(())
         }));
         settings = settings.append_element_content_handler(element!("meta[http-equiv]", |el| {
             el.remove();
+            Ok(())
+        }));
+        // Text that is not markup only because of where it stands (`<style>`, `<noscript>`,
+        // `<textarea>`, CDATA, …) keeps no `<`: removing an element above can move it into
+        // another parsing context (`<math><embed><style>` loses the `<embed>` that broke out of
+        // MathML, so `<style>` is no longer raw text), where a `<` would start a tag (fuzz
+        // regression html_rewrite-1).
+        settings = settings.append_document_content_handler(doc_text!(|t| {
+            if t.text_type() != TextType::Data && t.as_str().contains('<') {
+                let escaped = t.as_str().replace('<', "&lt;");
+                t.replace(&escaped, ContentType::Html);
+            }
             Ok(())
         }));
     }
@@ -247,6 +326,17 @@ mod tests {
             assert_eq!(dangerous(&out), 0, "{html} → {out}");
         }
         assert_eq!(s(r#"<meta http-equiv="refresh" content="0;url=javascript:x()"><base href="https://evil/">ok"#), "ok");
+        // Regression: SVG animation elements set href to a script URL without any URL attribute.
+        for html in [
+            r#"<svg><a><set attributeName="href" to="javascript:alert(1)"/><text>x</text></a></svg>"#,
+            r#"<svg><a><animate attributeName="href" values="javascript:alert(1)"/><text>x</text></a></svg>"#,
+            r#"<SVG><A><SET attributeName="href" to="javascript:alert(1)"/></A></SVG>"#,
+            r#"<svg><animateMotion><mpath href="https://x.dev/p"/></animateMotion><animateTransform attributeName="transform"/></svg>"#,
+        ] {
+            let out = s(html).to_ascii_lowercase();
+            assert!(!out.contains("javascript") && !out.contains("<set") && !out.contains("<animate"), "{html} → {out}");
+        }
+        assert_eq!(s(r#"<a href="&#106avascript:alert(1)">x</a>"#), "<a>x</a>");
     }
 
     /// Script elements plus `on*` attributes plus script URLs, as lol_html parses `html`.
@@ -269,9 +359,49 @@ mod tests {
         count.get()
     }
 
+    /// Fuzz regression html_rewrite-1: removing `<embed>` (which leaves MathML) put the
+    /// `<style>` after it back inside `<math>`, where its raw text parses as an `<img onerror>`.
+    #[test]
+    fn removed_breakout_element_does_not_turn_raw_text_into_markup() {
+        for html in [
+            "<math><embed><style><img src=x onerror=alert(1)>",
+            "<svg><object></object><style><img src=x onerror=alert(1)></style></svg>",
+            "<math><embed><noscript><img src=x onerror=alert(1)></noscript>",
+            "<math><embed><textarea><script>alert(1)</script></textarea>",
+        ] {
+            let out = s(html);
+            assert_eq!(dangerous(&out), 0, "{html} → {out}");
+            assert!(!out.contains("<img src=x") && !out.contains("<script"), "{html} → {out}");
+        }
+        assert_eq!(s("<textarea>a<b</textarea>"), "<textarea>a&lt;b</textarea>");
+        // Fuzz regression html_rewrite-2: a second `href` was never judged and passed through.
+        let out = s(r#"<math href=x href="javascript:alert(1)" HREF='vbscript:y'>m</math>"#);
+        assert_eq!(out, r#"<math href="/$.content/docs/guide/x">m</math>"#);
+        assert_eq!(s(r#"<a href="javascript:x" href="https://ok.dev/">a</a>"#), "<a>a</a>");
+        // Fuzz regression html_rewrite-4: lol_html saw nothing after the first iframe's text,
+        // so the second iframe kept its srcdoc; the next pass sees it.
+        let doc = "<iframs\u{5}<iframe ifr shcript>\u{2}></iframe><ifrAme srcme srcdoc=\"\u{fffd}scrip\u{fffd}t4x</sc{iipt>\"if\u{fffd}/d<Xoc=>+\u{fffd}srca:\"a\0\nifGmept></]ea><!-- o><templaipt></\u{7f}\0#X\u{5}<drip\u{fffd}t3x</sc{i`t>\"Xipt>\u{2}></iframe><ifrAme srcme srcdoc=\"<script>alert(1)</script>\"if\u{fffd}/d<Xoc=>+\u{fffd}srca:\"a\0\nifGmept></]ea><!-- o><tem</\u{15}";
+        let out = s(doc);
+        assert_eq!(dangerous(&out), 0, "{out:?}");
+        assert!(!out.contains(r#"srcdoc="<script>"#) || out.contains("<!--"), "{out:?}");
+        assert_eq!(s(&out), out, "sanitized output is a fixed point");
+        // Fuzz regression html_rewrite-5: written back, the attribute named `=` swallowed the next.
+        let odd = r#"<img/= src="x.png"><p>p</p>"#;
+        assert_eq!(rewrite(odd, &TRUSTED).unwrap(), odd);
+        assert_eq!(s(odd), "<p>p</p>");
+        // Fuzz regression html_rewrite-3: a name behind a byte-order mark could not be removed.
+        assert_eq!(s("<iframe \u{feff}srcdoc=\"<script>x</script>\"></iframe><p \u{feff}onclick=x>p</p>"), "p");
+        assert_eq!(rewrite("<style>a<b</style>", &TRUSTED).unwrap(), "<style>a<b</style>");
+    }
+
     #[test]
     fn entities_decode() {
         assert_eq!(decode_entities("a&#x3A;b&#58;c&colon;d&amp;e&unknown;f"), "a:b:c:d&e&unknown;f");
+        // Regression: numeric references without `;` followed by letters were left encoded, so
+        // `&#106avascript:` was judged relative although browsers read `javascript:`.
+        assert_eq!(decode_entities("&#106avascript&#58alert"), "javascript:alert");
+        assert_eq!(decode_entities("&#x6Aa&#&#x;&#99999999999;"), "\u{6aa}&#&#x;&#99999999999;");
+        assert_eq!(scheme("&#106avascript:alert(1)"), Some("javascript".into()));
         assert_eq!(scheme("HTTPS://x"), Some("https".into()));
         assert_eq!(scheme("a/b:c"), None);
     }

@@ -43,6 +43,8 @@ pub struct Body {
     pub csp: Option<String>,
     /// `ts` of the row it was made from (µs).
     pub ts: i64,
+    /// Dedupe key of the row it was made from (`shared::record::dedupe_key_of`).
+    pub dedupe: String,
     /// The owner's org (tenant cache settings).
     pub owner_org: String,
     /// The mode of the table the row came from (`preview`, `build`, `bulk`), when known.
@@ -85,9 +87,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let asked_bypass = signed || query("fresh").is_some_and(|v| v == "true" || v == "1");
     // KV unreadable (no generation): the table still answers, but no cache entry is used or
     // stored, since any of them might predate a purge this request cannot see.
-    let generation = if asked_bypass { None } else { cache::generation(env, &c).await };
-    let bypass = generation.is_none();
-    let generation = generation.unwrap_or(0);
+    let state = if asked_bypass { None } else { cache::state(env, &c).await };
+    let bypass = state.is_none();
+    let state = state.unwrap_or_default();
+    let generation = state.generation;
     let windows = cache::windows(env).with_max_age(query("max_age").as_deref());
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
     let disposition = download.then(|| format!("attachment; filename=\"{}.{}\"", c.id, c.ext));
@@ -106,6 +109,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         for scope in cache::scopes(claims.as_ref()) {
             let key = cache::key(&c, generation, &scope);
             let Some((body, age_ms, stored)) = cache::lookup(&key).await else { continue };
+            // An entry made before a confirmed rewrite that kept the same `ts` is outdated.
+            if !state.current(body.ts, &body.dedupe) {
+                continue;
+            }
             // The entry carries the windows of its tenant and mode; ?max_age still applies.
             let windows = stored.with_max_age(query("max_age").as_deref());
             let finish = |b: Body, source: Source, age_ms: u64, timing: Option<String>| finish_with(b, source, age_ms, windows, timing);
@@ -113,7 +120,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                 Freshness::Fresh => return finish(body, Source::Cache, age_ms, None),
                 Freshness::Stale => {
                     // Answer now; refresh the entry in the background.
-                    let (env, c, claims) = (env.clone(), c.clone(), claims.clone());
+                    let (env, c, claims, state) = (env.clone(), c.clone(), claims.clone(), state.clone());
                     ctx.wait_until(async move {
                         let cfg = Config::from_env(&env);
                         let Ok(bucket) = env.bucket("WAREHOUSE") else { return };
@@ -121,7 +128,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                         let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
                         if let Ok(Answer::Body(fresh)) = answer(&c, reader, &cfg, &r2, &mut Cost::default()).await {
                             r2.keep_reads();
-                            if fresh.ts < generation {
+                            if !state.current(fresh.ts, &fresh.dedupe) {
                                 return;
                             }
                             let key = cache::key(&c, generation, &fresh.scope);
@@ -139,10 +146,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let cfg = Config::from_env(env);
     let r2 = R2::new(env.bucket("WAREHOUSE")?);
     let started = Date::now().as_millis();
-    // Concurrent misses for the same answer (artifact, version, generation and caller) share one
-    // table read.
+    // Concurrent misses for the same answer (artifact, version, confirmed write and caller) share
+    // one table read. The dedupe key is part of it: a bulk rewrite may keep the generation.
     let who = if signed { "signed".to_string() } else { claims.as_ref().map_or_else(String::new, |c| format!("{}:{}", c.org, c.sub)) };
-    let coalesce_key = format!("{rest}|{generation}|{who}|{bypass}");
+    let coalesce_key = format!("{rest}|{generation}|{}|{who}|{bypass}", state.dedupe.as_deref().unwrap_or(""));
     let (outcome, cost) = crate::coalesce::run(coalesce_key, !bypass, async {
         let mut cost = Cost::default();
         let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
@@ -164,10 +171,11 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                 Date::now().as_millis().saturating_sub(started)
             );
             // The generation is the `ts` of the newest write ingest confirmed. Until the table has
-            // committed it, the row found is older: answer with it, but do not cache it under
-            // the new generation, or the purge would be undone for a whole fresh window.
+            // committed it, the row found is older (or, for a bulk rewrite with the same `ts`,
+            // another row): answer with it, but do not cache it under the new generation, or the
+            // purge would be undone for a whole fresh window.
             let windows = cache::windows_for(env, windows, &b.owner_org, b.mode.as_deref()).await.with_max_age(query("max_age").as_deref());
-            if !bypass && b.ts >= generation {
+            if !bypass && state.current(b.ts, &b.dedupe) {
                 let key = cache::key(&c, generation, &b.scope);
                 let stored = b.clone();
                 ctx.wait_until(async move { cache::store(&key, &stored, windows).await });
@@ -315,6 +323,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
     // only the content.
     let hash = found.content_hash.as_deref().unwrap_or("none");
     let etag = format!("\"{hash}-{}-{}.{}\"", found.ts, visibility.as_str(), c.ext);
+    let dedupe = shared::record::dedupe_key_of(hash, visibility.as_str(), found.deleted, &owner_org, found.owner_user.as_deref().unwrap_or(""));
     let single = match c.representation {
         Representation::Text { column, content_type } => Some((column, content_type)),
         Representation::Json { column } => Some((column, "application/json")),
@@ -332,9 +341,9 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                         Problem::new(500, "html-rewrite-failed", "Internal Server Error", format!("the HTML could not be rewritten: {e}"))
                     })?;
                     let csp = if sanitize { crate::html::CSP_SANITIZED } else { crate::html::CSP_TRUSTED };
-                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()), ts: found.ts, owner_org: owner_org.clone(), mode: mode.clone() }))
+                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()), ts: found.ts, dedupe: dedupe.clone(), owner_org: owner_org.clone(), mode: mode.clone() }))
                 }
-                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None, ts: found.ts, owner_org: owner_org.clone(), mode: mode.clone() })),
+                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None, ts: found.ts, dedupe: dedupe.clone(), owner_org: owner_org.clone(), mode: mode.clone() })),
                 None => Ok(Answer::Problem(Problem::new(
                     404,
                     "field-missing",
@@ -359,7 +368,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                 };
                 obj.insert(col.name.into(), v);
             }
-            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None, ts: found.ts, owner_org, mode }))
+            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None, ts: found.ts, dedupe, owner_org, mode }))
         }
     }
 }

@@ -414,9 +414,12 @@ impl Record {
     }
 
     /// What dedupe compares: the content hash plus the fields that change what readers see
-    /// without changing content (visibility, tombstone), so a visibility change is never dropped.
+    /// without changing content (visibility, tombstone, owner), so a visibility change is never
+    /// dropped, and neither is another owner's write of the same content (it would keep the
+    /// first owner's row, and `deduped` would tell the second writer what the first one stored).
+    /// The org's length makes the owner part unambiguous (orgs and subs may hold `:`).
     pub fn dedupe_key(&self) -> String {
-        alloc::format!("{}:{}:{}", self.content_hash, self.visibility.as_str(), u8::from(self.deleted))
+        dedupe_key_of(&self.content_hash, self.visibility.as_str(), self.deleted, &self.owner_org, &self.owner_user)
     }
 
     /// The complete record as one JSON object, every column present (null when absent).
@@ -442,6 +445,13 @@ impl Record {
         m.insert("deleted".into(), Value::Bool(self.deleted));
         Value::Object(m)
     }
+}
+
+/// The dedupe key of a row (see [`Record::dedupe_key`]); ingest records it in the artifact's
+/// state, and serve compares it with the row it found, so a cached answer is used only while it is
+/// the latest confirmed write.
+pub fn dedupe_key_of(content_hash: &str, visibility: &str, deleted: bool, owner_org: &str, owner_user: &str) -> String {
+    alloc::format!("{content_hash}:{visibility}:{}:{}:{owner_org}:{owner_user}", u8::from(deleted), owner_org.len())
 }
 
 #[cfg(test)]
@@ -548,6 +558,16 @@ mod tests {
         let p = ok(json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "visibility": "public"}));
         assert_eq!(r.content_hash, p.content_hash);
         assert_ne!(r.dedupe_key(), p.dedupe_key());
+        // Regression: the same content written by another user or org was deduped, keeping the
+        // first owner's row and telling the second writer what the first one had stored.
+        let v = json!({"ns": "a", "type": "b", "id": "c", "markdown": "x"});
+        let owned = |org: &'static str, user: &'static str| {
+            Record::from_client(v.clone(), &Stamp { org, user, ..stamp(Mode::Build) }).unwrap().dedupe_key()
+        };
+        assert_eq!(owned("acme", "alice"), r.dedupe_key());
+        assert_ne!(owned("acme", "bob"), r.dedupe_key());
+        assert_ne!(owned("globex", "alice"), r.dedupe_key());
+        assert_ne!(owned("a:b", "c"), owned("a", "b:c"), "the owner part is unambiguous");
     }
 
     #[test]
