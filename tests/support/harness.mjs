@@ -121,6 +121,9 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     serveWorker = await mf.getWorker("serve");
     probeWorker = await mf.getWorker("pipeline-probe");
     standinFetch = standin ? call(await mf.getWorker("standin")) : undefined;
+    // The first fetch through a worker proxy resolves synchronously on the Node thread; doing it
+    // here, before any test puts load on the workers, keeps it from stalling a loaded run.
+    for (const w of [ingestWorker, serveWorker]) await (await call(w)("/$.health")).arrayBuffer();
     if (standin) {
       // Every table exists from the start (an empty v1), so serve can read any mode at once.
       const res = await standinFetch("/init", { method: "POST" });
