@@ -9,7 +9,13 @@ use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
+use shared::iceberg::manifest::{
+    read_manifest_list, write_manifest, write_manifest_list, DataContent, DataFile, EntryStatus, FileFormat,
+    ManifestEntry, ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue,
+};
+use shared::parquet::{parse_footer, write_parquet, ColumnData, WriteCodec, WriteColumn};
 use shared::token::{sign, Claims};
+use shared_fuzz::avro::{reframe, Codec};
 use shared_fuzz::seed;
 
 /// Must match `SECRET` and `NOW` in `fuzz_targets/token_verify.rs`.
@@ -183,4 +189,227 @@ fn main() {
         n += 1;
     }
     eprintln!("wrote seeds; {n} metadata documents");
+
+    avro_seeds(&out, &fixtures.join("pyiceberg/artifacts"));
+    parquet_seeds(&out, &fixtures.join("pyiceberg/artifacts"));
+    html_seeds(&out);
+}
+
+/// Files under `dir` (recursively) whose name passes `keep`, sorted.
+fn files(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p, keep));
+        } else if keep(&p.file_name().unwrap().to_string_lossy()) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn table_of(p: &Path) -> String {
+    // …/artifacts/<table>/{metadata,data}/…
+    let parts: Vec<_> = p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let i = parts.iter().position(|c| c == "artifacts").unwrap();
+    parts[i + 1].trim_start_matches("pyi_").to_string()
+}
+
+/// Entries like the stand-in writes: partitioned by `ns`, one with every metric.
+fn our_entries() -> (PartitionSpec, Vec<ManifestEntry>) {
+    let spec = PartitionSpec {
+        spec_id: 1,
+        fields: vec![
+            PartitionField { source_id: 1, field_id: 1000, name: "ns".into(), ty: PartitionType::String },
+            PartitionField { source_id: 9, field_id: 1001, name: "day-x".into(), ty: PartitionType::Date },
+        ],
+    };
+    let mut full = DataFile::new("s3://b/t/data/ns=docs/a.parquet", FileFormat::Parquet, 3, 2048);
+    full.partition = vec![("ns".into(), PartitionValue::String("docs".into())), ("day-x".into(), PartitionValue::Int(20_000))];
+    full.column_sizes = vec![(1, 100), (2, 50)];
+    full.value_counts = vec![(1, 3), (2, 3)];
+    full.null_value_counts = vec![(1, 0), (2, 1)];
+    full.lower_bounds = vec![(1, b"docs".to_vec()), (4, 7i64.to_le_bytes().to_vec())];
+    full.upper_bounds = vec![(1, b"docs".to_vec()), (4, 9i64.to_le_bytes().to_vec())];
+    full.split_offsets = vec![4];
+    full.sort_order_id = Some(0);
+    let mut other = DataFile::new("s3://b/t/data/ns=x/b.parquet", FileFormat::Parquet, 1, 900);
+    other.partition = vec![("ns".into(), PartitionValue::Null), ("day-x".into(), PartitionValue::Int(-1))];
+    let entries = vec![
+        ManifestEntry { status: EntryStatus::Added, snapshot_id: 7, sequence_number: None, file_sequence_number: None, data_file: full },
+        ManifestEntry { status: EntryStatus::Existing, snapshot_id: 5, sequence_number: Some(2), file_sequence_number: Some(2), data_file: other },
+    ];
+    (spec, entries)
+}
+
+fn avro_seeds(out: &Out, artifacts: &Path) {
+    // manifest_list: header byte 255 = 64 KiB inflate limit.
+    for f in files(artifacts, &|n| n.starts_with("snap-") && n.ends_with(".avro")).iter().take(4) {
+        let name = format!("pyiceberg-{}-{}", table_of(f), &f.file_name().unwrap().to_string_lossy()[5..12]);
+        out.put("manifest_list", &name, &seed1(255, &fs::read(f).unwrap()));
+    }
+    let (spec, entries) = our_entries();
+    let manifest = write_manifest(&entries, &spec, r#"{"type":"struct","schema-id":0,"fields":[]}"#, 0).unwrap();
+    let listed = ManifestFile::summarize("s3://b/t/metadata/m0.avro", manifest.len() as i64, &spec, 7, 3, &entries).unwrap();
+    let mut deletes = listed.clone();
+    deletes.content = shared::iceberg::manifest::ManifestContent::Deletes;
+    deletes.partitions.clear();
+    deletes.key_metadata = Some(vec![1, 2]);
+    let list = write_manifest_list(&[listed.clone(), deletes], 7, Some(6), 3).unwrap();
+    assert_eq!(read_manifest_list(&list).unwrap().len(), 2);
+    out.put("manifest_list", "ours-snappy", &seed1(255, &list));
+    out.put("manifest_list", "ours-null", &seed1(255, &reframe(&list, Codec::Null, 1 << 20).unwrap()));
+    out.put("manifest_list", "ours-deflate", &seed1(255, &reframe(&list, Codec::Deflate, 1 << 20).unwrap()));
+    out.put("manifest_list", "ours-over-limit", &seed1(0, &reframe(&list, Codec::Null, 1 << 20).unwrap()));
+
+    // manifest: header 0x7f = 64 KiB, sequence number 7; | 0x80 = length checked.
+    for f in files(artifacts, &|n| n.contains("-m") && n.ends_with(".avro") && !n.starts_with("snap-")).iter().take(5) {
+        let name = format!("pyiceberg-{}-{}", table_of(f), &f.file_name().unwrap().to_string_lossy()[..8]);
+        out.put("manifest", &name, &seed1(0xff, &fs::read(f).unwrap()));
+    }
+    out.put("manifest", "ours-snappy", &seed1(0xff, &manifest));
+    out.put("manifest", "ours-v1-inherit", &seed1(0x3f, &manifest));
+    out.put("manifest", "ours-null", &seed1(0x7f, &reframe(&manifest, Codec::Null, 1 << 20).unwrap()));
+    out.put("manifest", "ours-deflate", &seed1(0x7f, &reframe(&manifest, Codec::Deflate, 1 << 20).unwrap()));
+    let mut del = DataFile::new("s3://b/t/data/d.parquet", FileFormat::Parquet, 2, 300);
+    del.content = DataContent::PositionDeletes;
+    del.referenced_data_file = Some("s3://b/t/data/a.parquet".into());
+    let del_entry = ManifestEntry { status: EntryStatus::Added, snapshot_id: 8, sequence_number: None, file_sequence_number: None, data_file: del };
+    let del_manifest = write_manifest(&[del_entry], &PartitionSpec::unpartitioned(), "{}", 0).unwrap();
+    out.put("manifest", "ours-deletes", &seed1(0x7f, &del_manifest));
+}
+
+fn seed1(head: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![head];
+    v.extend_from_slice(body);
+    v
+}
+
+/// Columns like the record's: strings, a timestamp, a long, a boolean, a list of strings.
+fn our_columns() -> Vec<WriteColumn> {
+    let s = |v: &[Option<&str>]| v.iter().map(|x| x.map(String::from)).collect::<Vec<_>>();
+    vec![
+        WriteColumn { name: "ns".into(), field_id: 1, required: true, data: ColumnData::Utf8(s(&[Some("docs"), Some("docs"), Some("blog")])), element_field_id: None },
+        WriteColumn { name: "id".into(), field_id: 2, required: false, data: ColumnData::Utf8(s(&[Some("getting-started"), None, Some("é€😀")])), element_field_id: None },
+        WriteColumn { name: "ts".into(), field_id: 3, required: false, data: ColumnData::TimestampMicros(vec![Some(1_767_225_600_000_000), None, Some(-1)]), element_field_id: None },
+        WriteColumn { name: "size".into(), field_id: 4, required: true, data: ColumnData::Int64(vec![Some(1), Some(i64::MAX), Some(i64::MIN)]), element_field_id: None },
+        WriteColumn { name: "deleted".into(), field_id: 5, required: false, data: ColumnData::Boolean(vec![Some(true), None, Some(false)]), element_field_id: None },
+        WriteColumn {
+            name: "inputs".into(),
+            field_id: 6,
+            required: false,
+            data: ColumnData::Utf8List(vec![Some(vec![Some("a.md".into()), None]), None, Some(vec![])]),
+            element_field_id: Some(7),
+        },
+    ]
+}
+
+/// The pages target's 5-byte header for a chunk of the footer.
+fn pages_header(c: &shared::parquet::ColumnChunkInfo) -> [u8; 5] {
+    use shared::parquet::{Codec as C, PhysicalType as T};
+    let shape = match (c.physical_type, c.max_rep_level) {
+        (T::ByteArray, 1) => 4,
+        (T::ByteArray, _) => 0,
+        (T::Int64, _) => 1,
+        (T::Int32, _) => 2,
+        (T::Boolean, _) => 3,
+        _ => 6,
+    };
+    let def = if c.max_rep_level == 1 { if c.list_def_level == 1 { 4 } else { 0 } } else { c.max_def_level as u8 };
+    let codec = match c.codec {
+        C::Uncompressed => 0,
+        C::Snappy => 1,
+        C::Gzip => 2,
+        C::Lz4 => 3,
+        C::Zstd => 4,
+        C::Lz4Raw => 5,
+        _ => 0,
+    };
+    let n = (c.num_values as u16).to_le_bytes();
+    [shape, def, codec, n[0], n[1]]
+}
+
+fn parquet_seeds(out: &Out, artifacts: &Path) {
+    let mut parquet_files: Vec<(String, Vec<u8>)> = Vec::new();
+    // One pyiceberg data file per table (pyarrow: dictionary pages, zstd) …
+    let mut seen = Vec::new();
+    for f in files(artifacts, &|n| n.ends_with(".parquet")) {
+        let t = table_of(&f);
+        if !seen.contains(&t) {
+            seen.push(t.clone());
+            parquet_files.push((format!("pyiceberg-{t}"), fs::read(&f).unwrap()));
+        }
+    }
+    // … and ours, in every codec, with small row groups.
+    for (codec, name) in [(WriteCodec::Uncompressed, "plain"), (WriteCodec::Snappy, "snappy"), (WriteCodec::Gzip, "gzip"), (WriteCodec::Zstd, "zstd")] {
+        let w = write_parquet(&our_columns(), codec, 2).unwrap();
+        parquet_files.push((format!("ours-{name}"), w.bytes));
+    }
+    for (name, bytes) in &parquet_files {
+        out.put("parquet_footer", name, &seed1(255, bytes));
+        out.put("parquet_footer", &format!("{name}-short-tail"), &seed1(16, bytes));
+        let footer = parse_footer(bytes, bytes.len() as u64).unwrap();
+        for (i, c) in footer.row_groups[0].columns.iter().enumerate() {
+            let (start, len) = c.range();
+            let mut s = pages_header(c).to_vec();
+            s.extend_from_slice(&bytes[start as usize..(start + len) as usize]);
+            out.put("parquet_pages", &format!("{name}-{i}"), &s);
+        }
+    }
+
+    // parquet_roundtrip: builder bytes (codec: 0 plain, 3 snappy, 6 gzip, 7 zstd; rows per group;
+    // rows; columns - 1; then values).
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    for (i, (codec, group, rows, cols)) in [(0u8, 0u8, 3u8, 0u8), (3, 2, 10, 1), (6, 5, 40, 1), (7, 7, 48, 1), (7, 1, 0, 0)].into_iter().enumerate() {
+        let mut s = vec![codec, group, rows, cols];
+        for _ in 0..600 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            s.push(rng as u8);
+        }
+        out.put("parquet_roundtrip", &format!("random-{i}"), &s);
+    }
+}
+
+fn html_seeds(out: &Out) {
+    // Header byte: bits 0..2 ≠ 0 sanitize; bits 2..4 the place. From html.rs's tests and
+    // tests/security.test.mjs, plus ordinary documents.
+    let docs: &[&str] = &[
+        "<!doctype html><html><head><title>Guide</title><link rel=stylesheet href=style.css></head><body><h1>Intro</h1><p>See <a href=\"setup.html#part\">setup</a> and <img src=\"../img/logo.png\" alt=\"logo\"></p><pre><code>let x = 1 &lt; 2;</code></pre></body></html>",
+        "<p>a<script>alert(1)</script>b</p>",
+        r#"<img src="x.png" onerror="alert(1)">"#,
+        r#"<a href="jav&#x61;script:alert(1)">x</a><a href="&#106avascript:alert(1)">y</a><a href="java&Tab;scr&NewLine;ipt:x">z</a>"#,
+        "<a href=\" \u{1}javascript:alert(1)\">x</a>",
+        r#"<iframe src="data:text/html,<script>alert(1)</script>"></iframe><iframe srcdoc="<script>x</script>"></iframe>"#,
+        r#"<form action="javascript:alert(1)"><button formaction="javascript:x()">b</button></form>"#,
+        r#"<object data="javascript:alert(1)"></object><embed src="https://evil.example/x.swf"><base href="https://evil/">"#,
+        r#"<meta http-equiv="refresh" content="0;url=javascript:x()"><META HTTP-EQUIV="Refresh" CONTENT="0">ok"#,
+        r#"<div style="background:url(javascript:alert(1))">x</div><div style="width:expression(alert(1))">y</div>"#,
+        r#"<svg><a xlink:href="javascript:alert(1)"><text>x</text></a><g onmouseover="x()"></g><script>x</script></svg>"#,
+        "<scr<script>ipt>alert(1)</script><<img src=x onerror=alert(1)//><p <script><img/src=x/onerror=alert(1)>",
+        "<textarea></textarea><img src=x onerror=alert(1)></textarea><!-- --!><img src=x onerror=alert(1)> --><template><script>1</script></template>",
+        r#"<a href="../../../etc/passwd">up</a><a href="//cdn.x/a.js">cdn</a><a href="?q=1">q</a><a href="mailto:a@b.c">m</a><a href="tel:1">t</a><a href="./a/./b/../c.md">rel</a>"#,
+    ];
+    for (i, d) in docs.iter().enumerate() {
+        out.put("html_rewrite", &format!("doc-{i}-sanitized"), &seed1(1 | ((i as u8 % 4) << 2), d.as_bytes()));
+    }
+    // The rest of tests/security.test.mjs's vectors, parser differentials (mXSS) included.
+    let vectors: &[&str] = &[
+        r#"<SCRIPT SRC="https://evil.example/x.js"></SCRIPT><script>alert(1)"#,
+        "<body onload=alert(1)><svg onload=alert(1)></svg><details open ontoggle=alert(1)><summary>s</summary></details>",
+        r#"<svg><script href="data:,alert(1)"/></svg><math href="javascript:alert(1)"><mi>x</mi></math>"#,
+        r#"<svg><a><animate attributeName="href" values="javascript:alert(1)"/><set attributeName="href" to="javascript:alert(1)"/><text>x</text></a></svg>"#,
+        r#"<a href="javascript:alert(1)" href="https://ok.example/">x</a><iframe src="javascript:alert(1)"></iframe>"#,
+        r#"<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>"#,
+        "<svg><style><img src=x onerror=alert(1)></style></svg><math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+        "<![CDATA[><img src=x onerror=alert(1)>]]><xmp><script>x</script></xmp><plaintext><script>",
+    ];
+    for (i, d) in vectors.iter().enumerate() {
+        out.put("html_rewrite", &format!("vector-{i}"), &seed1(2 | ((i as u8 % 4) << 2), d.as_bytes()));
+    }
+    out.put("html_rewrite", "doc-0-trusted", &seed1(0, docs[0].as_bytes()));
+    out.put("html_rewrite", "doc-1-trusted", &seed1(0x04, docs[1].as_bytes()));
 }
