@@ -162,7 +162,9 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     match outcome {
         Ok(Answer::Body(b)) => {
             let timing = format!(
-                "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
+                "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", fetches;desc=\"{} ({} bytes, isolate cache included)\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
+                r2.r2_reads(),
+                r2.r2_bytes(),
                 cost.reads,
                 cost.bytes,
                 cost.files,

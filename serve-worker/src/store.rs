@@ -42,6 +42,8 @@ pub struct R2 {
     memo: RefCell<(usize, HashMap<ReadKey, Vec<u8>>)>,
     /// Reads that reached R2.
     reads: std::cell::Cell<u32>,
+    /// Bytes those reads returned.
+    bytes: std::cell::Cell<u64>,
 }
 
 /// Bytes one request may keep in its read memo.
@@ -61,6 +63,7 @@ impl ObjectStore for R2 {
         }
         let bytes = self.fetch(key, range).await?;
         self.reads.set(self.reads.get().saturating_add(1));
+        self.bytes.set(self.bytes.get().saturating_add(bytes.len() as u64));
         {
             let mut memo = self.memo.borrow_mut();
             if memo.0.saturating_add(bytes.len()) <= MEMO_BYTES {
@@ -78,12 +81,17 @@ impl ObjectStore for R2 {
 impl R2 {
     /// Wraps the warehouse bucket.
     pub fn new(bucket: Bucket) -> R2 {
-        R2 { bucket, pending: RefCell::new(Vec::new()), memo: RefCell::new((0, HashMap::new())), reads: std::cell::Cell::new(0) }
+        R2 { bucket, pending: RefCell::new(Vec::new()), memo: RefCell::new((0, HashMap::new())), reads: std::cell::Cell::new(0), bytes: std::cell::Cell::new(0) }
     }
 
     /// Reads of this request that reached R2 (not the isolate cache or the request memo).
     pub fn r2_reads(&self) -> u32 {
         self.reads.get()
+    }
+
+    /// Bytes of this request's reads that reached R2.
+    pub fn r2_bytes(&self) -> u64 {
+        self.bytes.get()
     }
 
     /// Keeps this request's immutable reads for later requests (call once it succeeded).
