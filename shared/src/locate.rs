@@ -190,6 +190,16 @@ fn manifest_error(key: &str, e: manifest::ManifestError) -> LocateError {
     }
 }
 
+/// Reads `ranges` of `key`, merging those at most 64 KiB apart: `(offset, bytes)` per read.
+async fn fetch_merged<S: ObjectStore>(store: &S, cost: &mut Cost, key: &str, ranges: Vec<(u64, u64)>) -> Result<Vec<(u64, Vec<u8>)>, LocateError> {
+    let merged = parquet::merge_ranges(ranges, 64 * 1024);
+    let mut buffers = Vec::with_capacity(merged.len());
+    for (start, len) in merged {
+        buffers.push((start, fetch(store, cost, key, Some((start, len))).await?));
+    }
+    Ok(buffers)
+}
+
 /// A table to search: its parsed metadata and the prefix that maps its locations to keys.
 pub struct Table<'a> {
     /// Current metadata.
@@ -282,11 +292,7 @@ async fn read_chunks<S: ObjectStore>(
     cols: &[Option<usize>],
 ) -> Result<Vec<Option<ColumnValues>>, LocateError> {
     let ranges: Vec<(u64, u64)> = cols.iter().flatten().filter_map(|c| parquet::chunk_range(footer, row_group, *c)).collect();
-    let merged = parquet::merge_ranges(ranges, 64 * 1024);
-    let mut buffers = Vec::with_capacity(merged.len());
-    for (start, len) in &merged {
-        buffers.push((*start, fetch(store, cost, key, Some((*start, *len))).await?));
-    }
+    let buffers = fetch_merged(store, cost, key, ranges).await?;
     let mut out = Vec::with_capacity(cols.len());
     for col in cols {
         let Some(col) = *col else {

@@ -10,7 +10,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{corrupt, fetch, Cost, LocateError, ObjectStore};
+use super::{corrupt, fetch_merged, Cost, LocateError, ObjectStore};
 use crate::parquet::{self, ColumnValues, DecodeLimits, Footer, PageRun};
 
 /// Column chunks (together, for one row group) smaller than this are read whole: one request
@@ -39,10 +39,7 @@ pub fn worth_it(footer: &Footer, rg: usize, cols: &[Option<usize>]) -> bool {
 /// read (merged).
 async fn index_bytes<S: ObjectStore>(store: &S, cost: &mut Cost, key: &str, fr: &FooterRead, ranges: &[(u64, u64)]) -> Result<Vec<Vec<u8>>, LocateError> {
     let missing: Vec<(u64, u64)> = ranges.iter().copied().filter(|r| parquet::slice_within(fr.tail_start, &fr.tail, *r).is_none()).collect();
-    let mut buffers = Vec::new();
-    for (start, len) in parquet::merge_ranges(missing, 64 * 1024) {
-        buffers.push((start, fetch(store, cost, key, Some((start, len))).await?));
-    }
+    let buffers = fetch_merged(store, cost, key, missing).await?;
     ranges
         .iter()
         .map(|r| {
@@ -134,10 +131,7 @@ pub async fn read_windows<S: ObjectStore>(
     }
     // The pages first; a dictionary page only for columns whose pages use it (a second read).
     let ranges: Vec<(u64, u64)> = plans.iter().flatten().flat_map(|(_, runs)| runs.iter().map(|r| r.range)).collect();
-    let mut buffers = Vec::new();
-    for (start, len) in parquet::merge_ranges(ranges, 64 * 1024) {
-        buffers.push((start, fetch(store, cost, key, Some((start, len))).await?));
-    }
+    let mut buffers = fetch_merged(store, cost, key, ranges).await?;
     let within = |buffers: &[(u64, Vec<u8>)], r: (u64, u64)| -> Result<Vec<u8>, LocateError> {
         buffers.iter().find_map(|(s, b)| parquet::slice_within(*s, b, r)).map(<[u8]>::to_vec).ok_or_else(|| corrupt(key, "page outside the bytes read"))
     };
@@ -152,9 +146,7 @@ pub async fn read_windows<S: ObjectStore>(
             }
         }
     }
-    for (start, len) in parquet::merge_ranges(dictionaries.clone(), 64 * 1024) {
-        buffers.push((start, fetch(store, cost, key, Some((start, len))).await?));
-    }
+    buffers.extend(fetch_merged(store, cost, key, dictionaries.clone()).await?);
     // Decode every run of every column.
     let mut decoded: Vec<Vec<(PageRun, ColumnValues)>> = Vec::with_capacity(plans.len());
     for (plan, chunk) in plans.iter().zip(&chunks) {
