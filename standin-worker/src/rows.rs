@@ -2,7 +2,6 @@
 //! `shared::record::COLUMNS`. Pure: no worker APIs, so it runs natively in tests.
 
 use serde_json::{Map, Value};
-use shared::iceberg::table_metadata::Schema;
 use shared::parquet::{ColumnData, WriteColumn};
 use shared::record::{ColumnType, COLUMNS};
 
@@ -74,10 +73,6 @@ pub fn columns(rows: &[Map<String, Value>]) -> Vec<WriteColumn> {
         .collect()
 }
 
-/// The table schema (id 0): the record contract's, defined once in `shared`.
-pub fn schema() -> Schema {
-    shared::iceberg::table_metadata::record_schema()
-}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -107,6 +102,6 @@ mod tests {
         assert_eq!(cols.len(), COLUMNS.len());
         let file = shared::parquet::write_parquet(&cols, shared::parquet::WriteCodec::Zstd, 1000).unwrap();
         assert_eq!(file.record_count, 1);
-        assert_eq!(schema().fields.len(), COLUMNS.len());
+        assert_eq!(shared::iceberg::table_metadata::record_schema().fields.len(), COLUMNS.len());
     }
 }

@@ -3,43 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::iceberg::table_metadata::{
-    MetadataLogEntry, Operation, PartitionSpec, RefType, Snapshot, SnapshotLogEntry, SnapshotRef, Summary, TableMetadata,
-    FORMAT_VERSION, MAIN_BRANCH,
+    MetadataLogEntry, Operation, RefType, Snapshot, SnapshotLogEntry, SnapshotRef, Summary, TableMetadata, MAIN_BRANCH,
 };
-use shared::record::LAST_FIELD_ID;
 
-use crate::rows;
 
 /// Snapshot summary key naming the last buffer object a snapshot includes.
 pub const BUFFER_THROUGH: &str = "standin.buffer-through";
 
 /// A new, empty table (no snapshot).
 pub fn empty(table_uuid: String, location: String, now_ms: i64) -> TableMetadata {
-    TableMetadata {
-        format_version: FORMAT_VERSION,
-        table_uuid,
-        location,
-        last_sequence_number: 0,
-        last_updated_ms: now_ms,
-        last_column_id: LAST_FIELD_ID,
-        schemas: vec![rows::schema()],
-        current_schema_id: 0,
-        partition_specs: vec![PartitionSpec { spec_id: 0, fields: Vec::new() }],
-        default_spec_id: 0,
-        last_partition_id: 999,
-        properties: BTreeMap::new(),
-        current_snapshot_id: None,
-        snapshots: Vec::new(),
-        snapshot_log: Vec::new(),
-        metadata_log: Vec::new(),
-        sort_orders: vec![json!({"order-id": 0, "fields": []})],
-        default_sort_order_id: 0,
-        refs: BTreeMap::new(),
-        statistics: Vec::new(),
-        partition_statistics: Vec::new(),
-    }
+    TableMetadata::new_record_table(table_uuid, location, now_ms)
 }
 
 /// The JSON of the current schema (the manifest header's `schema`).

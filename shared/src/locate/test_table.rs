@@ -11,7 +11,7 @@ use crate::iceberg::manifest::{
     PartitionSpec as ManifestSpec,
 };
 use crate::iceberg::table_metadata::{
-    record_schema, Operation, PartitionSpec, Snapshot, SnapshotLogEntry, Summary, TableMetadata, FORMAT_VERSION,
+    record_schema, Operation, Snapshot, SnapshotLogEntry, Summary, TableMetadata,
 };
 use crate::parquet::write::{write_parquet, ColumnData, WriteCodec, WriteColumn};
 
@@ -84,29 +84,7 @@ impl Builder {
 
     /// A table whose files are `{root}/...` keys at locations `{prefix}{root}/...`.
     pub fn at(prefix: &str, root: &str) -> Self {
-        let meta = TableMetadata {
-            format_version: FORMAT_VERSION,
-            table_uuid: "00000000-0000-4000-8000-000000000001".into(),
-            location: format!("{prefix}{root}"),
-            last_sequence_number: 0,
-            last_updated_ms: 1,
-            last_column_id: crate::record::LAST_FIELD_ID,
-            schemas: vec![record_schema()],
-            current_schema_id: 0,
-            partition_specs: vec![PartitionSpec { spec_id: 0, fields: Vec::new() }],
-            default_spec_id: 0,
-            last_partition_id: 999,
-            properties: BTreeMap::new(),
-            current_snapshot_id: None,
-            snapshots: Vec::new(),
-            snapshot_log: Vec::new(),
-            metadata_log: Vec::new(),
-            sort_orders: vec![serde_json::json!({"order-id": 0, "fields": []})],
-            default_sort_order_id: 0,
-            refs: BTreeMap::new(),
-            statistics: Vec::new(),
-            partition_statistics: Vec::new(),
-        };
+        let meta = TableMetadata::new_record_table("00000000-0000-4000-8000-000000000001".into(), format!("{prefix}{root}"), 1);
         Builder { store: MemStore::default(), meta, prefix: prefix.into(), root: root.into(), manifests: Vec::new(), files: 0 }
     }
 
