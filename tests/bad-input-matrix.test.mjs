@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { resets, AUTH_SECRET } from "./support/harness.mjs";
-import { mint, tamper, claimsOf } from "./support/token.mjs";
+import { mint, tamper, claimsOf, signedQuery } from "./support/token.mjs";
 import { post, del, read, rec, ndjson, fresh, PROBLEM_BASE, PROBLEM_TYPE } from "./support/ingest.mjs";
 import { startWarehouse, fixtureBytes, fixtureKeys, overwrite, remove, garbage, LOCATION_PREFIX } from "./support/warehouse.mjs";
 import { readToken, fetchContent as get, freePort, rawGet } from "./support/content.mjs";
@@ -54,8 +54,8 @@ function pieces(...parts) {
   });
 }
 
-/** A signed-URL query for `p` expiring at `exp` (shared/src/signed.rs: HMAC over "path\nexp"). */
-const signQuery = (p, exp, secret = AUTH_SECRET) => `exp=${exp}&sig=${createHmac("sha256", secret).update(`${p}\n${exp}`).digest("hex")}`;
+/** A signed-URL query for `p` expiring at `exp`, signed for acme/alice (shared/src/signed.rs). */
+const signQuery = (p, exp, secret = AUTH_SECRET) => signedQuery(p, exp, { secret });
 
 /** `bytes` with the unsigned varint at `at` replaced by the largest value of the same length. */
 function maxVarint(bytes, at) {
@@ -393,11 +393,11 @@ serve("an expired signed URL", {
 });
 serve("a signed URL with a non-hex signature", {
   req: (h) => get(h, `${HOME}?exp=${nowSecs() + 600}&sig=zz`), status: 403, type: "bad-signature",
-  fields: { detail: "a signed URL needs exp (unix seconds) and sig (hex)" },
+  fields: { detail: "a signed URL needs exp (unix seconds), by_org, by_sub and sig (hex)" },
 });
 serve("a signed URL whose exp overflows u64", {
   req: (h) => get(h, `${HOME}?exp=99999999999999999999999&sig=00`), status: 403, type: "bad-signature",
-  fields: { detail: "a signed URL needs exp (unix seconds) and sig (hex)" },
+  fields: { detail: "a signed URL needs exp (unix seconds), by_org, by_sub and sig (hex)" },
 });
 serve("an id of 5,000 characters", {
   req: (h) => get(h, `/$.content/docs/guide/${"a".repeat(5000)}.md`, { token: acme() }), status: 400, type: "bad-path",
@@ -634,4 +634,110 @@ describe("bad-input matrix: corrupt tables (each in its own Miniflare)", () => {
 test("every table row breaks a key the fixture really has", () => {
   const all = new Set(fixtureKeys(T));
   for (const k of Object.values(KEYS)) assert.ok(all.has(k), k);
+});
+
+// ─── hostile requests: memory ────────────────────────────────────────────────────────────────
+// No hostile request may grow a worker's wasm memory by more than 16 MiB (production isolates
+// have 128 MB and wasm memory never shrinks). `/$.health`'s memory_bytes before and after each.
+// One end-to-end stack (ingest → stand-in → serve) holding large public artifacts.
+
+const MEMORY_GROWTH = 16 * 1024 * 1024;
+const BIG = 990_000; // bytes of one large artifact (under MAX_RECORD_BYTES' 1 MiB)
+
+describe("hostile requests: bounded memory (security issues 1 and 2)", () => {
+  let s;
+  const big = Array.from({ length: 6 }, (_, i) => `mem-${fresh("big")}-${i}`);
+  const links = `mem-${fresh("links")}`;
+  const memory = async () => (await (await s.serve("/$.health")).json()).memory_bytes;
+  const hostile = async (name, send, expect) => {
+    const before = await memory();
+    const r = await send();
+    await expect(r);
+    const grew = (await memory()) - before;
+    assert.ok(grew <= MEMORY_GROWTH, `${name}: serve memory grew by ${grew} bytes`);
+  };
+  const batch = (body, headers = {}) => s.serve("/$.content/batch", { method: "POST", headers: { "content-type": "application/json", ...headers }, body, duplex: "half" });
+
+  before(async () => {
+    const { start } = await import("./support/harness.mjs");
+    s = await start({ standin: true, standinVars: { ROLL_MS_PREVIEW: "600000", ROLL_MS_BUILD: "600000", ROLL_MS_BULK: "600000" } });
+    const token = mint({ org: "acme", sub: "alice", scopes: ["write:*"] });
+    for (const id of big) {
+      const r = await post(s, ndjson([{ ns: "docs", type: "guide", id, visibility: "public", markdown: `${id} ${"a".repeat(BIG)}` }]), { token });
+      assert.equal(r.status, 200, r.text);
+    }
+    // 985 KB of short links: link rewriting used to turn it into 4.5 MB.
+    const html = "<br src=a href=a data=a cite=a>".repeat(Math.floor(985_000 / 31));
+    assert.equal((await post(s, ndjson([{ ns: "docs", type: "guide", id: links, visibility: "public", html }]), { token })).status, 200);
+    await s.flush("build");
+  });
+  after(() => s?.dispose());
+
+  test("a 15 MB batch body of [[],[],…] is refused by its Content-Length before it is read (413)", async () => {
+    const body = `[${"[],".repeat(5_000_000)}[]]`;
+    await hostile("15 MB batch", () => batch(body).then(read), (r) => {
+      assert.equal(r.status, 413, r.text);
+      assert.equal(r.body.type, PROBLEM_BASE + "body-too-large");
+    });
+  });
+
+  test("the same body streamed without a Content-Length is cut at the bound (413)", async () => {
+    const chunk = Buffer.from("[],".repeat(100_000));
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(Buffer.from("["));
+        for (let i = 0; i < 50; i++) c.enqueue(chunk);
+        c.enqueue(Buffer.from("[]]"));
+        c.close();
+      },
+    });
+    await hostile("streamed batch", () => batch(stream).then(read), (r) => assert.equal(r.status, 413, r.text));
+  });
+
+  test("a batch body under the byte bound but with 30,000 elements stops at the 101st (400)", async () => {
+    await hostile("many elements", () => batch(`[${"[],".repeat(30_000)}[]]`).then(read), (r) => {
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.body.detail, "a batch holds at most 100 refs");
+    });
+  });
+
+  test("a 15 MB sign body is refused (413)", async () => {
+    const token = mint({ org: "acme", sub: "alice", scopes: ["read:*"] });
+    const body = JSON.stringify({ path: "/$.content/docs/guide/x.md", pad: "x".repeat(15_000_000) });
+    await hostile("15 MB sign", () => s.serve("/$.content/sign", { method: "POST", headers: { authorization: `Bearer ${token}` }, body }).then(read), (r) => {
+      assert.equal(r.status, 413, r.text);
+      assert.equal(r.body.type, PROBLEM_BASE + "body-too-large");
+    });
+  });
+
+  test("100 refs to large public artifacts: the answer stops at its byte cap, later refs get a 413 line each", async () => {
+    const refs = Array.from({ length: 100 }, (_, i) => `docs/guide/${big[i % big.length]}.${i % 2 ? "md" : "json"}`);
+    await hostile("amplified batch", () => batch(JSON.stringify(refs)), async (r) => {
+      assert.equal(r.status, 200);
+      const text = await r.text();
+      assert.ok(text.length <= 4 * 1024 * 1024 + 64 * 1024, `answer of ${text.length} bytes`);
+      const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+      const end = lines.pop();
+      assert.equal(end.end, true, "the answer is complete");
+      assert.equal(lines.length, 12, "one line per distinct ref (6 artifacts × 2 representations)");
+      assert.deepEqual(lines.flatMap((l) => l.positions).sort((a, b) => a - b), refs.map((_, i) => i), "every position answered once");
+      const served = lines.filter((l) => l.status === 200);
+      const capped = lines.filter((l) => l.status === 413);
+      assert.ok(served.length >= 3 && capped.length >= 1, `${served.length} served, ${capped.length} capped`);
+      for (const l of capped) assert.equal(l.problem.type, PROBLEM_BASE + "batch-answer-too-large");
+      for (const l of served.filter((l) => l.ref.endsWith(".md"))) assert.ok(l.body.startsWith(l.ref.split("/")[2].replace(/\.md$/, "")));
+    });
+  });
+
+  test("HTML whose link rewriting would more than double it is refused, not grown (500 html-rewrite-failed)", async () => {
+    await hostile("link-rewrite growth", () => get(s, `/$.content/docs/guide/${links}.html`), (r) => {
+      assert.equal(r.status, 500, r.text.slice(0, 300));
+      assert.equal(r.body.type, PROBLEM_BASE + "html-rewrite-failed");
+      assert.match(r.body.detail, /larger than/);
+    });
+  });
+
+  test("zero wasm resets", async () => {
+    await assertNoResets(s);
+  });
 });

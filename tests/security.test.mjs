@@ -8,7 +8,7 @@ import { createHmac } from "node:crypto";
 import { start, resets } from "./support/harness.mjs";
 import { post, del, ndjson, fresh, assertProblem, assertSummary } from "./support/ingest.mjs";
 import { fetchContent, readToken, assertLooksMissing } from "./support/content.mjs";
-import { mint, tamper, claimsOf } from "./support/token.mjs";
+import { mint, tamper, claimsOf, signedQuery } from "./support/token.mjs";
 
 const nowSecs = () => Math.floor(Date.now() / 1000);
 // acme/alice owns the `sec-acme` namespace, globex/gary owns `sec-globex` (scopes per ns, as the
@@ -24,7 +24,7 @@ let d; // ingest with the Pipelines double
 before(async () => {
   s = await start({
     standin: true,
-    serveVars: { METADATA_TTL_SECONDS: "0", UNTRUSTED_ORGS: "evilcorp" },
+    serveVars: { METADATA_TTL_SECONDS: "0", TRUSTED_ORGS: "acme,globex" },
     standinVars: { ROLL_MS_PREVIEW: "600000", ROLL_MS_BUILD: "600000", ROLL_MS_BULK: "600000" },
   });
   d = await start();
@@ -244,7 +244,7 @@ describe("cross-tenant reads, also from cache", () => {
       headers: { authorization: `Bearer ${gary()}`, "content-type": "application/json" },
       body: JSON.stringify([`${key("org")}.md`, `${key("user")}.md`, `${key("public")}.md`]),
     });
-    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l)).filter((l) => !l.end);
     assert.deepEqual(lines.map((l) => l.status), [404, 404, 200]);
     assert.doesNotMatch(JSON.stringify(lines.slice(0, 2)), /of alice/);
   });
@@ -281,17 +281,28 @@ describe("signed URLs", () => {
     const sig = u.searchParams.get("sig");
     const exp = Number(u.searchParams.get("exp"));
     const flip = (sig[0] === "0" ? "1" : "0") + sig.slice(1);
+    // The URL's own query with some parameters replaced (null: removed).
+    const q = (over = {}) => {
+      const p = new URLSearchParams(u.search);
+      for (const [name, v] of Object.entries(over)) (v === null ? p.delete(name) : p.set(name, String(v)));
+      return p.toString();
+    };
     for (const bad of [
-      `/$.content/${k}.md?exp=${exp}&sig=${flip}`,
-      `/$.content/${k}.md?exp=${exp + 86400}&sig=${sig}`,
-      `/$.content/${k}.md?exp=${exp}&sig=${sig.slice(0, 32)}`,
-      `/$.content/${k}.md?exp=${exp}&sig=`,
-      `/$.content/${k}.json?exp=${exp}&sig=${sig}`,
-      `/$.content/${k}.html?exp=${exp}&sig=${sig}`,
-      `/$.content/sec-acme/page/other-${id}.md?exp=${exp}&sig=${sig}`,
-      `/$.content/sec-acme/note/${id}.md?exp=${exp}&sig=${sig}`,
-      `/$.content/${k}.md?exp=${exp}`,
-      `/$.content/${k}.md?sig=${sig}`,
+      `/$.content/${k}.md?${q({ sig: flip })}`,
+      `/$.content/${k}.md?${q({ exp: exp + 86400 })}`,
+      `/$.content/${k}.md?${q({ sig: sig.slice(0, 32) })}`,
+      `/$.content/${k}.md?${q({ sig: "" })}`,
+      `/$.content/${k}.json?${q()}`,
+      `/$.content/${k}.html?${q()}`,
+      `/$.content/sec-acme/page/other-${id}.md?${q()}`,
+      `/$.content/sec-acme/note/${id}.md?${q()}`,
+      `/$.content/${k}.md?${q({ sig: null })}`,
+      `/$.content/${k}.md?${q({ exp: null })}`,
+      // Regression (security issue 4): the signer is part of what is signed.
+      `/$.content/${k}.md?${q({ by_org: "globex" })}`,
+      `/$.content/${k}.md?${q({ by_sub: "bob" })}`,
+      `/$.content/${k}.md?${q({ by_org: null, by_sub: null })}`,
+      `/$.content/${k}.md?exp=${exp}&sig=${sig}`,
     ]) {
       const r = await get(bad);
       assert.equal(r.status, 403, bad);
@@ -303,8 +314,9 @@ describe("signed URLs", () => {
   test("a URL signed with another secret → 403", async () => {
     const exp = nowSecs() + 600;
     const path = `/$.content/${k}.md`;
-    const forged = createHmac("sha256", "not-the-secret").update(`${path}\n${exp}`).digest("hex");
-    assert.equal((await get(`${path}?exp=${exp}&sig=${forged}`)).status, 403);
+    assert.equal((await get(`${path}?${signedQuery(path, exp, { secret: "not-the-secret" })}`)).status, 403);
+    assert.equal((await get(`${path}?${signedQuery(path, exp, { secret: "not-the-secret", kid: null })}`)).status, 403);
+    assert.equal((await get(`${path}?${signedQuery(path, exp)}`)).status, 200, "the same URL under the real secret reads");
   });
 
   test("an expired signed URL → 403 naming the expiry", async () => {
@@ -490,14 +502,14 @@ describe("header injection through ids", () => {
       body: JSON.stringify(["sec-acme/page/a\r\nX-Injected: 1.md", "sec-acme/page/a%0d%0aX.md"]),
     });
     assertNoInjected(b.headers);
-    const lines = (await b.text()).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await b.text()).trim().split("\n").map((l) => JSON.parse(l)).filter((l) => !l.end);
     assert.deepEqual(lines.map((l) => l.status), [400, 400]);
   });
 });
 
 describe("HTML sanitizing through serve", () => {
   // Each vector is one artifact; readers get it sanitized (org visibility, or public from an
-  // org in UNTRUSTED_ORGS). `dangerous` is deliberately blunt: it looks at the raw answer, after
+  // org not in TRUSTED_ORGS). `dangerous` is deliberately blunt: it looks at the raw answer, after
   // decoding character references and dropping whitespace, and flags anything a browser could
   // run, even inside attribute values (where a parser mismatch would turn it into markup).
   const VECTORS = {

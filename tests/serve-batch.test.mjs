@@ -1,5 +1,6 @@
-// Batch: POST /$.content/batch with a JSON list of refs → one NDJSON result per ref, each with its
-// own status; one request's reads are shared, so bytes several refs need are read once.
+// Batch: POST /$.content/batch with a JSON list of refs → one NDJSON result per distinct ref (with
+// the positions it answers), each with its own status, streamed, then an `end` line; one
+// request's reads are shared, so bytes several refs need are read once.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWarehouse, expectedTable } from "./support/warehouse.mjs";
@@ -18,8 +19,12 @@ async function batch(h, refs, token) {
     body: JSON.stringify(refs),
   });
   const text = await res.text();
-  const reads = Number(/r2-reads;desc="(\d+)"/.exec(res.headers.get("server-timing") ?? "")?.[1]);
-  return { status: res.status, type: res.headers.get("content-type"), lines: text.trim() ? text.trim().split("\n").map((l) => JSON.parse(l)) : [], reads };
+  const all = text.trim() ? text.trim().split("\n").map((l) => JSON.parse(l)) : [];
+  const end = all.at(-1);
+  if (res.status === 200) assert.equal(end?.end, true, "a complete answer ends with the end line");
+  const lines = res.status === 200 ? all.slice(0, -1) : all;
+  if (res.status === 200) assert.equal(end.lines, lines.length);
+  return { status: res.status, type: res.headers.get("content-type"), lines, reads: end?.r2_reads, end };
 }
 
 let h;
@@ -39,6 +44,8 @@ test("one result per ref, in order, each with its own status", async () => {
   assert.equal(r.lines[4].problem.type.endsWith("unknown-extension"), true);
   assert.equal(r.lines[5].problem.type.endsWith("not-found"), true, "a tombstone looks missing");
   assert.deepEqual(r.lines.map((l) => l.ref), refs.map((x) => (typeof x === "string" ? x : x)));
+  assert.deepEqual(r.lines.map((l) => l.positions), refs.map((_, i) => [i]));
+  assert.equal(r.end.refs, refs.length);
 });
 
 test("without a token, org refs look missing", async () => {
@@ -54,10 +61,24 @@ test("repeated refs read nothing more", async () => {
     const three = await batch(fresh2, [`${orgKey}.md`, `${orgKey}.md`, `${orgKey}.md`], ownerToken(orgW.row));
     assert.ok(one.reads > 0);
     assert.equal(three.reads, one.reads, "the same ref three times costs what it costs once");
+    // Regression (security issue 2): a repeated ref is answered once, its line naming every position.
+    assert.equal(three.lines.length, 1);
+    assert.deepEqual(three.lines[0].positions, [0, 1, 2]);
+    assert.equal(three.lines[0].body, orgW.row.markdown);
   } finally {
     await fresh.dispose();
     await fresh2.dispose();
   }
+});
+
+test("repeats interleaved with other refs: one line each, in order of first appearance", async () => {
+  const r = await batch(h, [`${pubKey}.md`, "docs/guide/nope.md", `${pubKey}.md`, 7, 7, "docs/guide/nope.md"]);
+  assert.deepEqual(r.lines.map((l) => [l.ref, l.positions, l.status]), [
+    [`${pubKey}.md`, [0, 2], 200],
+    ["docs/guide/nope.md", [1, 5], 404],
+    [7, [3], 400],
+    [7, [4], 400],
+  ]);
 });
 
 test("bad batches are 400", async () => {

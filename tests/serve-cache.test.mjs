@@ -46,6 +46,13 @@ describe("fresh, stale, expired", () => {
     assert.equal(refreshed.headers.get("x-artifact-age"), "0", "the refresh stored a new entry");
   });
 
+  test("?fresh=true without a token is 401 token-required (skipping the cache costs table reads)", async () => {
+    const [key] = winners.find(([, w]) => w.row.visibility === "public");
+    const r = await fetchContent(h, `/$.content/${key}.md?fresh=true`);
+    assert.equal(r.status, 401);
+    assert.ok(r.body.type.endsWith("token-required"));
+  });
+
   test("?fresh=true bypasses the cache and answers no-store", async () => {
     const [key, w] = winners[0];
     const r = await fetchContent(h, `/$.content/${key}.md?fresh=true`, { token: ownerToken(w.row) });
@@ -70,7 +77,20 @@ describe("expiry, max_age, private content, purge-on-write", () => {
     assert.equal(source(await fetchContent(h, `/$.content/${key}.md`, { token })), "table");
   });
 
-  test("?max_age=N sets the fresh window (at least 10 s)", async () => {
+  // Regression (security issue 6): `?max_age=31536000` was stored with the shared entry, so every
+  // later plain reader was told to keep the public copy for a year.
+  test("?max_age shortens its own answer only: capped at the configured window, never stored", async () => {
+    const [key] = winners.find(([, w]) => w.row.visibility === "public");
+    const long = await fetchContent(h, `/$.content/${key}.md?max_age=31536000`);
+    assert.equal(long.status, 200);
+    assert.match(long.headers.get("cache-control"), /^public, max-age=[01], /);
+    await sleep(50);
+    const plain = await fetchContent(h, `/$.content/${key}.md`);
+    assert.equal(source(plain), "cache");
+    assert.match(plain.headers.get("cache-control"), /^public, max-age=[01], /, "the stored entry keeps the configured window");
+  });
+
+  test("?max_age=N under the configured window (at least 10 s) keeps the entry cached", async () => {
     const [key, w] = winners[0];
     const r = await fetchContent(h, `/$.content/${key}.json?max_age=3`, { token: ownerToken(w.row) });
     assert.equal(r.status, 200);
@@ -118,6 +138,18 @@ describe("coalescing", () => {
   after(() => h?.dispose());
   const health = async () => (await h.serve("/$.health")).json();
 
+  // Regression (security issue 6): `?max_age=10` stored a 10 s window, sending every later reader
+  // to the tables; it shortens only the answer it was asked on.
+  test("?max_age=10 does not shorten the window of later readers", async () => {
+    const [key] = winners.find(([, w]) => w.row.visibility === "public");
+    await fetchContent(h, `/$.content/${key}.md?max_age=10`);
+    await sleep(50);
+    const later = await fetchContent(h, `/$.content/${key}.md`);
+    assert.equal(source(later), "cache");
+    const maxAge = Number(/max-age=(\d+)/.exec(later.headers.get("cache-control"))?.[1]);
+    assert.ok(maxAge > 10, `the stored entry keeps the configured window, not max_age=10 (max-age=${maxAge})`);
+  });
+
   test("50 concurrent misses for one artifact share one table read", async () => {
     const [key, w] = winners[0];
     const token = ownerToken(w.row);
@@ -138,12 +170,13 @@ describe("coalescing", () => {
   test("different callers do not share a read (visibility is per caller)", async () => {
     const [key, w] = winners[3];
     const before = (await health()).table_reads;
-    const [owner, anon] = await Promise.all([
+    // ?fresh needs a token (security issue 9), so the other caller is another org's reader.
+    const [owner, other] = await Promise.all([
       fetchContent(h, `/$.content/${key}.md?fresh=true`, { token: ownerToken(w.row) }),
-      fetchContent(h, `/$.content/${key}.md?fresh=true`),
+      fetchContent(h, `/$.content/${key}.md?fresh=true`, { token: readToken(`not-${w.row.owner_org}`) }),
     ]);
     assert.equal(owner.status, 200);
-    assert.equal(anon.status, ["public", "unlisted"].includes(w.row.visibility) ? 200 : 404);
+    assert.equal(other.status, ["public", "unlisted"].includes(w.row.visibility) ? 200 : 404);
     assert.equal((await health()).table_reads - before, 2);
   });
 });

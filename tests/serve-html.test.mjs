@@ -1,6 +1,6 @@
-// HTML responses go through lol_html: public HTML from trusted tenants keeps its scripts and gets a
-// permissive CSP; non-public HTML, or HTML of an org listed in UNTRUSTED_ORGS, is sanitized and
-// gets a CSP that runs nothing. (The rewriter's bypass cases are unit tests in serve-worker/src/html.rs.)
+// HTML responses go through lol_html: public HTML of an org listed in TRUSTED_ORGS keeps its
+// scripts and gets a permissive CSP; everything else (non-public HTML, and every org's public HTML
+// by default) is sanitized and gets a CSP that runs nothing. (The rewriter's bypass cases are unit tests in serve-worker/src/html.rs.)
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWarehouse, expectedTable } from "./support/warehouse.mjs";
@@ -13,7 +13,7 @@ const org = table.winners["docs/guide/v1.2.3"].row;
 
 describe("trusted tenant", () => {
   let h;
-  before(async () => { h = await startWarehouse(ROOT); });
+  before(async () => { h = await startWarehouse(ROOT, { serveVars: { TRUSTED_ORGS: "team" } }); });
   after(() => h?.dispose());
 
   test("public HTML: unchanged text, trusted CSP", async () => {
@@ -38,12 +38,14 @@ describe("trusted tenant", () => {
   });
 });
 
-describe("untrusted tenant", () => {
+describe("tenants not listed in TRUSTED_ORGS (the default)", () => {
   let h;
-  before(async () => { h = await startWarehouse(ROOT, { serveVars: { UNTRUSTED_ORGS: "team" } }); });
+  before(async () => { h = await startWarehouse(ROOT, { serveVars: { TRUSTED_ORGS: "someone-else" } }); });
   after(() => h?.dispose());
 
-  test("public HTML of an untrusted org is sanitized", async () => {
+  // Regression (security issue 8): with UNTRUSTED_ORGS = "" every tenant's public HTML ran inline
+  // script on the one origin all tenants share; sanitising is now the default.
+  test("public HTML of an org that is not trusted is sanitized", async () => {
     const r = await fetchContent(h, "/$.content/team%40acme.dev/page/home.html");
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-security-policy"), /default-src 'none'/);

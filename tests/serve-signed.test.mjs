@@ -25,7 +25,7 @@ async function sign(token, body) {
 test("the owner signs; anyone with the URL reads that artifact, privately", async () => {
   const s = await sign(ownerToken(w.row), { path, expires_in: 600 });
   assert.equal(s.status, 200, JSON.stringify(s.body));
-  assert.match(s.body.url, /^\/\$\.content\/.+\.md\?exp=\d+&sig=[0-9a-f]{64}$/);
+  assert.match(s.body.url, /^\/\$\.content\/.+\.md\?exp=\d+&by_org=[^&]+&by_sub=[^&]+&kid=[0-9a-f]{16}&sig=[0-9a-f]{64}$/);
   assert.equal((await fetchContent(h, path)).status, 404, "without the signature it stays hidden");
   const r = await fetchContent(h, s.body.url);
   assert.equal(r.status, 200);
@@ -42,12 +42,19 @@ test("tampered signature, expiry or path → 403 bad-signature", async () => {
   const exp = Number(u.searchParams.get("exp"));
   const flip = (sig[0] === "a" ? "b" : "a") + sig.slice(1);
   const others = Object.keys(table.winners).filter((k) => k !== key);
+  const q = (over = {}) => {
+    const p = new URLSearchParams(u.search);
+    for (const [name, v] of Object.entries(over)) (v === null ? p.delete(name) : p.set(name, String(v)));
+    return p.toString();
+  };
   for (const bad of [
-    `${path}?exp=${exp}&sig=${flip}`,
-    `${path}?exp=${exp + 1}&sig=${sig}`,
-    `/$.content/${others[0]}.md?exp=${exp}&sig=${sig}`,
-    `${path}?exp=${exp}`,
-    `${path}?sig=${sig}`,
+    `${path}?${q({ sig: flip })}`,
+    `${path}?${q({ exp: exp + 1 })}`,
+    `/$.content/${others[0]}.md?${q()}`,
+    `${path}?${q({ sig: null })}`,
+    `${path}?${q({ exp: null })}`,
+    `${path}?${q({ by_sub: "someone-else" })}`,
+    `${path}?exp=${exp}&sig=${sig}`,
   ]) {
     const r = await fetchContent(h, bad);
     assert.equal(r.status, 403, bad);

@@ -1,4 +1,6 @@
 //! Bearer-token check for the ingest routes (token format and verification live in `shared`).
+//! `AUTH_SECRET_PREVIOUS`, while set, is accepted too, so `AUTH_SECRET` can rotate without
+//! breaking live tokens (their `kid` names the secret that signed them).
 
 use shared::problem::Problem;
 use shared::token::{self, Claims};
@@ -17,7 +19,8 @@ pub fn verify(req: &Request, env: &Env, now_secs: u64) -> Result<Claims, Problem
         return Err(Problem::new(401, "unauthorized", "Unauthorized", "an Authorization: Bearer token is required"));
     };
     let secret = secret(env).unwrap_or_default();
-    token::verify(raw, secret.as_bytes(), now_secs)
+    let previous = crate::js::var(env.as_ref(), "AUTH_SECRET_PREVIOUS").unwrap_or_default();
+    token::verify_any(raw, &[secret.as_bytes(), previous.as_bytes()], now_secs)
         .map_err(|e| Problem::new(401, "invalid-token", "Unauthorized", e.description()))
 }
 

@@ -3,12 +3,12 @@
 //! `ARTIFACT_STATE` when a write is confirmed, and every key folds it in.
 //!
 //! Private content (visibility `org`/`user`) is stored only under a key scoped to who may read it
-//! (`org:<org>`, `user:<org>:<sub>`): a caller can only ever look up the scopes its own token
-//! grants, so an anonymous caller can never reach it.
+//! (`shared::cache_key::scope`: `org:<org>`, `user:<org>:<sub>`, parts escaped so no principal
+//! can spell another's): a caller can only ever look up the scopes its own token grants
+//! (`shared::cache_key::reader_scopes`), so an anonymous caller can never reach it.
 
 use shared::cache_policy::Windows;
 use shared::content::ContentRef;
-use shared::token::Claims;
 use worker::{Cache, Date, Env, Headers, Response};
 
 use crate::read::Body;
@@ -33,11 +33,7 @@ impl State {
     /// confirmed write, so it may be cached (and a cached one used). The generation alone is not
     /// enough: a bulk rewrite may carry the same `ts` as the version cached before it.
     pub fn current(&self, ts: i64, dedupe: &str) -> bool {
-        ts >= self.generation
-            && self.dedupe.as_deref().is_none_or(|h| {
-                // States written before the owner joined the key hold `hash:visibility:deleted`.
-                h == dedupe || (h.matches(':').count() == 2 && dedupe.strip_prefix(h).is_some_and(|rest| rest.starts_with(':')))
-            })
+        ts >= self.generation && self.dedupe.as_deref().is_none_or(|h| h == dedupe)
     }
 }
 
@@ -54,16 +50,6 @@ pub async fn state(env: &Env, c: &ContentRef) -> Option<State> {
         generation: v.get("g").and_then(serde_json::Value::as_i64).unwrap_or(0),
         dedupe: v.get("h").and_then(serde_json::Value::as_str).map(String::from),
     })
-}
-
-/// The scopes a caller may read, most shared first.
-pub fn scopes(claims: Option<&Claims>) -> Vec<String> {
-    let mut out = vec!["public".to_string()];
-    if let Some(c) = claims {
-        out.push(format!("org:{}", c.org));
-        out.push(format!("user:{}:{}", c.org, c.sub));
-    }
-    out
 }
 
 /// The Cache API key of one representation (and version) in one scope.
@@ -126,8 +112,10 @@ pub async fn lookup(key: &str) -> Option<(Body, u64, Windows)> {
 }
 
 /// Stores an entry for both windows, stamped with when it was produced.
-pub async fn store(key: &str, b: &Body, w: Windows) {
+pub async fn store(key: &str, b: &Body, w: Windows, tag: &str) {
     let headers = Headers::new();
+    // Zone purges by tag reach Cache API entries too.
+    let _ = headers.set("cache-tag", tag);
     let _ = headers.set("content-type", &b.content_type);
     let _ = headers.set("etag", &b.etag);
     let _ = headers.set("x-artifact-produced", &Date::now().as_millis().to_string());
@@ -169,9 +157,6 @@ mod tests {
         // and the public answer stayed cached.
         assert!(!state.current(10, &key("public")));
         assert!(State { generation: 10, dedupe: None }.current(10, &key("public")), "no recorded key: the generation decides");
-        let legacy = State { generation: 10, dedupe: Some("abc:org:0".into()) };
-        assert!(legacy.current(10, &key("org")), "states written before the owner joined the key");
-        assert!(!legacy.current(10, &key("public")));
-        assert!(!legacy.current(10, ""), "entries stored without a dedupe key");
+        assert!(!state.current(10, ""), "entries stored without a dedupe key");
     }
 }

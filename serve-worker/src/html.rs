@@ -199,12 +199,13 @@ fn fix_element(el: &mut Element<'_, '_>, o: &Options<'_>) {
 /// regression html_rewrite-4), so only a fixed point is known to hold nothing the sanitizer would
 /// remove. Ordinary documents take two passes.
 pub fn rewrite(html: &str, o: &Options<'_>) -> Result<String, String> {
-    let mut out = rewrite_once(html, o)?;
+    let limit = max_output(html.len());
+    let mut out = rewrite_once(html, o, limit)?;
     if !o.sanitize {
         return Ok(out);
     }
     for _ in 0..3 {
-        let again = rewrite_once(&out, o)?;
+        let again = rewrite_once(&out, o, limit)?;
         if again == out {
             return Ok(out);
         }
@@ -213,7 +214,15 @@ pub fn rewrite(html: &str, o: &Options<'_>) -> Result<String, String> {
     Err("sanitizing did not reach a fixed point".into())
 }
 
-fn rewrite_once(html: &str, o: &Options<'_>) -> Result<String, String> {
+/// The most bytes a rewrite of an `input`-byte document may produce: twice its size plus 64 KiB.
+/// Link rewriting lengthens URLs, so a page of nothing but short links could otherwise grow
+/// several times over (security issue 2: 985 KB of `<br src=a href=a data=a cite=a>` became
+/// 4.5 MB); past the bound the answer is an error, never a partial page.
+pub fn max_output(input: usize) -> usize {
+    input.saturating_mul(2).saturating_add(64 * 1024)
+}
+
+fn rewrite_once(html: &str, o: &Options<'_>, limit: usize) -> Result<String, String> {
     let memory = MemorySettings::new().with_max_allowed_memory_usage(MAX_MEMORY);
     let mut settings = Settings::new().with_memory_settings(memory);
     if o.sanitize {
@@ -245,9 +254,19 @@ fn rewrite_once(html: &str, o: &Options<'_>) -> Result<String, String> {
         Ok(())
     }));
     let mut out = Vec::with_capacity(html.len());
-    let mut rewriter = HtmlRewriter::new(settings, |chunk: &[u8]| out.extend_from_slice(chunk));
+    let mut overflow = false;
+    let mut rewriter = HtmlRewriter::new(settings, |chunk: &[u8]| {
+        if out.len().saturating_add(chunk.len()) <= limit {
+            out.extend_from_slice(chunk);
+        } else {
+            overflow = true;
+        }
+    });
     rewriter.write(html.as_bytes()).map_err(|e| e.to_string())?;
     rewriter.end().map_err(|e| e.to_string())?;
+    if overflow {
+        return Err(format!("the rewritten page would be larger than {limit} bytes"));
+    }
     String::from_utf8(out).map_err(|e| e.to_string())
 }
 
@@ -257,6 +276,16 @@ mod tests {
 
     const SAFE: Options<'static> = Options { ns: "docs", ty: "guide", sanitize: true };
     const TRUSTED: Options<'static> = Options { ns: "docs", ty: "guide", sanitize: false };
+
+    /// Regression (security issue 2): link rewriting multiplied a page of short links.
+    #[test]
+    fn growth_is_bounded() {
+        let page = "<br src=a href=a data=a cite=a>".repeat(20_000);
+        let err = rewrite(&page, &TRUSTED).unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
+        let ok = "<a href=guide.md>x</a>".repeat(1_000);
+        assert!(rewrite(&ok, &SAFE).unwrap().len() <= max_output(ok.len()));
+    }
 
     fn s(html: &str) -> String {
         rewrite(html, &SAFE).unwrap()

@@ -3,6 +3,9 @@
 
 use serde_json::{Map, Value};
 use shared::content::{self, ContentRef, Reader, Representation, RowOrder, Version};
+use std::rc::Rc;
+
+use shared::iceberg::table_metadata::TableMetadata;
 use shared::locate::{self, At, Cell, Cost, Found, LocateError, Table, Wanted};
 use shared::problem::Problem;
 use shared::record::{Content, Visibility, COLUMNS};
@@ -73,32 +76,50 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     };
     let url = req.url()?;
     let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-    // A signed URL stands in for a token, for this one artifact; it never touches shared cache keys.
-    let signed = query("sig").is_some() || query("exp").is_some();
-    if signed {
-        let secret = crate::auth::secret(env);
+    // A signed URL stands in for its signer, for this one artifact; it never touches shared
+    // cache keys, and reads only what the signer may read now.
+    let signed = ["sig", "exp", "by_org", "by_sub", "kid"].iter().any(|n| query(n).is_some());
+    let signer = if signed {
+        let [current, previous] = crate::auth::secrets(env);
         let path = format!("{}{rest}", content::PREFIX);
         let now = Date::now().as_millis() / 1000;
-        if let Err(e) = shared::signed::verify(secret.as_bytes(), &path, query("exp").as_deref(), query("sig").as_deref(), now) {
-            return glue::problem(&Problem::new(403, "bad-signature", "Forbidden", e.description()));
+        let (exp, by_org, by_sub, kid, sig) = (query("exp"), query("by_org"), query("by_sub"), query("kid"), query("sig"));
+        let params = shared::signed::Params { exp: exp.as_deref(), by_org: by_org.as_deref(), by_sub: by_sub.as_deref(), kid: kid.as_deref(), sig: sig.as_deref() };
+        match shared::signed::verify(&[current.as_bytes(), previous.as_bytes()], &path, params, now) {
+            Ok(s) => Some(s),
+            Err(e) => return glue::problem(&Problem::new(403, "bad-signature", "Forbidden", e.description())),
         }
+    } else {
+        None
+    };
+    let reader = match (&signer, &claims) {
+        (Some(s), _) => Reader::Signed(s),
+        (None, Some(c)) => Reader::Token(c),
+        (None, None) => Reader::Anonymous,
+    };
+    let fresh = query("fresh").is_some_and(|v| v == "true" || v == "1");
+    // Skipping the cache costs table reads: only callers with a token may ask for it.
+    if fresh && reader.principal().is_none() {
+        return glue::problem(&Problem::new(401, "token-required", "Unauthorized", "?fresh needs an Authorization: Bearer token"));
     }
     let download = query("download").is_some_and(|v| v == "1" || v == "true");
-    let asked_bypass = signed || query("fresh").is_some_and(|v| v == "true" || v == "1");
+    let asked_bypass = signed || fresh;
     // KV unreadable (no generation): the table still answers, but no cache entry is used or
     // stored, since any of them might predate a purge this request cannot see.
     let state = if asked_bypass { None } else { cache::state(env, &c).await };
     let bypass = state.is_none();
     let state = state.unwrap_or_default();
     let generation = state.generation;
-    let windows = cache::windows(env).with_max_age(query("max_age").as_deref());
+    // `?max_age` shortens this answer's window only; entries are stored with the configured ones.
+    let max_age = query("max_age");
+    let tag = shared::cache_key::cache_tag(&c.ns, &c.ty, &c.id);
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
     let disposition = download.then(|| format!("attachment; filename=\"{}.{}\"", c.id, c.ext));
     let finish_with = |mut b: Body, source: Source, age_ms: u64, windows: Windows, timing: Option<String>| {
         if signed {
             b.private = true;
         }
-        let res = respond(b, source, age_ms, windows, bypass, head, if_none_match.as_deref(), timing)?;
+        let res = respond(b, source, age_ms, windows, bypass, head, if_none_match.as_deref(), timing, &tag)?;
         if let Some(d) = &disposition {
             res.headers().set("content-disposition", d)?;
         }
@@ -106,21 +127,27 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     };
 
     if !bypass {
-        for scope in cache::scopes(claims.as_ref()) {
+        let mut scopes = shared::cache_key::reader_scopes(claims.as_ref().map(|c| (c.org.as_str(), c.sub.as_str())));
+        // A record (`.json`) shows owners inside their org: that variant, stored under the org's
+        // scope, is looked up before the public one.
+        if c.representation == Representation::Record {
+            scopes.reverse();
+        }
+        for scope in scopes {
             let key = cache::key(&c, generation, &scope);
             let Some((body, age_ms, stored)) = cache::lookup(&key).await else { continue };
             // An entry made before a confirmed rewrite that kept the same `ts` is outdated.
             if !state.current(body.ts, &body.dedupe) {
                 continue;
             }
-            // The entry carries the windows of its tenant and mode; ?max_age still applies.
-            let windows = stored.with_max_age(query("max_age").as_deref());
-            let finish = |b: Body, source: Source, age_ms: u64, timing: Option<String>| finish_with(b, source, age_ms, windows, timing);
+            // The entry carries the windows of its tenant and mode; ?max_age may shorten them
+            // for this answer only.
+            let windows = stored.with_max_age(max_age.as_deref());
             match freshness(age_ms, windows) {
-                Freshness::Fresh => return finish(body, Source::Cache, age_ms, None),
+                Freshness::Fresh => return finish_with(body, Source::Cache, age_ms, windows, None),
                 Freshness::Stale => {
-                    // Answer now; refresh the entry in the background.
-                    let (env, c, claims, state) = (env.clone(), c.clone(), claims.clone(), state.clone());
+                    // Answer now; refresh the entry in the background, with its own windows.
+                    let (env, c, claims, state, tag) = (env.clone(), c.clone(), claims.clone(), state.clone(), tag.clone());
                     ctx.wait_until(async move {
                         let cfg = Config::from_env(&env);
                         let Ok(bucket) = env.bucket("WAREHOUSE") else { return };
@@ -132,24 +159,28 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                                 return;
                             }
                             let key = cache::key(&c, generation, &fresh.scope);
-                            cache::store(&key, &fresh, windows).await;
+                            cache::store(&key, &fresh, stored, &tag).await;
                         }
                     });
-                    return finish(body, Source::Cache, age_ms, None);
+                    return finish_with(body, Source::Cache, age_ms, windows, None);
                 }
                 Freshness::Expired => break,
             }
         }
     }
 
-    let reader = if signed { Reader::Signed } else { claims.as_ref().map_or(Reader::Anonymous, Reader::Token) };
     let cfg = Config::from_env(env);
     let r2 = R2::new(env.bucket("WAREHOUSE")?);
     let started = Date::now().as_millis();
     // Concurrent misses for the same answer (artifact, version, confirmed write and caller) share
     // one table read. The dedupe key is part of it: a bulk rewrite may keep the generation.
-    let who = if signed { "signed".to_string() } else { claims.as_ref().map_or_else(String::new, |c| format!("{}:{}", c.org, c.sub)) };
-    let coalesce_key = format!("{rest}|{generation}|{}|{who}|{bypass}", state.dedupe.as_deref().unwrap_or(""));
+    let (kind, org, sub) = match reader {
+        Reader::Anonymous => ("anonymous", "", ""),
+        Reader::Token(c) => ("token", c.org.as_str(), c.sub.as_str()),
+        Reader::Signed(s) => ("signed", s.org.as_str(), s.sub.as_str()),
+    };
+    let generation_text = generation.to_string();
+    let coalesce_key = shared::key::compose(&[rest, &generation_text, state.dedupe.as_deref().unwrap_or(""), kind, org, sub, if bypass { "1" } else { "0" }]);
     let (outcome, cost) = crate::coalesce::run(coalesce_key, !bypass, async {
         let mut cost = Cost::default();
         let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
@@ -176,17 +207,21 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             // committed it, the row found is older (or, for a bulk rewrite with the same `ts`,
             // another row): answer with it, but do not cache it under the new generation, or the
             // purge would be undone for a whole fresh window.
-            let windows = cache::windows_for(env, windows, &b.owner_org, b.mode.as_deref()).await.with_max_age(query("max_age").as_deref());
+            let stored = cache::windows_for(env, cache::windows(env), &b.owner_org, b.mode.as_deref()).await;
             if !bypass && state.current(b.ts, &b.dedupe) {
                 let key = cache::key(&c, generation, &b.scope);
-                let stored = b.clone();
-                ctx.wait_until(async move { cache::store(&key, &stored, windows).await });
+                let entry = b.clone();
+                let tag = tag.clone();
+                ctx.wait_until(async move { cache::store(&key, &entry, stored, &tag).await });
             }
-            finish_with(b, Source::Table, 0, windows, Some(timing))
+            finish_with(b, Source::Table, 0, stored.with_max_age(max_age.as_deref()), Some(timing))
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
 }
+
+/// Largest `/$.content/sign` body, bytes (a path and a number).
+const MAX_SIGN_BODY_BYTES: usize = 8 * 1024;
 
 /// `POST /$.content/sign` with `{"path": "/$.content/…", "expires_in": seconds}` (authenticated):
 /// a URL that serves that one artifact without a token until it expires. The caller must be able
@@ -198,7 +233,11 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
         Err(p) => return glue::problem(&p),
     };
     let bad = |d: &str| glue::problem(&Problem::new(400, "bad-sign-request", "Bad Request", d));
-    let Ok(body) = req.json::<serde_json::Value>().await else { return bad("the body must be JSON: {\"path\": \"/$.content/…\", \"expires_in\": seconds}") };
+    let bytes = match glue::bounded_body(&mut req, MAX_SIGN_BODY_BYTES).await? {
+        Ok(b) => b,
+        Err(p) => return glue::problem(&p),
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else { return bad("the body must be JSON: {\"path\": \"/$.content/…\", \"expires_in\": seconds}") };
     let Some(path) = body.get("path").and_then(Value::as_str) else { return bad("path is required") };
     let Some(rest) = path.strip_prefix(content::PREFIX) else { return bad("path must start with /$.content/") };
     if rest.contains(['?', '#']) {
@@ -216,11 +255,12 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
         Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
     }
     let exp = Date::now().as_millis() / 1000 + ttl;
-    let secret = crate::auth::secret(env);
-    let Some(sig) = shared::signed::sign(secret.as_bytes(), path, exp) else {
+    let [secret, _] = crate::auth::secrets(env);
+    let signer = shared::signed::Signer { org: claims.org.clone(), sub: claims.sub.clone() };
+    let Some(query) = shared::signed::sign(secret.as_bytes(), path, exp, &signer) else {
         return glue::problem(&Problem::new(500, "misconfigured", "Misconfigured", "AUTH_SECRET is not set"));
     };
-    let out = serde_json::json!({ "url": format!("{path}?exp={exp}&sig={sig}"), "expires": exp });
+    let out = serde_json::json!({ "url": format!("{path}?{query}"), "expires": exp });
     glue::json(200, &out.to_string())
 }
 
@@ -236,6 +276,7 @@ fn respond(
     head: bool,
     if_none_match: Option<&str>,
     timing: Option<String>,
+    tag: &str,
 ) -> Result<Response> {
     let matches = if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == b.etag || t.trim() == "*"));
     let status = if matches { 304 } else { b.status };
@@ -245,6 +286,8 @@ fn respond(
         h.set("content-type", &b.content_type)?;
     }
     h.set("etag", &b.etag)?;
+    // Ingest's zone purge is by this tag (Cloudflare strips it before the client sees it).
+    h.set("cache-tag", tag)?;
     let cache_control = if bypass { "no-store".to_string() } else { client_cache_control(b.private, age_ms, windows) };
     h.set("cache-control", &cache_control)?;
     h.set("x-artifact-source", match source {
@@ -281,15 +324,15 @@ fn at(version: Version) -> At {
     }
 }
 
-async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost: &mut Cost) -> std::result::Result<Answer, Problem> {
-    crate::coalesce::count_table_read();
+/// The newest row for `c` at `at` across the configured tables, and its table's metadata.
+async fn newest(c: &ContentRef, at: &At, cfg: &Config, r2: &R2, cost: &mut Cost) -> std::result::Result<Option<(Found, Rc<TableMetadata>)>, Problem> {
     let keys = tables::current_metadata_keys(cfg, r2).await.map_err(|e| upstream(&e))?;
     let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
-    let mut best: Option<(Found, std::rc::Rc<shared::iceberg::table_metadata::TableMetadata>)> = None;
+    let mut best: Option<(Found, Rc<TableMetadata>)> = None;
     for key in keys {
         let metadata = tables::metadata(cfg, r2, &key).await.map_err(|e| upstream(&e))?;
         let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
-        let found = locate::locate(r2, &table, wanted, &at(c.version), cost).await.map_err(|e| upstream(&e))?;
+        let found = locate::locate(r2, &table, wanted, at, cost).await.map_err(|e| upstream(&e))?;
         if let Some(f) = found {
             // Across tables: greatest ts, then greater data sequence number (row positions are
             // per table and do not order across tables).
@@ -299,33 +342,94 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
             }
         }
     }
-    let Some((found, metadata)) = best else { return Ok(Answer::Problem(not_found(c))) };
-    // The mode is the table's last path segment when it names one (`…/artifacts/build`).
-    let mode = metadata.location.trim_end_matches('/').rsplit('/').next().filter(|m| ["preview", "build", "bulk"].contains(m)).map(String::from);
-    // Our tables always carry visibility (a required column); a row without one comes from a
-    // table another tool wrote and the operator listed, and gets UNOWNED_VISIBILITY. A value that
-    // is present but unknown is treated as the strictest, `user`.
-    let visibility = match found.visibility.as_deref() {
+    Ok(best)
+}
+
+/// A row's visibility. Our tables always carry one (a required column); a row without one comes
+/// from a table another tool wrote and the operator listed, and gets UNOWNED_VISIBILITY. A value
+/// that is present but unknown is treated as the strictest, `user`.
+fn visibility_of(found: &Found, cfg: &Config) -> Visibility {
+    match found.visibility.as_deref() {
         None => cfg.unowned_visibility,
         Some(v) => Visibility::parse(v).unwrap_or(Visibility::User),
-    };
-    let may = content::may_read(visibility, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader);
-    if found.deleted || !may {
+    }
+}
+
+/// Whether `reader` may read `found` (live, and visible to it).
+fn readable(found: &Found, visibility: Visibility, reader: Reader<'_>) -> bool {
+    !found.deleted && content::may_read(visibility, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader)
+}
+
+/// How many callers a visibility admits, fewest first (the cache scope of a versioned answer is
+/// the narrower of the historic and the current row's).
+fn breadth(v: Visibility) -> u8 {
+    match v {
+        Visibility::User => 0,
+        Visibility::Org => 1,
+        Visibility::Public | Visibility::Unlisted => 2,
+    }
+}
+
+async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost: &mut Cost) -> std::result::Result<Answer, Problem> {
+    crate::coalesce::count_table_read();
+    let Some((found, metadata)) = newest(c, &at(c.version), cfg, r2, cost).await? else { return Ok(Answer::Problem(not_found(c))) };
+    // The mode is the table's last path segment when it names one (`…/artifacts/build`).
+    let mode = metadata.location.trim_end_matches('/').rsplit('/').next().filter(|m| ["preview", "build", "bulk"].contains(m)).map(String::from);
+    let visibility = visibility_of(&found, cfg);
+    if !readable(&found, visibility, reader) {
         return Ok(Answer::Problem(not_found(c)));
     }
-    let private = !matches!(visibility, Visibility::Public | Visibility::Unlisted);
     let owner_org = found.owner_org.clone().unwrap_or_default();
-    let scope = match visibility {
-        Visibility::Public | Visibility::Unlisted => "public".to_string(),
-        Visibility::Org => format!("org:{owner_org}"),
-        Visibility::User => format!("user:{owner_org}:{}", found.owner_user.as_deref().unwrap_or("")),
-    };
+    let owner_user = found.owner_user.clone().unwrap_or_default();
+    // Who the answer may be shared with: the row's readers, narrowed below.
+    let (mut scope_vis, mut scope_org, mut scope_user) = (visibility, owner_org.clone(), owner_user.clone());
+    // History is readable only by callers who may read the current state too: a version of an
+    // artifact that is now deleted, or now hidden from the caller, is missing (security issue 5).
+    // Owners included: a delete removes every version from serve.
+    if c.version != Version::Latest {
+        let Some((current, _)) = newest(c, &At::Current, cfg, r2, cost).await? else { return Ok(Answer::Problem(not_found(c))) };
+        let now_visible = visibility_of(&current, cfg);
+        if !readable(&current, now_visible, reader) {
+            return Ok(Answer::Problem(not_found(c)));
+        }
+        if breadth(now_visible) < breadth(visibility) {
+            scope_vis = now_visible;
+            scope_org = current.owner_org.clone().unwrap_or_default();
+            scope_user = current.owner_user.clone().unwrap_or_default();
+        }
+    }
+    // Owners are shown only to callers in the owner's org (security issue 10); that variant of a
+    // public record is private to the org.
+    let show_owner = reader.in_org(&owner_org);
+    let record = c.representation == Representation::Record;
+    if record && show_owner && breadth(scope_vis) == breadth(Visibility::Public) {
+        scope_vis = Visibility::Org;
+        scope_org = owner_org.clone();
+    }
+    let private = breadth(scope_vis) < breadth(Visibility::Public);
+    let scope = shared::cache_key::scope(scope_vis, &scope_org, &scope_user);
     let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
     // The body of `.json` also carries ts and visibility, so the tag covers the version, not
-    // only the content.
+    // only the content; the `.json` that shows owners has a tag of its own.
     let hash = found.content_hash.as_deref().unwrap_or("none");
-    let etag = format!("\"{hash}-{}-{}.{}\"", found.ts, visibility.as_str(), c.ext);
-    let dedupe = shared::record::dedupe_key_of(hash, visibility.as_str(), found.deleted, &owner_org, found.owner_user.as_deref().unwrap_or(""));
+    let variant = if record && show_owner { "-o" } else { "" };
+    let etag = format!("\"{hash}-{}-{}{variant}.{}\"", found.ts, visibility.as_str(), c.ext);
+    let dedupe = shared::record::dedupe_key_of(hash, visibility.as_str(), found.deleted, &owner_org, &owner_user);
+    let body = |content_type: &str, body: String, csp: Option<&str>| {
+        Answer::Body(Body {
+            status: 200,
+            content_type: content_type.into(),
+            body,
+            etag: etag.clone(),
+            private,
+            scope: scope.clone(),
+            csp: csp.map(String::from),
+            ts: found.ts,
+            dedupe: dedupe.clone(),
+            owner_org: owner_org.clone(),
+            mode: mode.clone(),
+        })
+    };
     let single = match c.representation {
         Representation::Text { column, content_type } => Some((column, content_type)),
         Representation::Json { column } => Some((column, "application/json")),
@@ -335,30 +439,28 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
         Some((column, content_type)) => {
             let value = locate::read_value(r2, &table, &found, column, cost).await.map_err(|e| upstream(&e))?;
             match value {
-                Some(body) if column == "html" => {
-                    let untrusted = cfg.untrusted_orgs.iter().any(|o| Some(o.as_str()) == found.owner_org.as_deref());
-                    let sanitize = visibility != Visibility::Public || untrusted;
+                Some(html) if column == "html" => {
+                    // Sanitised unless the owner's org is trusted and the page public (security
+                    // issue 8: every tenant's public HTML shares one origin).
+                    let trusted = cfg.trusted_orgs.iter().any(|o| *o == owner_org);
+                    let sanitize = visibility != Visibility::Public || !trusted;
                     let options = crate::html::Options { ns: &c.ns, ty: &c.ty, sanitize };
-                    let body = crate::html::rewrite(&body, &options).map_err(|e| {
+                    let html = crate::html::rewrite(&html, &options).map_err(|e| {
                         Problem::new(500, "html-rewrite-failed", "Internal Server Error", format!("the HTML could not be rewritten: {e}"))
                     })?;
                     let csp = if sanitize { crate::html::CSP_SANITIZED } else { crate::html::CSP_TRUSTED };
-                    Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: Some(csp.into()), ts: found.ts, dedupe: dedupe.clone(), owner_org: owner_org.clone(), mode: mode.clone() }))
+                    Ok(body(content_type, html, Some(csp)))
                 }
-                Some(body) => Ok(Answer::Body(Body { status: 200, content_type: content_type.into(), body, etag, private, scope, csp: None, ts: found.ts, dedupe: dedupe.clone(), owner_org: owner_org.clone(), mode: mode.clone() })),
-                None => Ok(Answer::Problem(Problem::new(
-                    404,
-                    "field-missing",
-                    "Not Found",
-                    format!("{}/{}/{} has no {column}", c.ns, c.ty, c.id),
-                ).with("field", column))),
+                Some(text) => Ok(body(content_type, text, None)),
+                None => Ok(Answer::Problem(Problem::new(404, "field-missing", "Not Found", format!("{}/{}/{} has no {column}", c.ns, c.ty, c.id)).with("field", column))),
             }
         }
         None => {
-            let names: Vec<&str> = COLUMNS.iter().map(|col| col.name).collect();
+            let names: Vec<&str> = COLUMNS.iter().map(|col| col.name).filter(|n| show_owner || !matches!(*n, "owner_org" | "owner_user")).collect();
             let cells = locate::read_row(r2, &table, &found, &names, cost).await.map_err(|e| upstream(&e))?;
             let mut obj = Map::new();
-            for (col, cell) in COLUMNS.iter().zip(cells) {
+            let columns = COLUMNS.iter().filter(|col| names.contains(&col.name));
+            for (col, cell) in columns.zip(cells) {
                 let v = match (col.name, col.content, cell) {
                     (_, _, Cell::Null) => Value::Null,
                     ("ts", _, Cell::Long(us)) => Value::String(shared::time::format_micros(us)),
@@ -370,7 +472,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                 };
                 obj.insert(col.name.into(), v);
             }
-            Ok(Answer::Body(Body { status: 200, content_type: "application/json".into(), body: Value::Object(obj).to_string(), etag, private, scope, csp: None, ts: found.ts, dedupe, owner_org, mode }))
+            Ok(body("application/json", Value::Object(obj).to_string(), None))
         }
     }
 }
@@ -459,10 +561,106 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
 
 /// Most refs in one batch.
 const MAX_BATCH: usize = 100;
+/// Largest batch request body, bytes: 100 refs of the longest path, percent-encoded.
+const MAX_BATCH_BODY_BYTES: usize = 128 * 1024;
+/// Most bytes of ref lines in one batch answer. A ref whose line would pass it gets a 413 line
+/// instead (read it on its own): 100 refs of a large artifact must not become one huge answer
+/// (security issue 2: 100 × 990 KB took the isolate from 6 MB to 258 MB).
+pub const MAX_BATCH_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// `POST /$.content/batch` with a JSON list of `ns/type/id.ext` refs (optionally prefixed with
-/// `/$.content/`): one NDJSON line per ref, in order, each with its own `status` and either the
-/// `body` (text, or a JSON value for JSON representations) or the `problem`. All refs share one
+/// The refs of a batch body: a JSON list of at most [`MAX_BATCH`] elements, refused at the
+/// first element past the limit (never parsed whole first).
+struct Refs(Vec<Value>);
+
+impl<'de> serde::Deserialize<'de> for Refs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Refs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON list of refs")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Refs, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<Value>()? {
+                    if out.len() == MAX_BATCH {
+                        return Err(serde::de::Error::custom("too many refs"));
+                    }
+                    out.push(v);
+                }
+                Ok(Refs(out))
+            }
+        }
+        d.deserialize_seq(Visit)
+    }
+}
+
+/// One line of the answer per distinct ref, in order of first appearance.
+struct Entry {
+    item: Value,
+    positions: Vec<usize>,
+}
+
+/// What the streamed batch answer carries from line to line.
+struct Batch {
+    entries: std::vec::IntoIter<Entry>,
+    claims: Option<shared::token::Claims>,
+    cfg: Config,
+    r2: R2,
+    cost: Cost,
+    refs: usize,
+    lines: usize,
+    bytes: usize,
+    all_ok: bool,
+    done: bool,
+}
+
+fn problem_value(p: &Problem) -> Value {
+    serde_json::from_str::<Value>(&p.to_json()).unwrap_or(Value::Null)
+}
+
+impl Batch {
+    /// The line of one distinct ref (without its newline).
+    async fn line(&mut self, e: Entry) -> String {
+        let reader = self.claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
+        let positions = Value::from(e.positions);
+        let Some(r) = e.item.as_str() else {
+            let p = Problem::new(400, "bad-ref", "Bad Request", "a ref is a string");
+            return serde_json::json!({ "ref": e.item, "positions": positions.clone(), "status": 400, "problem": problem_value(&p) }).to_string();
+        };
+        let rest = r.strip_prefix(content::PREFIX).unwrap_or(r);
+        let result = match content::parse(rest) {
+            Ok(c) => answer(&c, reader, &self.cfg, &self.r2, &mut self.cost).await.map(|a| (a, c.representation)),
+            Err(content::RouteError::UnknownExtension) => Err(Problem::new(404, "unknown-extension", "Not Found", content::RouteError::UnknownExtension.description())),
+            Err(e) => Err(Problem::new(400, "bad-path", "Bad Request", e.description())),
+        };
+        let line = match result {
+            Ok((Answer::Body(b), rep)) => {
+                let body = match rep {
+                    Representation::Text { .. } => Value::String(b.body),
+                    _ => serde_json::from_str(&b.body).unwrap_or(Value::String(b.body)),
+                };
+                serde_json::json!({ "ref": r, "positions": positions.clone(), "status": b.status, "content_type": b.content_type, "etag": b.etag, "body": body }).to_string()
+            }
+            Ok((Answer::Problem(p), _)) | Err(p) => {
+                self.all_ok &= p.status < 500;
+                serde_json::json!({ "ref": r, "positions": positions.clone(), "status": p.status, "problem": problem_value(&p) }).to_string()
+            }
+        };
+        if self.bytes.saturating_add(line.len()) <= MAX_BATCH_ANSWER_BYTES {
+            return line;
+        }
+        let p = Problem::new(413, "batch-answer-too-large", "Payload Too Large", format!("this ref would take the answer past {MAX_BATCH_ANSWER_BYTES} bytes; read it on its own"))
+            .with("limit", MAX_BATCH_ANSWER_BYTES);
+        serde_json::json!({ "ref": r, "positions": positions, "status": 413, "problem": problem_value(&p) }).to_string()
+    }
+}
+
+/// `POST /$.content/batch` with a JSON list of at most 100 `ns/type/id.ext` refs (optionally
+/// prefixed with `/$.content/`): one NDJSON line per distinct ref, streamed in order of first
+/// appearance, each with the `positions` it answers (0-based), its own `status` and either the
+/// `body` (text, or a JSON value for JSON representations) or the `problem`; then a last line
+/// `{"end": true, …}` so a client can tell a complete answer from a cut one. All refs share one
 /// request's reads, so a data-file range needed by several refs is read once.
 pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
     let claims = match crate::auth::reader(&req, env) {
@@ -470,52 +668,62 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
         Err(p) => return glue::problem(&p),
     };
     let bad = |d: &str| glue::problem(&Problem::new(400, "bad-batch", "Bad Request", d));
-    let Ok(Value::Array(refs)) = req.json::<Value>().await else { return bad("the body must be a JSON list of ns/type/id.ext refs") };
-    if refs.len() > MAX_BATCH {
-        return bad("a batch holds at most 100 refs");
+    let bytes = match glue::bounded_body(&mut req, MAX_BATCH_BODY_BYTES).await? {
+        Ok(b) => b,
+        Err(p) => return glue::problem(&p),
+    };
+    let refs = match serde_json::from_slice::<Refs>(&bytes) {
+        Ok(Refs(refs)) => refs,
+        Err(e) if e.to_string().starts_with("too many refs") => return bad("a batch holds at most 100 refs"),
+        Err(_) => return bad("the body must be a JSON list of ns/type/id.ext refs"),
+    };
+    drop(bytes);
+    let count = refs.len();
+    let mut entries: Vec<Entry> = Vec::new();
+    for (i, item) in refs.into_iter().enumerate() {
+        match entries.iter_mut().find(|e| item.is_string() && e.item == item) {
+            Some(e) => e.positions.push(i),
+            None => entries.push(Entry { item, positions: vec![i] }),
+        }
     }
-    let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
-    let cfg = Config::from_env(env);
-    let r2 = R2::new(env.bucket("WAREHOUSE")?);
-    let mut cost = Cost::default();
-    let mut out = String::new();
-    let mut all_ok = true;
-    for item in &refs {
-        let line = match item.as_str() {
-            None => serde_json::json!({ "ref": item, "status": 400, "problem": serde_json::from_str::<Value>(&Problem::new(400, "bad-ref", "Bad Request", "a ref is a string").to_json()).unwrap_or(Value::Null) }),
-            Some(r) => {
-                let rest = r.strip_prefix(content::PREFIX).unwrap_or(r);
-                let result = match content::parse(rest) {
-                    Ok(c) => answer(&c, reader, &cfg, &r2, &mut cost).await.map(|a| (a, c.representation)),
-                    Err(content::RouteError::UnknownExtension) => Err(Problem::new(404, "unknown-extension", "Not Found", content::RouteError::UnknownExtension.description())),
-                    Err(e) => Err(Problem::new(400, "bad-path", "Bad Request", e.description())),
-                };
-                match result {
-                    Ok((Answer::Body(b), rep)) => {
-                        let body = match rep {
-                            Representation::Text { .. } => Value::String(b.body),
-                            _ => serde_json::from_str(&b.body).unwrap_or(Value::String(b.body)),
-                        };
-                        serde_json::json!({ "ref": r, "status": b.status, "content_type": b.content_type, "etag": b.etag, "body": body })
-                    }
-                    Ok((Answer::Problem(p), _)) | Err(p) => {
-                        all_ok &= p.status < 500;
-                        let problem = serde_json::from_str::<Value>(&p.to_json()).unwrap_or(Value::Null);
-                        serde_json::json!({ "ref": r, "status": p.status, "problem": problem })
-                    }
+    let state = Batch {
+        entries: entries.into_iter(),
+        claims,
+        cfg: Config::from_env(env),
+        r2: R2::new(env.bucket("WAREHOUSE")?),
+        cost: Cost::default(),
+        refs: count,
+        lines: 0,
+        bytes: 0,
+        all_ok: true,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut b| async move {
+        if b.done {
+            return None;
+        }
+        let mut line = match b.entries.next() {
+            Some(e) => {
+                let line = b.line(e).await;
+                b.lines += 1;
+                b.bytes = b.bytes.saturating_add(line.len() + 1);
+                line
+            }
+            None => {
+                b.done = true;
+                if b.all_ok {
+                    b.r2.keep_reads();
                 }
+                serde_json::json!({ "end": true, "refs": b.refs, "lines": b.lines, "r2_reads": b.r2.r2_reads(), "r2_bytes": b.r2.r2_bytes() }).to_string()
             }
         };
-        out.push_str(&line.to_string());
-        out.push('\n');
-    }
-    if all_ok {
-        r2.keep_reads();
-    }
-    let mut res = Response::ok(out)?;
+        line.push('\n');
+        Some((Ok::<Vec<u8>, worker::Error>(line.into_bytes()), b))
+    });
+    let mut res = Response::from_stream(stream)?;
     let h = res.headers_mut();
     h.set("content-type", "application/x-ndjson")?;
     h.set("cache-control", "private, no-store")?;
-    h.set("server-timing", &format!("r2-reads;desc=\"{}\", refs;desc=\"{}\"", r2.r2_reads(), refs.len()))?;
+    h.set("server-timing", &format!("refs;desc=\"{count}\""))?;
     Ok(res)
 }

@@ -37,8 +37,9 @@ pub struct Config {
     pub ttl_ms: f64,
     /// Visibility of rows that have none (tables written by other tools).
     pub unowned_visibility: shared::record::Visibility,
-    /// Orgs whose HTML is always sanitized (`UNTRUSTED_ORGS`, comma-separated).
-    pub untrusted_orgs: Vec<String>,
+    /// Orgs whose *public* HTML runs unsanitised (`TRUSTED_ORGS`, comma-separated; default none:
+    /// every tenant's HTML is sanitised, since all tenants share one origin).
+    pub trusted_orgs: Vec<String>,
 }
 
 impl Config {
@@ -72,7 +73,7 @@ impl Config {
             ttl_ms: var(env, "METADATA_TTL_SECONDS").trim().parse::<f64>().unwrap_or(5.0) * 1000.0,
             unowned_visibility: shared::record::Visibility::parse(var(env, "UNOWNED_VISIBILITY").trim())
                 .unwrap_or(shared::record::Visibility::Public),
-            untrusted_orgs: list(var(env, "UNTRUSTED_ORGS")),
+            trusted_orgs: list(var(env, "TRUSTED_ORGS")),
         }
     }
 }

@@ -24,6 +24,28 @@ pub fn cache_tag_of(key: &str) -> String {
     alloc::format!("art:{key}")
 }
 
+/// The cache scope an answer for a row of `visibility` is stored under: `public` for
+/// public/unlisted rows, else the principal who may read it (`org:<org>`, `user:<org>:<sub>`),
+/// built with [`crate::key::compose`] so an org or sub holding `:` cannot reach another's scope.
+pub fn scope(visibility: crate::record::Visibility, owner_org: &str, owner_user: &str) -> String {
+    use crate::record::Visibility;
+    match visibility {
+        Visibility::Public | Visibility::Unlisted => "public".into(),
+        Visibility::Org => crate::key::compose(&["org", owner_org]),
+        Visibility::User => crate::key::compose(&["user", owner_org, owner_user]),
+    }
+}
+
+/// The scopes a caller (org, sub) may look up, most shared first; anonymous: `public` only.
+pub fn reader_scopes(principal: Option<(&str, &str)>) -> alloc::vec::Vec<String> {
+    let mut out = alloc::vec![String::from("public")];
+    if let Some((org, sub)) = principal {
+        out.push(crate::key::compose(&["org", org]));
+        out.push(crate::key::compose(&["user", org, sub]));
+    }
+    out
+}
+
 /// The Cache API key (a URL) for one representation of one artifact.
 ///
 /// `generation` is the artifact's generation from [`state_key`] (0 when none is recorded);
@@ -53,5 +75,21 @@ mod tests {
         assert_ne!(a, cache_key("docs", "guide", "intro", "md", 1, "org:acme"));
         assert_eq!(cache_key("a", "b", "c", "md", 0, "user:x&s=public"), "https://artifact-cache.internal/a/b/c.md?g=0&s=user:x%26s%3Dpublic");
         assert_eq!(state_key("a", "b", "c"), "art:a/b/c");
+    }
+
+    /// Regression (security issue 3): victim org `acme` sub `gh:42` and attacker org `acme:gh`
+    /// sub `42` had the same scope `user:acme:gh:42`, so the attacker read the victim's cache.
+    #[test]
+    fn scopes_of_colliding_principals_differ() {
+        use crate::record::Visibility;
+        let victim = scope(Visibility::User, "acme", "gh:42");
+        assert_ne!(victim, scope(Visibility::User, "acme:gh", "42"));
+        assert!(reader_scopes(Some(("acme", "gh:42"))).contains(&victim));
+        assert!(!reader_scopes(Some(("acme:gh", "42"))).contains(&victim));
+        assert!(!reader_scopes(Some(("acme:gh", "42"))).contains(&scope(Visibility::Org, "acme", "")));
+        assert_eq!(reader_scopes(None), alloc::vec![String::from("public")]);
+        assert_eq!(scope(Visibility::Unlisted, "acme", "alice"), "public");
+        assert_eq!(scope(Visibility::Org, "acme", "alice"), "org:acme");
+        assert_eq!(scope(Visibility::User, "acme", "alice"), "user:acme:alice");
     }
 }

@@ -16,10 +16,13 @@ pub struct Windows {
 pub const MIN_MAX_AGE_SECS: u64 = 10;
 
 impl Windows {
-    /// Applies `?max_age=N` (at least [`MIN_MAX_AGE_SECS`]) to the fresh window.
+    /// Applies a caller's `?max_age=N` to the fresh window of *its own* answer: it may only
+    /// shorten the configured window (at least [`MIN_MAX_AGE_SECS`]), never lengthen it, and the
+    /// result is never stored with a cache entry (regression, security issue 6: a stored
+    /// `max_age=31536000` told every later reader's browser to keep the copy for a year).
     pub fn with_max_age(self, max_age: Option<&str>) -> Windows {
         match max_age.and_then(|v| v.trim().parse::<u64>().ok()) {
-            Some(n) => Windows { fresh_secs: n.max(MIN_MAX_AGE_SECS), ..self },
+            Some(n) => Windows { fresh_secs: n.max(MIN_MAX_AGE_SECS).min(self.fresh_secs), ..self },
             None => self,
         }
     }
@@ -80,8 +83,10 @@ mod tests {
     }
 
     #[test]
-    fn max_age_override_has_a_floor() {
+    fn max_age_override_has_a_floor_and_a_ceiling() {
         assert_eq!(W.with_max_age(Some("30")).fresh_secs, 30);
+        assert_eq!(W.with_max_age(Some("31536000")).fresh_secs, 300, "capped at the configured window");
+        assert_eq!(Windows { fresh_secs: 5, stale_secs: 1 }.with_max_age(Some("1")).fresh_secs, 5, "never above the window");
         assert_eq!(W.with_max_age(Some("1")).fresh_secs, MIN_MAX_AGE_SECS);
         assert_eq!(W.with_max_age(Some("x")).fresh_secs, 300);
         assert_eq!(W.with_max_age(None), W);

@@ -153,19 +153,37 @@ pub enum Reader<'a> {
     Anonymous,
     /// A verified token.
     Token(&'a Claims),
-    /// A valid signed URL for exactly this artifact (its signer could read it).
-    Signed,
+    /// A valid signed URL for exactly this artifact, made by this signer: it reads what the
+    /// signer may read *now* (a URL does not outlive the signer's access).
+    Signed(&'a crate::signed::Signer),
+}
+
+impl Reader<'_> {
+    /// The caller's (org, sub), or the signer's for a signed URL; `None` when anonymous.
+    pub fn principal(&self) -> Option<(&str, &str)> {
+        match self {
+            Reader::Anonymous => None,
+            Reader::Token(c) => Some((&c.org, &c.sub)),
+            Reader::Signed(s) => Some((&s.org, &s.sub)),
+        }
+    }
+
+    /// Whether the caller belongs to `org` (owners' names are shown only inside their org).
+    pub fn in_org(&self, org: &str) -> bool {
+        self.principal().is_some_and(|(o, _)| o == org)
+    }
 }
 
 /// Whether `reader` may see a row. `public`/`unlisted` need nothing; `org` needs the token's
 /// `org` to equal `owner_org`; `user` needs `sub` to equal `owner_user` (and the same org). A
-/// refused read must look exactly like a missing artifact.
+/// signed URL reads what its signer may read now. A refused read must look exactly like a
+/// missing artifact.
 pub fn may_read(visibility: Visibility, owner_org: &str, owner_user: &str, reader: Reader<'_>) -> bool {
-    match (visibility, reader) {
-        (Visibility::Public | Visibility::Unlisted, _) | (_, Reader::Signed) => true,
-        (_, Reader::Anonymous) => false,
-        (Visibility::Org, Reader::Token(c)) => c.org == owner_org,
-        (Visibility::User, Reader::Token(c)) => c.org == owner_org && c.sub == owner_user,
+    match (visibility, reader.principal()) {
+        (Visibility::Public | Visibility::Unlisted, _) => true,
+        (_, None) => false,
+        (Visibility::Org, Some((org, _))) => org == owner_org,
+        (Visibility::User, Some((org, sub))) => org == owner_org && sub == owner_user,
     }
 }
 
@@ -245,6 +263,12 @@ mod tests {
         assert!(may_read(Visibility::User, "acme", "alice", t(&acme_alice)));
         assert!(!may_read(Visibility::User, "acme", "alice", t(&acme_bob)));
         assert!(!may_read(Visibility::User, "acme", "alice", t(&globex_alice)));
+        // Regression (security issue 4): a signed URL passed every check; now it is its signer.
+        let globex = crate::signed::Signer { org: "globex".into(), sub: "gary".into() };
+        assert!(may_read(Visibility::Public, "acme", "alice", Reader::Signed(&globex)));
+        assert!(!may_read(Visibility::Org, "acme", "alice", Reader::Signed(&globex)));
+        let owner = crate::signed::Signer { org: "acme".into(), sub: "alice".into() };
+        assert!(may_read(Visibility::User, "acme", "alice", Reader::Signed(&owner)));
         assert_eq!(RouteError::Shape.to_string(), RouteError::Shape.description());
     }
 

@@ -18,6 +18,7 @@
 //! - [`route`]: percent-decoding of path segments.
 //! - [`cache_policy`]: fresh/stale windows (stale-while-revalidate done by the worker).
 //! - [`cache_key`]: the cache-key and generation contract between ingest and serve.
+//! - [`key`]: the one unambiguous encoding of composite keys (scopes, coalescing, dedupe, idempotency).
 //! - [`token`]: HMAC-signed (HS256) bearer tokens: signing, verification, scopes.
 //! - [`ndjson`]: push splitter for NDJSON bodies into numbered lines, memory bounded per line.
 //! - [`json_array`]: push splitter for a JSON-array body into raw top-level elements.
@@ -28,6 +29,7 @@
 extern crate alloc;
 
 pub mod cache_key;
+pub mod key;
 pub mod cache_policy;
 pub mod chunk;
 pub mod coalesce;

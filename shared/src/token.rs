@@ -23,9 +23,6 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 /// The only algorithm accepted in the header's `alg`, compared exactly (case-sensitive).
 const ALG: &str = "HS256";
 
-/// `base64url({"alg":"HS256","typ":"JWT"})`, the header every token from [`sign`] carries.
-const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
-
 /// The verified claims of a token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
@@ -121,7 +118,21 @@ impl fmt::Display for TokenError {
 #[cfg(feature = "std")]
 impl std::error::Error for TokenError {}
 
-/// Signs `claims` with HMAC-SHA256 under `secret` and returns the compact token.
+/// The key id of `secret`: the first 16 hex digits of HMAC-SHA256(secret, "artifacts key id"),
+/// written as the header's `kid` so a verifier holding the current and the previous secret (during
+/// a rotation) knows which one signed. One-way: it tells nothing usable about the secret.
+pub fn key_id(secret: &[u8]) -> String {
+    let mut out = String::new();
+    if let Ok(mut mac) = HmacSha256::new_from_slice(secret) {
+        mac.update(b"artifacts key id");
+        let digest = mac.finalize().into_bytes();
+        out = crate::record::hex(digest.get(..8).unwrap_or_default());
+    }
+    out
+}
+
+/// Signs `claims` with HMAC-SHA256 under `secret` and returns the compact token, its header
+/// `{"alg":"HS256","typ":"JWT","kid":<key_id(secret)>}`.
 ///
 /// `scopes` is written as a JSON array; `nbf` and `iat` only when set. Signing never fails, but a
 /// token signed with an empty secret is rejected by [`verify`] ([`TokenError::MisconfiguredSecret`]),
@@ -137,8 +148,9 @@ pub fn sign(claims: &Claims, secret: &[u8]) -> String {
     };
     // Serialising strings and integers cannot fail; an empty payload would not verify anyway.
     let payload = serde_json::to_vec(&out).unwrap_or_default();
-    let mut token = String::with_capacity(HEADER_B64.len() + payload.len() * 4 / 3 + 48);
-    token.push_str(HEADER_B64);
+    let header = alloc::format!("{{\"alg\":\"{ALG}\",\"typ\":\"JWT\",\"kid\":\"{}\"}}", key_id(secret));
+    let mut token = String::with_capacity(header.len() * 4 / 3 + payload.len() * 4 / 3 + 48);
+    b64_encode_into(header.as_bytes(), &mut token);
     token.push('.');
     b64_encode_into(&payload, &mut token);
     // HMAC accepts keys of any length, so this is always `Ok`.
@@ -153,16 +165,24 @@ pub fn sign(claims: &Claims, secret: &[u8]) -> String {
     token
 }
 
-/// Verifies `token` under `secret` at `now_secs` (seconds since the Unix epoch) and returns its
-/// claims.
+/// [`verify_any`] with one secret.
+pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims, TokenError> {
+    verify_any(token, &[secret], now_secs)
+}
+
+/// Verifies `token` under one of `secrets` (the current secret first, then the previous one while
+/// a rotation is under way; empty ones are ignored) at `now_secs` (seconds since the Unix epoch)
+/// and returns its claims.
 ///
-/// There is no clock leeway: the token is [`TokenError::Expired`] when `exp <= now_secs` and
-/// [`TokenError::NotYetValid`] when `nbf > now_secs`. An empty `secret` always fails with
+/// A header `kid` picks the secret whose [`key_id`] it is (none matches: [`TokenError::BadSignature`]);
+/// a token without `kid` (minted before key ids) is tried under each secret. There is no clock
+/// leeway: the token is [`TokenError::Expired`] when `exp <= now_secs` and
+/// [`TokenError::NotYetValid`] when `nbf > now_secs`. No non-empty secret always fails with
 /// [`TokenError::MisconfiguredSecret`], so a missing secret can never accept a token. The header
 /// is checked for `alg` exactly `HS256` before anything else in the token is used, the signature
 /// is always checked (in constant time), and unknown claims are ignored. Never panics.
-pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims, TokenError> {
-    if secret.is_empty() {
+pub fn verify_any(token: &str, secrets: &[&[u8]], now_secs: u64) -> Result<Claims, TokenError> {
+    if secrets.iter().all(|s| s.is_empty()) {
         return Err(TokenError::MisconfiguredSecret);
     }
     if token.len() > MAX_TOKEN_BYTES {
@@ -176,11 +196,13 @@ pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims, Token
     };
 
     let header_json = b64_decode(header_b64).ok_or(TokenError::Malformed)?;
-    let header = json_object(&header_json)?;
-    // A repeated `alg` is ambiguous between parsers: refuse it rather than pick one.
-    if count(&header_json, b"\"alg\"") > 1 {
+    // A repeated `alg` is ambiguous between parsers: refuse it rather than pick one. Keys are
+    // compared as decoded: a header with any escape (`"\u0061lg"`) is refused outright (no
+    // legitimate JOSE header of ours needs one), so the raw bytes are the decoded keys.
+    if header_json.contains(&b'\\') || count(&header_json, b"\"alg\"") > 1 {
         return Err(TokenError::Malformed);
     }
+    let header = json_object(&header_json)?;
     if header.get("alg").and_then(Value::as_str) != Some(ALG) {
         return Err(TokenError::UnsupportedAlgorithm);
     }
@@ -188,14 +210,22 @@ pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims, Token
     if header.contains_key("crit") {
         return Err(TokenError::Malformed);
     }
+    let kid = opt(&header, "kid", Value::as_str)?;
 
     let sig = b64_decode(sig_b64).ok_or(TokenError::Malformed)?;
     let signed_len = header_b64.len().saturating_add(1).saturating_add(payload_b64.len());
     let signed = token.as_bytes().get(..signed_len).ok_or(TokenError::Malformed)?;
-    let mut mac =
-        HmacSha256::new_from_slice(secret).map_err(|_| TokenError::MisconfiguredSecret)?;
-    mac.update(signed);
-    mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    let matches = |secret: &&[u8]| {
+        !secret.is_empty()
+            && kid.is_none_or(|k| key_id(secret) == k)
+            && HmacSha256::new_from_slice(secret).is_ok_and(|mut mac| {
+                mac.update(signed);
+                mac.verify_slice(&sig).is_ok()
+            })
+    };
+    if !secrets.iter().any(matches) {
+        return Err(TokenError::BadSignature);
+    }
 
     let payload = b64_decode(payload_b64).ok_or(TokenError::Malformed)?;
     let claims = claims_from(&json_object(&payload)?)?;
@@ -383,7 +413,8 @@ mod tests {
         let c = claims();
         let token = sign(&c, SECRET);
         assert_eq!(token.split('.').count(), 3);
-        assert!(token.starts_with(HEADER_B64));
+        let header = b64_decode(token.split('.').next().unwrap()).unwrap();
+        assert_eq!(core::str::from_utf8(&header).unwrap(), alloc::format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, key_id(SECRET)));
         assert_eq!(verify(&token, SECRET, NOW), Ok(c));
     }
 
@@ -393,9 +424,29 @@ mod tests {
         assert_eq!(verify(&sign(&c, SECRET), SECRET, NOW), Ok(c));
     }
 
+    /// Secret rotation: tokens carry the key id of the secret that signed them; verification
+    /// takes the current and the previous secret, so live tokens survive a rotation.
     #[test]
-    fn header_constant_is_the_encoded_header() {
-        assert_eq!(encode(HS256.as_bytes()), HEADER_B64);
+    fn rotation_accepts_the_current_and_the_previous_secret() {
+        let (old, new) = (b"old-secret".as_slice(), b"new-secret".as_slice());
+        assert_eq!(key_id(old).len(), 16);
+        assert_ne!(key_id(old), key_id(new));
+        let c = claims();
+        let by_old = sign(&c, old);
+        let by_new = sign(&c, new);
+        assert_eq!(verify_any(&by_old, &[new, old], NOW), Ok(c.clone()), "previous secret still accepted");
+        assert_eq!(verify_any(&by_new, &[new, old], NOW), Ok(c.clone()));
+        assert_eq!(verify_any(&by_old, &[new], NOW), Err(TokenError::BadSignature), "rotation finished: the old secret is gone");
+        assert_eq!(verify_any(&by_old, &[new, b""], NOW), Err(TokenError::BadSignature));
+        assert_eq!(verify_any(&by_old, &[b"", b""], NOW), Err(TokenError::MisconfiguredSecret));
+        // Tokens minted before key ids (no kid) are tried under each secret.
+        let legacy = raw_token(HS256, &serde_json::to_string(&ClaimsOut { sub: "alice", org: "acme", scopes: &c.scopes, exp: c.exp, nbf: c.nbf, iat: c.iat }).unwrap(), old);
+        assert_eq!(verify_any(&legacy, &[new, old], NOW), Ok(c.clone()));
+        // A kid naming the other secret does not verify, even with a valid signature.
+        let header = alloc::format!(r#"{{"alg":"HS256","kid":"{}"}}"#, key_id(new));
+        let p = serde_json::to_string(&ClaimsOut { sub: "alice", org: "acme", scopes: &c.scopes, exp: c.exp, nbf: None, iat: None }).unwrap();
+        assert_eq!(verify_any(&raw_token(&header, &p, old), &[new, old], NOW), Err(TokenError::BadSignature));
+        assert_eq!(verify(&raw_token(r#"{"alg":"HS256","kid":7}"#, &p, old), old, NOW), Err(TokenError::Malformed), "kid must be a string");
     }
 
     #[test]
@@ -432,6 +483,11 @@ mod tests {
     #[test]
     fn duplicate_alg_is_malformed() {
         let t = raw_token(r#"{"alg":"none","alg":"HS256"}"#, "{}", SECRET);
+        assert_eq!(verify(&t, SECRET, NOW), Err(TokenError::Malformed));
+        // Regression (security issue 10): the guard compared raw bytes, so an escaped key passed it.
+        let t = raw_token(r#"{"\u0061lg":"none","alg":"HS256"}"#, "{}", SECRET);
+        assert_eq!(verify(&t, SECRET, NOW), Err(TokenError::Malformed));
+        let t = raw_token(r#"{"alg":"HS256","\u0061lg":"none"}"#, "{}", SECRET);
         assert_eq!(verify(&t, SECRET, NOW), Err(TokenError::Malformed));
         // Claims are only read after the signature checks out, so only the secret's holder can
         // repeat one; the last occurrence wins, as in most JSON parsers.

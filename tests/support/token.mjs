@@ -33,3 +33,21 @@ export function tamper(token, claims) {
 export function claimsOf(token) {
   return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
 }
+
+/** `shared::key::compose`: the one unambiguous encoding of composite keys. */
+export const compose = (parts) => parts.map((p) => String(p).replaceAll("%", "%25").replaceAll(":", "%3A")).join(":");
+
+/** `shared::token::key_id`: which secret signed (the header's `kid`, a signed URL's `kid`). */
+export const keyId = (secret = AUTH_SECRET) => createHmac("sha256", secret).update("artifacts key id").digest("hex").slice(0, 16);
+
+/**
+ * The query of a signed URL for `path` (as requested, percent-encoding included) valid until
+ * `exp`, signed on behalf of `org`/`sub` — what `POST /$.content/sign` hands out.
+ */
+export function signedQuery(path, exp, { org = "acme", sub = "alice", secret = AUTH_SECRET, kid = keyId(secret) } = {}) {
+  const sig = createHmac("sha256", secret).update(compose(["signed-url-v2", path, exp, org, sub])).digest("hex");
+  const q = new URLSearchParams({ exp: String(exp), by_org: org, by_sub: sub });
+  if (kid !== null) q.set("kid", kid);
+  q.set("sig", sig);
+  return q.toString();
+}
