@@ -8,7 +8,8 @@ import { createHmac } from "node:crypto";
 import { start, resets } from "./support/harness.mjs";
 import { post, del, ndjson, fresh, assertProblem, assertSummary } from "./support/ingest.mjs";
 import { fetchContent, readToken, assertLooksMissing } from "./support/content.mjs";
-import { mint, tamper, claimsOf, signedQuery } from "./support/token.mjs";
+import { mint, tamper, claimsOf, signedQuery, keyId } from "./support/token.mjs";
+import { AUTH_SECRET } from "./support/harness.mjs";
 
 const nowSecs = () => Math.floor(Date.now() / 1000);
 // acme/alice owns the `sec-acme` namespace, globex/gary owns `sec-globex` (scopes per ns, as the
@@ -360,6 +361,14 @@ describe("tokens", () => {
     "not yet valid (nbf)": mint({ org: "acme", sub: "alice", nbf: nowSecs() + 3600 }),
     'alg "none"': mint({}, { header: { alg: "none", typ: "JWT" }, signature: "" }),
     'alg "HS512" signed with the secret': mint({}, { header: { alg: "HS512", typ: "JWT" }, hmac: "sha512" }),
+    // Regression (security issue 10): the repeated-alg guard compared raw bytes.
+    'a repeated alg spelled with an escape ("\\u0061lg")': (() => {
+      const header = '{"\\u0061lg":"none","alg":"HS256"}';
+      const body = { sub: "alice", org: "acme", scopes: ["write:*"], exp: nowSecs() + 3600 };
+      const signed = `${Buffer.from(header).toString("base64url")}.${Buffer.from(JSON.stringify(body)).toString("base64url")}`;
+      return `${signed}.${createHmac("sha256", AUTH_SECRET).update(signed).digest("base64url")}`;
+    })(),
+    "a kid naming no configured secret": mint({ org: "acme", sub: "alice" }, { header: { alg: "HS256", typ: "JWT", kid: "0000000000000000" } }),
     garbage: "not.a.token",
   });
 
@@ -395,6 +404,60 @@ describe("tokens", () => {
     assertProblem(await post(d, ndjson([{ ns: "sec-acme", type: "page", id: fresh("t"), markdown: "x" }]), { token: null }), 401, "unauthorized");
     const r = await post(d, ndjson([{ ns: "sec-acme", type: "page", id: fresh("t"), markdown: "x" }]), { token: null, headers: { authorization: `Basic ${alice()}` } });
     assertProblem(r, 401, "unauthorized");
+  });
+});
+
+describe("secret rotation", () => {
+  // AUTH_SECRET is the new key, AUTH_SECRET_PREVIOUS the old one: tokens and signed URLs made with
+  // either verify (their kid says which); anything else does not.
+  let r;
+  before(async () => {
+    r = await start({ authSecret: "new-secret", ingestVars: { AUTH_SECRET_PREVIOUS: "old-secret" }, serveVars: { AUTH_SECRET_PREVIOUS: "old-secret" } });
+  });
+  after(() => r?.dispose());
+  const tokenWith = (secret, header) => mint({ org: "acme", sub: "alice", scopes: ["write:*"] }, { secret, ...(header ? { header } : {}) });
+  const serveGet = (p, token) => fetchContent(r, p, { token });
+
+  for (const [name, secret, kid] of [["the new secret", "new-secret", true], ["the old secret", "old-secret", true], ["the old secret, no kid (minted before key ids)", "old-secret", false]]) {
+    test(`a token signed with ${name} is accepted by ingest and serve`, async () => {
+      const token = tokenWith(secret, kid ? { alg: "HS256", typ: "JWT", kid: keyId(secret) } : undefined);
+      assertSummary(await post(r, ndjson([{ ns: "sec-acme", type: "page", id: fresh("rot"), markdown: "x" }]), { token }), 200, { accepted: 1 });
+      assert.equal((await serveGet("/$.content/sec-acme/page/never.md", token)).status, 404, "verified, then not found");
+    });
+  }
+
+  test("a token signed with a third secret, or whose kid names the other secret, is refused by both", async () => {
+    for (const token of [tokenWith("third-secret"), tokenWith("old-secret", { alg: "HS256", typ: "JWT", kid: keyId("new-secret") })]) {
+      assertProblem(await post(r, ndjson([{ ns: "sec-acme", type: "page", id: fresh("rot"), markdown: "x" }]), { token }), 401, "invalid-token");
+      assertProblem(await serveGet("/$.content/sec-acme/page/never.md", token), 401, "invalid-token");
+    }
+  });
+
+  test("signed URLs made under the old secret still verify; under a third secret they do not", async () => {
+    const p = "/$.content/sec-acme/page/never.md";
+    const exp = nowSecs() + 600;
+    assert.equal((await serveGet(`${p}?${signedQuery(p, exp, { secret: "old-secret" })}`)).status, 404, "verified, then not found");
+    assert.equal((await serveGet(`${p}?${signedQuery(p, exp, { secret: "new-secret" })}`)).status, 404);
+    assertProblem(await serveGet(`${p}?${signedQuery(p, exp, { secret: "third-secret" })}`), 403, "bad-signature");
+  });
+
+  test("sign hands out URLs under the new secret's key id", async () => {
+    const res = await r.serve("/$.content/sign", { method: "POST", headers: { authorization: `Bearer ${tokenWith("old-secret")}` }, body: JSON.stringify({ path: "/$.content/sec-acme/page/never.md" }) });
+    assert.equal(res.status, 404, "the caller may only sign what it can read; verified with the old secret");
+  });
+});
+
+describe("Cache-Tag (security issue 7)", () => {
+  test("answers and Cache API entries carry the artifact's tag, which ingest's zone purge names", async () => {
+    const id = fresh("tag");
+    await commit([{ ns: "sec-acme", type: "page", id, visibility: "public", markdown: "tagged" }], alice());
+    const p = `/$.content/sec-acme/page/${id}.md`;
+    const first = await get(p);
+    assert.equal(first.headers.get("cache-tag"), `art:sec-acme/page/${id}`);
+    await sleep(100);
+    const cached = await get(p);
+    assert.equal(cached.headers.get("x-artifact-source"), "cache");
+    assert.equal(cached.headers.get("cache-tag"), `art:sec-acme/page/${id}`, "the tag survives the Cache API");
   });
 });
 

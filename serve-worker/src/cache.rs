@@ -77,7 +77,7 @@ pub async fn windows_for(env: &Env, base: Windows, org: &str, mode: Option<&str>
         return w;
     }
     let Ok(kv) = env.kv("ARTIFACT_STATE") else { return w };
-    let Ok(Some(text)) = kv.get(&format!("tenant:{org}")).cache_ttl(60).text().await else { return w };
+    let Ok(Some(text)) = kv.get(&shared::key::compose(&["tenant", org])).cache_ttl(60).text().await else { return w };
     let Some(cache) = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("cache").cloned()) else { return w };
     if let Some(n) = cache.get("fresh_seconds").and_then(serde_json::Value::as_u64) {
         w.fresh_secs = n;

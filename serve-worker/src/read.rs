@@ -442,7 +442,7 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                 Some(html) if column == "html" => {
                     // Sanitised unless the owner's org is trusted and the page public (security
                     // issue 8: every tenant's public HTML shares one origin).
-                    let trusted = cfg.trusted_orgs.iter().any(|o| *o == owner_org);
+                    let trusted = cfg.trusted_orgs.contains(&owner_org);
                     let sanitize = visibility != Visibility::Public || !trusted;
                     let options = crate::html::Options { ns: &c.ns, ty: &c.ty, sanitize };
                     let html = crate::html::rewrite(&html, &options).map_err(|e| {

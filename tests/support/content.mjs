@@ -109,15 +109,43 @@ export function freePort() {
  * such as `/$.content/docs/%2e%2e/x.md`. Resolves to { status, headers (lower-cased), text, body }.
  */
 export function rawGet(port, p) {
+  return rawRequest(port, `GET ${p} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+}
+
+/**
+ * A raw HTTP/1.1 POST of `p` whose body is `pieces` (Buffers or strings), sent with the given
+ * `contentLength` or chunked when it is null. The server may answer (a 413, say) and close before
+ * the body is all sent — unlike fetch, that is an answer here, not an error.
+ */
+export function rawPost(port, p, pieces, { headers = {}, contentLength = null } = {}) {
+  const head = [`POST ${p} HTTP/1.1`, "Host: localhost", "Connection: close"];
+  for (const [k, v] of Object.entries(headers)) head.push(`${k}: ${v}`);
+  head.push(contentLength === null ? "Transfer-Encoding: chunked" : `Content-Length: ${contentLength}`);
+  const frames = pieces.map((b) => (contentLength === null ? Buffer.concat([Buffer.from(`${Buffer.byteLength(b).toString(16)}\r\n`), Buffer.from(b), Buffer.from("\r\n")]) : Buffer.from(b)));
+  if (contentLength === null) frames.push(Buffer.from("0\r\n\r\n"));
+  return rawRequest(port, `${head.join("\r\n")}\r\n\r\n`, frames);
+}
+
+function rawRequest(port, head, frames = []) {
   return new Promise((resolve, reject) => {
     const chunks = [];
-    const s = net.connect(port, "127.0.0.1", () => {
-      s.write(`GET ${p} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    const s = net.connect(port, "127.0.0.1", async () => {
+      s.write(head);
+      // As a client sending `Expect: 100-continue` would: give the server a moment to refuse by
+      // the headers alone, so a reset caused by the unread body cannot swallow its answer.
+      if (frames.length) await new Promise((r) => { s.once("data", r); setTimeout(r, 2_000); });
+      for (const f of frames) {
+        if (s.destroyed || chunks.length) break; // answered already: stop sending
+        if (!s.write(f)) await new Promise((r) => s.once("drain", r).once("close", r));
+      }
     });
-    s.setTimeout(10_000, () => s.destroy(new Error("raw request timed out")));
+    s.setTimeout(30_000, () => s.destroy(new Error("raw request timed out")));
     s.on("data", (c) => chunks.push(c));
-    s.on("error", reject);
+    // A reset after the answer arrived (the server stopped reading a body it refused) is fine.
+    s.on("error", (e) => (chunks.length ? s.emit("end") : reject(e)));
     s.on("end", () => {
+      if (s.answered) return;
+      s.answered = true;
       const all = Buffer.concat(chunks).toString("utf8");
       const [head, ...rest] = all.split("\r\n\r\n");
       const [statusLine, ...lines] = head.split("\r\n");
