@@ -105,6 +105,31 @@ test("ts is rejected in build and preview modes but accepted in bulk (RFC 3339 o
   assert.deepEqual(h.recorder.accepted("bulk").map((x) => [x.id, x.ts]), [[a, 1_577_836_800_000_000], [b, 42]]);
 });
 
+// Regression (security issue 12, finding C): bulk accepted `ts: "9999-12-31…"`, which pinned the
+// row as the newest version of its key for ever.
+test("bulk ts more than 5 minutes ahead of ingest's clock is a per-line error; within the skew it is accepted", async () => {
+  const nowUs = Date.now() * 1000;
+  const reason = "is more than 5 minutes ahead of ingest's clock";
+  const [ok, far, soon] = [fresh("ts"), fresh("ts"), fresh("ts")];
+  const lines = [
+    rec(ok, { ts: nowUs + 60_000_000 }), // 1 minute ahead: clock skew
+    rec(far, { ts: "9999-12-31T23:59:59Z" }),
+    rec(soon, { ts: nowUs + 600_000_000 }), // 10 minutes ahead
+    rec(fresh("ts"), { ts: new Date(Date.now() + 3_600_000).toISOString() }),
+  ];
+  const r = await post(h, ndjson(lines), { mode: "bulk" });
+  assertSummary(r, 207, {
+    mode: "bulk",
+    accepted: 1,
+    rejected: 3,
+    rejected_lines: [2, 3, 4].map((line) => ({ line, field: "ts", reason })),
+  });
+  assert.deepEqual(h.recorder.accepted("bulk").map((x) => [x.id, x.ts]), [[ok, nowUs + 60_000_000]]);
+  // One line alone: the same problem shape as any other per-line validation error.
+  const alone = await post(h, ndjson([rec(fresh("ts"), { ts: "9999-12-31T23:59:59Z" })]), { mode: "bulk" });
+  assertProblem(alone, 400, "invalid-records", { rejected_lines: [{ line: 1, field: "ts", reason }] });
+});
+
 test("application/json array bodies: elements are numbered like lines", async () => {
   const [a, b] = [fresh("arr"), fresh("arr")];
   const r = await post(h, JSON.stringify([rec(a), 5, rec(b)]), { contentType: "application/json; charset=utf-8" });

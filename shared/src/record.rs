@@ -21,6 +21,9 @@ pub const MAX_TYPE_BYTES: usize = 64;
 pub const MAX_ID_BYTES: usize = 256;
 /// Most entries in `inputs`.
 pub const MAX_INPUTS: usize = 256;
+/// How far past ingest's clock a client `ts` (bulk mode) may be, in microseconds: room for clock
+/// skew, no more. A later `ts` would pin its row as the newest version until that time.
+pub const MAX_TS_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
 
 /// The Iceberg type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +343,9 @@ impl Record {
                 .ok_or_else(|| RecordError::at("ts", "must be RFC 3339 or integer microseconds"))?,
             Some(_) => return Err(RecordError::at("ts", "must be RFC 3339 or integer microseconds")),
         };
+        if ts > stamp.now_micros.saturating_add(MAX_TS_SKEW_MICROS) {
+            return Err(RecordError::at("ts", "is more than 5 minutes ahead of ingest's clock"));
+        }
         let visibility = match string_field(&map, "visibility")? {
             None => stamp.default_visibility,
             Some(v) => Visibility::parse(&v)
@@ -540,13 +546,33 @@ mod tests {
 
     #[test]
     fn bulk_accepts_client_ts() {
-        let s = stamp(Mode::Bulk);
+        // Now is 2026: a client ts must not be ahead of it (see the next test).
+        let s = Stamp { now_micros: 1_780_000_000_000_000, ..stamp(Mode::Bulk) };
         let r = Record::from_client(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": "2020-01-01T00:00:00Z"}), &s).unwrap();
         assert_eq!(r.ts, 1_577_836_800_000_000);
         let r = Record::from_client(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": 42}), &s).unwrap();
         assert_eq!(r.ts, 42);
         assert_eq!(err(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": "yesterday"}), Mode::Bulk).reason,
                    "must be RFC 3339 or integer microseconds");
+    }
+
+    /// Regression (security issue 12, item 10): bulk accepted `ts: "9999-12-31…"`, which pinned
+    /// the row as the newest version of its key for ever.
+    #[test]
+    fn bulk_ts_past_clock_skew_is_rejected() {
+        let s = stamp(Mode::Bulk);
+        let at = |ts: Value| Record::from_client(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": ts}), &s);
+        let edge = s.now_micros + MAX_TS_SKEW_MICROS;
+        assert_eq!(at(json!(edge)).unwrap().ts, edge, "exactly the skew is allowed");
+        for late in [json!(edge + 1), json!("9999-12-31T23:59:59Z"), json!(i64::MAX)] {
+            let e = at(late.clone()).unwrap_err();
+            assert_eq!((e.field.as_deref(), e.reason), (Some("ts"), "is more than 5 minutes ahead of ingest's clock"), "{late}");
+        }
+        assert_eq!(MAX_TS_SKEW_MICROS, 300_000_000, "the reason text says 5 minutes");
+        // The past stays open (imports of history), and the bound follows the stamp's clock.
+        assert_eq!(at(json!("1970-01-01T00:00:00Z")).unwrap().ts, 0);
+        let later = Stamp { now_micros: i64::MAX, ..s.clone() };
+        assert!(Record::from_client(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": i64::MAX}), &later).is_ok());
     }
 
     #[test]
