@@ -67,15 +67,17 @@ struct Downstream {
     zone: Option<ZonePurge>,
 }
 
-/// Dedupe key recorded for each artifact key (absent when never written or unreadable).
-async fn recorded_state(kv: &Kv, keys: &[String]) -> Vec<(String, String)> {
+/// `(state key, dedupe key, generation)` recorded for each artifact key (absent when never
+/// written or unreadable).
+async fn recorded_state(kv: &Kv, keys: &[String]) -> Vec<(String, String, i64)> {
     let state_keys: Vec<String> = keys.iter().map(|k| shared::cache_key::state_key_of(k)).collect();
     let values = kv.get_many(&state_keys).await.unwrap_or_default();
     values
         .into_iter()
         .filter_map(|(k, text)| {
             let v = serde_json::from_str::<Value>(&text).ok()?;
-            Some((k, v.get("h")?.as_str()?.to_string()))
+            let generation = v.get("g").and_then(Value::as_i64).unwrap_or(0);
+            Some((k, v.get("h")?.as_str()?.to_string(), generation))
         })
         .collect()
 }
@@ -88,7 +90,7 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
         .zip(&chunk.dedupe)
         .map(|(k, d)| {
             let state_key = shared::cache_key::state_key_of(k);
-            recorded.iter().any(|(rk, h)| *rk == state_key && h == d)
+            recorded.iter().any(|(rk, h, _)| *rk == state_key && h == d)
         })
         .collect();
     let is_deduped = |i: usize| deduped.get(i).copied().unwrap_or(false);
@@ -99,9 +101,21 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
     }
     match pipeline::send_with_retry(&down.pipeline, &chunk.json(|i| !is_deduped(i)), &down.policy).await {
         SendOutcome::Confirmed { .. } => {
+            // Per-key state only moves forward: a write never replaces the state of a newer one
+            // (its generation would go back and its dedupe key would hide the newer row). Read
+            // again now, since another request may have confirmed a newer write while this chunk
+            // was sent; an equal ts replaces (the later confirmation wins, so a same-ts bulk
+            // rewrite still purges). KV has no compare-and-set and reads may be stale, so this
+            // narrows the window between this read and the write below; it does not close it.
+            let newest = recorded_state(&down.kv, &chunk.keys).await;
+            let newer = |key: &String, ts: i64| {
+                let state_key = shared::cache_key::state_key_of(key);
+                newest.iter().any(|(rk, _, g)| *rk == state_key && *g > ts)
+            };
             let written: Vec<(String, String, i64)> = (0..chunk.len())
                 .filter(|i| !is_deduped(*i))
                 .filter_map(|i| Some((chunk.keys.get(i)?.clone(), chunk.dedupe.get(i)?.clone(), *chunk.ts.get(i)?)))
+                .filter(|(key, _, ts)| !newer(key, *ts))
                 .collect();
             purge::record_state(&down.kv, &written).await;
             if let Some(zone) = &down.zone {
