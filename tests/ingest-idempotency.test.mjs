@@ -122,6 +122,70 @@ test("an over-long or non-ASCII key → 400 bad-idempotency-key", async () => {
   assert.equal(h.recorder.calls.length, 0);
 });
 
+// Regression (security issue 12, finding A): the KV key was `idem:{org}:{key}`, so org "acme:x"
+// with key "k" and org "acme" with key "x:k" shared one stored answer. Every pair below joins to
+// the same text with plain `:` separators (with or without the sub).
+test("org acme:x with key k and org acme with key x:k never share a stored answer", async () => {
+  const k = fresh("sep");
+  const pairs = [
+    [{ org: "acme:x", sub: "alice", key: `k${k}` }, { org: "acme", sub: "alice", key: `x:k${k}` }],
+    [{ org: "acme:x", sub: "alice", key: `j${k}` }, { org: "acme", sub: "x:alice", key: `j${k}` }],
+    [{ org: "acme%3Ax", sub: "alice", key: `i${k}` }, { org: "acme:x", sub: "alice", key: `i${k}` }],
+  ];
+  for (const [first, second] of pairs) {
+    h.recorder.reset();
+    const body = ndjson([rec(fresh("sep"))]);
+    assertSummary(await post(h, body, { idem: first.key, token: mint({ org: first.org, sub: first.sub }) }), 200, { accepted: 1 });
+    const b = await post(h, body, { idem: second.key, token: mint({ org: second.org, sub: second.sub }) });
+    assertSummary(b, 200, { accepted: 1 });
+    assert.equal(b.headers.get("x-idempotency-replayed"), null, `${JSON.stringify(second)} was given the answer of ${JSON.stringify(first)}`);
+    assert.deepEqual(h.recorder.accepted().map((x) => [x.owner_org, x.owner_user]), [[first.org, first.sub], [second.org, second.sub]]);
+  }
+});
+
+// Decision (docs/ingest.md): a key belongs to one principal (org and sub). Another user of the
+// org reusing it is processed as its own request: a replay would tell bob his records were
+// stored when alice's were, under her ownership.
+test("another user of the same org reusing a key is processed as its own request", async () => {
+  const key = fresh("key");
+  const body = ndjson([rec(fresh("sub"))]);
+  assertSummary(await post(h, body, { idem: key, token: mint({ sub: "alice" }) }), 200, { accepted: 1 });
+  const bob = await post(h, body, { idem: key, token: mint({ sub: "bob" }) });
+  assertSummary(bob, 200, { accepted: 1, deduped: 0 });
+  assert.equal(bob.headers.get("x-idempotency-replayed"), null);
+  assert.deepEqual(h.recorder.accepted().map((x) => x.owner_user), ["alice", "bob"]);
+});
+
+// Regression (security issue 12, finding B): a `read:*` token of the same principal was given
+// the stored `accepted` answer of a write it could never have made.
+test("a replay goes only to a token that may write every namespace the request wrote; others get what they would without the key", async () => {
+  const key = fresh("key");
+  const [d, b] = [fresh("scope"), fresh("scope")];
+  const body = ndjson([rec(d), { ns: "blog", type: "post", id: b, markdown: "b" }]);
+  const first = await post(h, body, { idem: key, token: mint({ scopes: ["write:*"] }) });
+  assertSummary(first, 200, { accepted: 2 });
+  assert.equal(h.recorder.calls.length, 1);
+
+  const readOnly = await post(h, body, { idem: key, token: mint({ scopes: ["read:*"] }) });
+  assertProblem(readOnly, 403, "forbidden", { accepted: 0, rejected: 2 });
+  assert.equal(readOnly.headers.get("x-idempotency-replayed"), null, "no stored answer for a token without write scope");
+  assert.deepEqual(readOnly.body.rejected_lines.map((r) => [r.line, r.field]), [[1, "ns"], [2, "ns"]]);
+
+  // write:docs only: the blog line is refused as it would be without the key, the docs line is
+  // processed (and deduped: the same owner wrote the same content).
+  const docsOnly = await post(h, body, { idem: key, token: mint({ scopes: ["write:docs"] }) });
+  assertSummary(docsOnly, 207, { accepted: 1, deduped: 1, deduped_lines: [1], rejected: 1 });
+  assert.equal(docsOnly.headers.get("x-idempotency-replayed"), null);
+  assert.equal(h.recorder.calls.length, 1, "nothing sent again");
+
+  // Tokens that may write both namespaces get the replay, and the stored answer is intact.
+  for (const scopes of [["write:docs", "write:blog"], ["write:*"]]) {
+    const again = await post(h, body, { idem: key, token: mint({ scopes }) });
+    assert.equal(again.headers.get("x-idempotency-replayed"), "true", scopes.join(" "));
+    assert.equal(again.text, first.text);
+  }
+});
+
 test("no wasm trap during the idempotency spec", async () => {
   await assertNoTrap(h);
 });

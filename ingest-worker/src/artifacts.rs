@@ -252,17 +252,22 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
     }
     let pipeline = pipeline::binding(env, binding_name(mode)).ok_or_else(|| misconfigured(binding_name(mode)))?;
 
-    let idem_key = header(req, "x-idempotency-key").map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
-    if let Some(key) = &idem_key {
+    // The KV key of X-Idempotency-Key while it applies to this request.
+    let mut idem: Option<String> = None;
+    if let Some(key) = header(req, "x-idempotency-key").as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         if key.len() > idempotency::MAX_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Problem::new(400, "bad-idempotency-key", "Bad idempotency key", "X-Idempotency-Key must be 1-256 visible ASCII characters").into());
         }
-        match idempotency::begin(&kv, &claims.org, key).await {
-            Ok(Prior::New) => {}
+        let k = idempotency::kv_key(&claims.org, &claims.sub, key);
+        match idempotency::begin(&kv, &k, idempotency::PENDING_TTL_SECS).await {
+            Ok(Prior::New) => idem = Some(k),
             Ok(Prior::InFlight) => {
                 return Err(Problem::new(409, "idempotency-in-flight", "Conflict", "a request with this X-Idempotency-Key is still being processed").into())
             }
-            Ok(Prior::Done { body_sha256, status, content_type, body }) => {
+            // A token that may not write every namespace the first request wrote could not have
+            // made it: it is answered as if it had sent no key (the key shows it nothing).
+            Ok(Prior::Done { namespaces, .. }) if !namespaces.iter().all(|ns| claims.can_write(ns)) => {}
+            Ok(Prior::Done { body_sha256, status, content_type, body, .. }) => {
                 let limit = if gzip { settings.max_body_bytes.min(settings.max_inflated_bytes) } else { settings.max_body_bytes };
                 let hash = hash_body(req, gzip, limit).await?;
                 if hash != body_sha256 {
@@ -283,20 +288,20 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
     .await;
     match result {
         Ok(done) => {
-            if let Some(key) = &idem_key {
+            if let Some(k) = &idem {
                 // An answer that cannot be stored forgets the key: a retry is then processed
                 // again (dedupe keeps it from duplicating) instead of meeting a pending 409.
                 let stored = done.status < 500
-                    && idempotency::complete(&kv, &claims.org, key, &done.sha256, done.status, done.content_type, &done.body).await.is_ok();
+                    && idempotency::complete(&kv, k, &done.sha256, done.status, done.content_type, &done.body, &done.namespaces).await.is_ok();
                 if !stored {
-                    idempotency::abandon(&kv, &claims.org, key).await;
+                    idempotency::abandon(&kv, k).await;
                 }
             }
             http::respond(done.status, done.content_type, &done.body, &done.headers).map_err(internal)
         }
         Err(refusal) => {
-            if let Some(key) = &idem_key {
-                idempotency::abandon(&kv, &claims.org, key).await;
+            if let Some(k) = &idem {
+                idempotency::abandon(&kv, k).await;
             }
             Err(refusal)
         }
@@ -311,6 +316,8 @@ struct Finished {
     headers: Vec<(&'static str, String)>,
     /// sha256 hex of the raw request body (for idempotency).
     sha256: String,
+    /// The namespaces the request wrote (for idempotency: who may be given a replay).
+    namespaces: Vec<String>,
 }
 
 /// Reads the body only to hash it (an idempotent replay), bounded by the body limit.
@@ -421,7 +428,7 @@ async fn ingest_body(
     report.absorb_earlier(early);
     let sha256 = shared::record::hex(&hasher.finalize());
     Ok(match report.outcome(mode) {
-        Ok(body) => Finished { status: report.success_status(), content_type: "application/json", body, headers: Vec::new(), sha256 },
+        Ok(body) => Finished { status: report.success_status(), content_type: "application/json", body, headers: Vec::new(), sha256, namespaces: report.namespaces },
         Err(mut p) => {
             let mut headers = Vec::new();
             if p.status == 503 {
@@ -430,7 +437,7 @@ async fn ingest_body(
                     p = p.with("last_error", e.as_str());
                 }
             }
-            Finished { status: p.status, content_type: shared::problem::CONTENT_TYPE, body: p.to_json(), headers, sha256 }
+            Finished { status: p.status, content_type: shared::problem::CONTENT_TYPE, body: p.to_json(), headers, sha256, namespaces: report.namespaces }
         }
     })
 }

@@ -12,7 +12,8 @@ pub async fn check_rate(env: &Env, org: &str, limit: u64) -> Result<(), Refusal>
     let limiter = js::binding(env.as_ref(), "RATE_LIMITER").ok_or_else(|| {
         Problem::new(500, "misconfigured", "Misconfigured", "the worker has no RATE_LIMITER binding")
     })?;
-    let arg = js::object(&[("key", JsValue::from_str(&format!("org:{org}")))]);
+    // One counter per org: `org:{org}` through the one composite-key encoding.
+    let arg = js::object(&[("key", JsValue::from_str(&shared::key::compose(&["org", org])))]);
     let outcome = js::call(&limiter, "limit", &[arg]).await.map_err(|e| {
         Problem::new(503, "rate-limiter-unavailable", "Service Unavailable", format!("rate limiter failed: {e}"))
     })?;

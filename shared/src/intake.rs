@@ -21,6 +21,9 @@ use crate::token::Claims;
 /// the totals are always exact.
 pub const MAX_LISTED: usize = 1_000;
 
+/// At most this many namespaces are kept in [`Report::namespaces`]; past it the list is `["*"]`.
+pub const MAX_NAMESPACES: usize = 64;
+
 /// How the body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -95,7 +98,12 @@ pub struct Report {
     pub unsent: Vec<u64>,
     /// Chunks confirmed.
     pub chunks: u64,
+    /// The namespaces of the valid records, each once, in first-seen order; `["*"]` when there
+    /// were more than [`MAX_NAMESPACES`] (`*` is no namespace, and only `write:*` grants it). An
+    /// idempotent replay is given only to a token that may write every one of them.
+    pub namespaces: Vec<String>,
 }
+
 
 fn push_capped<T>(v: &mut Vec<T>, item: T) {
     if v.len() < MAX_LISTED {
@@ -134,6 +142,19 @@ impl Report {
     pub fn accepted(&self) -> u64 {
         self.valid.saturating_sub(self.unsent.len() as u64)
     }
+
+    fn note_namespace(&mut self, ns: &str) {
+        let list = &mut self.namespaces;
+        if list.iter().any(|n| n == ns || n == "*") {
+            return;
+        }
+        if list.len() < MAX_NAMESPACES {
+            list.push(ns.into());
+        } else {
+            *list = alloc::vec!["*".into()];
+        }
+    }
+
 
     fn rejected_json(&self) -> Value {
         Value::Array(
@@ -258,6 +279,7 @@ impl Sink<'_> {
             Err(_) => return self.report.reject(reject(None, "record is larger than a send chunk".into(), false)),
         }
         self.report.valid += 1;
+        self.report.note_namespace(&rec.ns);
     }
 }
 
@@ -429,6 +451,26 @@ mod tests {
         let line = "{\"ns\":\"a\",\"type\":\"b\",\"id\":\"c\",\"css\":\"x\"}\n";
         let (r, _) = run(BodyFormat::Ndjson, &line.repeat(101), &c, 5);
         assert_eq!(r.unwrap_err(), Stop::TooManyRecords);
+    }
+
+    #[test]
+    fn namespaces_of_valid_records_are_kept_once_and_capped() {
+        let c = claims(&["write:docs", "write:blog"]);
+        let line = |ns: &str| alloc::format!("{{\"ns\":\"{ns}\",\"type\":\"g\",\"id\":\"a\",\"markdown\":\"x\"}}\n");
+        let body: String = ["docs", "blog", "docs", "other", "bad ns"].iter().map(|ns| line(ns)).collect();
+        let (r, _) = run(BodyFormat::Ndjson, &body, &c, 3);
+        // Refused (scope) and invalid lines wrote nothing, so they name no namespace.
+        assert_eq!(r.unwrap().namespaces, vec!["docs".to_string(), "blog".to_string()]);
+        let c = claims(&["write:*"]);
+        let many: String = (0..=MAX_NAMESPACES).map(|i| line(&alloc::format!("n{i}"))).collect();
+        let limits = Limits { max_records: 1_000, chunk_bytes: 1 << 20, ..LIMITS };
+        let mut intake = Intake::new(BodyFormat::Ndjson, limits, stamp(), &c);
+        let mut out = Vec::new();
+        intake.feed(many.as_bytes(), &mut out).unwrap();
+        intake.feed(line("more").as_bytes(), &mut out).unwrap();
+        assert_eq!(intake.finish(&mut out).unwrap().namespaces, vec!["*".to_string()], "past the cap only write:* may replay");
+        assert!(!c.can_write("*") || c.scopes.iter().any(|s| s == "write:*"));
+        assert!(!claims(&["write:docs"]).can_write("*"));
     }
 
     #[test]
