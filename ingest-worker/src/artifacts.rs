@@ -8,7 +8,6 @@
 use std::collections::VecDeque;
 
 use futures_channel::oneshot;
-use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::chunk::Chunk;
@@ -19,9 +18,9 @@ use shared::retry::{RetryPolicy, SendOutcome};
 use shared::token::Claims;
 use wasm_bindgen::JsCast;
 use web_sys::Request;
-use worker::{ByteStream, Date, Env};
+use worker::{Date, Env};
 
-use crate::js::Kv;
+use crate::js::{Kv, ReadError, Reader};
 
 use crate::http;
 use crate::idempotency::{self, Prior};
@@ -138,6 +137,10 @@ struct InFlight {
     pending: VecDeque<oneshot::Receiver<ChunkResult>>,
     lines: VecDeque<Vec<u64>>,
     errors: Vec<String>,
+    /// Records handed to the stream so far, and the last line of the last chunk handed out
+    /// (chunks are cut in line order).
+    dispatched: u64,
+    sent_through: u64,
 }
 
 impl InFlight {
@@ -147,6 +150,8 @@ impl InFlight {
         }
         let (tx, rx) = oneshot::channel();
         let down = self.down.clone();
+        self.dispatched += chunk.len() as u64;
+        self.sent_through = chunk.lines.last().copied().unwrap_or(self.sent_through);
         self.lines.push_back(chunk.lines.clone());
         wasm_bindgen_futures::spawn_local(async move {
             let _ = tx.send(process_chunk(chunk, down).await);
@@ -181,8 +186,8 @@ impl InFlight {
     }
 }
 
-/// Valid records found while reading, before a stop; chunks already sent stay sent.
-fn stopped(stop: Stop, settings: &Settings, valid: u64) -> Problem {
+/// Why the intake stopped; [`Report::stopped`] adds what was sent before.
+fn stopped(stop: Stop, settings: &Settings) -> Problem {
     match stop {
         Stop::TooManyRecords => Problem::new(
             413,
@@ -190,9 +195,8 @@ fn stopped(stop: Stop, settings: &Settings, valid: u64) -> Problem {
             "Too many artifacts",
             format!("a request may carry at most {} artifacts", settings.limits.max_records),
         )
-        .with("limit", settings.limits.max_records)
-        .with("valid_before_stop", valid),
-        Stop::Malformed(why) => Problem::new(400, "malformed-body", "Malformed body", why).with("valid_before_stop", valid),
+        .with("limit", settings.limits.max_records),
+        Stop::Malformed(why) => Problem::new(400, "malformed-body", "Malformed body", why),
     }
 }
 
@@ -259,7 +263,9 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
             return Err(Problem::new(400, "bad-idempotency-key", "Bad idempotency key", "X-Idempotency-Key must be 1-256 visible ASCII characters").into());
         }
         let k = idempotency::kv_key(&claims.org, &claims.sub, key);
-        match idempotency::begin(&kv, &k, idempotency::PENDING_TTL_SECS).await {
+        // The pending marker outlives the longest this request can run (plus a minute for KV).
+        let ttl = shared::intake::request_bound_ms(settings.body_deadline_ms, &settings.retry) / 1000 + 60;
+        match idempotency::begin(&kv, &k, ttl.max(idempotency::PENDING_TTL_SECS)).await {
             Ok(Prior::New) => idem = Some(k),
             Ok(Prior::InFlight) => {
                 return Err(Problem::new(409, "idempotency-in-flight", "Conflict", "a request with this X-Idempotency-Key is still being processed").into())
@@ -268,8 +274,7 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
             // made it: it is answered as if it had sent no key (the key shows it nothing).
             Ok(Prior::Done { namespaces, .. }) if !namespaces.iter().all(|ns| claims.can_write(ns)) => {}
             Ok(Prior::Done { body_sha256, status, content_type, body, .. }) => {
-                let limit = if gzip { settings.max_body_bytes.min(settings.max_inflated_bytes) } else { settings.max_body_bytes };
-                let hash = hash_body(req, gzip, limit).await?;
+                let hash = hash_body(req, gzip, &settings).await?;
                 if hash != body_sha256 {
                     return Err(Problem::new(422, "idempotency-mismatch", "Unprocessable Content", "this X-Idempotency-Key was used with a different body").into());
                 }
@@ -320,46 +325,75 @@ struct Finished {
     namespaces: Vec<String>,
 }
 
-/// Reads the body only to hash it (an idempotent replay), bounded by the body limit.
-async fn hash_body(req: &Request, gzip: bool, max_bytes: u64) -> std::result::Result<String, Refusal> {
+/// The body limit and what the 413 calls it: plain bodies `MAX_BODY_BYTES`; gzip bodies count
+/// inflated bytes against both `MAX_BODY_BYTES` (the tenant's bytes per request count records,
+/// not wire bytes) and `MAX_INFLATED_BYTES`; the wire bytes are smaller still.
+fn body_limit(settings: &Settings, gzip: bool) -> (u64, &'static str) {
+    if gzip {
+        (settings.max_body_bytes.min(settings.max_inflated_bytes), "inflated")
+    } else {
+        (settings.max_body_bytes, "request")
+    }
+}
+
+/// Reads the body only to hash it (an idempotent replay), bounded by the body limit and in time.
+async fn hash_body(req: &Request, gzip: bool, settings: &Settings) -> std::result::Result<String, Refusal> {
     let mut hasher = Sha256::new();
-    let Some(mut stream) = body_stream(req, gzip)? else {
-        return Ok(shared::record::hex(&hasher.finalize()));
-    };
+    let (limit, what) = body_limit(settings, gzip);
+    let started = Date::now().as_millis();
+    let stream = body_stream(req, gzip, settings, started)?;
     let mut total = 0u64;
-    while let Some(piece) = stream.next().await {
-        let piece = piece.map_err(|_| read_failed(gzip))?;
+    while let Some(piece) = next_piece(&stream, gzip, settings, started).await? {
         total = total.saturating_add(piece.len() as u64);
-        if total > max_bytes {
-            return Err(too_large("request", max_bytes).into());
+        if total > limit {
+            return Err(too_large(what, limit).into());
         }
         hasher.update(&piece);
     }
     Ok(shared::record::hex(&hasher.finalize()))
 }
 
-fn read_failed(gzip: bool) -> Refusal {
+fn read_failed(gzip: bool) -> Problem {
     if gzip {
-        Problem::new(400, "bad-gzip", "Bad Request", "the gzip body is invalid or truncated").into()
+        Problem::new(400, "bad-gzip", "Bad Request", "the gzip body is invalid or truncated")
     } else {
-        Problem::new(400, "body-unreadable", "Bad Request", "the request body could not be read to the end").into()
+        Problem::new(400, "body-unreadable", "Bad Request", "the request body could not be read to the end")
+    }
+}
+
+/// The next piece of the body (`None` at its end); a body shorter than its `Content-Length` on
+/// a connection kept open ends in a 408 (`BODY_IDLE_MS`, `BODY_DEADLINE_MS`) instead of hanging.
+async fn next_piece(stream: &Option<Reader>, gzip: bool, settings: &Settings, started: u64) -> std::result::Result<Option<Vec<u8>>, Problem> {
+    let Some(s) = stream else { return Ok(None) };
+    match s.read().await {
+        Ok(piece) => Ok(piece),
+        Err(ReadError::Failed) => Err(read_failed(gzip)),
+        Err(ReadError::Timeout) => {
+            let (why, ms) = if Date::now().as_millis() >= started.saturating_add(settings.body_deadline_ms) {
+                ("the body did not arrive within BODY_DEADLINE_MS", settings.body_deadline_ms)
+            } else {
+                ("no more of the body arrived within BODY_IDLE_MS", settings.body_idle_ms)
+            };
+            Err(Problem::new(408, "body-timeout", "Request Timeout", format!("{why} ({ms} ms)")).with("limit_ms", ms))
+        }
     }
 }
 
 /// The request body as a byte stream, inflated by the runtime's `DecompressionStream` when it is
 /// gzip (a pure-Rust inflater would cost ~9 KB of gzip in the 96 KiB ingest budget); `None`
 /// when there is no body. The caller bounds the bytes it reads, so a bomb stops at the limit.
-fn body_stream(req: &Request, gzip: bool) -> std::result::Result<Option<ByteStream>, Refusal> {
+fn body_stream(req: &Request, gzip: bool, settings: &Settings, started: u64) -> std::result::Result<Option<Reader>, Refusal> {
     let Some(body) = req.body() else { return Ok(None) };
-    if !gzip {
-        return Ok(Some(ByteStream::from(body)));
-    }
-    let fail = |_| Refusal::from(Problem::new(500, "internal", "Internal Server Error", "DecompressionStream is unavailable"));
-    let ctor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"DecompressionStream".into()).map_err(fail)?.unchecked_into();
-    let inflater = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into())).map_err(fail)?;
-    let pipe: js_sys::Function = js_sys::Reflect::get(&body, &"pipeThrough".into()).map_err(fail)?.unchecked_into();
-    let inflated = pipe.call1(&body, &inflater).map_err(fail)?;
-    Ok(Some(ByteStream::from(inflated.unchecked_into::<web_sys::ReadableStream>())))
+    let fail = || Refusal::from(Problem::new(500, "internal", "Internal Server Error", "the body stream could not be read"));
+    let stream: wasm_bindgen::JsValue = if gzip {
+        let ctor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"DecompressionStream".into()).map_err(|_| fail())?.unchecked_into();
+        let inflater = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into())).map_err(|_| fail())?;
+        let pipe: js_sys::Function = js_sys::Reflect::get(&body, &"pipeThrough".into()).map_err(|_| fail())?.unchecked_into();
+        pipe.call1(&body, &inflater).map_err(|_| fail())?
+    } else {
+        body.into()
+    };
+    Reader::new(&stream, settings.body_idle_ms, started.saturating_add(settings.body_deadline_ms)).map(Some).map_err(|_| fail())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -372,60 +406,56 @@ async fn ingest_body(
     settings: &Settings,
     down: Downstream,
 ) -> std::result::Result<Finished, Refusal> {
-    let now_micros = i64::try_from(Date::now().as_millis()).unwrap_or(0).saturating_mul(1_000);
+    let started = Date::now().as_millis();
+    let now_micros = i64::try_from(started).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
     let mut intake = Intake::new(format, settings.limits, stamp, claims);
-    let mut flight = InFlight { down, pending: VecDeque::new(), lines: VecDeque::new(), errors: Vec::new() };
-    let mut early = Report::default();
+    let mut flight = InFlight { down, pending: VecDeque::new(), lines: VecDeque::new(), errors: Vec::new(), dispatched: 0, sent_through: 0 };
+    // Send results, in the order the chunks were handed out.
+    let mut sent = Report::default();
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     let mut ready: Vec<Chunk> = Vec::new();
-    let mut stream = body_stream(req, gzip)?;
-    // Plain bodies: MAX_BODY_BYTES. Gzip bodies: the inflated bytes are bounded by both
-    // MAX_BODY_BYTES (the tenant's bytes per request count records, not wire bytes) and
-    // MAX_INFLATED_BYTES; the wire bytes are smaller still.
-    let (limit, what) = if gzip {
-        (settings.max_body_bytes.min(settings.max_inflated_bytes), "inflated")
-    } else {
-        (settings.max_body_bytes, "request")
-    };
+    let (limit, what) = body_limit(settings, gzip);
+    let stream = body_stream(req, gzip, settings, started)?;
 
-    let stop: Option<Refusal> = loop {
-        let Some(piece) = (match stream.as_mut() { Some(s) => s.next().await, None => None }) else { break None };
-        let Ok(piece) = piece else { break Some(read_failed(gzip)) };
+    let stop: Option<Problem> = loop {
+        let piece = match next_piece(&stream, gzip, settings, started).await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break None,
+            Err(p) => break Some(p),
+        };
         total = total.saturating_add(piece.len() as u64);
         if total > limit {
-            break Some(too_large(what, limit).into());
+            break Some(too_large(what, limit));
         }
         hasher.update(&piece);
         if let Err(stop) = intake.feed(&piece, &mut ready) {
-            break Some(stopped(stop, settings, intake.valid_so_far()).into());
+            break Some(stopped(stop, settings));
         }
         for chunk in ready.drain(..) {
-            flight.dispatch(chunk, &mut early).await;
+            flight.dispatch(chunk, &mut sent).await;
         }
     };
-    if let Some(refusal) = stop {
-        // Chunks already sent stay sent; wait for them so nothing is left half-done.
-        flight.drain(&mut early).await;
-        return Err(refusal);
-    }
-    // Counted before `finish` consumes the intake: a stop found there (an array cut short)
-    // reports the records that were valid up to it, as a stop found while reading does.
-    let valid = intake.valid_so_far();
-    let mut report = match intake.finish(&mut ready) {
-        Ok(r) => r,
-        Err(stop) => {
-            flight.drain(&mut early).await;
-            return Err(stopped(stop, settings, valid).into());
+    let (mut report, stop) = match stop {
+        Some(p) => (intake.into_report(), Some(p)),
+        None => {
+            let (report, stop) = intake.end(&mut ready);
+            (report, stop.map(|s| stopped(s, settings)))
         }
     };
-    for chunk in ready.drain(..) {
-        flight.dispatch(chunk, &mut report).await;
+    // After a stop nothing more is sent; chunks already handed out are waited for, so the
+    // answer says exactly what was sent, whatever its status.
+    if stop.is_none() {
+        for chunk in ready.drain(..) {
+            flight.dispatch(chunk, &mut sent).await;
+        }
     }
-    flight.drain(&mut report).await;
-    // Results collected while reading landed in `early`; they belong before the rest.
-    report.absorb_earlier(early);
+    flight.drain(&mut sent).await;
+    report.absorb_earlier(sent);
+    if let Some(p) = stop {
+        return Err(report.stopped(p, mode, flight.dispatched, flight.sent_through).into());
+    }
     let sha256 = shared::record::hex(&hasher.finalize());
     Ok(match report.outcome(mode) {
         Ok(body) => Finished { status: report.success_status(), content_type: "application/json", body, headers: Vec::new(), sha256, namespaces: report.namespaces },

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 /// How long a completed answer is kept.
 pub const REPLAY_TTL_SECS: u64 = 86_400;
-/// How long an in-flight marker lives if the request never completes (KV's minimum is 60 s).
+/// Shortest life of an in-flight marker (KV's minimum TTL is 60 s); the worker lengthens it to
+/// outlive the longest its request can run (`shared::intake::request_bound_ms`).
 pub const PENDING_TTL_SECS: u64 = 120;
 /// Longest accepted key.
 pub const MAX_KEY_BYTES: usize = 256;

@@ -75,6 +75,61 @@ pub fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
+/// Why [`Reader::read`] gave no piece.
+pub enum ReadError {
+    /// No piece came within the idle time, or the deadline passed.
+    Timeout,
+    /// The stream failed (a broken gzip body, a dropped connection).
+    Failed,
+}
+
+/// A `ReadableStream` read piece by piece, bounded in time: each piece must come within `idle`
+/// ms of the one before (or of the start), and none after `deadline` (ms since the epoch). Each
+/// read races a `scheduler.wait` that is aborted once the read wins, so no timer outlives its
+/// read (workerd allows 10,000 active timeouts, and a timer kept across reads would keep every
+/// piece read meanwhile alive through its reactions). Cheaper in bytes than `worker::ByteStream`
+/// plus a `Delay`.
+pub struct Reader {
+    reader: JsValue,
+    idle: f64,
+    deadline: f64,
+}
+
+impl Reader {
+    /// A reader of `stream` (`getReader()`).
+    pub fn new(stream: &JsValue, idle_ms: u64, deadline: u64) -> Result<Reader, String> {
+        let reader = call_now(stream, "getReader", &[])?;
+        Ok(Reader { reader, idle: idle_ms as f64, deadline: deadline as f64 })
+    }
+
+    /// The next piece (`None` at the end of the stream).
+    pub async fn read(&self) -> Result<Option<Vec<u8>>, ReadError> {
+        let wait = self.idle.min(self.deadline - js_sys::Date::now());
+        if wait <= 0.0 {
+            return Err(ReadError::Timeout);
+        }
+        let fail = |_| ReadError::Failed;
+        let read = call_now(&self.reader, "read", &[]).map_err(fail)?;
+        let global = js_sys::global();
+        let abort = Reflect::construct(&binding(&global, "AbortController").unwrap_or_default().unchecked_into::<Function>(), &Array::new()).map_err(|_| ReadError::Failed)?;
+        let signal = Reflect::get(&abort, &JsValue::from_str("signal")).map_err(|_| ReadError::Failed)?;
+        let scheduler = binding(&global, "scheduler").unwrap_or_default();
+        let timer = call_now(&scheduler, "wait", &[JsValue::from_f64(wait), object(&[("signal", signal)])]).map_err(fail)?;
+        let got = JsFuture::from(Promise::race(&Array::of2(&read, &timer))).await;
+        let _ = call_now(&abort, "abort", &[]);
+        let got = got.map_err(|_| ReadError::Failed)?;
+        // The timer resolves to undefined, a read to `{done, value}`.
+        if got.is_undefined() {
+            return Err(ReadError::Timeout);
+        }
+        if Reflect::get(&got, &JsValue::from_str("done")).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            return Ok(None);
+        }
+        let value = Reflect::get(&got, &JsValue::from_str("value")).map_err(|_| ReadError::Failed)?;
+        Ok(Some(js_sys::Uint8Array::new(&value).to_vec()))
+    }
+}
+
 /// Workers KV with string values.
 #[derive(Clone)]
 pub struct Kv(JsValue);

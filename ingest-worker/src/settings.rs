@@ -22,6 +22,11 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// What `X-RateLimit-Limit` reports (the rate-limit binding's configured limit).
     pub rate_limit_per_minute: u64,
+    /// Longest wait for the next piece of the body, in ms (a body shorter than its
+    /// `Content-Length` on a connection kept open would otherwise hang for ever).
+    pub body_idle_ms: u64,
+    /// Longest the body may take to arrive in all, in ms from the start of the request.
+    pub body_deadline_ms: u64,
 }
 
 fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
@@ -52,6 +57,8 @@ pub fn from_env(env: &Env) -> Settings {
             attempt_timeout_ms: var_u64(env, "SEND_TIMEOUT_MS", 10_000),
         },
         rate_limit_per_minute: var_u64(env, "RATE_LIMIT_PER_MINUTE", 600),
+        body_idle_ms: var_u64(env, "BODY_IDLE_MS", 30_000),
+        body_deadline_ms: var_u64(env, "BODY_DEADLINE_MS", 300_000),
     }
 }
 

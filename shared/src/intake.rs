@@ -15,6 +15,7 @@ use crate::json_array::{ArraySplitter, Element};
 use crate::ndjson::{Line, LineSplitter};
 use crate::problem::Problem;
 use crate::record::{Mode, Record, Stamp};
+use crate::retry::RetryPolicy;
 use crate::token::Claims;
 
 /// At most this many rejected (or deduped, or unsent) lines are listed one by one in a response;
@@ -23,6 +24,15 @@ pub const MAX_LISTED: usize = 1_000;
 
 /// At most this many namespaces are kept in [`Report::namespaces`]; past it the list is `["*"]`.
 pub const MAX_NAMESPACES: usize = 64;
+
+/// Longest an ingest request runs once its body read started, in ms (KV and purge calls aside):
+/// the read ends by `body_deadline_ms`; a chunk handed out just before it may wait for a free send
+/// slot (the oldest chunk in flight: one send, at most the retry budget plus one attempt) and is
+/// then sent (the same again). An idempotency key's pending marker must outlive it.
+pub fn request_bound_ms(body_deadline_ms: u64, retry: &RetryPolicy) -> u64 {
+    let send = retry.budget_ms.saturating_add(retry.attempt_timeout_ms);
+    body_deadline_ms.saturating_add(send.saturating_mul(2))
+}
 
 /// How the body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +114,6 @@ pub struct Report {
     pub namespaces: Vec<String>,
 }
 
-
 fn push_capped<T>(v: &mut Vec<T>, item: T) {
     if v.len() < MAX_LISTED {
         v.push(item);
@@ -155,7 +164,6 @@ impl Report {
         }
     }
 
-
     fn rejected_json(&self) -> Value {
         Value::Array(
             self.rejected
@@ -185,26 +193,45 @@ impl Report {
         m
     }
 
+    /// `p` with the summary members (as a 200 answer has them) and, when a chunk was not
+    /// confirmed, `unsent` and `unsent_lines`.
+    fn described(&self, mut p: Problem, mode: Mode) -> Problem {
+        p.extensions.extend(self.summary(mode));
+        if self.unsent.is_empty() {
+            return p;
+        }
+        p.with("unsent", self.unsent.len() as u64).with("unsent_lines", self.unsent.clone())
+    }
+
+    /// The answer for a request that stopped before its body was read to the end (`p` says
+    /// why), once the chunks already handed to the stream are settled. Records were sent before
+    /// the stop, so the answer says exactly which, as a complete one does: `sent_through_line` is
+    /// the last line of the last chunk handed to the stream (0: none), `dispatched` the valid
+    /// records in those chunks. Every valid line up to `sent_through_line` was accepted (sent or
+    /// deduped) unless it is in `unsent_lines`; no line after it was sent. `valid_before_stop`
+    /// counts the valid records read before the stop, sent or not.
+    pub fn stopped(mut self, p: Problem, mode: Mode, dispatched: u64, sent_through: u64) -> Problem {
+        let p = p.with("valid_before_stop", self.valid).with("sent_through_line", sent_through);
+        self.valid = dispatched;
+        self.described(p, mode)
+    }
+
     /// The answer when the whole body was read: 200 all accepted, 207 some rejected, 400 none
     /// accepted (403 when every rejection was for scope), 503 when a chunk was not confirmed.
     pub fn outcome(&self, mode: Mode) -> Result<String, Problem> {
         if !self.unsent.is_empty() {
-            let unsent = self.unsent.clone();
-            let mut p = Problem::new(
+            let p = Problem::new(
                 503,
                 "pipeline-unavailable",
                 "Records not accepted",
                 alloc::format!(
                     "{} of {} valid records could not be confirmed by the {} stream after retries; resend the lines in `unsent_lines`",
-                    unsent.len(),
+                    self.unsent.len(),
                     self.valid,
                     mode.as_str()
                 ),
             );
-            for (k, v) in self.summary(mode) {
-                p = p.with(&k, v);
-            }
-            return Err(p.with("unsent", unsent.len() as u64).with("unsent_lines", unsent));
+            return Err(self.described(p, mode));
         }
         if self.valid == 0 {
             let (status, slug, title, detail) = if self.rejected_total == 0 {
@@ -214,11 +241,7 @@ impl Report {
             } else {
                 (400, "invalid-records", "No record was valid", alloc::format!("all {} records were rejected", self.rejected_total))
             };
-            let mut p = Problem::new(status, slug, title, detail);
-            for (k, v) in self.summary(mode) {
-                p = p.with(&k, v);
-            }
-            return Err(p);
+            return Err(self.described(Problem::new(status, slug, title, detail), mode));
         }
         Ok(Value::Object(self.summary(mode)).to_string())
     }
@@ -314,17 +337,32 @@ impl<'s> Intake<'s> {
     }
 
     /// Ends the body: the last chunk (if any) goes to `out`; returns the report to complete.
-    pub fn finish(mut self, out: &mut Vec<Chunk>) -> Result<Report, Stop> {
+    pub fn finish(self, out: &mut Vec<Chunk>) -> Result<Report, Stop> {
+        match self.end(out) {
+            (report, None) => Ok(report),
+            (_, Some(stop)) => Err(stop),
+        }
+    }
+
+    /// [`Intake::finish`], but a stop found at the end (an array cut short) comes with the report
+    /// so far, so the answer can say what was already sent; after a stop the caller sends
+    /// nothing more (not even chunks this put in `out`).
+    pub fn end(mut self, out: &mut Vec<Chunk>) -> (Report, Option<Stop>) {
         let sink = &mut self.sink;
         match self.splitter {
             Splitter::Lines(s) => s.finish(|l: Line<'_>| sink.record(l.number, l.content.map_err(|e| e.description()), out)),
             Splitter::Array(s) => s.finish(|e: Element<'_>| on_element(sink, e, out)),
         }
-        if let Some(stop) = sink.stop {
-            return Err(stop);
+        if sink.stop.is_none() {
+            out.extend(sink.chunker.take());
         }
-        out.extend(sink.chunker.take());
-        Ok(core::mem::take(&mut sink.report))
+        (core::mem::take(&mut sink.report), sink.stop)
+    }
+
+    /// The report so far, for a body that stopped while it was read (records in the open chunk
+    /// were never handed out, so they are not sent).
+    pub fn into_report(self) -> Report {
+        self.sink.report
     }
 
     /// Valid records so far (for the 413 answer).
@@ -471,6 +509,46 @@ mod tests {
         assert_eq!(intake.finish(&mut out).unwrap().namespaces, vec!["*".to_string()], "past the cap only write:* may replay");
         assert!(!c.can_write("*") || c.scopes.iter().any(|s| s == "write:*"));
         assert!(!claims(&["write:docs"]).can_write("*"));
+    }
+
+    /// Regression (security issue 12, item 13): a stop after records were sent answered with
+    /// `valid_before_stop` alone, as if nothing had been written.
+    #[test]
+    fn a_stopped_answer_says_what_was_sent() {
+        let c = claims(&["write:*"]);
+        let line = "{\"ns\":\"a\",\"type\":\"b\",\"id\":\"c\",\"css\":\"x\"}";
+        // An array cut short: the stop is found at the end, with the report so far.
+        let body = alloc::format!("[{line},{line},5,{line},");
+        let mut intake = Intake::new(BodyFormat::JsonArray, LIMITS, stamp(), &c);
+        let mut out = Vec::new();
+        intake.feed(body.as_bytes(), &mut out).unwrap();
+        let (mut report, stop) = intake.end(&mut out);
+        assert_eq!(stop, Some(Stop::Malformed("JSON array is not terminated")));
+        assert!(out.is_empty(), "nothing more is handed out after a stop");
+        assert_eq!((report.valid, report.rejected_total), (3, 1));
+        // Suppose the worker had sent lines 1-2 in one chunk (line 2 deduped) and failed nothing.
+        report.dedupe(2);
+        let p = report.clone().stopped(Problem::new(400, "malformed-body", "Malformed body", "cut"), Mode::Build, 2, 2);
+        let x = &p.extensions;
+        assert_eq!((x["valid_before_stop"].clone(), x["sent_through_line"].clone(), x["accepted"].clone()), (json!(3), json!(2), json!(2)));
+        assert_eq!((x["deduped_lines"].clone(), x["rejected_lines"][0]["line"].clone()), (json!([2]), json!(3)));
+        assert!(!x.contains_key("unsent_lines"));
+        // A chunk that failed: its lines are named, and are not counted accepted.
+        report.unsent = vec![1];
+        let p = report.stopped(Problem::new(413, "body-too-large", "Payload Too Large", "big"), Mode::Build, 2, 2);
+        assert_eq!((p.status, p.extensions["accepted"].clone(), p.extensions["unsent_lines"].clone()), (413, json!(1), json!([1])));
+        // Stopped while reading: the report so far, records of the open chunk never sent.
+        let mut intake = Intake::new(BodyFormat::Ndjson, LIMITS, stamp(), &c);
+        intake.feed(alloc::format!("{line}\n{line}\n").as_bytes(), &mut out).unwrap();
+        assert_eq!(intake.into_report().valid, 2);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn request_bound_covers_the_body_deadline_and_two_sends() {
+        let retry = RetryPolicy { budget_ms: 20_000, attempt_timeout_ms: 10_000, ..RetryPolicy::default() };
+        assert_eq!(request_bound_ms(300_000, &retry), 360_000);
+        assert_eq!(request_bound_ms(u64::MAX, &retry), u64::MAX);
     }
 
     #[test]
