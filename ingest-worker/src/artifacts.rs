@@ -123,11 +123,9 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
             }
             ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None }
         }
-        SendOutcome::Failed { attempts, last_error } => ChunkResult {
-            deduped: deduped_lines,
-            unsent: sent_lines,
-            error: Some(format!("{last_error} (after {attempts} attempts)")),
-        },
+        SendOutcome::Failed { attempts, last_error } => {
+            ChunkResult { deduped: deduped_lines, unsent: sent_lines, error: Some(format!("{last_error} (after {attempts} attempts)")) }
+        }
     }
 }
 
@@ -211,11 +209,11 @@ async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, S
         let h = crate::auth::challenge(&p);
         Refusal(p, h)
     })?;
-    let mode = Mode::parse(header(req, "x-artifact-mode").as_deref()).ok_or_else(|| {
-        Problem::new(400, "unknown-mode", "Unknown mode", "X-Artifact-Mode must be preview, build or bulk")
-    })?;
+    let mode = Mode::parse(header(req, "x-artifact-mode").as_deref())
+        .ok_or_else(|| Problem::new(400, "unknown-mode", "Unknown mode", "X-Artifact-Mode must be preview, build or bulk"))?;
     let kv = Kv::from_env(env.as_ref(), "ARTIFACT_STATE").ok_or_else(|| misconfigured("ARTIFACT_STATE"))?;
-    let settings = settings::for_tenant(settings::from_env(env), &kv, &claims.org).await.map_err(state_unavailable("reading tenant settings"))?;
+    let settings =
+        settings::for_tenant(settings::from_env(env), &kv, &claims.org).await.map_err(state_unavailable("reading tenant settings"))?;
     crate::limits::check_rate(env, &claims.org, settings.rate_limit_per_minute).await?;
     Ok((claims, mode, settings, kv))
 }
@@ -246,7 +244,13 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
         None | Some("") | Some("identity") => false,
         Some("gzip") | Some("x-gzip") => true,
         Some(other) => {
-            return Err(Problem::new(415, "unsupported-encoding", "Unsupported Media Type", format!("Content-Encoding {other} is not supported; use gzip")).into())
+            return Err(Problem::new(
+                415,
+                "unsupported-encoding",
+                "Unsupported Media Type",
+                format!("Content-Encoding {other} is not supported; use gzip"),
+            )
+            .into())
         }
     };
     if let Some(len) = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
@@ -260,7 +264,13 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
     let mut idem: Option<String> = None;
     if let Some(key) = header(req, "x-idempotency-key").as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         if key.len() > idempotency::MAX_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Problem::new(400, "bad-idempotency-key", "Bad idempotency key", "X-Idempotency-Key must be 1-256 visible ASCII characters").into());
+            return Err(Problem::new(
+                400,
+                "bad-idempotency-key",
+                "Bad idempotency key",
+                "X-Idempotency-Key must be 1-256 visible ASCII characters",
+            )
+            .into());
         }
         let k = idempotency::kv_key(&claims.org, &claims.sub, key);
         // The pending marker outlives the longest this request can run (plus a minute for KV).
@@ -268,7 +278,13 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
         match idempotency::begin(&kv, &k, ttl.max(idempotency::PENDING_TTL_SECS)).await {
             Ok(Prior::New) => idem = Some(k),
             Ok(Prior::InFlight) => {
-                return Err(Problem::new(409, "idempotency-in-flight", "Conflict", "a request with this X-Idempotency-Key is still being processed").into())
+                return Err(Problem::new(
+                    409,
+                    "idempotency-in-flight",
+                    "Conflict",
+                    "a request with this X-Idempotency-Key is still being processed",
+                )
+                .into())
             }
             // A token that may not write every namespace the first request wrote could not have
             // made it: it is answered as if it had sent no key (the key shows it nothing).
@@ -276,7 +292,13 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
             Ok(Prior::Done { body_sha256, status, content_type, body, .. }) => {
                 let hash = hash_body(req, gzip, &settings).await?;
                 if hash != body_sha256 {
-                    return Err(Problem::new(422, "idempotency-mismatch", "Unprocessable Content", "this X-Idempotency-Key was used with a different body").into());
+                    return Err(Problem::new(
+                        422,
+                        "idempotency-mismatch",
+                        "Unprocessable Content",
+                        "this X-Idempotency-Key was used with a different body",
+                    )
+                    .into());
                 }
                 return http::respond(status, &content_type, &body, &[("x-idempotency-replayed", "true".into())]).map_err(internal);
             }
@@ -284,12 +306,15 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
         }
     }
 
-    let result = ingest_body(req, &claims, mode, format, gzip, &settings, Downstream {
-        pipeline,
-        kv: kv.clone(),
-        policy: settings.retry,
-        zone: purge::zone(env),
-    })
+    let result = ingest_body(
+        req,
+        &claims,
+        mode,
+        format,
+        gzip,
+        &settings,
+        Downstream { pipeline, kv: kv.clone(), policy: settings.retry, zone: purge::zone(env) },
+    )
     .await;
     match result {
         Ok(done) => {
@@ -297,7 +322,9 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
                 // An answer that cannot be stored forgets the key: a retry is then processed
                 // again (dedupe keeps it from duplicating) instead of meeting a pending 409.
                 let stored = done.status < 500
-                    && idempotency::complete(&kv, k, &done.sha256, done.status, done.content_type, &done.body, &done.namespaces).await.is_ok();
+                    && idempotency::complete(&kv, k, &done.sha256, done.status, done.content_type, &done.body, &done.namespaces)
+                        .await
+                        .is_ok();
                 if !stored {
                     idempotency::abandon(&kv, k).await;
                 }
@@ -363,7 +390,12 @@ fn read_failed(gzip: bool) -> Problem {
 
 /// The next piece of the body (`None` at its end); a body shorter than its `Content-Length` on
 /// a connection kept open ends in a 408 (`BODY_IDLE_MS`, `BODY_DEADLINE_MS`) instead of hanging.
-async fn next_piece(stream: &Option<Reader>, gzip: bool, settings: &Settings, started: u64) -> std::result::Result<Option<Vec<u8>>, Problem> {
+async fn next_piece(
+    stream: &Option<Reader>,
+    gzip: bool,
+    settings: &Settings,
+    started: u64,
+) -> std::result::Result<Option<Vec<u8>>, Problem> {
     let Some(s) = stream else { return Ok(None) };
     match s.read().await {
         Ok(piece) => Ok(piece),
@@ -386,7 +418,8 @@ fn body_stream(req: &Request, gzip: bool, settings: &Settings, started: u64) -> 
     let Some(body) = req.body() else { return Ok(None) };
     let fail = || Refusal::from(Problem::new(500, "internal", "Internal Server Error", "the body stream could not be read"));
     let stream: wasm_bindgen::JsValue = if gzip {
-        let ctor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"DecompressionStream".into()).map_err(|_| fail())?.unchecked_into();
+        let ctor: js_sys::Function =
+            js_sys::Reflect::get(&js_sys::global(), &"DecompressionStream".into()).map_err(|_| fail())?.unchecked_into();
         let inflater = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into())).map_err(|_| fail())?;
         let pipe: js_sys::Function = js_sys::Reflect::get(&body, &"pipeThrough".into()).map_err(|_| fail())?.unchecked_into();
         pipe.call1(&body, &inflater).map_err(|_| fail())?
@@ -410,7 +443,8 @@ async fn ingest_body(
     let now_micros = i64::try_from(started).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
     let mut intake = Intake::new(format, settings.limits, stamp, claims);
-    let mut flight = InFlight { down, pending: VecDeque::new(), lines: VecDeque::new(), errors: Vec::new(), dispatched: 0, sent_through: 0 };
+    let mut flight =
+        InFlight { down, pending: VecDeque::new(), lines: VecDeque::new(), errors: Vec::new(), dispatched: 0, sent_through: 0 };
     // Send results, in the order the chunks were handed out.
     let mut sent = Report::default();
     let mut hasher = Sha256::new();
@@ -458,7 +492,14 @@ async fn ingest_body(
     }
     let sha256 = shared::record::hex(&hasher.finalize());
     Ok(match report.outcome(mode) {
-        Ok(body) => Finished { status: report.success_status(), content_type: "application/json", body, headers: Vec::new(), sha256, namespaces: report.namespaces },
+        Ok(body) => Finished {
+            status: report.success_status(),
+            content_type: "application/json",
+            body,
+            headers: Vec::new(),
+            sha256,
+            namespaces: report.namespaces,
+        },
         Err(mut p) => {
             let mut headers = Vec::new();
             if p.status == 503 {
@@ -467,7 +508,14 @@ async fn ingest_body(
                     p = p.with("last_error", e.as_str());
                 }
             }
-            Finished { status: p.status, content_type: shared::problem::CONTENT_TYPE, body: p.to_json(), headers, sha256, namespaces: report.namespaces }
+            Finished {
+                status: p.status,
+                content_type: shared::problem::CONTENT_TYPE,
+                body: p.to_json(),
+                headers,
+                sha256,
+                namespaces: report.namespaces,
+            }
         }
     })
 }
@@ -484,9 +532,8 @@ async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) ->
     let (claims, mode, settings, kv) = admit(req, env).await?;
     let now_micros = i64::try_from(Date::now().as_millis()).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
-    let record = Record::tombstone(ns, ty, id, &stamp).map_err(|e| {
-        Problem::new(400, "invalid-path", "Bad Request", e.to_string()).with("field", e.field.unwrap_or_default())
-    })?;
+    let record = Record::tombstone(ns, ty, id, &stamp)
+        .map_err(|e| Problem::new(400, "invalid-path", "Bad Request", e.to_string()).with("field", e.field.unwrap_or_default()))?;
     if !claims.can_write(ns) {
         return Err(Problem::new(403, "forbidden", "Forbidden", format!("the token has no write scope for namespace {ns}")).into());
     }
@@ -502,7 +549,8 @@ async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) ->
     let result = process_chunk(chunk, down).await;
     if let Some(err) = result.error {
         return Err(Refusal(
-            Problem::new(503, "pipeline-unavailable", "Tombstone not accepted", "the stream did not confirm the tombstone after retries").with("last_error", err),
+            Problem::new(503, "pipeline-unavailable", "Tombstone not accepted", "the stream did not confirm the tombstone after retries")
+                .with("last_error", err),
             vec![("retry-after", "5".into())],
         ));
     }

@@ -61,7 +61,15 @@ pub async fn begin(kv: &Kv, k: &str, pending_ttl_secs: u64) -> Result<Prior, Str
 }
 
 /// Stores the final answer for replays, with the namespaces the request wrote.
-pub async fn complete(kv: &Kv, k: &str, body_sha256: &str, status: u16, content_type: &str, body: &str, namespaces: &[String]) -> Result<(), String> {
+pub async fn complete(
+    kv: &Kv,
+    k: &str,
+    body_sha256: &str,
+    status: u16,
+    content_type: &str,
+    body: &str,
+    namespaces: &[String],
+) -> Result<(), String> {
     let v = json!({ "state": "done", "body_sha256": body_sha256, "status": status, "content_type": content_type, "body": body, "ns": namespaces });
     kv.put(k, &v.to_string(), Some(REPLAY_TTL_SECS)).await
 }

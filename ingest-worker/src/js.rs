@@ -111,7 +111,9 @@ impl Reader {
         let fail = |_| ReadError::Failed;
         let read = call_now(&self.reader, "read", &[]).map_err(fail)?;
         let global = js_sys::global();
-        let abort = Reflect::construct(&binding(&global, "AbortController").unwrap_or_default().unchecked_into::<Function>(), &Array::new()).map_err(|_| ReadError::Failed)?;
+        let abort =
+            Reflect::construct(&binding(&global, "AbortController").unwrap_or_default().unchecked_into::<Function>(), &Array::new())
+                .map_err(|_| ReadError::Failed)?;
         let signal = Reflect::get(&abort, &JsValue::from_str("signal")).map_err(|_| ReadError::Failed)?;
         let scheduler = binding(&global, "scheduler").unwrap_or_default();
         let timer = call_now(&scheduler, "wait", &[JsValue::from_f64(wait), object(&[("signal", signal)])]).map_err(fail)?;

@@ -1,10 +1,10 @@
 //! Limits and defaults: wrangler vars, overridden per tenant by `tenant:<org>` in KV.
 
+use crate::js::Kv;
 use serde_json::Value;
 use shared::intake::Limits;
 use shared::record::Visibility;
 use shared::retry::RetryPolicy;
-use crate::js::Kv;
 use worker::Env;
 
 /// Everything one request needs to know about its tenant's limits.

@@ -48,9 +48,7 @@ impl BodyFormat {
     pub fn from_content_type(ct: Option<&str>) -> Option<Self> {
         let essence = ct?.split(';').next()?.trim().to_ascii_lowercase();
         match essence.as_str() {
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" => {
-                Some(Self::Ndjson)
-            }
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" => Some(Self::Ndjson),
             "application/json" => Some(Self::JsonArray),
             _ => None,
         }
@@ -248,7 +246,11 @@ impl Report {
 
     /// 200 or 207 for a successful [`Report::outcome`].
     pub fn success_status(&self) -> u16 {
-        if self.rejected_total == 0 { 200 } else { 207 }
+        if self.rejected_total == 0 {
+            200
+        } else {
+            207
+        }
     }
 }
 
@@ -391,7 +393,14 @@ mod tests {
     use crate::record::Visibility;
 
     fn claims(scopes: &[&str]) -> Claims {
-        Claims { sub: "alice".into(), org: "acme".into(), scopes: scopes.iter().map(|s| s.to_string()).collect(), exp: u64::MAX, nbf: None, iat: None }
+        Claims {
+            sub: "alice".into(),
+            org: "acme".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            exp: u64::MAX,
+            nbf: None,
+            iat: None,
+        }
     }
 
     fn stamp() -> Stamp<'static> {
