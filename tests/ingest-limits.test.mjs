@@ -122,6 +122,16 @@ describe("tenant overrides in KV (tenant:<org>)", () => {
     assertProblem(r, 413, "body-too-large", { limit: 100, detail: "the request body is larger than 100 bytes" });
   });
 
+  // The settings key is `tenant:{org}` through shared::key::compose, as serve reads it: for an
+  // org holding ':' or '%' both workers must read the same entry (serve's cache windows and
+  // ingest's limits live in one JSON).
+  test("an org holding ':' reads its settings from the composed key tenant:{org with : as %3A}", async () => {
+    await setTenant("acme%3Aops", { max_artifacts_per_request: 1 });
+    await setTenant("acme:ops", { max_artifacts_per_request: 100 }); // the unescaped key is not read
+    const r = await post(h, ndjson([rec(fresh("c")), rec(fresh("c"))]), { token: mint({ org: "acme:ops" }) });
+    assertProblem(r, 413, "too-many-artifacts", { limit: 1 });
+  });
+
   test("default_visibility applies to records that name none", async () => {
     await setTenant("open", { default_visibility: "public" });
     const [a, b] = [fresh("v"), fresh("v")];

@@ -67,7 +67,8 @@ pub fn from_env(env: &Env) -> Settings {
 /// A KV failure is an error, not the defaults: they could be looser than the tenant's limits or
 /// stamp a wider default visibility on its records.
 pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Result<Settings, String> {
-    let Some(text) = kv.get(&format!("tenant:{org}")).await? else {
+    // `tenant:{org}` through the one composite-key encoding, as serve reads it.
+    let Some(text) = kv.get(&shared::key::compose(&["tenant", org])).await? else {
         return Ok(base);
     };
     let Ok(Value::Object(t)) = serde_json::from_str::<Value>(&text) else {
