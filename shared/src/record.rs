@@ -423,7 +423,7 @@ impl Record {
     /// without changing content (visibility, tombstone, owner), so a visibility change is never
     /// dropped, and neither is another owner's write of the same content (it would keep the
     /// first owner's row, and `deduped` would tell the second writer what the first one stored).
-    /// The org's length makes the owner part unambiguous (orgs and subs may hold `:`).
+    /// Built with [`crate::key::compose`], so it is unambiguous (orgs and subs may hold `:`).
     pub fn dedupe_key(&self) -> String {
         dedupe_key_of(&self.content_hash, self.visibility.as_str(), self.deleted, &self.owner_org, &self.owner_user)
     }
@@ -457,7 +457,7 @@ impl Record {
 /// state, and serve compares it with the row it found, so a cached answer is used only while it is
 /// the latest confirmed write.
 pub fn dedupe_key_of(content_hash: &str, visibility: &str, deleted: bool, owner_org: &str, owner_user: &str) -> String {
-    alloc::format!("{content_hash}:{visibility}:{}:{}:{owner_org}:{owner_user}", u8::from(deleted), owner_org.len())
+    crate::key::compose(&[content_hash, visibility, if deleted { "1" } else { "0" }, owner_org, owner_user])
 }
 
 #[cfg(test)]
