@@ -69,16 +69,19 @@ pyenv: .venv/stamp
 	.venv/bin/pip install --disable-pip-version-check -q -r tools/python-requirements.txt
 	@touch $@
 
-## dev: build, then run both workers (and later the stand-in) until Ctrl-C
-export WAREHOUSE_DIR WAREHOUSE_LOCATION TABLES INGEST_PORT SERVE_PORT
+## dev: build, then run both workers and the stand-in until Ctrl-C. WAREHOUSE_DIR, WAREHOUSE_LOCATION,
+## TABLES, INGEST_PORT, SERVE_PORT (and AUTH_SECRET) reach tools/dev.mjs only when set: make exports
+## what comes from the environment or the command line by itself, and `export NAME` would hand an
+## unset NAME on as "" (which dev.mjs also reads as unset).
 dev: build
 	node tools/dev.mjs
 
 ## token: print a signed dev token, e.g. make token ORG=acme SUB=alice SCOPES='write:*'
-ORG ?= acme
-SUB ?= alice
-SCOPES ?= write:* read:*
-TTL ?= 86400
+# Defaults also when the variable is set but empty (an empty value means unset, as for make dev).
+ORG := $(or $(ORG),acme)
+SUB := $(or $(SUB),alice)
+SCOPES := $(or $(SCOPES),write:* read:*)
+TTL := $(or $(TTL),86400)
 token:
 	@$(CARGO) run -q --bin token -- --org '$(ORG)' --sub '$(SUB)' --scopes '$(SCOPES)' --ttl '$(TTL)'
 
