@@ -196,7 +196,8 @@ test("forwarded records: every column, ts in integer micros, owner from the toke
   for (const c of ["mdx", "html", "esm", "dts", "css", "hast", "estree", "frontmatter"]) assert.equal(got[c], null, c);
   assert.deepEqual(got.inputs, ["docs/guide/other"]);
   assert.match(got.content_hash, /^[0-9a-f]{64}$/);
-  assert.equal(got.content_hash, contentHash({ markdown: got.markdown, mdast: got.mdast }));
+  // Contract v2: the hash covers the metadata sent too (here `inputs`, as its JSON text).
+  assert.equal(got.content_hash, contentHash({ markdown: got.markdown, mdast: got.mdast, inputs: JSON.stringify(got.inputs) }));
   assert.equal(got.size_bytes, Buffer.byteLength("# Hé") + Buffer.byteLength(got.mdast));
   assert.equal(got.deleted, false);
 

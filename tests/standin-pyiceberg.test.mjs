@@ -63,9 +63,20 @@ function expectedRow(r, stamped) {
   };
   for (const f of [...TEXT, ...JSON_TEXT]) row[f] = content[f] ?? null;
   row.inputs = r.inputs ?? null;
-  row.content_hash = contentHash(content);
+  // Contract v2: the metadata sent is hashed after the content (lists as JSON, tags canonical,
+  // expires_at as decimal µs).
+  const time = (t) => (typeof t === "string" ? micros(t) : t);
+  const hashed = { ...content };
+  if (r.inputs != null) hashed.inputs = JSON.stringify(r.inputs);
+  if (r.supersedes != null) hashed.supersedes = JSON.stringify(r.supersedes);
+  if (r.tags != null) hashed.tags = canonical(r.tags);
+  if (r.expires_at != null) hashed.expires_at = String(time(r.expires_at));
+  row.content_hash = contentHash(hashed);
   row.size_bytes = Object.values(content).reduce((n, v) => n + Buffer.byteLength(v), 0);
   row.deleted = r.deleted ?? false;
+  row.supersedes = r.supersedes ?? null;
+  row.tags = r.tags == null ? null : canonical(r.tags);
+  row.expires_at = r.expires_at == null ? null : time(r.expires_at);
   assert.deepEqual(Object.keys(row), COLUMNS, "test bug: expected row columns");
   return row;
 }
@@ -73,6 +84,9 @@ function expectedRow(r, stamped) {
 // ~200 KB of mixed 1-, 2-, 3- and 4-byte UTF-8.
 const BIG = "aü€😀\n".repeat(200 * 1024 / 11);
 const T0 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+/** Field ids of COLUMNS, in order (shared/src/record.rs): 1–21, then contract v2's 23, 25, 26. */
+const FIELD_IDS = [...Array.from({ length: 21 }, (_, i) => i + 1), 23, 25, 26];
 
 /** The records of one run; ids are fresh so dedupe never drops one. */
 function corpus() {
@@ -83,7 +97,9 @@ function corpus() {
         { ns: "docs", type: "guide", id: id("unicode"), ts: T0 + 1, visibility: "public",
           markdown: "# Grüße 👋 — ünïcødé ✓ 中文 עברית e\u0301\r\nline\ttab \u0000 nul",
           mdast: { type: "root", children: [{ type: "text", value: "Grüße 👋" }], position: { start: 1 } },
-          inputs: ["docs/guide/a", "team@acme.dev/note/x.y"] },
+          inputs: ["docs/guide/a", "team@acme.dev/note/x.y"],
+          // contract v2
+          supersedes: ["docs/guide/old/unicode", "docs/guide/older"], tags: { team: "docs", "a:b/c": "Grüße ✓" }, expires_at: T0 + 10_000_000 },
         { ns: "docs", type: "guide", id: id("empty"), ts: T0 + 2, visibility: "unlisted",
           markdown: "", html: null, mdx: "", frontmatter: { z: 1, a: [true, null, "x"], m: { b: 2, a: 1 } }, inputs: [] },
         { ns: "docs", type: "guide", id: id("big"), ts: "2026-01-02T03:04:05.123456Z", visibility: "user", markdown: BIG },
@@ -97,11 +113,13 @@ function corpus() {
     ],
     build: [[
       { ns: "docs", type: "guide", id: id("build-a"), markdown: "# build ✓", inputs: ["docs/guide/a"] },
+      { ns: "docs", type: "guide", id: `nested/${id("build-n")}/page`, markdown: "# nested", tags: {}, supersedes: [] },
       { ns: "docs", type: "api", id: id("build-b"), html: "<p>é</p>", estree: [1, 2, { b: 1, a: 0 }] },
     ]],
     preview: [[
       { ns: "docs", type: "guide", id: id("all"), visibility: "public", markdown: "m", mdx: "x", html: "h", esm: "e",
-        dts: "d", css: "c", mdast: { a: 1 }, hast: [], estree: null, frontmatter: 3.5, inputs: ["a/b/c", "d/e/f", "g/h/i"] },
+        dts: "d", css: "c", mdast: { a: 1 }, hast: [], estree: null, frontmatter: 3.5, inputs: ["a/b/c", "d/e/f", "g/h/i"],
+        supersedes: ["docs/guide/x/y/z"], tags: { k: "v" }, expires_at: "2030-01-01T00:00:00.5Z" },
     ]],
   };
 }
@@ -289,8 +307,8 @@ describe("pyiceberg reads the stand-in's tables", { timeout: 600_000 }, () => {
       const t = run.table(mode);
       const batches = run.batches[mode];
       assert.deepEqual(t.schema.map((f) => f.name), COLUMNS);
-      assert.deepEqual(t.schema.map((f) => f.id), Array.from({ length: 21 }, (_, i) => i + 1));
-      assert.equal(t.schema.find((f) => f.name === "ts").type, "timestamptz");
+      assert.deepEqual(t.schema.map((f) => f.id), FIELD_IDS);
+      assert.equal(t.schema.find((f) => f.name === "ts").type, "timestamp");
       assert.equal(t.snapshot.operation, "append");
       // v1 is empty; then one snapshot, one data file per committed batch.
       assert.equal(t.snapshots, batches.length);
@@ -307,8 +325,8 @@ describe("pyiceberg reads the stand-in's tables", { timeout: 600_000 }, () => {
         assertSplits(f);
         assert.ok(f.file_path.startsWith(`${run.location}artifacts/${mode}/data/`), f.file_path);
         COLUMNS.forEach((c, i) => {
-          const fid = String(i + 1);
-          if (c === "inputs") return; // metrics are kept on the element (field 22)
+          const fid = String(FIELD_IDS[i]);
+          if (c === "inputs" || c === "supersedes") return; // metrics are kept on the elements (fields 22, 24)
           const present = batch.map((r) => r[c]).filter((v) => v !== null);
           assert.equal(f.value_counts[fid], batch.length, `${c} value count`);
           assert.equal(f.null_value_counts[fid], batch.length - present.length, `${c} null count`);

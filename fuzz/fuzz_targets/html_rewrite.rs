@@ -3,7 +3,7 @@
 //! documents.
 //!
 //! Header: 1 byte. Bits 0..2 ≠ 0: sanitize (three inputs in four); bits 2..4 pick the namespace
-//! and type the document lives under. The rest is the document (lossily UTF-8).
+//! and type the document lives under; bit 6 puts it under a nested id's folder. The rest is the document (lossily UTF-8).
 //!
 //! Checks: never panics, and fails only where lol_html's parser reports an ambiguity, sanitizing
 //! reaches no fixed point, or the output would pass `html::max_output` (2 × input + 64 KiB) —
@@ -121,7 +121,8 @@ fuzz_target!(|data: &[u8]| {
     let sanitize = head & 3 != 0;
     let (ns, ty) = PLACES[usize::from(head >> 2) % PLACES.len()];
     let doc = String::from_utf8_lossy(body);
-    let o = html::Options { ns, ty, sanitize };
+    let dir = if head & 0x40 != 0 { "install/linux" } else { "" };
+    let o = html::Options { ns, ty, dir, sanitize };
     let out = match html::rewrite(&doc, &o) {
         Ok(out) => out,
         // lol_html refuses markup its streaming parser cannot place (`<select><textarea>`), and

@@ -41,9 +41,17 @@ async fn route(req: Request, env: Env) -> http::Result {
         };
     }
     if let Some(rest) = path.strip_prefix("/$.artifacts/") {
-        let parts: Vec<&str> = rest.split('/').collect();
+        // `{ns}/{type}/{id}`, the id possibly nested (`install/linux`), each segment decoded alone.
+        let parts: Vec<&str> = rest.splitn(3, '/').collect();
         if let [ns, ty, id] = parts.as_slice() {
-            let decoded = (percent_decode(ns), percent_decode(ty), percent_decode(id));
+            let id = id.split('/').enumerate().try_fold(String::new(), |mut out, (i, seg)| {
+                if i > 0 {
+                    out.push('/');
+                }
+                out.push_str(&percent_decode(seg)?);
+                Some(out)
+            });
+            let decoded = (percent_decode(ns), percent_decode(ty), id);
             let (Some(ns), Some(ty), Some(id)) = decoded else {
                 return http::problem(&Problem::new(400, "bad-path", "Bad Request", "a path segment has a malformed percent-encoding"));
             };

@@ -23,6 +23,9 @@ pub struct Options<'a> {
     pub ns: &'a str,
     /// Type of the document.
     pub ty: &'a str,
+    /// The folders of a nested id (`install` for `install/linux`; empty for a flat id): relative
+    /// links resolve from there.
+    pub dir: &'a str,
     /// Remove scripts, `on*` attributes and script URLs.
     pub sanitize: bool,
 }
@@ -93,9 +96,9 @@ fn scheme(value: &str) -> Option<String> {
     Some(before.to_ascii_lowercase())
 }
 
-/// A relative reference resolved against `/$.content/{ns}/{type}/`; `None` when it is not
+/// A relative reference resolved against `/$.content/{ns}/{type}/{dir}/`; `None` when it is not
 /// relative (has a scheme, is absolute, a fragment or a query) or climbs above the content root.
-pub fn resolve(ns: &str, ty: &str, value: &str) -> Option<String> {
+pub fn resolve(ns: &str, ty: &str, dir: &str, value: &str) -> Option<String> {
     let v = value.trim();
     if v.is_empty() || scheme(v).is_some() || v.starts_with(['/', '#', '?', '\\']) {
         return None;
@@ -105,6 +108,7 @@ pub fn resolve(ns: &str, ty: &str, value: &str) -> Option<String> {
         None => (v, ""),
     };
     let mut segs: Vec<&str> = vec![ns, ty];
+    segs.extend(dir.split('/').filter(|d| !d.is_empty()));
     let parts: Vec<&str> = path.split('/').collect();
     let last = parts.len().saturating_sub(1);
     for (i, p) in parts.iter().enumerate() {
@@ -185,7 +189,7 @@ fn fix_element(el: &mut Element<'_, '_>, o: &Options<'_>) {
                 }
             }
         }
-        if let Some(canonical) = resolve(o.ns, o.ty, &value) {
+        if let Some(canonical) = resolve(o.ns, o.ty, o.dir, &value) {
             let _ = el.set_attribute(&name, &canonical);
         }
     }
@@ -274,8 +278,8 @@ fn rewrite_once(html: &str, o: &Options<'_>, limit: usize) -> Result<String, Str
 mod tests {
     use super::*;
 
-    const SAFE: Options<'static> = Options { ns: "docs", ty: "guide", sanitize: true };
-    const TRUSTED: Options<'static> = Options { ns: "docs", ty: "guide", sanitize: false };
+    const SAFE: Options<'static> = Options { ns: "docs", ty: "guide", dir: "", sanitize: true };
+    const TRUSTED: Options<'static> = Options { ns: "docs", ty: "guide", dir: "", sanitize: false };
 
     /// Regression (security issue 2): link rewriting multiplied a page of short links.
     #[test]
@@ -293,13 +297,19 @@ mod tests {
 
     #[test]
     fn relative_links_become_canonical() {
-        assert_eq!(resolve("docs", "guide", "setup.html").as_deref(), Some("/$.content/docs/guide/setup.html"));
-        assert_eq!(resolve("docs", "guide", "./setup.md#part").as_deref(), Some("/$.content/docs/guide/setup.md#part"));
-        assert_eq!(resolve("docs", "guide", "../api/x.d.ts").as_deref(), Some("/$.content/docs/api/x.d.ts"));
-        assert_eq!(resolve("docs", "guide", "../../blog/post/y.html").as_deref(), Some("/$.content/blog/post/y.html"));
-        assert_eq!(resolve("docs", "guide", "../../../etc/passwd"), None);
+        assert_eq!(resolve("docs", "guide", "", "setup.html").as_deref(), Some("/$.content/docs/guide/setup.html"));
+        assert_eq!(resolve("docs", "guide", "", "./setup.md#part").as_deref(), Some("/$.content/docs/guide/setup.md#part"));
+        assert_eq!(resolve("docs", "guide", "", "../api/x.d.ts").as_deref(), Some("/$.content/docs/api/x.d.ts"));
+        assert_eq!(resolve("docs", "guide", "", "../../blog/post/y.html").as_deref(), Some("/$.content/blog/post/y.html"));
+        assert_eq!(resolve("docs", "guide", "", "../../../etc/passwd"), None);
+        // Nested ids (contract v2): links resolve from the id's folder.
+        assert_eq!(resolve("docs", "guide", "install", "linux.md").as_deref(), Some("/$.content/docs/guide/install/linux.md"));
+        assert_eq!(resolve("docs", "guide", "install/linux", "../mac.md").as_deref(), Some("/$.content/docs/guide/install/mac.md"));
+        assert_eq!(resolve("docs", "guide", "install", "../intro.md").as_deref(), Some("/$.content/docs/guide/intro.md"));
+        assert_eq!(resolve("docs", "guide", "install", "../../api/x.d.ts").as_deref(), Some("/$.content/docs/api/x.d.ts"));
+        assert_eq!(resolve("docs", "guide", "install", "../../../../etc"), None);
         for keep in ["https://x.dev/a", "//cdn.x/a.js", "/abs/path", "#frag", "?q=1", "mailto:a@b.c"] {
-            assert_eq!(resolve("docs", "guide", keep), None, "{keep}");
+            assert_eq!(resolve("docs", "guide", "", keep), None, "{keep}");
         }
         let out = rewrite(r#"<a href="setup.html">s</a><img src="../img/logo.css"><a href="https://x.dev">x</a>"#, &TRUSTED).unwrap();
         assert_eq!(out, r#"<a href="/$.content/docs/guide/setup.html">s</a><img src="/$.content/docs/img/logo.css"><a href="https://x.dev">x</a>"#);

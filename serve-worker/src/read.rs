@@ -114,7 +114,9 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let max_age = query("max_age");
     let tag = shared::cache_key::cache_tag(&c.ns, &c.ty, &c.id);
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
-    let disposition = download.then(|| format!("attachment; filename=\"{}.{}\"", c.id, c.ext));
+    // A nested id's file name is its last segment (a file name holds no `/`).
+    let file_name = c.id.rsplit('/').next().unwrap_or(&c.id);
+    let disposition = download.then(|| format!("attachment; filename=\"{file_name}.{}\"", c.ext));
     let finish_with = |mut b: Body, source: Source, age_ms: u64, windows: Windows, timing: Option<String>| {
         if signed {
             b.private = true;
@@ -444,7 +446,8 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
                     // issue 8: every tenant's public HTML shares one origin).
                     let trusted = cfg.trusted_orgs.contains(&owner_org);
                     let sanitize = visibility != Visibility::Public || !trusted;
-                    let options = crate::html::Options { ns: &c.ns, ty: &c.ty, sanitize };
+                    let dir = c.id.rsplit_once('/').map_or("", |(d, _)| d);
+                    let options = crate::html::Options { ns: &c.ns, ty: &c.ty, dir, sanitize };
                     let html = crate::html::rewrite(&html, &options).map_err(|e| {
                         Problem::new(500, "html-rewrite-failed", "Internal Server Error", format!("the HTML could not be rewritten: {e}"))
                     })?;
@@ -463,8 +466,8 @@ async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost:
             for (col, cell) in columns.zip(cells) {
                 let v = match (col.name, col.content, cell) {
                     (_, _, Cell::Null) => Value::Null,
-                    ("ts", _, Cell::Long(us)) => Value::String(shared::time::format_micros(us)),
-                    (_, Content::Json, Cell::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+                    ("ts" | "expires_at", _, Cell::Long(us)) => Value::String(shared::time::format_micros(us)),
+                    (_, Content::Json | Content::JsonMeta, Cell::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
                     (_, _, Cell::Text(t)) => Value::String(t),
                     (_, _, Cell::Long(n)) => Value::from(n),
                     (_, _, Cell::Bool(b)) => Value::Bool(b),

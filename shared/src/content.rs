@@ -3,7 +3,7 @@
 
 use alloc::string::String;
 
-use crate::record::{check_segment, Visibility, MAX_ID_BYTES, MAX_NS_BYTES, MAX_TYPE_BYTES};
+use crate::record::{check_id, check_segment, Visibility, MAX_NS_BYTES, MAX_TYPE_BYTES};
 use crate::route::percent_decode;
 use crate::token::Claims;
 
@@ -63,7 +63,7 @@ pub struct ContentRef {
     pub ns: String,
     /// Artifact type.
     pub ty: String,
-    /// Artifact id (may contain dots).
+    /// Artifact id (may contain dots, and `/` between segments: `guide/install/linux`).
     pub id: String,
     /// The extension as requested (`md`, `d.ts`, …).
     pub ext: &'static str,
@@ -110,15 +110,25 @@ impl core::fmt::Display for RouteError {
 #[cfg(feature = "std")]
 impl std::error::Error for RouteError {}
 
-/// Parses the part of a path after [`PREFIX`] (still percent-encoded).
+/// Parses the part of a path after [`PREFIX`] (still percent-encoded): `{ns}/{type}/` and then
+/// everything up to the extension is the id, nested ids included (`docs/guide/install/linux.md`
+/// is id `install/linux`). Each segment is percent-decoded on its own (an encoded `/` is refused),
+/// so `a/b.md` (id `a/b`) and `a.b.md` (id `a.b`) never meet.
 pub fn parse(rest: &str) -> Result<ContentRef, RouteError> {
-    let mut parts = rest.split('/');
-    let (Some(ns), Some(ty), Some(file), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let mut parts = rest.splitn(3, '/');
+    let (Some(ns), Some(ty), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(RouteError::Shape);
     };
     let ns = percent_decode(ns).ok_or(RouteError::BadEncoding)?;
     let ty = percent_decode(ty).ok_or(RouteError::BadEncoding)?;
-    let file = percent_decode(file).ok_or(RouteError::BadEncoding)?;
+    let mut decoded = String::with_capacity(file.len());
+    for (i, seg) in file.split('/').enumerate() {
+        if i > 0 {
+            decoded.push('/');
+        }
+        decoded.push_str(&percent_decode(seg).ok_or(RouteError::BadEncoding)?);
+    }
+    let file = decoded;
     let (stem, ext, representation) = EXTENSIONS
         .iter()
         .find_map(|(ext, rep)| {
@@ -129,14 +139,15 @@ pub fn parse(rest: &str) -> Result<ContentRef, RouteError> {
     let (id, version) = split_version(stem)?;
     check_segment(&ns, MAX_NS_BYTES).map_err(RouteError::BadSegment)?;
     check_segment(&ty, MAX_TYPE_BYTES).map_err(RouteError::BadSegment)?;
-    check_segment(id, MAX_ID_BYTES).map_err(RouteError::BadSegment)?;
+    check_id(id).map_err(RouteError::BadSegment)?;
     Ok(ContentRef { ns, ty, id: id.into(), ext, representation, version })
 }
 
 /// `id@version` → (id, version). An `@` whose suffix is not a version stays part of the id
 /// (ids may contain `@`), so `team@acme` is an id and `intro@2026-01-01T00:00:00Z` a version.
 fn split_version(stem: &str) -> Result<(&str, Version), RouteError> {
-    let Some((id, v)) = stem.rsplit_once('@') else { return Ok((stem, Version::Latest)) };
+    // Only the last segment of a nested id can carry the version.
+    let Some((id, v)) = stem.rsplit_once('@').filter(|(_, v)| !v.contains('/')) else { return Ok((stem, Version::Latest)) };
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         return v.parse().map(|s| (id, Version::Snapshot(s))).map_err(|_| RouteError::BadVersion);
     }
@@ -234,8 +245,37 @@ mod tests {
         assert_eq!(parse("a%2Fb/c/d.md"), Err(RouteError::BadEncoding));
         assert_eq!(parse("a/b/c%zz.md"), Err(RouteError::BadEncoding));
         assert_eq!(parse("a/b"), Err(RouteError::Shape));
-        assert_eq!(parse("a/b/c/d.md"), Err(RouteError::Shape));
+        assert_eq!(parse("a/b/c//d.md"), Err(RouteError::BadSegment("must not be empty")));
+        assert_eq!(parse("a/b/c/../d.md"), Err(RouteError::BadSegment("must not be . or ..")));
+        assert_eq!(parse("a/b/c/./d.md"), Err(RouteError::BadSegment("must not be . or ..")));
+        assert_eq!(parse("a/b/c/"), Err(RouteError::UnknownExtension));
+        assert_eq!(parse("a/b/c%2Fd.md"), Err(RouteError::BadEncoding));
         assert_eq!(parse("a/b/md"), Err(RouteError::UnknownExtension));
+    }
+
+    /// Contract v2: ids may be nested (`guide/install/linux`).
+    #[test]
+    fn nested_ids() {
+        let (ns, ty, id, ext, v) = rep("docs/guide/install/linux.md").unwrap();
+        assert_eq!((ns.as_str(), ty.as_str(), id.as_str(), ext, v), ("docs", "guide", "install/linux", "md", Version::Latest));
+        // `a/b.md` and `a.b.md` are different ids.
+        assert_eq!(rep("d/g/a/b.md").unwrap().2, "a/b");
+        assert_eq!(rep("d/g/a.b.md").unwrap().2, "a.b");
+        // Extensions are judged on the last segment only; dots in earlier segments stay in the id.
+        let (_, _, id, ext, _) = rep("d/g/v1.2/index.d.ts").unwrap();
+        assert_eq!((id.as_str(), ext), ("v1.2/index", "d.ts"));
+        // A version follows the whole id.
+        assert_eq!(rep("d/g/install/linux@123.md").unwrap().2, "install/linux");
+        assert_eq!(rep("d/g/install/linux@123.md").unwrap().4, Version::Snapshot(123));
+        assert_eq!(rep("d/g/team@acme/linux@7.md").unwrap().2, "team@acme/linux", "an @ in an earlier segment is part of the id");
+        assert_eq!(parse("d/g/install@2026-01-01T00:00:00Z/linux.md"), Err(RouteError::BadSegment("may only contain letters, digits and - _ . @ +")));
+        // Each segment decoded on its own.
+        assert_eq!(rep("d/g/team%40acme/home.md").unwrap().2, "team@acme/home");
+        // The total is bounded like a single id.
+        let long = alloc::format!("d/g/{}/{}.md", "a".repeat(200), "b".repeat(56));
+        assert_eq!(parse(&long), Err(RouteError::BadSegment("is too long")));
+        let fits = alloc::format!("d/g/{}/{}.md", "a".repeat(200), "b".repeat(55));
+        assert!(parse(&fits).is_ok());
     }
 
     #[test]

@@ -5,8 +5,14 @@
 //! `owner_org`/`owner_user` from the verified token, computes `content_hash` and `size_bytes`, and
 //! forwards the complete [`Record`] as one JSON object whose keys are the column names below.
 //!
-//! Path segments (`ns`, `type`, `id`) are path-safe: 1 to [`MAX_NS_BYTES`] / [`MAX_TYPE_BYTES`] /
-//! [`MAX_ID_BYTES`] bytes of ASCII letters, digits and `-` `_` `.` `@` `+`, never `.` or `..`.
+//! Path segments (`ns`, `type`) are path-safe: 1 to [`MAX_NS_BYTES`] / [`MAX_TYPE_BYTES`] bytes
+//! of ASCII letters, digits and `-` `_` `.` `@` `+`, never `.` or `..`. An `id` is one or more
+//! such segments joined by `/` (a docs tree: `guide/install/linux`), at most [`MAX_ID_BYTES`] in
+//! all ([`check_id`]).
+//!
+//! Contract v2 (fixed before the Pipelines streams exist: a stream's schema cannot change) adds
+//! `supersedes` (refs this artifact replaces), `tags` (a small string → string map, carried as
+//! JSON text: the stream schema has no map type) and `expires_at`.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -21,6 +27,14 @@ pub const MAX_TYPE_BYTES: usize = 64;
 pub const MAX_ID_BYTES: usize = 256;
 /// Most entries in `inputs`.
 pub const MAX_INPUTS: usize = 256;
+/// Most entries in `supersedes`.
+pub const MAX_SUPERSEDES: usize = 256;
+/// Most `tags`.
+pub const MAX_TAGS: usize = 32;
+/// Longest tag key, bytes.
+pub const MAX_TAG_KEY_BYTES: usize = 64;
+/// Longest tag value, bytes.
+pub const MAX_TAG_VALUE_BYTES: usize = 256;
 /// How far past ingest's clock a client `ts` (bulk mode) may be, in microseconds: room for clock
 /// skew, no more. A later `ts` would pin its row as the newest version until that time.
 pub const MAX_TS_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
@@ -52,6 +66,9 @@ pub enum Content {
     Text,
     /// A JSON value, stored as JSON text.
     Json,
+    /// Client metadata stored as JSON text (`tags`): not content (no representation, not in
+    /// `size_bytes`), but part of the version's identity (`content_hash`).
+    JsonMeta,
 }
 
 /// One column of the artifacts table.
@@ -96,10 +113,18 @@ pub const COLUMNS: &[Column] = &[
     col("content_hash", 19, ColumnType::String, true, Content::No),
     col("size_bytes", 20, ColumnType::Long, true, Content::No),
     col("deleted", 21, ColumnType::Boolean, true, Content::No),
+    // Contract v2.
+    col("supersedes", 23, ColumnType::StringList { element_id: 24 }, false, Content::No),
+    col("tags", 25, ColumnType::String, false, Content::JsonMeta),
+    col("expires_at", 26, ColumnType::TimestampMicros, false, Content::No),
 ];
 
 /// Highest field id in [`COLUMNS`] (including list elements).
-pub const LAST_FIELD_ID: i32 = 22;
+pub const LAST_FIELD_ID: i32 = 26;
+
+/// The client fields besides content that make a version (hashed into `content_hash` after the
+/// content fields, in field-id order), so a change to any of them is never deduped away.
+pub const METADATA: &[&str] = &["inputs", "supersedes", "tags", "expires_at"];
 
 /// Who may read an artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,15 +244,47 @@ pub fn check_segment(value: &str, max: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Checks an `ns/type/id` reference (as in `inputs`).
+/// Checks an `id`: one or more path-safe segments joined by `/` (no empty, `.` or `..` segment),
+/// at most [`MAX_ID_BYTES`] in all.
+pub fn check_id(value: &str) -> Result<(), &'static str> {
+    if value.len() > MAX_ID_BYTES {
+        return Err("is too long");
+    }
+    for seg in value.split('/') {
+        check_segment(seg, MAX_ID_BYTES)?;
+    }
+    Ok(())
+}
+
+/// Checks an `ns/type/id` reference (as in `inputs` and `supersedes`); the id may be nested.
 pub fn check_reference(value: &str) -> Result<(), &'static str> {
-    let mut parts = value.split('/');
-    let (Some(ns), Some(ty), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let mut parts = value.splitn(3, '/');
+    let (Some(ns), Some(ty), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
         return Err("must be ns/type/id");
     };
     check_segment(ns, MAX_NS_BYTES)?;
     check_segment(ty, MAX_TYPE_BYTES)?;
-    check_segment(id, MAX_ID_BYTES)
+    check_id(id)
+}
+
+/// Checks `tags`: a JSON object of at most [`MAX_TAGS`] string values, keys 1 to
+/// [`MAX_TAG_KEY_BYTES`] bytes of ASCII letters, digits and `-` `_` `.` `:` `/`, values at most
+/// [`MAX_TAG_VALUE_BYTES`] bytes of UTF-8 without control characters.
+pub fn check_tags(value: &Value) -> Result<(), &'static str> {
+    let Value::Object(map) = value else { return Err("must be an object of string values") };
+    if map.len() > MAX_TAGS {
+        return Err("has more than 32 tags");
+    }
+    for (k, v) in map {
+        if k.is_empty() || k.len() > MAX_TAG_KEY_BYTES || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b)) {
+            return Err("keys must be 1 to 64 letters, digits or - _ . : /");
+        }
+        match v {
+            Value::String(v) if v.len() <= MAX_TAG_VALUE_BYTES && !v.chars().any(char::is_control) => {}
+            _ => return Err("values must be strings of at most 256 bytes, no control characters"),
+        }
+    }
+    Ok(())
 }
 
 /// What ingest knows about the request a record arrived in.
@@ -266,7 +323,13 @@ pub struct Record {
     pub content: Vec<(&'static str, String)>,
     /// Lineage references.
     pub inputs: Option<Vec<String>>,
-    /// sha256 hex over the content fields.
+    /// Refs this artifact replaces.
+    pub supersedes: Option<Vec<String>>,
+    /// Tags as canonical JSON text (keys sorted), when sent.
+    pub tags: Option<String>,
+    /// When the artifact expires (µs UTC), when sent.
+    pub expires_at: Option<i64>,
+    /// sha256 hex over the content fields and the metadata sent ([`content_hash`]).
     pub content_hash: String,
     /// Bytes of stored content.
     pub size_bytes: i64,
@@ -285,14 +348,47 @@ fn string_field(map: &Map<String, Value>, name: &str) -> Result<Option<String>, 
     }
 }
 
-fn segment(map: &Map<String, Value>, name: &str, max: usize) -> Result<String, RecordError> {
+fn segment(map: &Map<String, Value>, name: &str, check: &dyn Fn(&str) -> Result<(), &'static str>) -> Result<String, RecordError> {
     let v = string_field(map, name)?.ok_or_else(|| RecordError::at(name, "is required"))?;
-    check_segment(&v, max).map_err(|r| RecordError::at(name, r))?;
+    check(&v).map_err(|r| RecordError::at(name, r))?;
     Ok(v)
 }
 
-/// sha256 hex over content fields: for each present field in [`COLUMNS`] order, its name, a 0
-/// byte, its length as u64 little-endian, and its stored bytes.
+/// A list of `ns/type/id` references (`inputs`, `supersedes`), at most `max`.
+fn references(map: &Map<String, Value>, name: &str, max: usize) -> Result<Option<Vec<String>>, RecordError> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => {
+            if items.len() > max {
+                return Err(RecordError::at(name, "has too many entries"));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let Value::String(s) = item else {
+                    return Err(RecordError::at(name, "entries must be strings"));
+                };
+                check_reference(s).map_err(|r| RecordError::at(name, r))?;
+                out.push(s.clone());
+            }
+            Ok(Some(out))
+        }
+        Some(_) => Err(RecordError::at(name, "must be a list of ns/type/id strings")),
+    }
+}
+
+/// A time field: RFC 3339 or integer microseconds.
+fn time_field(v: &Value, name: &str) -> Result<i64, RecordError> {
+    match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| RecordError::at(name, "must be integer microseconds")),
+        Value::String(s) => crate::time::parse_rfc3339(s).ok_or_else(|| RecordError::at(name, "must be RFC 3339 or integer microseconds")),
+        _ => Err(RecordError::at(name, "must be RFC 3339 or integer microseconds")),
+    }
+}
+
+/// sha256 hex over `(name, stored text)` pairs — the content fields, then the [`METADATA`] that
+/// was sent (lists as JSON arrays, `tags` as its canonical JSON text, `expires_at` as decimal µs),
+/// each in field-id order: its name, a 0 byte, its length as u64 little-endian, and its bytes. A
+/// record without metadata hashes as in contract v1.
 pub fn content_hash(content: &[(&'static str, String)]) -> String {
     let mut h = Sha256::new();
     for (name, value) in content {
@@ -330,18 +426,15 @@ impl Record {
                 return Err(RecordError::at(key, "is not a field of the record"));
             }
         }
-        let ns = segment(&map, "ns", MAX_NS_BYTES)?;
-        let ty = segment(&map, "type", MAX_TYPE_BYTES)?;
-        let id = segment(&map, "id", MAX_ID_BYTES)?;
+        let ns = segment(&map, "ns", &|v| check_segment(v, MAX_NS_BYTES))?;
+        let ty = segment(&map, "type", &|v| check_segment(v, MAX_TYPE_BYTES))?;
+        let id = segment(&map, "id", &check_id)?;
         let ts = match map.get("ts") {
             None | Some(Value::Null) => stamp.now_micros,
             Some(_) if stamp.mode != Mode::Bulk => {
                 return Err(RecordError::at("ts", "is stamped by ingest; only bulk mode accepts it"))
             }
-            Some(Value::Number(n)) => n.as_i64().ok_or_else(|| RecordError::at("ts", "must be integer microseconds"))?,
-            Some(Value::String(s)) => crate::time::parse_rfc3339(s)
-                .ok_or_else(|| RecordError::at("ts", "must be RFC 3339 or integer microseconds"))?,
-            Some(_) => return Err(RecordError::at("ts", "must be RFC 3339 or integer microseconds")),
+            Some(v) => time_field(v, "ts")?,
         };
         if ts > stamp.now_micros.saturating_add(MAX_TS_SKEW_MICROS) {
             return Err(RecordError::at("ts", "is more than 5 minutes ahead of ingest's clock"));
@@ -356,28 +449,27 @@ impl Record {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(RecordError::at("deleted", "must be a boolean")),
         };
-        let inputs = match map.get("inputs") {
+        let inputs = references(&map, "inputs", MAX_INPUTS)?;
+        let supersedes = references(&map, "supersedes", MAX_SUPERSEDES)?;
+        let tags = match map.get("tags") {
             None | Some(Value::Null) => None,
-            Some(Value::Array(items)) => {
-                if items.len() > MAX_INPUTS {
-                    return Err(RecordError::at("inputs", "has too many entries"));
+            // serde_json's map is ordered by key, so the text is canonical.
+            Some(v) => Some(check_tags(v).map(|()| v.to_string()).map_err(|r| RecordError::at("tags", r))?),
+        };
+        let expires_at = match map.get("expires_at") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let t = time_field(v, "expires_at")?;
+                if t <= ts {
+                    return Err(RecordError::at("expires_at", "must be after ts"));
                 }
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    let Value::String(s) = item else {
-                        return Err(RecordError::at("inputs", "entries must be strings"));
-                    };
-                    check_reference(s).map_err(|r| RecordError::at("inputs", r))?;
-                    out.push(s.clone());
-                }
-                Some(out)
+                Some(t)
             }
-            Some(_) => return Err(RecordError::at("inputs", "must be a list of ns/type/id strings")),
         };
         let mut content = Vec::new();
         for c in COLUMNS {
             match (c.content, map.get(c.name)) {
-                (Content::No, _) | (_, None) | (_, Some(Value::Null)) => {}
+                (Content::No | Content::JsonMeta, _) | (_, None) | (_, Some(Value::Null)) => {}
                 (Content::Text, Some(Value::String(s))) => content.push((c.name, s.clone())),
                 (Content::Text, Some(_)) => return Err(RecordError::at(c.name, "must be a string")),
                 (Content::Json, Some(v)) => content.push((c.name, v.to_string())),
@@ -387,7 +479,14 @@ impl Record {
             return Err(RecordError::whole("a record needs at least one content field (or deleted: true)"));
         }
         let size_bytes = content.iter().map(|(_, v)| v.len() as i64).sum();
-        let content_hash = content_hash(&content);
+        // The version's identity: content, then the metadata that was sent (field-id order).
+        let mut hashed = content.clone();
+        for (name, v) in [("inputs", map.get("inputs")), ("supersedes", map.get("supersedes")), ("tags", map.get("tags")), ("expires_at", expires_at.map(Value::from).as_ref())] {
+            if let Some(v) = v.filter(|v| !v.is_null()) {
+                hashed.push((name, v.to_string()));
+            }
+        }
+        let content_hash = content_hash(&hashed);
         Ok(Record {
             ns,
             ty,
@@ -398,6 +497,9 @@ impl Record {
             owner_user: stamp.user.to_string(),
             content,
             inputs,
+            supersedes,
+            tags,
+            expires_at,
             content_hash,
             size_bytes,
             deleted,
@@ -438,7 +540,7 @@ impl Record {
         m.insert("visibility".into(), Value::String(self.visibility.as_str().into()));
         m.insert("owner_org".into(), Value::String(self.owner_org.clone()));
         m.insert("owner_user".into(), Value::String(self.owner_user.clone()));
-        for c in COLUMNS.iter().filter(|c| c.content != Content::No) {
+        for c in COLUMNS.iter().filter(|c| matches!(c.content, Content::Text | Content::Json)) {
             let v = self.content.iter().find(|(n, _)| *n == c.name).map(|(_, v)| Value::String(v.clone()));
             m.insert(c.name.into(), v.unwrap_or(Value::Null));
         }
@@ -449,6 +551,12 @@ impl Record {
         m.insert("content_hash".into(), Value::String(self.content_hash.clone()));
         m.insert("size_bytes".into(), Value::from(self.size_bytes));
         m.insert("deleted".into(), Value::Bool(self.deleted));
+        m.insert(
+            "supersedes".into(),
+            self.supersedes.as_ref().map_or(Value::Null, |i| Value::Array(i.iter().cloned().map(Value::String).collect())),
+        );
+        m.insert("tags".into(), self.tags.clone().map_or(Value::Null, Value::String));
+        m.insert("expires_at".into(), self.expires_at.map_or(Value::Null, Value::from));
         Value::Object(m)
     }
 }
@@ -573,6 +681,81 @@ mod tests {
         assert_eq!(at(json!("1970-01-01T00:00:00Z")).unwrap().ts, 0);
         let later = Stamp { now_micros: i64::MAX, ..s.clone() };
         assert!(Record::from_client(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": i64::MAX}), &later).is_ok());
+    }
+
+    /// Contract v2: nested ids, `supersedes`, `tags`, `expires_at`, each refused with its field.
+    #[test]
+    fn contract_v2_fields() {
+        let base = || json!({"ns": "docs", "type": "guide", "id": "install/linux", "markdown": "x"});
+        let with = |k: &str, v: Value| {
+            let mut b = base();
+            b[k] = v;
+            b
+        };
+        let r = ok(base());
+        assert_eq!(r.key(), "docs/guide/install/linux");
+        assert_eq!(r.content_hash, content_hash(&r.content), "no metadata: hashed as in contract v1");
+        for (id, reason) in [
+            ("a//b", "must not be empty"),
+            ("a/", "must not be empty"),
+            ("/a", "must not be empty"),
+            ("a/../b", "must not be . or .."),
+            ("a/./b", "must not be . or .."),
+            ("a/b c", "may only contain letters, digits and - _ . @ +"),
+        ] {
+            assert_eq!(err(with("id", json!(id)), Mode::Build), RecordError::at("id", reason), "{id}");
+        }
+        assert_eq!(err(with("id", json!("a/".repeat(128) + "b")), Mode::Build), RecordError::at("id", "is too long"));
+        assert!(Record::from_client(with("id", json!("a/".repeat(127) + "bc")), &stamp(Mode::Build)).is_ok(), "256 bytes fit");
+
+        let r = ok(with("supersedes", json!(["docs/guide/install/old", "docs/guide/intro"])));
+        assert_eq!(r.to_json()["supersedes"], json!(["docs/guide/install/old", "docs/guide/intro"]));
+        assert_eq!(err(with("supersedes", json!(["docs/guide"])), Mode::Build), RecordError::at("supersedes", "must be ns/type/id"));
+        assert_eq!(err(with("supersedes", json!(["d/g/a/../b"])), Mode::Build), RecordError::at("supersedes", "must not be . or .."));
+        assert_eq!(err(with("supersedes", json!("d/g/a")), Mode::Build), RecordError::at("supersedes", "must be a list of ns/type/id strings"));
+        assert_eq!(err(with("supersedes", Value::from(vec!["d/g/a"; 257])), Mode::Build), RecordError::at("supersedes", "has too many entries"));
+        assert!(ok(with("inputs", json!(["d/g/a/b/c"]))).inputs.is_some(), "inputs take nested ids too");
+
+        let r = ok(with("tags", json!({"team": "docs", "env:stage": "prod"})));
+        assert_eq!(r.tags.as_deref(), Some(r#"{"env:stage":"prod","team":"docs"}"#), "canonical: keys sorted");
+        assert_eq!(r.to_json()["tags"], r#"{"env:stage":"prod","team":"docs"}"#);
+        let tag_cases: Vec<(Value, &str)> = vec![
+            (json!(["a"]), "must be an object of string values"),
+            (json!({"": "x"}), "keys must be 1 to 64 letters, digits or - _ . : /"),
+            (json!({"k".repeat(65): "x"}), "keys must be 1 to 64 letters, digits or - _ . : /"),
+            (json!({"a b": "x"}), "keys must be 1 to 64 letters, digits or - _ . : /"),
+            (json!({"a": 1}), "values must be strings of at most 256 bytes, no control characters"),
+            (json!({"a": "v".repeat(257)}), "values must be strings of at most 256 bytes, no control characters"),
+            (json!({"a": "line\nbreak"}), "values must be strings of at most 256 bytes, no control characters"),
+            (Value::Object((0..33).map(|i| (alloc::format!("k{i}"), json!("v"))).collect()), "has more than 32 tags"),
+        ];
+        for (tags, reason) in tag_cases {
+            assert_eq!(err(with("tags", tags.clone()), Mode::Build), RecordError::at("tags", reason), "{tags}");
+        }
+
+        let r = ok(with("expires_at", json!("2030-01-01T00:00:00Z")));
+        assert_eq!(r.expires_at, Some(1_893_456_000_000_000));
+        assert_eq!(r.to_json()["expires_at"], json!(1_893_456_000_000_000i64));
+        assert_eq!(err(with("expires_at", json!(1_000_000)), Mode::Build), RecordError::at("expires_at", "must be after ts"));
+        assert_eq!(err(with("expires_at", json!("soon")), Mode::Build), RecordError::at("expires_at", "must be RFC 3339 or integer microseconds"));
+
+        // Metadata is part of the version: a change to it alone is never deduped away.
+        let plain = ok(base());
+        let keys: Vec<String> = [
+            with("tags", json!({"a": "1"})),
+            with("tags", json!({"a": "2"})),
+            with("supersedes", json!(["d/g/x"])),
+            with("inputs", json!(["d/g/x"])),
+            with("expires_at", json!("2030-01-01T00:00:00Z")),
+        ]
+        .into_iter()
+        .map(|v| ok(v).dedupe_key())
+        .collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert_ne!(*k, plain.dedupe_key());
+            assert!(keys.iter().skip(i + 1).all(|o| o != k));
+        }
+        assert_eq!(plain.size_bytes, ok(with("tags", json!({"a": "1"}))).size_bytes, "metadata is not content");
     }
 
     #[test]

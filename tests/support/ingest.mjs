@@ -13,8 +13,11 @@ export const COLUMNS = [
   "ns", "type", "id", "ts", "visibility", "owner_org", "owner_user",
   "markdown", "mdx", "html", "esm", "dts", "css", "mdast", "hast", "estree", "frontmatter",
   "inputs", "content_hash", "size_bytes", "deleted",
+  // contract v2
+  "supersedes", "tags", "expires_at",
 ];
 const CONTENT = ["markdown", "mdx", "html", "esm", "dts", "css", "mdast", "hast", "estree", "frontmatter"];
+const METADATA = ["inputs", "supersedes", "tags", "expires_at"];
 
 let counter = 0;
 /** A prefix unique to this process and call, so dedupe state never leaks between tests. */
@@ -87,11 +90,12 @@ export async function assertNoTrap(h) {
   assert.equal(await resets(h.ingest), 0, "the ingest wasm instance trapped and was reset");
 }
 
-/** content_hash as shared/src/record.rs computes it: per present content field, in column order,
- * name, a 0 byte, u64 LE length, bytes. `content` maps field → stored text. */
+/** content_hash as shared/src/record.rs computes it: per present content field, then per present
+ * metadata field (inputs, supersedes: JSON arrays; tags: canonical JSON; expires_at: decimal µs),
+ * in column order, name, a 0 byte, u64 LE length, bytes. `content` maps field → stored text. */
 export function contentHash(content) {
   const h = createHash("sha256");
-  for (const name of CONTENT) {
+  for (const name of [...CONTENT, ...METADATA]) {
     if (!(name in content)) continue;
     const value = Buffer.from(content[name]);
     const len = Buffer.alloc(8);
