@@ -11,7 +11,7 @@ use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 use shared::iceberg::manifest::{
     read_manifest_list, write_manifest, write_manifest_list, DataContent, DataFile, EntryStatus, FileFormat,
-    ManifestEntry, ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue,
+    ManifestEntry, ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform,
 };
 use shared::parquet::{parse_footer, write_parquet, ColumnData, WriteCodec, WriteColumn};
 use shared::token::{sign, Claims};
@@ -222,8 +222,8 @@ fn our_entries() -> (PartitionSpec, Vec<ManifestEntry>) {
     let spec = PartitionSpec {
         spec_id: 1,
         fields: vec![
-            PartitionField { source_id: 1, field_id: 1000, name: "ns".into(), ty: PartitionType::String },
-            PartitionField { source_id: 9, field_id: 1001, name: "day-x".into(), ty: PartitionType::Date },
+            PartitionField { source_id: 1, field_id: 1000, name: "ns".into(), transform: Transform::Identity, ty: PartitionType::String },
+            PartitionField { source_id: 9, field_id: 1001, name: "day-x".into(), transform: Transform::Identity, ty: PartitionType::Date },
         ],
     };
     let mut full = DataFile::new("s3://b/t/data/ns=docs/a.parquet", FileFormat::Parquet, 3, 2048);

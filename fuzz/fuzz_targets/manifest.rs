@@ -17,7 +17,7 @@
 use libfuzzer_sys::fuzz_target;
 use shared::iceberg::manifest::{
     read_manifest_with, write_manifest, DataContent, EntryStatus, Manifest, ManifestContent, ManifestEntry,
-    ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue, ReadLimits,
+    ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue, ReadLimits, Transform,
 };
 use shared_fuzz::avro::{reframe, Codec};
 
@@ -85,6 +85,7 @@ fn spec_for(entries: &[ManifestEntry]) -> Option<PartitionSpec> {
             source_id: i + 1,
             field_id: 1000 + i,
             name: name.clone(),
+            transform: Transform::Identity,
             ty: ty.unwrap_or(PartitionType::String),
         });
     }

@@ -31,7 +31,9 @@ mod manifest_list;
 mod tests;
 
 pub use bounds::{bound_long, bound_str, may_contain};
-pub use data_file::{DataContent, DataFile, FileFormat, PartitionField, PartitionSpec, PartitionType, PartitionValue};
+pub use data_file::{
+    DataContent, DataFile, FileFormat, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform,
+};
 pub use entries::{
     read_manifest, read_manifest_with, write_manifest, EntryStatus, Manifest, ManifestEntry, ManifestMetadata,
 };

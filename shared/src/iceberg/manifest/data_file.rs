@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 use serde_json::{json, Value};
 
+pub use crate::iceberg::table_metadata::Transform;
+
 use super::avro::{Datum, Encoder};
 use super::fields::{as_bytes, as_long, Rec};
 use super::ManifestError;
@@ -149,8 +151,9 @@ impl PartitionValue {
     }
 }
 
-/// The Iceberg type of an identity partition field (its source column's type), which the writer
-/// needs for the `r102` Avro schema.
+/// The Iceberg type of a partition value, which the writer needs for the `r102` Avro schema: the
+/// source column's type for an identity field, `date` for a `day` field, `int` for `year`,
+/// `month` and `hour`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartitionType {
     /// `boolean` → [`PartitionValue::Bool`].
@@ -212,7 +215,8 @@ impl PartitionType {
     }
 }
 
-/// One identity partition field (the only transform the writer supports).
+/// One partition field: identity, or a time transform (`year`, `month`, `day`, `hour`; the
+/// caller computes the values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionField {
     /// Field id of the source column in the table schema.
@@ -221,7 +225,9 @@ pub struct PartitionField {
     pub field_id: i32,
     /// The partition field name.
     pub name: String,
-    /// The source column's type.
+    /// The transform, written into the `partition-spec` header.
+    pub transform: Transform,
+    /// The partition value's type (see [`PartitionType`]).
     pub ty: PartitionType,
 }
 
@@ -230,7 +236,7 @@ pub struct PartitionField {
 pub struct PartitionSpec {
     /// The spec id, written as `partition-spec-id`.
     pub spec_id: i32,
-    /// Identity fields, in order; empty when unpartitioned.
+    /// The fields, in order; empty when unpartitioned.
     pub fields: Vec<PartitionField>,
 }
 
@@ -245,7 +251,9 @@ impl PartitionSpec {
         let fields: Vec<Value> = self
             .fields
             .iter()
-            .map(|f| json!({"name": f.name, "transform": "identity", "source-id": f.source_id, "field-id": f.field_id}))
+            .map(|f| {
+                json!({"name": f.name, "transform": f.transform.to_string(), "source-id": f.source_id, "field-id": f.field_id})
+            })
             .collect();
         Value::Array(fields).to_string()
     }
@@ -260,6 +268,17 @@ impl PartitionSpec {
             }
             if names.contains(&f.name.as_str()) {
                 return Err(ManifestError::Invalid("partition field names must be unique"));
+            }
+            let typed = match f.transform {
+                Transform::Identity | Transform::Void => true,
+                Transform::Day => f.ty == PartitionType::Date,
+                Transform::Year | Transform::Month | Transform::Hour => f.ty == PartitionType::Int,
+                Transform::Bucket(_) | Transform::Truncate(_) | Transform::Unknown(_) => false,
+            };
+            if !typed {
+                return Err(ManifestError::Invalid(
+                    "a partition field's transform is not identity, void or a time transform of its type",
+                ));
             }
             names.push(&f.name);
             let avro = avro_name(&f.name);

@@ -14,7 +14,13 @@ const TABLE_SCHEMA: &str =
     r#"{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"ns","required":true,"type":"string"}]}"#;
 
 fn spec() -> PartitionSpec {
-    let f = |field_id, name: &str, ty| PartitionField { source_id: field_id - 999, field_id, name: name.into(), ty };
+    let f = |field_id, name: &str, ty| PartitionField {
+        source_id: field_id - 999,
+        field_id,
+        name: name.into(),
+        transform: Transform::Identity,
+        ty,
+    };
     PartitionSpec {
         spec_id: 3,
         fields: vec![
@@ -427,6 +433,63 @@ fn reads_every_codec_from_apache_avro() {
             }]
         );
     }
+}
+
+/// `bytes` (written by our writer with [`Codec::Null`]) without its `avro.codec` header entry: what
+/// apache-avro, and so iceberg-rust, writes for uncompressed files.
+fn without_codec_key(bytes: &[u8]) -> Vec<u8> {
+    // The header map is one block: its count (zigzag, one byte for fewer than 64 entries) right
+    // after the magic, then the entries; `avro.codec` → `null` is one string and one bytes value.
+    let mut entry = vec![2 * b"avro.codec".len() as u8];
+    entry.extend_from_slice(b"avro.codec");
+    entry.push(2 * 4);
+    entry.extend_from_slice(b"null");
+    let at = bytes.windows(entry.len()).position(|w| w == entry).expect("a null codec entry");
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(&bytes[at + entry.len()..]);
+    assert!(out[4] >= 2 && out[4] < 128, "one-byte header count");
+    out[4] -= 2;
+    out
+}
+
+#[test]
+fn manifests_and_lists_without_a_codec_key_read_like_snappy_ones() {
+    // iceberg-rust writes manifests and manifest lists through apache-avro with the null codec,
+    // which leaves the `avro.codec` key out of the header altogether (the spec's default).
+    let snappy = manifest_bytes(Codec::Snappy);
+    let null = manifest_bytes(Codec::Null);
+    let bare = without_codec_key(&null);
+    let has_key = |b: &[u8]| b.windows(10).any(|w| w == b"avro.codec");
+    assert!(has_key(&snappy) && has_key(&null) && !has_key(&bare));
+    // A valid container to the reference implementation too, read as uncompressed.
+    assert_eq!(apache_avro::Reader::new(&bare[..]).unwrap().count(), entries().len());
+    let want = read_manifest(&snappy, &list_entry(snappy.len(), 6)).unwrap();
+    for bytes in [&null, &bare] {
+        let m = read_manifest(bytes, &list_entry(bytes.len(), 6)).unwrap();
+        same(&m.entries, &want.entries);
+        assert_eq!(m.metadata, want.metadata);
+    }
+    same(&want.entries, &inherited(6));
+
+    let files = list_files();
+    let snappy = write_manifest_list_codec(&files, 77, Some(76), 6, Codec::Snappy).unwrap();
+    let bare = without_codec_key(&write_manifest_list_codec(&files, 77, Some(76), 6, Codec::Null).unwrap());
+    assert!(!has_key(&bare));
+    assert_eq!(read_manifest_list(&bare).unwrap(), read_manifest_list(&snappy).unwrap());
+    assert_eq!(read_manifest_list(&bare).unwrap(), files);
+    // A header that names no codec and then holds compressed blocks is corrupt, not misread.
+    let snappy_bare = {
+        let mut entry = vec![2 * 10u8];
+        entry.extend_from_slice(b"avro.codec");
+        entry.push(2 * 6);
+        entry.extend_from_slice(b"snappy");
+        let at = snappy.windows(entry.len()).position(|w| w == entry).unwrap();
+        let mut out = snappy[..at].to_vec();
+        out.extend_from_slice(&snappy[at + entry.len()..]);
+        out[4] -= 2;
+        out
+    };
+    assert!(read_manifest_list(&snappy_bare).is_err());
 }
 
 #[test]
@@ -996,6 +1059,42 @@ fn writers_refuse_what_they_cannot_write() {
         write_manifest_list(&files, 1, None, 1),
         Err(ManifestError::Invalid("a v2 manifest list needs every file and row count"))
     );
+}
+
+#[test]
+fn day_partitioned_manifest_names_its_transform_and_round_trips() {
+    // What a Pipelines sink may write: partitioned by day(__ingest_ts), a `date` partition value.
+    let spec = PartitionSpec {
+        spec_id: 0,
+        fields: vec![PartitionField {
+            source_id: 27,
+            field_id: 1000,
+            name: "__ingest_ts_day".into(),
+            transform: Transform::Day,
+            ty: PartitionType::Date,
+        }],
+    };
+    let entry = |path: &str, day: i32| {
+        let mut f = DataFile::new(path, FileFormat::Parquet, 2, 20);
+        f.partition = vec![("__ingest_ts_day".into(), PartitionValue::Int(day))];
+        ManifestEntry { status: EntryStatus::Added, snapshot_id: 5, sequence_number: None, file_sequence_number: None, data_file: f }
+    };
+    let e = vec![entry("s3://b/t/data/a.parquet", 20_000), entry("s3://b/t/data/b.parquet", 20_001)];
+    let bytes = write_manifest(&e, &spec, TABLE_SCHEMA, 0).unwrap();
+    let m = read_manifest(&bytes, &list_entry(bytes.len(), 1)).unwrap();
+    let header: Value = serde_json::from_str(&m.metadata.partition_spec).unwrap();
+    assert_eq!(header, json!([{"name": "__ingest_ts_day", "transform": "day", "source-id": 27, "field-id": 1000}]));
+    assert_eq!(m.entries[1].data_file.partition, e[1].data_file.partition);
+    let summary = ManifestFile::summarize("s3://b/t/metadata/m.avro", bytes.len() as i64, &spec, 5, 1, &e).unwrap();
+    assert_eq!(summary.partitions[0].lower_bound, Some(20_000i32.to_le_bytes().to_vec()));
+    assert_eq!(summary.partitions[0].upper_bound, Some(20_001i32.to_le_bytes().to_vec()));
+    // A transform whose value type does not fit is refused.
+    let mut wrong = spec.clone();
+    wrong.fields[0].ty = PartitionType::Timestamp;
+    assert!(matches!(write_manifest(&e, &wrong, TABLE_SCHEMA, 0), Err(ManifestError::Invalid(_))));
+    wrong.fields[0].transform = Transform::Bucket(4);
+    wrong.fields[0].ty = PartitionType::Int;
+    assert!(matches!(write_manifest(&e, &wrong, TABLE_SCHEMA, 0), Err(ManifestError::Invalid(_))));
 }
 
 #[test]
