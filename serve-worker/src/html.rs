@@ -164,6 +164,13 @@ fn fix_element(el: &mut Element<'_, '_>, o: &Options<'_>) {
                     let _ = el.set_attribute(name, &first);
                 }
             }
+            // Still repeated: one of them is a name lol_html reports decoded but matches by
+            // bytes (`<a \u{feff}href="javascript:…" href="https://…">`), which could be neither
+            // judged nor removed: the tag goes, its content stays (fuzz regression html_rewrite-6).
+            if el.attributes().len() > names.len() {
+                el.remove_and_keep_content();
+                return;
+            }
         }
     }
     for name in names {
@@ -430,6 +437,9 @@ mod tests {
         assert_eq!(s(odd), "<p>p</p>");
         // Fuzz regression html_rewrite-3: a name behind a byte-order mark could not be removed.
         assert_eq!(s("<iframe \u{feff}srcdoc=\"<script>x</script>\"></iframe><p \u{feff}onclick=x>p</p>"), "p");
+        // Fuzz regression html_rewrite-6: a BOM-prefixed duplicate of a judged attribute.
+        let out = s("<a \u{feff}href=\"javascript:alert(1)\" href=\"https://ok.example/\">x</a>");
+        assert_eq!(out, "x");
         assert_eq!(rewrite("<style>a<b</style>", &TRUSTED).unwrap(), "<style>a<b</style>");
     }
 
