@@ -26,19 +26,11 @@ use crate::http;
 use crate::idempotency::{self, Prior};
 use crate::pipeline::{self, Pipeline};
 use crate::purge::{self, ZonePurge};
+use crate::refusal::Refusal;
 use crate::settings::{self, Settings};
 
 /// Chunks being sent at once.
 pub const MAX_IN_FLIGHT: usize = 3;
-
-/// A request-level failure: a problem plus headers to send with it.
-pub struct Refusal(pub Problem, pub Vec<(&'static str, String)>);
-
-impl From<Problem> for Refusal {
-    fn from(p: Problem) -> Self {
-        Refusal(p, Vec::new())
-    }
-}
 
 use crate::js::header;
 

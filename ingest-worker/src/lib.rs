@@ -10,6 +10,7 @@ mod js;
 mod limits;
 mod pipeline;
 mod purge;
+mod refusal;
 mod settings;
 
 use shared::problem::Problem;

@@ -1,7 +1,7 @@
 //! Requests per minute per tenant through the rate-limiting binding.
 
-use crate::artifacts::Refusal;
 use crate::js;
+use crate::refusal::Refusal;
 use shared::problem::Problem;
 use wasm_bindgen::JsValue;
 use worker::{Date, Env};
