@@ -87,7 +87,7 @@ fn expected(data: &ColumnData, rows: std::ops::Range<usize>) -> ColumnValues {
     let s = |v: &Option<String>| v.as_ref().map(|s| s.as_bytes().to_vec());
     match data {
         ColumnData::Utf8(v) => ColumnValues::ByteArray(v[rows].iter().map(s).collect()),
-        ColumnData::Int64(v) | ColumnData::TimestampMicros(v) => ColumnValues::Int64(v[rows].to_vec()),
+        ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => ColumnValues::Int64(v[rows].to_vec()),
         ColumnData::Boolean(v) => ColumnValues::Boolean(v[rows].to_vec()),
         ColumnData::Utf8List(v) => ColumnValues::ByteArrayList(
             v[rows].iter().map(|l| l.as_ref().map(|l| l.iter().map(s).collect())).collect(),
@@ -136,7 +136,7 @@ fuzz_target!(|data: &[u8]| {
             // Pruning keeps every row group that holds a value.
             let probes: Vec<Vec<u8>> = match &col.data {
                 ColumnData::Utf8(v) => v[range.clone()].iter().flatten().map(|s| s.as_bytes().to_vec()).collect(),
-                ColumnData::Int64(v) | ColumnData::TimestampMicros(v) => {
+                ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
                     v[range.clone()].iter().flatten().map(|x| x.to_le_bytes().to_vec()).collect()
                 }
                 _ => Vec::new(),
@@ -156,7 +156,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(get(&written.value_counts), Some(rows as i64));
                 let nulls = match d {
                     ColumnData::Utf8(v) => v.iter().filter(|x| x.is_none()).count(),
-                    ColumnData::Int64(v) | ColumnData::TimestampMicros(v) => v.iter().filter(|x| x.is_none()).count(),
+                    ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Boolean(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Utf8List(_) => 0,
                 };
@@ -169,7 +169,7 @@ fuzz_target!(|data: &[u8]| {
                     assert!(may_contain(lower, upper, s.as_bytes()), "{s:?} outside [{lower:?}, {upper:?}]");
                 }
             }
-            ColumnData::Int64(v) | ColumnData::TimestampMicros(v) => {
+            ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
                 for x in v.iter().flatten() {
                     let lo = lower.and_then(bound_long).expect("a long column with values has a lower bound");
                     let hi = upper.and_then(bound_long).expect("a long column with values has an upper bound");

@@ -2,6 +2,7 @@
 //! `shared::record::COLUMNS`. Pure: no worker APIs, so it runs natively in tests.
 
 use serde_json::{Map, Value};
+use shared::iceberg::table_metadata::{record_column_type, PrimitiveType, Type};
 use shared::parquet::{ColumnData, WriteColumn};
 use shared::record::{ColumnType, COLUMNS};
 
@@ -43,6 +44,15 @@ fn text(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// A timestamp column with the Parquet logical type of its Iceberg type in `record_schema`
+/// (`timestamp`: not UTC-adjusted; `timestamptz`: UTC-adjusted).
+fn timestamps(ty: ColumnType, values: Vec<Option<i64>>) -> ColumnData {
+    match record_column_type(ty, false) {
+        Type::Primitive(PrimitiveType::Timestamptz) => ColumnData::TimestampMicros(values),
+        _ => ColumnData::TimestampNtzMicros(values),
+    }
+}
+
 /// One column per entry of `COLUMNS`, nulls where a record has no value.
 pub fn columns(rows: &[Map<String, Value>]) -> Vec<WriteColumn> {
     COLUMNS
@@ -52,7 +62,7 @@ pub fn columns(rows: &[Map<String, Value>]) -> Vec<WriteColumn> {
             let (data, element_field_id) = match c.ty {
                 ColumnType::String => (ColumnData::Utf8(rows.iter().map(|r| text(get(r).as_ref())).collect()), None),
                 ColumnType::TimestampMicros => {
-                    (ColumnData::TimestampMicros(rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None)
+                    (timestamps(c.ty, rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None)
                 }
                 ColumnType::Long => (ColumnData::Int64(rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None),
                 ColumnType::Boolean => (ColumnData::Boolean(rows.iter().map(|r| get(r).and_then(|v| v.as_bool())).collect()), None),

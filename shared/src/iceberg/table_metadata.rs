@@ -413,11 +413,19 @@ pub const MAIN_BRANCH: &str = "main";
 
 /// The Iceberg type of a record-contract column (`shared::record::COLUMNS`); list elements are
 /// optional when `element_required` is false.
+///
+/// These are the types an R2 Data Catalog sink creates from the stream schema
+/// (`wrangler/stream-schema.json`, generated from the same columns): a stream `timestamp` becomes
+/// Iceberg `timestamp` without a zone (the sink's engine maps zone-less SQL timestamps to Arrow
+/// `Timestamp(Microsecond, None)`), so [`ColumnType::TimestampMicros`] is `timestamp`, not
+/// `timestamptz`. Readers take either (tables written by other tools use `timestamptz`).
+///
+/// [`ColumnType::TimestampMicros`]: crate::record::ColumnType::TimestampMicros
 pub fn record_column_type(ty: crate::record::ColumnType, element_required: bool) -> Type {
     use crate::record::ColumnType;
     match ty {
         ColumnType::String => Type::Primitive(PrimitiveType::String),
-        ColumnType::TimestampMicros => Type::Primitive(PrimitiveType::Timestamptz),
+        ColumnType::TimestampMicros => Type::Primitive(PrimitiveType::Timestamp),
         ColumnType::Long => Type::Primitive(PrimitiveType::Long),
         ColumnType::Boolean => Type::Primitive(PrimitiveType::Boolean),
         ColumnType::StringList { element_id } => Type::List(ListType {
@@ -1412,13 +1420,21 @@ mod tests {
         for name in ["artifacts.pyi_unpartitioned", "artifacts.pyi_partitioned"] {
             let m = final_metadata(&e, name);
             let schema = m.current_schema().unwrap();
-            assert_eq!(schema.fields.len(), COLUMNS.len());
-            assert_eq!(m.last_column_id, crate::record::LAST_FIELD_ID);
-            for c in COLUMNS {
+            // These tables were written with contract v1 (field ids up to 22) and stay that way:
+            // old tables must keep reading; the v2 columns are simply absent from them.
+            let v1: Vec<_> = COLUMNS.iter().filter(|c| c.field_id <= 22).collect();
+            assert_eq!(schema.fields.len(), v1.len());
+            assert_eq!(m.last_column_id, 22);
+            for c in v1 {
                 let f = schema.field_by_name(c.name).unwrap();
                 assert_eq!((f.id, f.required), (c.field_id, c.required), "{name}.{}", c.name);
-                // pyiceberg declares list elements required.
-                let want = record_column_type(c.ty, true);
+                // pyiceberg declares list elements required; generate.py declares the record's
+                // timestamps `timestamptz` (the contract's type before the stream schema fixed it
+                // to the sink's zone-less `timestamp`): serve reads both.
+                let want = match record_column_type(c.ty, true) {
+                    Type::Primitive(PrimitiveType::Timestamp) => Type::Primitive(PrimitiveType::Timestamptz),
+                    t => t,
+                };
                 assert_eq!(f.field_type, want, "{name}.{}", c.name);
                 assert_eq!(schema.field_by_id(c.field_id).map(|f| f.name.as_str()), Some(c.name));
             }

@@ -124,7 +124,7 @@ impl Builder {
             utf8("ns", s(|r| Some(r.ns))),
             utf8("type", s(|r| Some(r.ty))),
             utf8("id", s(|r| Some(r.id))),
-            WriteColumn { name: "ts".into(), field_id: ts_id, required: false, data: ColumnData::TimestampMicros(rows.iter().map(|r| Some(r.ts)).collect()), element_field_id: None },
+            WriteColumn { name: "ts".into(), field_id: ts_id, required: false, data: ColumnData::TimestampNtzMicros(rows.iter().map(|r| Some(r.ts)).collect()), element_field_id: None },
             utf8("visibility", s(|_| Some("public"))),
             utf8("owner_org", s(|r| r.owner_org)),
             utf8("owner_user", s(|_| Some("alice"))),

@@ -16,7 +16,9 @@
 //!   [`MAX_STATISTICS_BYTES`]), then every chunk's offset index (page offsets, sizes, first rows).
 //! - The schema carries every Iceberg field id as the Parquet `field_id`. Strings are
 //!   `BYTE_ARRAY` with `STRING` (converted `UTF8`), timestamps `INT64` with
-//!   `TIMESTAMP(isAdjustedToUTC=true, MICROS)` (converted `TIMESTAMP_MICROS`), lists the standard
+//!   `TIMESTAMP(isAdjustedToUTC=true, MICROS)` for `timestamptz` and
+//!   `TIMESTAMP(isAdjustedToUTC=false, MICROS)` for `timestamp` (both converted
+//!   `TIMESTAMP_MICROS`, as arrow-rs writes them), lists the standard
 //!   3-level `LIST`: `<name> (LIST)` → `repeated group list` → `optional element` (the element
 //!   takes [`WriteColumn::element_field_id`]; the middle group has no field id, as pyiceberg
 //!   writes it).
@@ -108,6 +110,10 @@ pub enum ColumnData {
     Boolean(Vec<Option<bool>>),
     /// `timestamptz`, microseconds since the epoch: INT64 (TIMESTAMP(UTC, MICROS)).
     TimestampMicros(Vec<Option<i64>>),
+    /// `timestamp` (no zone), microseconds since the epoch: INT64
+    /// (TIMESTAMP(isAdjustedToUTC=false, MICROS)), what arrow-rs writes for Arrow's
+    /// `Timestamp(Microsecond, None)` and so what a Pipelines sink writes for a stream `timestamp`.
+    TimestampNtzMicros(Vec<Option<i64>>),
     /// `list<string>`: per row a null list or a list of (nullable) strings.
     Utf8List(Vec<Option<Vec<Option<String>>>>),
 }
@@ -119,7 +125,7 @@ impl ColumnData {
             ColumnData::Utf8(v) => v.len(),
             ColumnData::Int64(v) => v.len(),
             ColumnData::Boolean(v) => v.len(),
-            ColumnData::TimestampMicros(v) => v.len(),
+            ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => v.len(),
             ColumnData::Utf8List(v) => v.len(),
         }
     }
@@ -132,7 +138,7 @@ impl ColumnData {
     fn physical_type(&self) -> pf::Type {
         match self {
             ColumnData::Utf8(_) | ColumnData::Utf8List(_) => pf::Type::BYTE_ARRAY,
-            ColumnData::Int64(_) | ColumnData::TimestampMicros(_) => pf::Type::INT64,
+            ColumnData::Int64(_) | ColumnData::TimestampMicros(_) | ColumnData::TimestampNtzMicros(_) => pf::Type::INT64,
             ColumnData::Boolean(_) => pf::Type::BOOLEAN,
         }
     }
@@ -356,11 +362,13 @@ fn schema(columns: &[WriteColumn]) -> Vec<pf::SchemaElement> {
             ColumnData::Utf8(_) => string_leaf(&mut el),
             ColumnData::Int64(_) => el.type_ = Some(pf::Type::INT64),
             ColumnData::Boolean(_) => el.type_ = Some(pf::Type::BOOLEAN),
-            ColumnData::TimestampMicros(_) => {
+            ColumnData::TimestampMicros(_) | ColumnData::TimestampNtzMicros(_) => {
                 el.type_ = Some(pf::Type::INT64);
+                // arrow-rs writes the converted type for both (parquet-format reserves it for
+                // UTC-adjusted values; readers go by the logical type).
                 el.converted_type = Some(pf::ConvertedType::TIMESTAMP_MICROS);
                 el.logical_type = Some(pf::LogicalType::TIMESTAMP(pf::TimestampType {
-                    is_adjusted_to_u_t_c: true,
+                    is_adjusted_to_u_t_c: matches!(col.data, ColumnData::TimestampMicros(_)),
                     unit: pf::TimeUnit::MICROS(pf::MicroSeconds {}),
                 }));
             }
@@ -571,7 +579,7 @@ fn encode_chunk(col: &WriteColumn, rows: Range<usize>) -> Result<Encoded, Parque
             }
             enc.range = range.map(owned_str);
         }
-        ColumnData::Int64(v) | ColumnData::TimestampMicros(v) => {
+        ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
             let mut range = None;
             for value in v.get(rows).unwrap_or(&[]) {
                 enc.flat(value.is_some())?;
@@ -772,7 +780,7 @@ fn page_ranges(data: &ColumnData, rows: Range<usize>) -> Vec<Range<usize>> {
     let row_bytes = |i: usize| -> usize {
         match data {
             ColumnData::Utf8(v) => v.get(i).map_or(0, str_bytes),
-            ColumnData::Int64(_) | ColumnData::TimestampMicros(_) => 8,
+            ColumnData::Int64(_) | ColumnData::TimestampMicros(_) | ColumnData::TimestampNtzMicros(_) => 8,
             ColumnData::Boolean(_) => 1,
             ColumnData::Utf8List(v) => match v.get(i) {
                 Some(Some(list)) => list.iter().map(str_bytes).fold(1, usize::saturating_add),
@@ -1101,8 +1109,9 @@ mod tests {
                             .map(|i| string_cell(c.name, c.required, i))
                             .collect(),
                     ),
+                    // The record contract's timestamps are Iceberg `timestamp` (no zone).
                     ColumnType::TimestampMicros => {
-                        ColumnData::TimestampMicros((0..rows).map(|i| Some(ts_cell(i))).collect())
+                        ColumnData::TimestampNtzMicros((0..rows).map(|i| Some(ts_cell(i))).collect())
                     }
                     ColumnType::Long => {
                         ColumnData::Int64((0..rows).map(|i| Some(long_cell(i))).collect())
@@ -1136,7 +1145,7 @@ mod tests {
     fn expected(data: &ColumnData, r: Range<usize>) -> ColumnValues {
         match data {
             ColumnData::Utf8(v) => ColumnValues::ByteArray(v[r].iter().map(bytes_of).collect()),
-            ColumnData::Int64(v) | ColumnData::TimestampMicros(v) => {
+            ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
                 ColumnValues::Int64(v[r].to_vec())
             }
             ColumnData::Boolean(v) => ColumnValues::Boolean(v[r].to_vec()),
@@ -1268,7 +1277,9 @@ mod tests {
         match data {
             ColumnData::Utf8(v) => s(&v[i]),
             ColumnData::Int64(v) => v[i].map_or(Field::Null, Field::Long),
-            ColumnData::TimestampMicros(v) => v[i].map_or(Field::Null, Field::TimestampMicros),
+            ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
+                v[i].map_or(Field::Null, Field::TimestampMicros)
+            }
             ColumnData::Boolean(v) => v[i].map_or(Field::Null, Field::Bool),
             ColumnData::Utf8List(_) => unreachable!(),
         }
@@ -1297,13 +1308,16 @@ mod tests {
                     assert_eq!(info.logical_type_ref(), Some(&LogicalType::String));
                     assert_eq!(info.converted_type(), ConvertedType::UTF8);
                 }
-                ColumnData::TimestampMicros(_) => assert_eq!(
-                    info.logical_type_ref(),
-                    Some(&LogicalType::Timestamp(TimestampType {
-                        is_adjusted_to_u_t_c: true,
-                        unit: TimeUnit::MICROS,
-                    }))
-                ),
+                ColumnData::TimestampMicros(_) | ColumnData::TimestampNtzMicros(_) => {
+                    assert_eq!(
+                        info.logical_type_ref(),
+                        Some(&LogicalType::Timestamp(TimestampType {
+                            is_adjusted_to_u_t_c: matches!(col.data, ColumnData::TimestampMicros(_)),
+                            unit: TimeUnit::MICROS,
+                        }))
+                    );
+                    assert_eq!(info.converted_type(), ConvertedType::TIMESTAMP_MICROS);
+                }
                 ColumnData::Utf8List(_) => {
                     assert_eq!(info.logical_type_ref(), Some(&LogicalType::List));
                     let list = &f.get_fields()[0];
@@ -1360,7 +1374,7 @@ mod tests {
     #[test]
     fn record_schema_round_trips_every_codec() {
         let columns = record_columns(23);
-        assert_eq!(columns.len(), 21);
+        assert_eq!(columns.len(), COLUMNS.len());
         for (codec, read_codec) in CODECS {
             let written = write_parquet(&columns, codec, 5).unwrap();
             check_with_our_reader(&columns, &written, read_codec, 5);
@@ -1408,7 +1422,7 @@ mod tests {
         let footer = parse_footer(&written.bytes, written.bytes.len() as u64).unwrap();
         assert_eq!(footer.num_rows, 0);
         assert!(footer.row_groups.is_empty());
-        assert_eq!(footer.columns.len(), 21);
+        assert_eq!(footer.columns.len(), COLUMNS.len());
         assert!(written.lower_bounds.is_empty() && written.upper_bounds.is_empty());
         assert!(written.column_sizes.iter().all(|(_, s)| *s == 0));
         check_with_arrow(&columns, &written, "empty");
@@ -1771,7 +1785,7 @@ mod tests {
                     .flatten()
                     .map(String::as_str)
                     .collect(),
-                ColumnData::Int64(v) | ColumnData::TimestampMicros(v) => {
+                ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
                     for x in v.iter().flatten() {
                         assert!(i64::from_le_bytes(lower.unwrap().try_into().unwrap()) <= *x);
                         assert!(i64::from_le_bytes(upper.unwrap().try_into().unwrap()) >= *x);
