@@ -16,7 +16,7 @@
 use serde_json::{json, Map, Value};
 use shared::iceberg::manifest::{
     read_manifest_list, write_manifest, write_manifest_list, DataFile, EntryStatus, FileFormat, ManifestEntry, ManifestFile,
-    PartitionSpec,
+    PartitionValue,
 };
 use shared::iceberg::table_metadata::TableMetadata;
 use shared::parquet::{write_parquet, WriteCodec};
@@ -57,6 +57,20 @@ pub struct Current {
 
 fn warehouse_location(env: &Env) -> String {
     var(env, "WAREHOUSE_LOCATION", "s3://artifacts-warehouse/")
+}
+
+fn flag(env: &Env, name: &str) -> bool {
+    matches!(var(env, name, "0").trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+}
+
+/// What new tables look like (`INGEST_TS_COLUMN`, `PARTITION_BY_INGEST_DAY`).
+fn shape(env: &Env) -> table::Shape {
+    table::Shape { ingest_ts: flag(env, "INGEST_TS_COLUMN"), partition_by_ingest_day: flag(env, "PARTITION_BY_INGEST_DAY") }
+}
+
+/// A new, empty table for `cfg`.
+fn new_table(env: &Env, cfg: &ModeConfig) -> TableMetadata {
+    table::empty(uuid(), format!("{}{}", warehouse_location(env), cfg.root), now_ms() as i64, shape(env))
 }
 
 fn hint_key(cfg: &ModeConfig) -> String {
@@ -173,10 +187,13 @@ fn random_snapshot_id() -> i64 {
     ((hi << 27) | lo).max(1)
 }
 
-/// Reads the records of the buffer objects `keys`.
-async fn read_records(bucket: &Bucket, keys: &[String]) -> Res<Vec<Map<String, Value>>> {
+/// Reads the records of the buffer objects `keys` (under `prefix`), each stamped with
+/// `__ingest_ts`: when its `send` was accepted, in µs (the time in its buffer key).
+async fn read_records(bucket: &Bucket, prefix: &str, keys: &[String]) -> Res<Vec<Map<String, Value>>> {
     let mut rows = Vec::new();
     for key in keys {
+        let sent_ms: i64 = key.get(prefix.len()..prefix.len() + 13).and_then(|s| s.parse().ok()).unwrap_or(now_ms() as i64);
+        let ingest_ts = Value::from(sent_ms.saturating_mul(1000));
         let Some((bytes, _)) = get(bucket, key).await? else {
             // Deleted by a concurrent commit that included it; the conditional put decides.
             continue;
@@ -184,7 +201,10 @@ async fn read_records(bucket: &Bucket, keys: &[String]) -> Res<Vec<Map<String, V
         let parsed: Value = serde_json::from_slice(&bytes).map_err(|err| format!("{key}: {err}"))?;
         if let Value::Array(items) = parsed {
             rows.extend(items.into_iter().filter_map(|v| match v {
-                Value::Object(m) => Some(m),
+                Value::Object(mut m) => {
+                    m.insert(table::INGEST_TS.into(), ingest_ts.clone());
+                    Some(m)
+                }
                 _ => None,
             }));
         }
@@ -192,7 +212,23 @@ async fn read_records(bucket: &Bucket, keys: &[String]) -> Res<Vec<Map<String, V
     Ok(rows)
 }
 
-/// Writes the data file, manifest and manifest list of one append; returns the next metadata.
+/// The rows of one commit by partition: one group for an unpartitioned table; by the day of
+/// `__ingest_ts` (days since 1970-01-01) for a `day(__ingest_ts)` table.
+fn partitions(layout: &table::Layout, rows_in: &[Map<String, Value>]) -> Vec<(Option<i32>, Vec<Map<String, Value>>)> {
+    if layout.spec.fields.is_empty() {
+        return vec![(None, rows_in.to_vec())];
+    }
+    let mut groups: std::collections::BTreeMap<i32, Vec<Map<String, Value>>> = std::collections::BTreeMap::new();
+    for row in rows_in {
+        let micros = row.get(table::INGEST_TS).and_then(Value::as_i64).unwrap_or(0);
+        let day = i32::try_from(micros.div_euclid(86_400_000_000)).unwrap_or(0);
+        groups.entry(day).or_default().push(row.clone());
+    }
+    groups.into_iter().map(|(day, rows)| (Some(day), rows)).collect()
+}
+
+/// Writes the data files (one per partition), the manifest and the manifest list of one append;
+/// returns the next metadata.
 async fn write_append(
     bucket: &Bucket,
     env: &Env,
@@ -203,30 +239,46 @@ async fn write_append(
 ) -> Res<TableMetadata> {
     let loc = warehouse_location(env);
     let row_group_rows = var(env, "ROW_GROUP_ROWS", "").trim().parse::<usize>().ok().filter(|n| *n > 0).unwrap_or(ROW_GROUP_ROWS);
-    let written = write_parquet(&rows::columns(rows_in), codec(env)?, row_group_rows).map_err(|err| err.to_string())?;
-    let data_key = format!("{}/data/{}.parquet", cfg.root, uuid());
-    let file_size = i64::try_from(written.bytes.len()).map_err(|_| "data file too large".to_string())?;
-    let record_count = written.record_count;
-    put(bucket, &data_key, written.bytes).await?;
-    let mut data_file = DataFile::new(format!("{loc}{data_key}"), FileFormat::Parquet, record_count, file_size);
-    data_file.column_sizes = written.column_sizes;
-    data_file.value_counts = written.value_counts;
-    data_file.null_value_counts = written.null_value_counts;
-    data_file.lower_bounds = written.lower_bounds;
-    data_file.upper_bounds = written.upper_bounds;
-    data_file.split_offsets = written.split_offsets;
+    let layout = table::layout(&prev.metadata)?;
     let snapshot_id = random_snapshot_id();
     let seq = prev.metadata.last_sequence_number.saturating_add(1);
-    let entry = ManifestEntry {
-        status: EntryStatus::Added,
-        snapshot_id,
-        sequence_number: None,
-        file_sequence_number: None,
-        data_file,
-    };
-    let spec = PartitionSpec::unpartitioned();
-    let manifest = write_manifest(std::slice::from_ref(&entry), &spec, &table::schema_json(&prev.metadata), 0)
-        .map_err(|err| err.to_string())?;
+    let (mut record_count, mut file_size) = (0i64, 0i64);
+    let mut entries = Vec::new();
+    for (day, group) in partitions(&layout, rows_in) {
+        let written =
+            write_parquet(&rows::columns(&group, layout.ingest_ts_id), codec(env)?, row_group_rows).map_err(|err| err.to_string())?;
+        let (dir, partition) = match (day, layout.spec.fields.first()) {
+            (Some(day), Some(field)) => {
+                let date = shared::time::format_micros(i64::from(day) * 86_400_000_000);
+                (format!("{}={}/", field.name, date.get(..10).unwrap_or(&date)), vec![(field.name.clone(), PartitionValue::Int(day))])
+            }
+            _ => (String::new(), Vec::new()),
+        };
+        let data_key = format!("{}/data/{dir}{}.parquet", cfg.root, uuid());
+        let size = i64::try_from(written.bytes.len()).map_err(|_| "data file too large".to_string())?;
+        record_count += written.record_count;
+        file_size += size;
+        let rows_written = written.record_count;
+        put(bucket, &data_key, written.bytes).await?;
+        let mut data_file = DataFile::new(format!("{loc}{data_key}"), FileFormat::Parquet, rows_written, size);
+        data_file.partition = partition;
+        data_file.column_sizes = written.column_sizes;
+        data_file.value_counts = written.value_counts;
+        data_file.null_value_counts = written.null_value_counts;
+        data_file.lower_bounds = written.lower_bounds;
+        data_file.upper_bounds = written.upper_bounds;
+        data_file.split_offsets = written.split_offsets;
+        entries.push(ManifestEntry {
+            status: EntryStatus::Added,
+            snapshot_id,
+            sequence_number: None,
+            file_sequence_number: None,
+            data_file,
+        });
+    }
+    let data_files = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    let spec = layout.spec;
+    let manifest = write_manifest(&entries, &spec, &table::schema_json(&prev.metadata), 0).map_err(|err| err.to_string())?;
     let manifest_key = format!("{}/metadata/{}-m0.avro", cfg.root, uuid());
     let manifest_len = i64::try_from(manifest.len()).map_err(|_| "manifest too large".to_string())?;
     put(bucket, &manifest_key, manifest).await?;
@@ -238,7 +290,7 @@ async fn write_append(
         files = read_manifest_list(&bytes).map_err(|err| format!("{list_key}: {err}"))?;
     }
     files.push(
-        ManifestFile::summarize(format!("{loc}{manifest_key}"), manifest_len, &spec, snapshot_id, seq, &[entry])
+        ManifestFile::summarize(format!("{loc}{manifest_key}"), manifest_len, &spec, snapshot_id, seq, &entries)
             .map_err(|err| err.to_string())?,
     );
     let list = write_manifest_list(&files, snapshot_id, parent.map(|p| p.snapshot_id), seq).map_err(|err| err.to_string())?;
@@ -249,6 +301,7 @@ async fn write_append(
         table::Append {
             snapshot_id,
             manifest_list: format!("{loc}{list_key}"),
+            data_files,
             records: record_count,
             file_size,
             buffer_through,
@@ -291,15 +344,14 @@ pub async fn commit(env: &Env, cfg: &ModeConfig) -> Res<Value> {
                 return Ok(json!({"mode": cfg.mode, "committed": 0, "version": c.version, "more": false}));
             }
             None if fresh.is_empty() => {
-                let meta = table::empty(uuid(), format!("{}{}", warehouse_location(env), cfg.root), now_ms() as i64);
-                (meta, None, 1u64, 0usize)
+                (new_table(env, cfg), None, 1u64, 0usize)
             }
             cur => {
                 let base = match cur {
                     Some(c) => c,
                     None => {
                         // The first commit also creates the table: v1 empty, v2 the append.
-                        let meta = table::empty(uuid(), format!("{}{}", warehouse_location(env), cfg.root), now_ms() as i64);
+                        let meta = new_table(env, cfg);
                         let key = metadata_key(cfg, 1);
                         if !put_if(&bucket, &key, meta.to_json().into_bytes(), create_only()).await? {
                             help_along(&bucket, cfg).await?;
@@ -309,7 +361,7 @@ pub async fn commit(env: &Env, cfg: &ModeConfig) -> Res<Value> {
                         continue;
                     }
                 };
-                let rows_in = read_records(&bucket, &fresh).await?;
+                let rows_in = read_records(&bucket, &prefix, &fresh).await?;
                 let through = fresh.last().cloned().unwrap_or_default();
                 let next = write_append(&bucket, env, cfg, &base, &rows_in, through).await?;
                 (next, Some(base.hint_etag), base.version + 1, rows_in.len())
@@ -351,7 +403,7 @@ pub async fn ensure(env: &Env, cfg: &ModeConfig) -> Res<u64> {
     if let Some((n, _)) = read_hint(&bucket, cfg).await? {
         return Ok(n);
     }
-    let meta = table::empty(uuid(), format!("{}{}", warehouse_location(env), cfg.root), now_ms() as i64);
+    let meta = new_table(env, cfg);
     if put_if(&bucket, &metadata_key(cfg, 1), meta.to_json().into_bytes(), create_only()).await? {
         let _ = move_hint(&bucket, cfg, None, 1).await?;
     } else {

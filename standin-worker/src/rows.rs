@@ -6,6 +6,8 @@ use shared::iceberg::table_metadata::{record_column_type, PrimitiveType, Type};
 use shared::parquet::{ColumnData, WriteColumn};
 use shared::record::{ColumnType, COLUMNS};
 
+use crate::table::INGEST_TS;
+
 /// Checks one `send(records)` payload: an array of objects whose required columns are present
 /// with the right JSON type (so a commit can never fail on a record already acknowledged).
 pub fn validate(records: &Value) -> Result<&[Value], String> {
@@ -53,9 +55,11 @@ fn timestamps(ty: ColumnType, values: Vec<Option<i64>>) -> ColumnData {
     }
 }
 
-/// One column per entry of `COLUMNS`, nulls where a record has no value.
-pub fn columns(rows: &[Map<String, Value>]) -> Vec<WriteColumn> {
-    COLUMNS
+/// One column per entry of `COLUMNS`, nulls where a record has no value; then, when the table has
+/// it (`ingest_ts_id`), the sink's `__ingest_ts` from each row's `__ingest_ts` (µs, set by the
+/// commit from the buffer object the row came in).
+pub fn columns(rows: &[Map<String, Value>], ingest_ts_id: Option<i32>) -> Vec<WriteColumn> {
+    let mut out: Vec<WriteColumn> = COLUMNS
         .iter()
         .map(|c| {
             let get = |r: &Map<String, Value>| r.get(c.name).cloned();
@@ -80,7 +84,17 @@ pub fn columns(rows: &[Map<String, Value>]) -> Vec<WriteColumn> {
             };
             WriteColumn { name: c.name.into(), field_id: c.field_id, required: c.required, data, element_field_id }
         })
-        .collect()
+        .collect();
+    if let Some(field_id) = ingest_ts_id {
+        out.push(WriteColumn {
+            name: INGEST_TS.into(),
+            field_id,
+            required: true,
+            data: ColumnData::TimestampNtzMicros(rows.iter().map(|r| r.get(INGEST_TS).and_then(Value::as_i64)).collect()),
+            element_field_id: None,
+        });
+    }
+    out
 }
 
 
@@ -108,10 +122,29 @@ mod tests {
     #[test]
     fn builds_every_column_with_nulls() {
         let rows = vec![full().as_object().unwrap().clone()];
-        let cols = columns(&rows);
+        let cols = columns(&rows, None);
         assert_eq!(cols.len(), COLUMNS.len());
         let file = shared::parquet::write_parquet(&cols, shared::parquet::WriteCodec::Zstd, 1000).unwrap();
         assert_eq!(file.record_count, 1);
         assert_eq!(shared::iceberg::table_metadata::record_schema().fields.len(), COLUMNS.len());
+    }
+
+    #[test]
+    fn timestamps_follow_the_table_schema_and_ingest_ts_comes_last() {
+        let mut row = full().as_object().unwrap().clone();
+        row.insert(INGEST_TS.into(), json!(1_700_000_000_000_000i64));
+        let cols = columns(&[row], Some(99));
+        let schema = shared::iceberg::table_metadata::record_schema();
+        for col in &cols[..COLUMNS.len()] {
+            let ty = &schema.field_by_name(&col.name).unwrap().field_type;
+            match &col.data {
+                ColumnData::TimestampNtzMicros(_) => assert_eq!(*ty, Type::Primitive(PrimitiveType::Timestamp), "{}", col.name),
+                ColumnData::TimestampMicros(_) => assert_eq!(*ty, Type::Primitive(PrimitiveType::Timestamptz), "{}", col.name),
+                _ => {}
+            }
+        }
+        let last = cols.last().unwrap();
+        assert_eq!((last.name.as_str(), last.field_id, last.required), (INGEST_TS, 99, true));
+        assert_eq!(last.data, ColumnData::TimestampNtzMicros(vec![Some(1_700_000_000_000_000)]));
     }
 }
