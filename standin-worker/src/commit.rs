@@ -38,6 +38,8 @@ const MAX_COMMITS_PER_FLUSH: usize = 64;
 type Res<T> = std::result::Result<T, String>;
 /// Buffer keys with their sizes.
 type Keys = Vec<(String, u64)>;
+/// Records, as JSON objects.
+type Rows = Vec<Map<String, Value>>;
 
 fn e(what: &str) -> impl Fn(worker::Error) -> String + '_ {
     move |err| format!("{what}: {err}")
@@ -214,11 +216,11 @@ async fn read_records(bucket: &Bucket, prefix: &str, keys: &[String]) -> Res<Vec
 
 /// The rows of one commit by partition: one group for an unpartitioned table; by the day of
 /// `__ingest_ts` (days since 1970-01-01) for a `day(__ingest_ts)` table.
-fn partitions(layout: &table::Layout, rows_in: &[Map<String, Value>]) -> Vec<(Option<i32>, Vec<Map<String, Value>>)> {
+fn partitions(layout: &table::Layout, rows_in: &[Map<String, Value>]) -> Vec<(Option<i32>, Rows)> {
     if layout.spec.fields.is_empty() {
         return vec![(None, rows_in.to_vec())];
     }
-    let mut groups: std::collections::BTreeMap<i32, Vec<Map<String, Value>>> = std::collections::BTreeMap::new();
+    let mut groups: std::collections::BTreeMap<i32, Rows> = std::collections::BTreeMap::new();
     for row in rows_in {
         let micros = row.get(table::INGEST_TS).and_then(Value::as_i64).unwrap_or(0);
         let day = i32::try_from(micros.div_euclid(86_400_000_000)).unwrap_or(0);
