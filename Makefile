@@ -89,6 +89,12 @@ token:
 dry-run: build
 	@for w in $(WORKERS); do $(NODE_BIN)/wrangler deploy --dry-run --outdir $(BUILD)/dry-run/$$w -c wrangler/$$w.toml; done
 
+## stream-schema: regenerate wrangler/stream-schema.json (the record contract as a Pipelines stream schema)
+## from shared::record::COLUMNS; `cargo test -p artifact-tools` fails while the file is stale
+.PHONY: stream-schema
+stream-schema:
+	$(CARGO) run -q --bin stream_schema -- --out wrangler/stream-schema.json
+
 ## fuzz-build: build every fuzz target (fuzz/ is its own cargo-fuzz workspace; see SECURITY.md)
 fuzz-build:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked || $(CARGO) install cargo-fuzz
