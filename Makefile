@@ -91,9 +91,23 @@ dry-run: build
 
 ## stream-schema: regenerate wrangler/stream-schema.json (the record contract as a Pipelines stream schema)
 ## from shared::record::COLUMNS; `cargo test -p artifact-tools` fails while the file is stale
-.PHONY: stream-schema
+.PHONY: stream-schema provision deploy
 stream-schema:
 	$(CARGO) run -q --bin stream_schema -- --out wrangler/stream-schema.json
+
+## provision: print, in order, the wrangler commands that create the bucket, its catalog, the streams,
+## sinks and pipelines, and the KV namespace (docs/deploy.md); APPLY=1 runs them and writes the ids
+## into wrangler/ingest.toml and wrangler/serve.toml (needs SINK_CATALOG_TOKEN)
+provision:
+	@node tools/provision.mjs $(if $(filter 1 true yes,$(APPLY)),--apply)
+
+## deploy: build, then deploy both workers with the configs provision filled in (refused while they still
+## hold the committed placeholders). INGEST_SECRETS /
+## SERVE_SECRETS (optional): a .env or JSON file of secrets uploaded with the deployment
+deploy: build
+	@node tools/provision.mjs --check
+	$(NODE_BIN)/wrangler deploy -c wrangler/ingest.toml $(if $(INGEST_SECRETS),--secrets-file $(INGEST_SECRETS))
+	$(NODE_BIN)/wrangler deploy -c wrangler/serve.toml $(if $(SERVE_SECRETS),--secrets-file $(SERVE_SECRETS))
 
 ## fuzz-build: build every fuzz target (fuzz/ is its own cargo-fuzz workspace; see SECURITY.md)
 fuzz-build:
