@@ -8,7 +8,6 @@
 use std::collections::VecDeque;
 
 use futures_channel::oneshot;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::chunk::Chunk;
 use shared::intake::{BodyFormat, Intake, Report, Stop};
@@ -66,9 +65,8 @@ async fn recorded_state(kv: &Kv, keys: &[String]) -> Vec<(String, String, i64)> 
     values
         .into_iter()
         .filter_map(|(k, text)| {
-            let v = serde_json::from_str::<Value>(&text).ok()?;
-            let generation = v.get("g").and_then(Value::as_i64).unwrap_or(0);
-            Some((k, v.get("h")?.as_str()?.to_string(), generation))
+            let state = shared::state::State::parse(&text)?;
+            Some((k, state.dedupe?, state.generation))
         })
         .collect()
 }

@@ -30,7 +30,7 @@ pub fn zone(env: &Env) -> Option<ZonePurge> {
 /// Records the confirmed state of each artifact: `(ns/type/id, dedupe key, generation)`.
 pub async fn record_state(kv: &Kv, written: &[(String, String, i64)]) {
     let puts = written.iter().map(|(key, dedupe, generation)| {
-        let value = json!({ "h": dedupe, "g": generation }).to_string();
+        let value = shared::state::State::confirmed(dedupe, *generation).to_json();
         kv.put_started(&shared::cache_key::state_key_of(key), &value)
     });
     if let Err(e) = js::all(puts).await {

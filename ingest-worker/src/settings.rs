@@ -1,7 +1,6 @@
 //! Limits and defaults: wrangler vars, overridden per tenant by `tenant:<org>` in KV.
 
 use crate::js::Kv;
-use serde_json::Value;
 use shared::intake::Limits;
 use shared::record::Visibility;
 use shared::retry::RetryPolicy;
@@ -67,21 +66,19 @@ pub fn from_env(env: &Env) -> Settings {
 /// A KV failure is an error, not the defaults: they could be looser than the tenant's limits or
 /// stamp a wider default visibility on its records.
 pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Result<Settings, String> {
-    // `tenant:{org}` through the one composite-key encoding, as serve reads it.
-    let Some(text) = kv.get(&shared::key::compose(&["tenant", org])).await? else {
+    // `tenant:{org}`, the key and the codec serve reads too.
+    let Some(text) = kv.get(&shared::tenant::key(org)).await? else {
         return Ok(base);
     };
-    let Ok(Value::Object(t)) = serde_json::from_str::<Value>(&text) else {
-        return Ok(base);
-    };
+    let t = shared::tenant::Tenant::parse(&text);
     let mut s = base;
-    if let Some(n) = t.get("max_body_bytes").and_then(Value::as_u64) {
+    if let Some(n) = t.max_body_bytes {
         s.max_body_bytes = s.max_body_bytes.min(n);
     }
-    if let Some(n) = t.get("max_artifacts_per_request").and_then(Value::as_u64) {
+    if let Some(n) = t.max_artifacts_per_request {
         s.limits.max_records = s.limits.max_records.min(n);
     }
-    if let Some(v) = t.get("default_visibility").and_then(Value::as_str).and_then(Visibility::parse) {
+    if let Some(v) = t.default_visibility {
         s.default_visibility = v;
     }
     Ok(s)

@@ -7,11 +7,10 @@
 //! can spell another's): a caller can only ever look up the scopes its own token grants
 //! (`shared::cache_key::reader_scopes`), so an anonymous caller can never reach it.
 
+use shared::answer::Body;
 use shared::cache_policy::Windows;
 use shared::content::ContentRef;
 use worker::{Cache, Date, Env, Headers, Response};
-
-use crate::read::Body;
 
 /// Fresh and stale windows from `FRESH_SECONDS` / `STALE_SECONDS` (defaults 300 / 60).
 pub fn windows(env: &Env) -> Windows {
@@ -19,23 +18,7 @@ pub fn windows(env: &Env) -> Windows {
     Windows { fresh_secs: num("FRESH_SECONDS", 300), stale_secs: num("STALE_SECONDS", 60) }
 }
 
-/// What ingest recorded for an artifact when a write was confirmed.
-#[derive(Clone, Default)]
-pub struct State {
-    /// The generation (the confirmed record's `ts`; 0 when never written through ingest).
-    pub generation: i64,
-    /// The confirmed record's dedupe key (`shared::record::dedupe_key_of`), when recorded.
-    pub dedupe: Option<String>,
-}
-
-impl State {
-    /// Whether an answer made from a row with `ts` and dedupe key `dedupe` is the latest
-    /// confirmed write, so it may be cached (and a cached one used). The generation alone is not
-    /// enough: a bulk rewrite may carry the same `ts` as the version cached before it.
-    pub fn current(&self, ts: i64, dedupe: &str) -> bool {
-        ts >= self.generation && self.dedupe.as_deref().is_none_or(|h| h == dedupe)
-    }
-}
+pub use shared::state::State;
 
 /// The artifact's state as ingest recorded it (default when never written through ingest), or
 /// `None` when KV cannot be read: the caller then bypasses the cache, since any cached answer
@@ -45,11 +28,7 @@ pub async fn state(env: &Env, c: &ContentRef) -> Option<State> {
     let key = shared::cache_key::state_key(&c.ns, &c.ty, &c.id);
     // 60 s is KV's smallest edge cache TTL; it bounds how long a purge takes to be seen.
     let text = kv.get(&key).cache_ttl(60).text().await.ok()?;
-    let v = text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).unwrap_or_default();
-    Some(State {
-        generation: v.get("g").and_then(serde_json::Value::as_i64).unwrap_or(0),
-        dedupe: v.get("h").and_then(serde_json::Value::as_str).map(String::from),
-    })
+    Some(text.and_then(|t| State::parse(&t)).unwrap_or_default())
 }
 
 /// The Cache API key of one representation (and version) in one scope.
@@ -77,14 +56,10 @@ pub async fn windows_for(env: &Env, base: Windows, org: &str, mode: Option<&str>
         return w;
     }
     let Ok(kv) = env.kv("ARTIFACT_STATE") else { return w };
-    let Ok(Some(text)) = kv.get(&shared::key::compose(&["tenant", org])).cache_ttl(60).text().await else { return w };
-    let Some(cache) = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("cache").cloned()) else { return w };
-    if let Some(n) = cache.get("fresh_seconds").and_then(serde_json::Value::as_u64) {
-        w.fresh_secs = n;
-    }
-    if let Some(n) = cache.get("stale_seconds").and_then(serde_json::Value::as_u64) {
-        w.stale_secs = n;
-    }
+    let Ok(Some(text)) = kv.get(&shared::tenant::key(org)).cache_ttl(60).text().await else { return w };
+    let tenant = shared::tenant::Tenant::parse(&text);
+    w.fresh_secs = tenant.fresh_seconds.unwrap_or(w.fresh_secs);
+    w.stale_secs = tenant.stale_seconds.unwrap_or(w.stale_secs);
     w
 }
 
@@ -139,24 +114,5 @@ pub async fn store(key: &str, b: &Body, w: Windows, tag: &str) {
     let res = res.with_status(b.status).with_headers(headers);
     if let Err(e) = Cache::default().put(key, res).await {
         worker::console_error!("cache put failed: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::State;
-
-    #[test]
-    fn an_entry_is_current_only_for_the_last_confirmed_write() {
-        let key = |vis: &str| shared::record::dedupe_key_of("abc", vis, false, "acme", "alice");
-        let state = State { generation: 10, dedupe: Some(key("org")) };
-        assert!(state.current(10, &key("org")));
-        assert!(state.current(11, &key("org")), "a newer row with the same dedupe key");
-        assert!(!state.current(9, &key("org")), "older than the generation");
-        // Regression: a bulk rewrite with the same ts (here public → org) kept the generation,
-        // and the public answer stayed cached.
-        assert!(!state.current(10, &key("public")));
-        assert!(State { generation: 10, dedupe: None }.current(10, &key("public")), "no recorded key: the generation decides");
-        assert!(!state.current(10, ""), "entries stored without a dedupe key");
     }
 }

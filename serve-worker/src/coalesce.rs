@@ -8,12 +8,11 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 
+use shared::answer::Answer;
 use shared::coalesce::{Arrival, Check, Flights};
 use shared::locate::Cost;
 use shared::problem::Problem;
 use worker::{Date, Delay};
-
-use crate::read::Answer;
 
 /// How long a running read may be waited for, ms.
 pub const TTL_MS: u64 = 30_000;

@@ -281,6 +281,17 @@ fn rewrite_once(html: &str, o: &Options<'_>, limit: usize) -> Result<String, Str
     String::from_utf8(out).map_err(|e| e.to_string())
 }
 
+/// The rewriter the core's answer calls for `.html` (its links and sanitising, and the matching CSP).
+pub struct Rewriter;
+
+impl shared::answer::Html for Rewriter {
+    fn rewrite(&self, html: &str, page: &shared::answer::Page<'_>) -> Result<(String, &'static str), String> {
+        let options = Options { ns: page.ns, ty: page.ty, dir: page.dir, sanitize: page.sanitize };
+        let html = rewrite(html, &options)?;
+        Ok((html, if page.sanitize { CSP_SANITIZED } else { CSP_TRUSTED }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,3 +466,4 @@ mod tests {
         assert_eq!(scheme("a/b:c"), None);
     }
 }
+

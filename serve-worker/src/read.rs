@@ -1,14 +1,12 @@
 //! `GET`/`HEAD /$.content/{ns}/{type}/{id}[@version].{ext}`: locate the newest version across the
 //! configured tables, check visibility, and answer with the representation asked for.
 
-use serde_json::{Map, Value};
-use shared::content::{self, ContentRef, Reader, Representation, RowOrder, Version};
-use std::rc::Rc;
+use serde_json::Value;
+use shared::answer::{self, Answer, Body, Reads};
+use shared::content::{self, ContentRef, Reader, Representation};
 
-use shared::iceberg::table_metadata::TableMetadata;
-use shared::locate::{self, At, Cell, Cost, Found, LocateError, Table, Wanted};
+use shared::locate::Cost;
 use shared::problem::Problem;
-use shared::record::{Content, Visibility, COLUMNS};
 use shared::cache_policy::{client_cache_control, freshness, Freshness, Windows};
 use worker::{Context, Date, Env, Request, Response, Result};
 
@@ -17,42 +15,6 @@ use crate::cache;
 use crate::glue;
 use crate::store::R2;
 use crate::tables::{self, Config};
-
-/// The one answer for "missing", "tombstoned" and "not yours": nothing may tell them apart.
-fn not_found(c: &ContentRef) -> Problem {
-    Problem::new(404, "not-found", "Not Found", format!("no artifact {}/{}/{}", c.ns, c.ty, c.id))
-}
-
-fn upstream(e: &LocateError) -> Problem {
-    let p = Problem::new(502, "bad-upstream-object", "Bad Gateway", e.to_string());
-    match e {
-        LocateError::Store { key, .. } | LocateError::Corrupt { key, .. } => p.with("key", key.as_str()),
-        LocateError::OutsideWarehouse(l) => p.with("location", l.as_str()),
-        LocateError::Unsupported(what) => p.with("feature", *what),
-    }
-}
-
-/// What the cache stores and the client gets, before headers are chosen.
-#[derive(Clone)]
-pub struct Body {
-    pub status: u16,
-    pub content_type: String,
-    pub body: String,
-    pub etag: String,
-    pub private: bool,
-    /// Cache scope: `public`, `org:<org>` or `user:<org>:<sub>` (see `shared::cache_key`).
-    pub scope: String,
-    /// `Content-Security-Policy` (HTML only).
-    pub csp: Option<String>,
-    /// `ts` of the row it was made from (µs).
-    pub ts: i64,
-    /// Dedupe key of the row it was made from (`shared::record::dedupe_key_of`).
-    pub dedupe: String,
-    /// The owner's org (tenant cache settings).
-    pub owner_org: String,
-    /// The mode of the table the row came from (`preview`, `build`, `bulk`), when known.
-    pub mode: Option<String>,
-}
 
 /// Where an answer came from, for `X-Artifact-Source`.
 #[derive(Clone, Copy)]
@@ -65,10 +27,7 @@ enum Source {
 pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool) -> Result<Response> {
     let c = match content::parse(rest) {
         Ok(c) => c,
-        Err(content::RouteError::UnknownExtension) => {
-            return glue::problem(&Problem::new(404, "unknown-extension", "Not Found", content::RouteError::UnknownExtension.description()))
-        }
-        Err(e) => return glue::problem(&Problem::new(400, "bad-path", "Bad Request", e.description())),
+        Err(e) => return glue::problem(&Problem::from(e)),
     };
     let claims = match crate::auth::reader(req, env) {
         Ok(c) => c,
@@ -309,175 +268,13 @@ fn respond(
     Ok(res)
 }
 
-/// The result of reading the table for one request.
-#[derive(Clone)]
-pub enum Answer {
-    /// A representation.
-    Body(Body),
-    /// A problem that is not an upstream failure (404s).
-    Problem(Problem),
-}
-
-fn at(version: Version) -> At {
-    match version {
-        Version::Latest => At::Current,
-        Version::Snapshot(id) => At::Snapshot(id),
-        Version::AsOf(us) => At::Time(us),
-    }
-}
-
-/// The newest row for `c` at `at` across the configured tables, and its table's metadata.
-async fn newest(c: &ContentRef, at: &At, cfg: &Config, r2: &R2, cost: &mut Cost) -> std::result::Result<Option<(Found, Rc<TableMetadata>)>, Problem> {
-    let keys = tables::current_metadata_keys(cfg, r2).await.map_err(|e| upstream(&e))?;
-    let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
-    let mut best: Option<(Found, Rc<TableMetadata>)> = None;
-    for key in keys {
-        let metadata = tables::metadata(cfg, r2, &key).await.map_err(|e| upstream(&e))?;
-        let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
-        let found = locate::locate(r2, &table, wanted, at, cost).await.map_err(|e| upstream(&e))?;
-        if let Some(f) = found {
-            // Across tables: greatest ts, then greater data sequence number (row positions are
-            // per table and do not order across tables).
-            let order = |o: RowOrder| (o.ts, o.sequence_number);
-            if best.as_ref().is_none_or(|(b, _)| order(f.order) > order(b.order)) {
-                best = Some((f, metadata.clone()));
-            }
-        }
-    }
-    Ok(best)
-}
-
-/// A row's visibility. Our tables always carry one (a required column); a row without one comes
-/// from a table another tool wrote and the operator listed, and gets UNOWNED_VISIBILITY. A value
-/// that is present but unknown is treated as the strictest, `user`.
-fn visibility_of(found: &Found, cfg: &Config) -> Visibility {
-    match found.visibility.as_deref() {
-        None => cfg.unowned_visibility,
-        Some(v) => Visibility::parse(v).unwrap_or(Visibility::User),
-    }
-}
-
-/// Whether `reader` may read `found` (live, and visible to it).
-fn readable(found: &Found, visibility: Visibility, reader: Reader<'_>) -> bool {
-    !found.deleted && content::may_read(visibility, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader)
-}
-
-/// How many callers a visibility admits, fewest first (the cache scope of a versioned answer is
-/// the narrower of the historic and the current row's).
-fn breadth(v: Visibility) -> u8 {
-    match v {
-        Visibility::User => 0,
-        Visibility::Org => 1,
-        Visibility::Public | Visibility::Unlisted => 2,
-    }
-}
-
+/// The core's answer (`shared::answer`) over this request's R2 reads and the configured tables,
+/// counted as one table read for `/$.health`.
 async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost: &mut Cost) -> std::result::Result<Answer, Problem> {
     crate::coalesce::count_table_read();
-    let Some((found, metadata)) = newest(c, &at(c.version), cfg, r2, cost).await? else { return Ok(Answer::Problem(not_found(c))) };
-    // The mode is the table's last path segment when it names one (`…/artifacts/build`).
-    let mode = metadata.location.trim_end_matches('/').rsplit('/').next().filter(|m| ["preview", "build", "bulk"].contains(m)).map(String::from);
-    let visibility = visibility_of(&found, cfg);
-    if !readable(&found, visibility, reader) {
-        return Ok(Answer::Problem(not_found(c)));
-    }
-    let owner_org = found.owner_org.clone().unwrap_or_default();
-    let owner_user = found.owner_user.clone().unwrap_or_default();
-    // Who the answer may be shared with: the row's readers, narrowed below.
-    let (mut scope_vis, mut scope_org, mut scope_user) = (visibility, owner_org.clone(), owner_user.clone());
-    // History is readable only by callers who may read the current state too: a version of an
-    // artifact that is now deleted, or now hidden from the caller, is missing (security issue 5).
-    // Owners included: a delete removes every version from serve.
-    if c.version != Version::Latest {
-        let Some((current, _)) = newest(c, &At::Current, cfg, r2, cost).await? else { return Ok(Answer::Problem(not_found(c))) };
-        let now_visible = visibility_of(&current, cfg);
-        if !readable(&current, now_visible, reader) {
-            return Ok(Answer::Problem(not_found(c)));
-        }
-        if breadth(now_visible) < breadth(visibility) {
-            scope_vis = now_visible;
-            scope_org = current.owner_org.clone().unwrap_or_default();
-            scope_user = current.owner_user.clone().unwrap_or_default();
-        }
-    }
-    // Owners are shown only to callers in the owner's org (security issue 10); that variant of a
-    // public record is private to the org.
-    let show_owner = reader.in_org(&owner_org);
-    let record = c.representation == Representation::Record;
-    if record && show_owner && breadth(scope_vis) == breadth(Visibility::Public) {
-        scope_vis = Visibility::Org;
-        scope_org = owner_org.clone();
-    }
-    let private = breadth(scope_vis) < breadth(Visibility::Public);
-    let scope = shared::cache_key::scope(scope_vis, &scope_org, &scope_user);
-    let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
-    // The body of `.json` also carries ts and visibility, so the tag covers the version, not
-    // only the content; the `.json` that shows owners has a tag of its own.
-    let hash = found.content_hash.as_deref().unwrap_or("none");
-    let variant = if record && show_owner { "-o" } else { "" };
-    let etag = format!("\"{hash}-{}-{}{variant}.{}\"", found.ts, visibility.as_str(), c.ext);
-    let dedupe = shared::record::dedupe_key_of(hash, visibility.as_str(), found.deleted, &owner_org, &owner_user);
-    let body = |content_type: &str, body: String, csp: Option<&str>| {
-        Answer::Body(Body {
-            status: 200,
-            content_type: content_type.into(),
-            body,
-            etag: etag.clone(),
-            private,
-            scope: scope.clone(),
-            csp: csp.map(String::from),
-            ts: found.ts,
-            dedupe: dedupe.clone(),
-            owner_org: owner_org.clone(),
-            mode: mode.clone(),
-        })
-    };
-    let single = match c.representation {
-        Representation::Text { column, content_type } => Some((column, content_type)),
-        Representation::Json { column } => Some((column, "application/json")),
-        Representation::Record => None,
-    };
-    match single {
-        Some((column, content_type)) => {
-            let value = locate::read_value(r2, &table, &found, column, cost).await.map_err(|e| upstream(&e))?;
-            match value {
-                Some(html) if column == "html" => {
-                    // Sanitised unless the owner's org is trusted and the page public (security
-                    // issue 8: every tenant's public HTML shares one origin).
-                    let trusted = cfg.trusted_orgs.contains(&owner_org);
-                    let sanitize = visibility != Visibility::Public || !trusted;
-                    let dir = c.id.rsplit_once('/').map_or("", |(d, _)| d);
-                    let options = crate::html::Options { ns: &c.ns, ty: &c.ty, dir, sanitize };
-                    let html = crate::html::rewrite(&html, &options).map_err(|e| {
-                        Problem::new(500, "html-rewrite-failed", "Internal Server Error", format!("the HTML could not be rewritten: {e}"))
-                    })?;
-                    let csp = if sanitize { crate::html::CSP_SANITIZED } else { crate::html::CSP_TRUSTED };
-                    Ok(body(content_type, html, Some(csp)))
-                }
-                Some(text) => Ok(body(content_type, text, None)),
-                None => Ok(Answer::Problem(Problem::new(404, "field-missing", "Not Found", format!("{}/{}/{} has no {column}", c.ns, c.ty, c.id)).with("field", column))),
-            }
-        }
-        None => {
-            let names: Vec<&str> = COLUMNS.iter().map(|col| col.name).filter(|n| show_owner || !matches!(*n, "owner_org" | "owner_user")).collect();
-            let cells = locate::read_row(r2, &table, &found, &names, cost).await.map_err(|e| upstream(&e))?;
-            let mut obj = Map::new();
-            let columns = COLUMNS.iter().filter(|col| names.contains(&col.name));
-            for (col, cell) in columns.zip(cells) {
-                let v = match (col.name, col.content, cell) {
-                    (_, _, Cell::Null) => Value::Null,
-                    ("ts" | "expires_at", _, Cell::Long(us)) => Value::String(shared::time::format_micros(us)),
-                    (_, Content::Json | Content::JsonMeta, Cell::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
-                    (_, _, Cell::Text(t)) => Value::String(t),
-                    (_, _, Cell::Long(n)) => Value::from(n),
-                    (_, _, Cell::Bool(b)) => Value::Bool(b),
-                    (_, _, Cell::List(items)) => Value::Array(items.into_iter().map(|i| i.map_or(Value::Null, Value::String)).collect()),
-                };
-                obj.insert(col.name.into(), v);
-            }
-            Ok(body("application/json", Value::Object(obj).to_string(), None))
-        }
-    }
+    let catalog = tables::Tables { cfg, r2 };
+    let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
+    reads.answer(c, reader, cost).await
 }
 
 /// Most items a listing page holds.
@@ -508,41 +305,17 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
     let cfg = Config::from_env(env);
     let r2 = R2::new(env.bucket("WAREHOUSE")?);
     let mut cost = Cost::default();
-    let keys = match tables::current_metadata_keys(&cfg, &r2).await {
-        Ok(k) => k,
-        Err(e) => return glue::problem(&upstream(&e)),
+    let catalog = tables::Tables { cfg: &cfg, r2: &r2 };
+    let reads = Reads { store: &r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
+    let merged = match reads.list(&ns, &ty, &mut cost).await {
+        Ok(m) => m,
+        Err(p) => return glue::problem(&p),
     };
-    let mut merged: std::collections::BTreeMap<String, Found> = std::collections::BTreeMap::new();
-    for key in keys {
-        let metadata = match tables::metadata(&cfg, &r2, &key).await {
-            Ok(m) => m,
-            Err(e) => return glue::problem(&upstream(&e)),
-        };
-        let table = Table { metadata: &metadata, location_prefix: cfg.prefix_for(&metadata.location) };
-        let rows = match locate::list(&r2, &table, &ns, &ty, &At::Current, &mut cost).await {
-            Ok(r) => r,
-            Err(e) => return glue::problem(&upstream(&e)),
-        };
-        for (id, f) in rows {
-            let order = |o: RowOrder| (o.ts, o.sequence_number);
-            if merged.get(&id).is_none_or(|b| order(f.order) > order(b.order)) {
-                merged.insert(id, f);
-            }
-        }
-    }
     r2.keep_reads();
     let mut items = Vec::new();
     let mut next = None;
     for (id, f) in merged.range::<str, _>((std::ops::Bound::Excluded(after.as_str()), std::ops::Bound::Unbounded)) {
-        let visibility = match f.visibility.as_deref() {
-            None => cfg.unowned_visibility,
-            Some(v) => Visibility::parse(v).unwrap_or(Visibility::User),
-        };
-        let listed = matches!(visibility, Visibility::Public | Visibility::Org | Visibility::User);
-        // Unlisted artifacts are readable by URL but never listed.
-        if f.deleted || !listed || !content::may_read(visibility, f.owner_org.as_deref().unwrap_or(""), f.owner_user.as_deref().unwrap_or(""), reader) {
-            continue;
-        }
+        let Some(visibility) = answer::listed(f, reader, &cfg.policy) else { continue };
         if items.len() == limit {
             next = items.last().and_then(|v: &Value| v.get("id").and_then(Value::as_str).map(String::from));
             break;
@@ -634,8 +407,7 @@ impl Batch {
         let rest = r.strip_prefix(content::PREFIX).unwrap_or(r);
         let result = match content::parse(rest) {
             Ok(c) => answer(&c, reader, &self.cfg, &self.r2, &mut self.cost).await.map(|a| (a, c.representation)),
-            Err(content::RouteError::UnknownExtension) => Err(Problem::new(404, "unknown-extension", "Not Found", content::RouteError::UnknownExtension.description())),
-            Err(e) => Err(Problem::new(400, "bad-path", "Bad Request", e.description())),
+            Err(e) => Err(Problem::from(e)),
         };
         let line = match result {
             Ok((Answer::Body(b), rep)) => {

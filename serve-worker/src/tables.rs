@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use shared::answer::{Catalog, Policy};
 use shared::iceberg::table_metadata::TableMetadata;
 use shared::locate::{key_for, LocateError, ObjectStore, StoreError};
 use worker::{Date, Env};
@@ -35,11 +36,10 @@ pub struct Config {
     pub catalog_token: Option<String>,
     /// Cache lifetime of pointers and metadata, ms.
     pub ttl_ms: f64,
-    /// Visibility of rows that have none (tables written by other tools).
-    pub unowned_visibility: shared::record::Visibility,
-    /// Orgs whose *public* HTML runs unsanitised (`TRUSTED_ORGS`, comma-separated; default none:
+    /// `UNOWNED_VISIBILITY` (visibility of rows that have none: tables written by other tools)
+    /// and `TRUSTED_ORGS` (comma-separated orgs whose *public* HTML runs unsanitised; default none:
     /// every tenant's HTML is sanitised, since all tenants share one origin).
-    pub trusted_orgs: Vec<String>,
+    pub policy: Policy,
 }
 
 impl Config {
@@ -71,9 +71,11 @@ impl Config {
             catalog_tables: ["TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK"].iter().map(|n| var(env, n)).filter(|t| !t.is_empty()).collect(),
             catalog_token: env.secret("CATALOG_TOKEN").ok().map(|s| s.to_string()).or_else(|| env.var("CATALOG_TOKEN").ok().map(|v| v.to_string())),
             ttl_ms: var(env, "METADATA_TTL_SECONDS").trim().parse::<f64>().unwrap_or(5.0) * 1000.0,
-            unowned_visibility: shared::record::Visibility::parse(var(env, "UNOWNED_VISIBILITY").trim())
-                .unwrap_or(shared::record::Visibility::Public),
-            trusted_orgs: list(var(env, "TRUSTED_ORGS")),
+            policy: Policy {
+                unowned_visibility: shared::record::Visibility::parse(var(env, "UNOWNED_VISIBILITY").trim())
+                    .unwrap_or(shared::record::Visibility::Public),
+                trusted_orgs: list(var(env, "TRUSTED_ORGS")),
+            },
         }
     }
 }
@@ -202,4 +204,26 @@ pub async fn metadata(cfg: &Config, r2: &R2, key: &str) -> Result<Rc<TableMetada
     let parsed = Rc::new(parsed);
     remember(&METADATA, key, parsed.clone());
     Ok(parsed)
+}
+
+/// The configured tables as the core's [`Catalog`], over this request's reads.
+pub struct Tables<'a> {
+    /// Where the tables are.
+    pub cfg: &'a Config,
+    /// The warehouse.
+    pub r2: &'a R2,
+}
+
+impl Catalog for Tables<'_> {
+    async fn metadata_keys(&self) -> Result<Vec<String>, LocateError> {
+        current_metadata_keys(self.cfg, self.r2).await
+    }
+
+    async fn metadata(&self, key: &str) -> Result<Rc<TableMetadata>, LocateError> {
+        metadata(self.cfg, self.r2, key).await
+    }
+
+    fn prefix_for(&self, location: &str) -> &str {
+        self.cfg.prefix_for(location)
+    }
 }

@@ -215,6 +215,23 @@ pub fn newer(candidate: RowOrder, current: RowOrder) -> bool {
     candidate > current
 }
 
+/// Across tables: the greater `ts`, then the greater data sequence number (row positions are
+/// per table and do not order across tables).
+pub fn newer_across_tables(candidate: RowOrder, current: RowOrder) -> bool {
+    (candidate.ts, candidate.sequence_number) > (current.ts, current.sequence_number)
+}
+
+/// How serve answers a path it cannot parse: 404 for an unknown extension (nothing could be
+/// served there), 400 `bad-path` otherwise.
+impl From<RouteError> for crate::problem::Problem {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::UnknownExtension => crate::problem::Problem::new(404, "unknown-extension", "Not Found", e.description()),
+            _ => crate::problem::Problem::new(400, "bad-path", "Bad Request", e.description()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +336,20 @@ mod tests {
         assert!(newer(r(1, 2, 0), r(1, 1, 9)), "tie on ts: greater sequence number");
         assert!(newer(r(1, 1, 5), r(1, 1, 4)), "then the later row");
         assert!(!newer(r(1, 1, 4), r(1, 1, 4)));
+        // Across tables positions do not count: a tie on (ts, sequence number) keeps the first.
+        assert!(newer_across_tables(r(2, 0, 0), r(1, 9, 9)));
+        assert!(newer_across_tables(r(1, 2, 0), r(1, 1, 9)));
+        assert!(!newer_across_tables(r(1, 1, 9), r(1, 1, 0)), "a later position in another table does not win");
+    }
+
+    #[test]
+    fn route_errors_become_problems() {
+        use crate::problem::Problem;
+        let p = Problem::from(RouteError::UnknownExtension);
+        assert_eq!((p.status, p.slug), (404, "unknown-extension"));
+        for e in [RouteError::Shape, RouteError::BadEncoding, RouteError::BadVersion, RouteError::BadSegment("x")] {
+            let p = Problem::from(e);
+            assert_eq!((p.status, p.slug, p.detail.as_str()), (400, "bad-path", e.description()));
+        }
     }
 }

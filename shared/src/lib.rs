@@ -14,6 +14,10 @@
 //! - [`intake`]: one request body from bytes to chunks, and the report that decides the answer.
 //! - [`iceberg`]: the Iceberg table model (metadata JSON; Avro manifests with feature `avro`).
 //! - `locate` (feature `reader` = `avro` + `parquet`): the scan locator over an object store.
+//! - `answer` (feature `reader`): serve's answer to a content read: the newest row across tables,
+//!   visibility, cache scope, `ETag`, the `.json` record, generic over the object store.
+//! - [`state`]: the per-artifact state ingest records and serve reads (`{"g","h"}`).
+//! - [`tenant`]: per-tenant settings (`tenant:<org>`), read by both workers.
 //! - [`signed`]: signed URLs (HMAC over path and expiry).
 //! - [`route`]: percent-decoding of path segments.
 //! - [`cache_policy`]: fresh/stale windows (stale-while-revalidate done by the worker).
@@ -47,6 +51,10 @@ pub mod iceberg;
 pub mod intake;
 #[cfg(feature = "reader")]
 pub mod locate;
+#[cfg(feature = "reader")]
+pub mod answer;
+pub mod state;
+pub mod tenant;
 pub mod route;
 pub mod signed;
 #[cfg(feature = "parquet")]

@@ -1,0 +1,70 @@
+//! Per-tenant settings: the JSON value at `tenant:<org>` (KV `ARTIFACT_STATE`, key [`key`]), read by
+//! ingest (limits, default visibility) and serve (cache windows). One codec for both.
+//!
+//! ```json
+//! {"max_body_bytes": 1048576, "max_artifacts_per_request": 1000, "default_visibility": "org",
+//!  "cache": {"fresh_seconds": 60, "stale_seconds": 30}}
+//! ```
+//! Every member is optional; a member of the wrong type counts as absent.
+
+use alloc::string::String;
+use serde_json::Value;
+
+use crate::record::Visibility;
+
+/// The KV key of `org`'s settings, through the one composite-key encoding.
+pub fn key(org: &str) -> String {
+    crate::key::compose(&["tenant", org])
+}
+
+/// A tenant's overrides; `None` keeps the worker's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tenant {
+    /// `max_body_bytes` (ingest; may only tighten the default).
+    pub max_body_bytes: Option<u64>,
+    /// `max_artifacts_per_request` (ingest; may only tighten the default).
+    pub max_artifacts_per_request: Option<u64>,
+    /// `default_visibility` for records that name none (ingest).
+    pub default_visibility: Option<Visibility>,
+    /// `cache.fresh_seconds` (serve).
+    pub fresh_seconds: Option<u64>,
+    /// `cache.stale_seconds` (serve).
+    pub stale_seconds: Option<u64>,
+}
+
+impl Tenant {
+    /// Parses the KV value; anything that is not a JSON object is no overrides.
+    pub fn parse(text: &str) -> Tenant {
+        let Ok(Value::Object(t)) = serde_json::from_str::<Value>(text) else { return Tenant::default() };
+        let cache = t.get("cache");
+        let cache_u64 = |name: &str| cache.and_then(|c| c.get(name)).and_then(Value::as_u64);
+        Tenant {
+            max_body_bytes: t.get("max_body_bytes").and_then(Value::as_u64),
+            max_artifacts_per_request: t.get("max_artifacts_per_request").and_then(Value::as_u64),
+            default_visibility: t.get("default_visibility").and_then(Value::as_str).and_then(Visibility::parse),
+            fresh_seconds: cache_u64("fresh_seconds"),
+            stale_seconds: cache_u64("stale_seconds"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_member_and_ignores_the_rest() {
+        let t = Tenant::parse(r#"{"max_body_bytes":10,"max_artifacts_per_request":2,"default_visibility":"user","cache":{"fresh_seconds":7,"stale_seconds":3},"x":1}"#);
+        let want = Tenant { max_body_bytes: Some(10), max_artifacts_per_request: Some(2), default_visibility: Some(Visibility::User), fresh_seconds: Some(7), stale_seconds: Some(3) };
+        assert_eq!(t, want);
+        assert_eq!(Tenant::parse(r#"{"max_body_bytes":-1,"default_visibility":"nope","cache":{"fresh_seconds":"7"}}"#), Tenant::default());
+        assert_eq!(Tenant::parse("[1]"), Tenant::default());
+        assert_eq!(Tenant::parse("not json"), Tenant::default());
+    }
+
+    #[test]
+    fn the_key_is_composed() {
+        assert_eq!(key("acme"), crate::key::compose(&["tenant", "acme"]));
+        assert_ne!(key("a:b"), crate::key::compose(&["tenant", "a", "b"]));
+    }
+}
