@@ -44,7 +44,7 @@ pub const MAX_TS_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
 pub enum ColumnType {
     /// UTF-8 string.
     String,
-    /// `timestamptz`, microseconds UTC.
+    /// Iceberg `timestamp` (no zone; what an R2 Data Catalog sink makes of a stream `timestamp`), microseconds since the epoch, UTC by convention.
     TimestampMicros,
     /// 64-bit signed integer.
     Long,

@@ -1,5 +1,5 @@
 //! The local stand-in for Cloudflare Pipelines → R2 Data Catalog (dev and tests only; never
-//! deployed, not size-budgeted). See docs/design-next.md, "Local stand-in".
+//! deployed, not size-budgeted). See docs/standin.md and docs/decisions.md, "Local stand-in".
 //!
 //! - [`send`] (called by the `Preview`/`Build`/`Bulk` entrypoints of `entry.mjs`): validates the
 //!   records and writes them as one buffer object `_standin/buffer/{mode}/{key}.json`; the call
