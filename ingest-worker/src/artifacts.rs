@@ -15,7 +15,6 @@ use shared::problem::Problem;
 use shared::record::{Mode, Record, Stamp};
 use shared::retry::{RetryPolicy, SendOutcome};
 use shared::token::Claims;
-use wasm_bindgen::JsCast;
 use web_sys::Request;
 use worker::{Date, Env};
 
@@ -407,15 +406,7 @@ async fn next_piece(
 fn body_stream(req: &Request, gzip: bool, settings: &Settings, started: u64) -> std::result::Result<Option<Reader>, Refusal> {
     let Some(body) = req.body() else { return Ok(None) };
     let fail = || Refusal::from(Problem::new(500, "internal", "Internal Server Error", "the body stream could not be read"));
-    let stream: wasm_bindgen::JsValue = if gzip {
-        let ctor: js_sys::Function =
-            js_sys::Reflect::get(&js_sys::global(), &"DecompressionStream".into()).map_err(|_| fail())?.unchecked_into();
-        let inflater = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into())).map_err(|_| fail())?;
-        let pipe: js_sys::Function = js_sys::Reflect::get(&body, &"pipeThrough".into()).map_err(|_| fail())?.unchecked_into();
-        pipe.call1(&body, &inflater).map_err(|_| fail())?
-    } else {
-        body.into()
-    };
+    let stream = if gzip { crate::js::gunzip(&body).map_err(|_| fail())? } else { body };
     Reader::new(&stream, settings.body_idle_ms, started.saturating_add(settings.body_deadline_ms)).map(Some).map_err(|_| fail())
 }
 

@@ -1,10 +1,101 @@
-//! Thin raw-JS glue for the few binding calls where the `worker` crate's typed wrappers pull in
-//! serde_wasm_bindgen and float formatting (KV puts, bulk reads, the rate limiter, outbound fetch).
-//! Measured: these wrappers cost the ingest worker several KB of gzip in a 96 KiB budget.
+//! The JS platform in miniature, as workers-rs splits it into `worker-sys` and `worker`: raw
+//! `extern` declarations for the bindings and runtime objects ingest calls (KV, the rate limiter,
+//! `DecompressionStream`), then the small safe API the routes use. The `worker` crate's own
+//! wrappers pull in serde_wasm_bindgen and float formatting; measured, they cost the ingest worker
+//! several KB of gzip in a 96 KiB budget.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Workers KV namespace binding.
+    #[derive(Clone)]
+    pub type KvNamespace;
+
+    /// `get(key)`: the text value, or null.
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+
+    /// `get(keys, "text")`: a `Map` of up to 100 keys (the bulk read).
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get_bulk(this: &KvNamespace, keys: &Array, kind: &str) -> Result<Promise, JsValue>;
+
+    /// `put(key, value, options)`; options `undefined` or `{expirationTtl}`.
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &KvNamespace, key: &str, value: &str, options: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+
+    /// A rate-limiting binding (`[[unsafe.bindings]] type = "ratelimit"`).
+    pub type RateLimiter;
+
+    /// `limit({key})` → `{success}`.
+    #[wasm_bindgen(method, catch)]
+    fn limit(this: &RateLimiter, options: &JsValue) -> Result<Promise, JsValue>;
+
+    type LimitOutcome;
+
+    #[wasm_bindgen(method, getter)]
+    fn success(this: &LimitOutcome) -> Option<bool>;
+
+    /// The runtime's gzip/deflate inflater (a `TransformStream`).
+    type DecompressionStream;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<DecompressionStream, JsValue>;
+
+    /// A `ReadableStream`, as far as piping it goes (web_sys's `pipeThrough` does not catch).
+    type Piped;
+
+    #[wasm_bindgen(method, catch, js_name = pipeThrough)]
+    fn pipe_through(this: &Piped, transform: &DecompressionStream) -> Result<web_sys::ReadableStream, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = getReader)]
+    fn get_reader(this: &Piped) -> Result<StreamReader, JsValue>;
+
+    /// A `ReadableStreamDefaultReader`.
+    type StreamReader;
+
+    /// `read()` → `{done, value}`.
+    #[wasm_bindgen(method, catch)]
+    fn read(this: &StreamReader) -> Result<Promise, JsValue>;
+
+    type ReadResult;
+
+    #[wasm_bindgen(method, getter)]
+    fn done(this: &ReadResult) -> Option<bool>;
+
+    #[wasm_bindgen(method, getter)]
+    fn value(this: &ReadResult) -> JsValue;
+
+    type AbortController;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<AbortController, JsValue>;
+
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &AbortController) -> JsValue;
+
+    #[wasm_bindgen(method)]
+    fn abort(this: &AbortController);
+
+    /// `scheduler.wait(ms, {signal})`: workerd's timer as a promise.
+    #[wasm_bindgen(catch, js_namespace = scheduler, js_name = wait)]
+    fn scheduler_wait(ms: f64, options: &JsValue) -> Result<Promise, JsValue>;
+
+    /// The global `fetch(url, init)`.
+    #[wasm_bindgen(catch, js_name = fetch)]
+    fn fetch_with(url: &str, init: &JsValue) -> Result<Promise, JsValue>;
+}
+
+/// Awaits a promise, the rejection as its text.
+async fn settle(p: Result<Promise, JsValue>) -> Result<JsValue, String> {
+    JsFuture::from(p.map_err(|e| describe(&e))?).await.map_err(|e| describe(&e))
+}
 
 /// Error text of a JS exception or rejection.
 pub fn describe(err: &JsValue) -> String {
@@ -38,16 +129,6 @@ pub fn binding(env: &JsValue, name: &str) -> Option<JsValue> {
     Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-/// `obj.method(...args)`, not awaited.
-pub fn call_now(obj: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let f: Function = Reflect::get(obj, &JsValue::from_str(method))
-        .map_err(|e| describe(&e))?
-        .dyn_into()
-        .map_err(|_| format!("{method} is not a function"))?;
-    let array: Array = args.iter().collect();
-    f.apply(obj, &array).map_err(|e| describe(&e))
-}
-
 /// Awaits every started call at once (`Promise.all`); the first failure is the error.
 pub async fn all(started: impl Iterator<Item = Result<JsValue, String>>) -> Result<(), String> {
     let array = Array::new();
@@ -55,15 +136,6 @@ pub async fn all(started: impl Iterator<Item = Result<JsValue, String>>) -> Resu
         array.push(&p?);
     }
     JsFuture::from(Promise::all(&array)).await.map(|_| ()).map_err(|e| describe(&e))
-}
-
-/// `obj.method(...args)`, awaited if it returns a promise.
-pub async fn call(obj: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let out = call_now(obj, method, args)?;
-    match out.dyn_into::<Promise>() {
-        Ok(p) => JsFuture::from(p).await.map_err(|e| describe(&e)),
-        Err(v) => Ok(v),
-    }
 }
 
 /// A plain object from key/value pairs.
@@ -90,15 +162,15 @@ pub enum ReadError {
 /// piece read meanwhile alive through its reactions). Cheaper in bytes than `worker::ByteStream`
 /// plus a `Delay`.
 pub struct Reader {
-    reader: JsValue,
+    reader: StreamReader,
     idle: f64,
     deadline: f64,
 }
 
 impl Reader {
     /// A reader of `stream` (`getReader()`).
-    pub fn new(stream: &JsValue, idle_ms: u64, deadline: u64) -> Result<Reader, String> {
-        let reader = call_now(stream, "getReader", &[])?;
+    pub fn new(stream: &web_sys::ReadableStream, idle_ms: u64, deadline: u64) -> Result<Reader, JsValue> {
+        let reader = stream.unchecked_ref::<Piped>().get_reader()?;
         Ok(Reader { reader, idle: idle_ms as f64, deadline: deadline as f64 })
     }
 
@@ -109,43 +181,37 @@ impl Reader {
             return Err(ReadError::Timeout);
         }
         let fail = |_| ReadError::Failed;
-        let read = call_now(&self.reader, "read", &[]).map_err(fail)?;
-        let global = js_sys::global();
-        let abort =
-            Reflect::construct(&binding(&global, "AbortController").unwrap_or_default().unchecked_into::<Function>(), &Array::new())
-                .map_err(|_| ReadError::Failed)?;
-        let signal = Reflect::get(&abort, &JsValue::from_str("signal")).map_err(|_| ReadError::Failed)?;
-        let scheduler = binding(&global, "scheduler").unwrap_or_default();
-        let timer = call_now(&scheduler, "wait", &[JsValue::from_f64(wait), object(&[("signal", signal)])]).map_err(fail)?;
+        let read = self.reader.read().map_err(fail)?;
+        let abort = AbortController::new().map_err(fail)?;
+        let timer = scheduler_wait(wait, &object(&[("signal", abort.signal())])).map_err(fail)?;
         let got = JsFuture::from(Promise::race(&Array::of2(&read, &timer))).await;
-        let _ = call_now(&abort, "abort", &[]);
-        let got = got.map_err(|_| ReadError::Failed)?;
+        abort.abort();
+        let got = got.map_err(fail)?;
         // The timer resolves to undefined, a read to `{done, value}`.
         if got.is_undefined() {
             return Err(ReadError::Timeout);
         }
-        if Reflect::get(&got, &JsValue::from_str("done")).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+        let got: ReadResult = got.unchecked_into();
+        if got.done().unwrap_or(true) {
             return Ok(None);
         }
-        let value = Reflect::get(&got, &JsValue::from_str("value")).map_err(|_| ReadError::Failed)?;
-        Ok(Some(js_sys::Uint8Array::new(&value).to_vec()))
+        Ok(Some(js_sys::Uint8Array::new(&got.value()).to_vec()))
     }
 }
 
 /// Workers KV with string values.
 #[derive(Clone)]
-pub struct Kv(JsValue);
+pub struct Kv(KvNamespace);
 
 impl Kv {
     /// The KV binding `name`.
     pub fn from_env(env: &JsValue, name: &str) -> Option<Kv> {
-        binding(env, name).map(Kv)
+        binding(env, name).map(|b| Kv(b.unchecked_into()))
     }
 
     /// The text value of `key`.
     pub async fn get(&self, key: &str) -> Result<Option<String>, String> {
-        let v = call(&self.0, "get", &[JsValue::from_str(key)]).await?;
-        Ok(v.as_string())
+        Ok(settle(self.0.get(key)).await?.as_string())
     }
 
     /// Text values of up to 100 keys in one call (KV bulk read); falls back to one read per key
@@ -154,7 +220,7 @@ impl Kv {
         let mut out = Vec::new();
         for batch in keys.chunks(100) {
             let array: Array = batch.iter().map(|k| JsValue::from_str(k)).collect();
-            match call(&self.0, "get", &[array.into(), JsValue::from_str("text")]).await {
+            match settle(self.0.get_bulk(&array, "text")).await {
                 Ok(map) if map.is_instance_of::<js_sys::Map>() => {
                     let map: js_sys::Map = map.unchecked_into();
                     for k in batch {
@@ -177,22 +243,37 @@ impl Kv {
 
     /// Stores `value` under `key`, expiring after `ttl_secs` when given (KV's minimum is 60).
     pub async fn put(&self, key: &str, value: &str, ttl_secs: Option<u64>) -> Result<(), String> {
-        let mut args = vec![JsValue::from_str(key), JsValue::from_str(value)];
-        if let Some(ttl) = ttl_secs {
-            args.push(object(&[("expirationTtl", JsValue::from_f64(ttl as f64))]));
-        }
-        call(&self.0, "put", &args).await.map(|_| ())
+        let options = ttl_secs.map_or(JsValue::UNDEFINED, |ttl| object(&[("expirationTtl", JsValue::from_f64(ttl as f64))]));
+        settle(self.0.put(key, value, &options)).await.map(|_| ())
     }
 
     /// Starts storing `value` under `key` (for [`all`]).
     pub fn put_started(&self, key: &str, value: &str) -> Result<JsValue, String> {
-        call_now(&self.0, "put", &[JsValue::from_str(key), JsValue::from_str(value)])
+        self.0.put(key, value, &JsValue::UNDEFINED).map(JsValue::from).map_err(|e| describe(&e))
     }
 
     /// Deletes `key`.
     pub async fn delete(&self, key: &str) -> Result<(), String> {
-        call(&self.0, "delete", &[JsValue::from_str(key)]).await.map(|_| ())
+        settle(self.0.delete(key)).await.map(|_| ())
     }
+}
+
+impl RateLimiter {
+    /// The rate-limiting binding `name`.
+    pub fn from_env(env: &JsValue, name: &str) -> Option<RateLimiter> {
+        binding(env, name).map(JsCast::unchecked_into)
+    }
+
+    /// Whether `key` may make another request (`limit({key})`); a missing `success` allows it.
+    pub async fn allows(&self, key: &str) -> Result<bool, String> {
+        let outcome: LimitOutcome = settle(self.limit(&object(&[("key", JsValue::from_str(key))]))).await?.unchecked_into();
+        Ok(outcome.success() != Some(false))
+    }
+}
+
+/// `body` inflated by the runtime's `DecompressionStream("gzip")`.
+pub fn gunzip(body: &web_sys::ReadableStream) -> Result<web_sys::ReadableStream, JsValue> {
+    body.unchecked_ref::<Piped>().pipe_through(&DecompressionStream::new("gzip")?)
 }
 
 /// `fetch(url, {method: "POST", headers, body})` → status code.
@@ -202,9 +283,8 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> Result<u16
         let _ = Reflect::set(&h, &JsValue::from_str(k), &JsValue::from_str(v));
     }
     let init = object(&[("method", "POST".into()), ("headers", h.into()), ("body", JsValue::from_str(body))]);
-    let res = call(&js_sys::global(), "fetch", &[JsValue::from_str(url), init]).await?;
-    let status = Reflect::get(&res, &JsValue::from_str("status")).map_err(|e| describe(&e))?;
+    let res: web_sys::Response = settle(fetch_with(url, &init)).await?.unchecked_into();
     // Drain the body so the connection is released.
-    let _ = call(&res, "text", &[]).await;
-    Ok(status.as_f64().map_or(0, |s| s as u16))
+    let _ = settle(res.text()).await;
+    Ok(res.status())
 }

@@ -3,21 +3,19 @@
 use crate::js;
 use crate::refusal::Refusal;
 use shared::problem::Problem;
-use wasm_bindgen::JsValue;
 use worker::{Date, Env};
 
 /// Asks `RATE_LIMITER` whether `org` may make another request; 429 with `Retry-After` and the
 /// `X-RateLimit-*` headers when not. Without the binding (misconfigured), requests are refused.
 pub async fn check_rate(env: &Env, org: &str, limit: u64) -> Result<(), Refusal> {
-    let limiter = js::binding(env.as_ref(), "RATE_LIMITER")
+    let limiter = js::RateLimiter::from_env(env.as_ref(), "RATE_LIMITER")
         .ok_or_else(|| Problem::new(500, "misconfigured", "Misconfigured", "the worker has no RATE_LIMITER binding"))?;
     // One counter per org: `org:{org}` through the one composite-key encoding.
-    let arg = js::object(&[("key", JsValue::from_str(&shared::key::compose(&["org", org])))]);
-    let outcome = js::call(&limiter, "limit", &[arg])
+    let allowed = limiter
+        .allows(&shared::key::compose(&["org", org]))
         .await
         .map_err(|e| Problem::new(503, "rate-limiter-unavailable", "Service Unavailable", format!("rate limiter failed: {e}")))?;
-    let success = js_sys::Reflect::get(&outcome, &JsValue::from_str("success")).ok().and_then(|v| v.as_bool());
-    if success != Some(false) {
+    if allowed {
         return Ok(());
     }
     // The binding's window is a minute; the earliest a slot frees is the next window.
