@@ -112,7 +112,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                     ctx.wait_until(async move {
                         let cfg = Config::from_env(&env);
                         let Ok(bucket) = env.bucket("WAREHOUSE") else { return };
-                        let r2 = R2::new(bucket);
+                        let r2 = crate::store::r2(bucket);
                         let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
                         if let Ok(Answer::Body(fresh)) = answer(&c, reader, &cfg, &r2, &mut Cost::default()).await {
                             r2.keep_reads();
@@ -131,7 +131,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     }
 
     let cfg = Config::from_env(env);
-    let r2 = R2::new(env.bucket("WAREHOUSE")?);
+    let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
     let started = Date::now().as_millis();
     // Concurrent misses for the same answer (artifact, version, confirmed write and caller) share
     // one table read. The dedupe key is part of it: a bulk rewrite may keep the generation.
@@ -155,8 +155,8 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         Ok(Answer::Body(b)) => {
             let timing = format!(
                 "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", fetches;desc=\"{} ({} bytes, isolate cache included)\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
-                r2.r2_reads(),
-                r2.r2_bytes(),
+                r2.reads(),
+                r2.bytes(),
                 cost.reads,
                 cost.bytes,
                 cost.files,
@@ -210,7 +210,7 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     };
     let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
     let cfg = Config::from_env(env);
-    let r2 = R2::new(env.bucket("WAREHOUSE")?);
+    let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
     match answer(&c, Reader::Token(&claims), &cfg, &r2, &mut Cost::default()).await {
         Ok(Answer::Body(_)) => {}
         Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
@@ -303,7 +303,7 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
     let limit = query("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, MAX_PAGE);
     let after = query("cursor").unwrap_or_default();
     let cfg = Config::from_env(env);
-    let r2 = R2::new(env.bucket("WAREHOUSE")?);
+    let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
     let mut cost = Cost::default();
     let catalog = tables::Tables { cfg: &cfg, r2: &r2 };
     let reads = Reads { store: &r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
@@ -465,7 +465,7 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
         entries: entries.into_iter(),
         claims,
         cfg: Config::from_env(env),
-        r2: R2::new(env.bucket("WAREHOUSE")?),
+        r2: crate::store::r2(env.bucket("WAREHOUSE")?),
         cost: Cost::default(),
         refs: count,
         lines: 0,
@@ -489,7 +489,7 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
                 if b.all_ok {
                     b.r2.keep_reads();
                 }
-                serde_json::json!({ "end": true, "refs": b.refs, "lines": b.lines, "r2_reads": b.r2.r2_reads(), "r2_bytes": b.r2.r2_bytes() }).to_string()
+                serde_json::json!({ "end": true, "refs": b.refs, "lines": b.lines, "r2_reads": b.r2.reads(), "r2_bytes": b.r2.bytes() }).to_string()
             }
         };
         line.push('\n');

@@ -135,7 +135,7 @@ async fn root_pointer(r2: &R2, root: &str) -> Result<String, LocateError> {
         Err(e) => return Err(store_err(&hint_key)(e)),
     }
     let prefix = format!("{root}/metadata/");
-    let keys = r2.list(&prefix).await.map_err(store_err(&prefix))?;
+    let keys = r2.inner().list(&prefix).await.map_err(store_err(&prefix))?;
     keys.into_iter()
         .filter_map(|k| Some((metadata_version(k.rsplit('/').next()?)?, k)))
         .max_by_key(|(v, _)| *v)

@@ -16,6 +16,7 @@
 //! - `locate` (feature `reader` = `avro` + `parquet`): the scan locator over an object store.
 //! - `answer` (feature `reader`): serve's answer to a content read: the newest row across tables,
 //!   visibility, cache scope, `ETag`, the `.json` record, generic over the object store.
+//! - `caching` (feature `reader`): an object store with serve's per-request memo and isolate cache.
 //! - [`state`]: the per-artifact state ingest records and serve reads (`{"g","h"}`).
 //! - [`tenant`]: per-tenant settings (`tenant:<org>`), read by both workers.
 //! - [`signed`]: signed URLs (HMAC over path and expiry).
@@ -28,9 +29,21 @@
 //! - [`json_array`]: push splitter for a JSON-array body into raw top-level elements.
 //! - [`gzip`]: streaming gzip decoding with a hard bound on inflated output.
 //! - `parquet` (feature `parquet`): Parquet footers, row-group pruning and column-chunk decoding.
+//!
+//! Nothing here writes Parquet or Avro: the writers are the `iceberg-writer` crate (`writer/`).
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
+
+// The tests check every reader against the writer crate. A dev-dependency on it would link a
+// second copy of this crate (the writer's `shared`), whose types are not the ones under test; so
+// the tests compile the writer's source in by path, and `shared::…` (how the writer names the
+// core) resolves to this crate.
+#[cfg(test)]
+extern crate self as shared;
+#[cfg(all(test, feature = "reader"))]
+#[path = "../../writer/src/lib.rs"]
+mod writer;
 
 pub mod cache_key;
 pub mod key;
@@ -53,6 +66,8 @@ pub mod intake;
 pub mod locate;
 #[cfg(feature = "reader")]
 pub mod answer;
+#[cfg(feature = "reader")]
+pub mod caching;
 pub mod state;
 pub mod tenant;
 pub mod route;

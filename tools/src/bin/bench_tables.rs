@@ -10,9 +10,9 @@
 //! reused when their stamp (generator version and parameters) matches.
 //!
 //! `bench_tables measure --data bench/.data --out FILE` runs the serve worker's lookup natively —
-//! the same `shared::locate` code serve runs as wasm — over a counting object store that applies
-//! serve's caching rules (`serve-worker/src/store.rs`: the per-request memo, the 32 MiB isolate
-//! cache of Avro objects and Parquet ranges up to 1 MiB, kept only after success; metadata pointer
+//! the same `shared::locate` code serve runs as wasm — over a counting object store under serve's
+//! own caching store (`shared::caching`, as serve-worker/src/store.rs uses it: the per-request memo,
+//! the 32 MiB isolate cache of Avro objects and Parquet ranges up to 1 MiB, kept only after success; metadata pointer
 //! and parsed metadata cached per isolate), for a seeded sample of ids per table, and writes the
 //! counts, wall and thread-CPU times as JSON for `bench/serve/*.mjs`.
 
@@ -22,7 +22,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::fmt::Write as _;
 use std::fs;
 use std::future::Future;
@@ -38,6 +39,7 @@ use shared::iceberg::table_metadata::{
     MetadataLogEntry, Operation, RefType, Snapshot, SnapshotLogEntry,
     SnapshotRef, Summary, TableMetadata, MAIN_BRANCH,
 };
+use shared::caching::{Caching, Immutable};
 use shared::locate::{self, At, Cost, ObjectStore, StoreError, Table, Wanted};
 use shared::parquet::{write_parquet, ColumnData, WriteCodec, WriteColumn};
 use shared::record::{ColumnType, COLUMNS};
@@ -57,9 +59,6 @@ const TYPE: &str = "page";
 const ROWS: [usize; 3] = [20_000, 200_000, 1_000_000];
 const FILES: [usize; 3] = [10, 100, 1_000];
 const SORTED_ROWS: usize = 200_000;
-/// serve-worker/src/store.rs.
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
-const MEMO_BYTES: usize = 32 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness and values.
@@ -389,12 +388,11 @@ fn generate(warehouse: &Path, spec: &Spec, pool: &str, threads: usize) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Measurement: serve's lookup over a counting store with serve's caching rules.
 
-type ReadKey = (String, Option<(u64, u64)>);
-
-/// What serve keeps per isolate (serve-worker/src/store.rs and tables.rs).
+/// What serve keeps per isolate: the immutable reads (`shared::caching`, as serve-worker/src/store.rs
+/// uses it) and, as serve-worker/src/tables.rs does, the metadata pointer and parsed metadata.
 #[derive(Clone, Default)]
 struct Isolate {
-    immutable: (usize, HashMap<ReadKey, Vec<u8>>),
+    immutable: Immutable,
     pointer: Option<String>,
     metadata: Option<(String, std::rc::Rc<TableMetadata>)>,
 }
@@ -405,113 +403,78 @@ fn cpu_ns() -> u64 {
     (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// One request against the warehouse directory.
-struct Request<'a> {
+/// The warehouse directory standing in for R2: what reaches it is what would reach R2.
+struct Files<'a> {
     root: &'a Path,
-    memo: RefCell<(usize, HashMap<ReadKey, Vec<u8>>)>,
-    pending: RefCell<Vec<(ReadKey, Vec<u8>)>>,
-    isolate: RefCell<Isolate>,
-    /// Reads that reached "R2" and their bytes.
-    reads: Cell<u32>,
-    bytes: Cell<u64>,
-    /// Of those, reads of data files (Parquet) and their bytes.
+    /// Reads of data files (Parquet) and their bytes.
     data_reads: Cell<u32>,
     data_bytes: Cell<u64>,
-    /// Time spent inside the store (file I/O and cache bookkeeping), excluded from lookup CPU.
-    io_cpu: Cell<u64>,
-    io_wall: Cell<u64>,
     parquet_files: RefCell<BTreeSet<String>>,
 }
 
-impl<'a> Request<'a> {
-    fn new(root: &'a Path, isolate: Isolate) -> Self {
-        Request {
-            root,
-            memo: RefCell::default(),
-            pending: RefCell::default(),
-            isolate: RefCell::new(isolate),
-            reads: Cell::new(0),
-            bytes: Cell::new(0),
-            data_reads: Cell::new(0),
-            data_bytes: Cell::new(0),
-            io_cpu: Cell::new(0),
-            io_wall: Cell::new(0),
-            parquet_files: RefCell::default(),
-        }
-    }
-
-    fn read_file(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
+impl ObjectStore for Files<'_> {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
         let f = fs::File::open(self.root.join(key)).map_err(|_| StoreError::NotFound)?;
-        match range {
+        let bytes = match range {
             None => {
                 let mut v = Vec::new();
                 std::io::Read::read_to_end(&mut &f, &mut v).map_err(|e| StoreError::Failed(e.to_string()))?;
-                Ok(v)
+                v
             }
             Some((start, len)) => {
                 let mut v = vec![0; len as usize];
                 f.read_exact_at(&mut v, start).map_err(|e| StoreError::Failed(e.to_string()))?;
-                Ok(v)
+                v
             }
-        }
-    }
-
-    fn get_inner(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
-        let cacheable = match range {
-            None => key.ends_with(".avro"),
-            Some((_, len)) => key.ends_with(".parquet") && len <= 1024 * 1024,
         };
+        if std::env::var_os("BENCH_TRACE").is_some() {
+            eprintln!("read {key} {range:?} -> {} cacheable={}", bytes.len(), shared::caching::immutable(key, range));
+        }
         if key.ends_with(".parquet") {
             self.parquet_files.borrow_mut().insert(key.to_string());
-        }
-        let ck = (key.to_string(), range);
-        if let Some(hit) = self.memo.borrow().1.get(&ck) {
-            return Ok(hit.clone());
-        }
-        if cacheable {
-            if let Some(hit) = self.isolate.borrow().immutable.1.get(&ck) {
-                return Ok(hit.clone());
-            }
-        }
-        let bytes = self.read_file(key, range)?;
-        if std::env::var_os("BENCH_TRACE").is_some() {
-            eprintln!("read {key} {range:?} -> {} cacheable={cacheable}", bytes.len());
-        }
-        self.reads.set(self.reads.get() + 1);
-        self.bytes.set(self.bytes.get() + bytes.len() as u64);
-        if key.ends_with(".parquet") {
             self.data_reads.set(self.data_reads.get() + 1);
             self.data_bytes.set(self.data_bytes.get() + bytes.len() as u64);
         }
-        let mut memo = self.memo.borrow_mut();
-        if memo.0 + bytes.len() <= MEMO_BYTES {
-            memo.0 += bytes.len();
-            memo.1.insert(ck.clone(), bytes.clone());
-        }
-        if cacheable && bytes.len() <= CACHE_BYTES / 8 {
-            self.pending.borrow_mut().push((ck, bytes.clone()));
-        }
         Ok(bytes)
     }
+}
 
-    /// serve's `R2::keep_reads`.
-    fn keep_reads(&self) {
-        let pending = std::mem::take(&mut *self.pending.borrow_mut());
-        let mut iso = self.isolate.borrow_mut();
-        for (key, bytes) in pending {
-            if iso.immutable.0 + bytes.len() > CACHE_BYTES {
-                iso.immutable = (0, HashMap::new());
-            }
-            iso.immutable.0 += bytes.len();
-            iso.immutable.1.insert(key, bytes);
+/// One request against the warehouse directory: serve's caching store over the files, timed.
+struct Request<'a> {
+    store: Caching<Files<'a>>,
+    immutable: Rc<RefCell<Immutable>>,
+    pointer: RefCell<Option<String>>,
+    metadata: RefCell<Option<(String, std::rc::Rc<TableMetadata>)>>,
+    /// Time spent inside the store (file I/O and cache bookkeeping), excluded from lookup CPU.
+    io_cpu: Cell<u64>,
+    io_wall: Cell<u64>,
+}
+
+impl<'a> Request<'a> {
+    fn new(root: &'a Path, isolate: Isolate) -> Self {
+        let immutable = Rc::new(RefCell::new(isolate.immutable));
+        let files = Files { root, data_reads: Cell::new(0), data_bytes: Cell::new(0), parquet_files: RefCell::default() };
+        Request {
+            store: Caching::new(files, immutable.clone()),
+            immutable,
+            pointer: RefCell::new(isolate.pointer),
+            metadata: RefCell::new(isolate.metadata),
+            io_cpu: Cell::new(0),
+            io_wall: Cell::new(0),
         }
+    }
+
+    /// What the isolate keeps after this request.
+    fn into_isolate(self) -> Isolate {
+        let immutable = self.immutable.borrow().clone();
+        Isolate { immutable, pointer: self.pointer.into_inner(), metadata: self.metadata.into_inner() }
     }
 }
 
 impl ObjectStore for Request<'_> {
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
         let (c0, w0) = (cpu_ns(), Instant::now());
-        let out = self.get_inner(key, range);
+        let out = self.store.get(key, range).await;
         self.io_wall.set(self.io_wall.get() + w0.elapsed().as_nanos() as u64);
         self.io_cpu.set(self.io_cpu.get() + cpu_ns().saturating_sub(c0));
         out
@@ -549,23 +512,23 @@ fn lookup(root: &Path, table_root: &str, id: &str, isolate: Isolate) -> (Measure
     let req = Request::new(root, isolate);
     let (c0, w0) = (cpu_ns(), Instant::now());
     let fut = async {
-        let pointer = req.isolate.borrow().pointer.clone();
+        let pointer = req.pointer.borrow().clone();
         let meta_key = match pointer {
             Some(p) => p,
             None => {
                 let hint = req.get(&format!("{table_root}/metadata/version-hint.text"), None).await.unwrap();
                 let k = format!("{table_root}/metadata/v{}.metadata.json", String::from_utf8_lossy(&hint).trim());
-                req.isolate.borrow_mut().pointer = Some(k.clone());
+                *req.pointer.borrow_mut() = Some(k.clone());
                 k
             }
         };
-        let cached = req.isolate.borrow().metadata.clone().filter(|(k, _)| *k == meta_key).map(|(_, m)| m);
+        let cached = req.metadata.borrow().clone().filter(|(k, _)| *k == meta_key).map(|(_, m)| m);
         let metadata = match cached {
             Some(m) => m,
             None => {
                 let bytes = req.get(&meta_key, None).await.unwrap();
                 let m = std::rc::Rc::new(TableMetadata::from_json(&bytes).unwrap());
-                req.isolate.borrow_mut().metadata = Some((meta_key, m.clone()));
+                *req.metadata.borrow_mut() = Some((meta_key, m.clone()));
                 m
             }
         };
@@ -578,12 +541,13 @@ fn lookup(root: &Path, table_root: &str, id: &str, isolate: Isolate) -> (Measure
     let (cost, markdown_len) = block_on(fut);
     let wall = w0.elapsed().as_nanos() as u64;
     let cpu = cpu_ns().saturating_sub(c0);
-    req.keep_reads();
+    req.store.keep_reads();
+    let files = req.store.inner();
     let m = Measured {
-        reads: req.reads.get(),
-        bytes: req.bytes.get(),
-        data_reads: req.data_reads.get(),
-        data_bytes: req.data_bytes.get(),
+        reads: req.store.reads(),
+        bytes: req.store.bytes(),
+        data_reads: files.data_reads.get(),
+        data_bytes: files.data_bytes.get(),
         locator_reads: cost.reads,
         files_considered: cost.files,
         files_pruned: cost.pruned,
@@ -591,9 +555,9 @@ fn lookup(root: &Path, table_root: &str, id: &str, isolate: Isolate) -> (Measure
         wall_us: wall as f64 / 1e3,
         io_wall_us: req.io_wall.get() as f64 / 1e3,
         markdown_len,
-        parquet_files: req.parquet_files.borrow().iter().cloned().collect(),
+        parquet_files: files.parquet_files.borrow().iter().cloned().collect(),
     };
-    (m, req.isolate.into_inner())
+    (m, req.into_isolate())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -647,8 +611,7 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
     let (_, warm) = lookup(warehouse, &root, &artifact_id(warm_id), Isolate::default());
     // Metadata-only warm: the same isolate without the Parquet ranges that are not footers.
     let mut meta_only = warm.clone();
-    meta_only.immutable.1.retain(|(k, r), _| !k.ends_with(".parquet") || r.is_some_and(|(_, len)| len == shared::parquet::FOOTER_GUESS));
-    meta_only.immutable.0 = meta_only.immutable.1.values().map(Vec::len).sum();
+    meta_only.immutable.retain(|(k, r)| !k.ends_with(".parquet") || r.is_some_and(|(_, len)| len == shared::parquet::FOOTER_GUESS));
     let mut out = Vec::new();
     for (n, &k) in ids.iter().enumerate() {
         if n >= 3 && started.elapsed() > budget {
@@ -685,8 +648,8 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
         "sorted": spec.sorted,
         "table_bytes": bytes,
         "objects": objects,
-        "warm_cache_bytes": warm.immutable.0,
-        "warm_cache_entries": warm.immutable.1.len(),
+        "warm_cache_bytes": warm.immutable.bytes(),
+        "warm_cache_entries": warm.immutable.len(),
         "samples": out,
     })
 }

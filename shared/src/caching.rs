@@ -1,0 +1,254 @@
+//! An object store that remembers: serve's read caching over any inner [`ObjectStore`] (R2 in the
+//! worker, files in `bench_tables`), so the benchmark measures exactly the rules serve runs.
+//!
+//! Two layers. The request memo: every read of one request, so a request never reads the same
+//! bytes twice (a batch reads each data-file range once for all refs that need it), up to
+//! [`MEMO_BYTES`]. The isolate cache ([`Immutable`], shared by the requests of one isolate):
+//! manifest lists and manifests (`*.avro`) and Parquet footers never change once written (a new
+//! snapshot writes new files), so reads of them are kept, keyed by object key and range, up to
+//! [`CACHE_BYTES`] (cleared whole when full). A request's immutable reads reach it only when the
+//! caller says the request succeeded ([`Caching::keep_reads`]): a corrupt or short object must not
+//! stay cached. Metadata JSON is not cached here (the worker keeps it with its TTL).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::vec::Vec;
+
+use crate::locate::{ObjectStore, StoreError};
+
+/// Bytes of immutable objects kept per isolate.
+pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Bytes one request may keep in its read memo.
+pub const MEMO_BYTES: usize = 32 * 1024 * 1024;
+/// Largest Parquet range that counts as a footer read (the tail ranges the locator asks first).
+pub const FOOTER_BYTES: u64 = 1024 * 1024;
+
+/// An object key and the range read (`None`: whole object).
+pub type ReadKey = (String, Option<(u64, u64)>);
+
+/// Whether a read of `key` may be cached for the isolate's life: Avro manifests, and Parquet
+/// footers (ranges of at most [`FOOTER_BYTES`]).
+pub fn immutable(key: &str, range: Option<(u64, u64)>) -> bool {
+    match range {
+        None => key.ends_with(".avro"),
+        Some((_, len)) => key.ends_with(".parquet") && len <= FOOTER_BYTES,
+    }
+}
+
+/// The isolate cache: immutable reads and the bytes they hold.
+#[derive(Debug, Clone, Default)]
+pub struct Immutable {
+    bytes: usize,
+    reads: HashMap<ReadKey, Vec<u8>>,
+}
+
+impl Immutable {
+    /// An empty cache.
+    pub fn new() -> Immutable {
+        Immutable::default()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Reads held.
+    pub fn len(&self) -> usize {
+        self.reads.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.reads.is_empty()
+    }
+
+    /// Keeps only the reads `keep` says yes to (the benchmark's "metadata warm" isolate).
+    pub fn retain(&mut self, mut keep: impl FnMut(&ReadKey) -> bool) {
+        self.reads.retain(|k, _| keep(k));
+        self.bytes = self.reads.values().map(Vec::len).sum();
+    }
+
+    fn get(&self, key: &ReadKey) -> Option<Vec<u8>> {
+        self.reads.get(key).cloned()
+    }
+
+    fn insert(&mut self, key: ReadKey, bytes: Vec<u8>) {
+        if self.bytes.saturating_add(bytes.len()) > CACHE_BYTES {
+            *self = Immutable::default();
+        }
+        self.bytes = self.bytes.saturating_add(bytes.len());
+        self.reads.insert(key, bytes);
+    }
+}
+
+/// One request's reads over `inner`, with the request memo and the isolate cache.
+pub struct Caching<S> {
+    inner: S,
+    isolate: Rc<RefCell<Immutable>>,
+    /// Immutable reads of this request, waiting for [`Caching::keep_reads`].
+    pending: RefCell<Vec<(ReadKey, Vec<u8>)>>,
+    memo: RefCell<(usize, HashMap<ReadKey, Vec<u8>>)>,
+    /// Reads that reached `inner`.
+    reads: Cell<u32>,
+    /// Bytes those reads returned.
+    bytes: Cell<u64>,
+}
+
+impl<S: ObjectStore> ObjectStore for Caching<S> {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
+        let cacheable = immutable(key, range);
+        let read_key = (key.to_string(), range);
+        if let Some(hit) = self.memo.borrow().1.get(&read_key) {
+            return Ok(hit.clone());
+        }
+        if cacheable {
+            if let Some(hit) = self.isolate.borrow().get(&read_key) {
+                return Ok(hit);
+            }
+        }
+        let bytes = self.inner.get(key, range).await?;
+        self.reads.set(self.reads.get().saturating_add(1));
+        self.bytes.set(self.bytes.get().saturating_add(bytes.len() as u64));
+        {
+            let mut memo = self.memo.borrow_mut();
+            if memo.0.saturating_add(bytes.len()) <= MEMO_BYTES {
+                memo.0 += bytes.len();
+                memo.1.insert(read_key.clone(), bytes.clone());
+            }
+        }
+        if cacheable && bytes.len() <= CACHE_BYTES / 8 {
+            self.pending.borrow_mut().push((read_key, bytes.clone()));
+        }
+        Ok(bytes)
+    }
+}
+
+impl<S> Caching<S> {
+    /// A request's store over `inner`, sharing the isolate cache `isolate`.
+    pub fn new(inner: S, isolate: Rc<RefCell<Immutable>>) -> Caching<S> {
+        Caching { inner, isolate, pending: RefCell::new(Vec::new()), memo: RefCell::new((0, HashMap::new())), reads: Cell::new(0), bytes: Cell::new(0) }
+    }
+
+    /// The inner store (for what the locator does not need, such as listing).
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Reads of this request that reached the inner store (not the isolate cache or the memo).
+    pub fn reads(&self) -> u32 {
+        self.reads.get()
+    }
+
+    /// Bytes of this request's reads that reached the inner store.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.get()
+    }
+
+    /// Keeps this request's immutable reads for later requests (call once it succeeded).
+    pub fn keep_reads(&self) {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        let mut isolate = self.isolate.borrow_mut();
+        for (key, bytes) in pending {
+            isolate.insert(key, bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts reads; `.parquet` objects are `len` bytes of their first byte, others fixed.
+    #[derive(Default)]
+    struct Counting {
+        reads: Cell<u32>,
+        fail: Cell<bool>,
+    }
+
+    impl ObjectStore for Counting {
+        async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
+            self.reads.set(self.reads.get() + 1);
+            if self.fail.get() {
+                return Err(StoreError::Failed("down".into()));
+            }
+            if key.starts_with("missing") {
+                return Err(StoreError::NotFound);
+            }
+            Ok(vec![1; range.map_or(10, |(_, len)| len as usize)])
+        }
+    }
+
+    fn block_on<F: core::future::Future>(f: F) -> F::Output {
+        let mut f = core::pin::pin!(f);
+        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            core::task::Poll::Ready(v) => v,
+            core::task::Poll::Pending => panic!("never waits"),
+        }
+    }
+
+    #[test]
+    fn what_is_immutable() {
+        assert!(immutable("t/metadata/snap-1.avro", None));
+        assert!(!immutable("t/metadata/v1.metadata.json", None));
+        assert!(immutable("t/data/a.parquet", Some((100, FOOTER_BYTES))));
+        assert!(!immutable("t/data/a.parquet", Some((100, FOOTER_BYTES + 1))), "data pages are not footers");
+        assert!(!immutable("t/data/a.parquet", None));
+    }
+
+    #[test]
+    fn a_request_never_reads_twice_and_later_requests_reuse_only_kept_immutable_reads() {
+        let isolate = Rc::new(RefCell::new(Immutable::new()));
+        let first = Caching::new(Counting::default(), isolate.clone());
+        for _ in 0..2 {
+            block_on(first.get("m.avro", None)).unwrap();
+            block_on(first.get("d.parquet", Some((0, 8)))).unwrap();
+            block_on(first.get("d.parquet", Some((0, 2 * FOOTER_BYTES)))).unwrap();
+            block_on(first.get("v1.metadata.json", None)).unwrap();
+        }
+        assert_eq!((first.inner().reads.get(), first.reads()), (4, 4), "the memo answers the repeats");
+        assert_eq!(first.bytes(), 10 + 8 + 2 * FOOTER_BYTES + 10);
+        // Not kept yet: a failed request leaves nothing behind.
+        let second = Caching::new(Counting::default(), isolate.clone());
+        block_on(second.get("m.avro", None)).unwrap();
+        assert_eq!(second.reads(), 1);
+        first.keep_reads();
+        assert_eq!((isolate.borrow().len(), isolate.borrow().bytes()), (2, 18), "the manifest and the footer");
+        let third = Caching::new(Counting::default(), isolate.clone());
+        block_on(third.get("m.avro", None)).unwrap();
+        block_on(third.get("d.parquet", Some((0, 8)))).unwrap();
+        block_on(third.get("v1.metadata.json", None)).unwrap();
+        assert_eq!(third.reads(), 1, "only the metadata reaches the store");
+    }
+
+    #[test]
+    fn failures_are_never_cached() {
+        let isolate = Rc::new(RefCell::new(Immutable::new()));
+        let s = Caching::new(Counting::default(), isolate.clone());
+        s.inner().fail.set(true);
+        assert!(block_on(s.get("m.avro", None)).is_err());
+        assert_eq!(block_on(s.get("missing.avro", None)), Err(StoreError::Failed("down".into())));
+        s.inner().fail.set(false);
+        assert_eq!(block_on(s.get("missing.avro", None)), Err(StoreError::NotFound));
+        assert!(block_on(s.get("m.avro", None)).is_ok());
+        assert_eq!(s.inner().reads.get(), 4);
+        s.keep_reads();
+        assert_eq!(isolate.borrow().len(), 1);
+    }
+
+    #[test]
+    fn the_isolate_cache_is_bounded() {
+        let mut c = Immutable::new();
+        let big = CACHE_BYTES / 8;
+        for i in 0..8 {
+            c.insert((alloc::format!("{i}.avro"), None), vec![0; big]);
+        }
+        assert_eq!((c.len(), c.bytes()), (8, CACHE_BYTES));
+        c.insert(("9.avro".into(), None), vec![0; 1]);
+        assert_eq!((c.len(), c.bytes()), (1, 1), "cleared whole when full");
+        c.retain(|(k, _)| k != "9.avro");
+        assert!(c.is_empty());
+    }
+}
