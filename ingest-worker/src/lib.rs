@@ -33,7 +33,7 @@ async fn route(req: Request, env: Env) -> http::Result {
     let path = js::path(&url);
     let method = req.method();
     if path == shared::health::PATH && method == "GET" {
-        return http::json(200, &shared::health::body("ingest", VERSION, http::instance_resets(), http::memory_bytes()));
+        return http::json(200, &shared::health::body("ingest", VERSION, http::instance_resets(), http::memory_bytes(), &[]));
     }
     if path == "/$.artifacts" {
         return match method.as_str() {

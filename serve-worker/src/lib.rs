@@ -23,15 +23,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let method = req.method();
     if path == shared::health::PATH && method == Method::Get {
-        let mut health: serde_json::Value =
-            serde_json::from_str(&shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes()))?;
         let (table_reads, joined, tracked) = coalesce::stats();
-        if let Some(map) = health.as_object_mut() {
-            map.insert("table_reads".into(), table_reads.into());
-            map.insert("coalesced".into(), joined.into());
-            map.insert("in_flight".into(), tracked.into());
-        }
-        return glue::json(200, &health.to_string());
+        let counters = [("table_reads", table_reads), ("coalesced", joined), ("in_flight", tracked as u64)];
+        return glue::json(200, &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes(), &counters));
     }
     if path == "/$.content/batch" {
         return match method {
