@@ -1,6 +1,7 @@
 // Serve's refusals and failures: malformed content paths (400 bad-path), unknown extensions,
 // and broken warehouse objects (a corrupt or missing data file, manifest, manifest list or
-// metadata file → 502 naming the bucket key), each in its own Miniflare so no cache hides it.
+// metadata file → 502 naming the bucket key), each in its own Miniflare so no cache hides it;
+// and every route of both workers refusing a method with a 405 that carries `Allow`.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWarehouse, expectedTable, fixtureBytes, fixtureKeys, overwrite, remove, garbage, restore } from "./support/warehouse.mjs";
@@ -26,6 +27,45 @@ const KEYS = {
 const acme = () => readToken("acme", "alice");
 const HOME = "/$.content/team@acme.dev/page/home.md"; // public
 const HOME_MD = expectedTable(UNPARTITIONED).winners["team@acme.dev/page/home"].row.markdown;
+
+// Every route of both workers × a method it does not take → 405 whose `Allow` header names the
+// methods it does (RFC 9110 §15.5.6), the same list as the problem's `allow` member.
+describe("every 405 carries Allow (both workers)", () => {
+  let h;
+  before(async () => {
+    h = await startWarehouse(UNPARTITIONED);
+  });
+  after(() => h?.dispose());
+
+  const rows = [
+    ["ingest", "/$.health", ["POST", "DELETE"], "GET"],
+    ["ingest", "/$.artifacts", ["GET", "PUT", "DELETE"], "POST"],
+    ["ingest", "/$.artifacts/docs/guide/intro", ["GET", "POST", "PUT"], "DELETE"],
+    ["serve", "/$.health", ["POST", "DELETE"], "GET"],
+    ["serve", "/$.content/batch", ["GET", "PUT", "DELETE"], "POST"],
+    ["serve", "/$.content/sign", ["GET", "DELETE"], "POST"],
+    ["serve", "/$.content/docs/guide/", ["POST", "DELETE"], "GET"],
+    ["serve", HOME, ["POST", "PUT", "DELETE", "PATCH"], "GET, HEAD"],
+  ];
+  for (const [worker, path, methods, allow] of rows) {
+    for (const method of methods) {
+      test(`[${worker}] ${method} ${path} → 405, Allow: ${allow}`, async () => {
+        const r = await h[worker](path, { method, headers: { authorization: `Bearer ${acme()}` } });
+        const body = await r.json();
+        assert.equal(r.status, 405);
+        assert.equal(r.headers.get("allow"), allow);
+        assert.equal(r.headers.get("content-type"), "application/problem+json");
+        assert.equal(body.type, "https://artifacts.dev/problems/method-not-allowed");
+        assert.equal(body.allow, allow);
+      });
+    }
+  }
+
+  test("no wasm trap while refusing methods", async () => {
+    await assertServeHealthy(h);
+    assert.equal((await (await h.ingest("/$.health")).json()).resets, 0);
+  });
+});
 
 test("the fixture keys these specs break exist", () => {
   const all = new Set(fixtureKeys(UNPARTITIONED));

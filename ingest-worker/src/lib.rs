@@ -32,13 +32,16 @@ async fn route(req: Request, env: Env) -> http::Result {
     let url = req.url();
     let path = js::path(&url);
     let method = req.method();
-    if path == shared::health::PATH && method == "GET" {
-        return http::json(200, &shared::health::body("ingest", VERSION, http::instance_resets(), http::memory_bytes(), &[]));
+    if path == shared::health::PATH {
+        return match method.as_str() {
+            "GET" => http::json(200, &shared::health::body("ingest", VERSION, http::instance_resets(), http::memory_bytes(), &[])),
+            _ => method_not_allowed("GET"),
+        };
     }
     if path == "/$.artifacts" {
         return match method.as_str() {
             "POST" => artifacts::post(req, env).await,
-            _ => http::problem_with(&method_not_allowed("POST"), &[("allow", "POST".into())]),
+            _ => method_not_allowed("POST"),
         };
     }
     if let Some(rest) = path.strip_prefix("/$.artifacts/") {
@@ -58,13 +61,14 @@ async fn route(req: Request, env: Env) -> http::Result {
             };
             return match method.as_str() {
                 "DELETE" => artifacts::delete(req, env, &ns, &ty, &id).await,
-                _ => http::problem_with(&method_not_allowed("DELETE"), &[("allow", "DELETE".into())]),
+                _ => method_not_allowed("DELETE"),
             };
         }
     }
     http::problem(&Problem::route_not_found(path))
 }
 
-fn method_not_allowed(allowed: &str) -> Problem {
-    Problem::new(405, "method-not-allowed", "Method Not Allowed", format!("this route accepts {allowed}")).with("allow", allowed)
+/// 405 naming the methods the route takes, in the problem and in `Allow`.
+fn method_not_allowed(allow: &str) -> http::Result {
+    http::problem_with(&Problem::method_not_allowed(allow), &[("allow", allow.into())])
 }

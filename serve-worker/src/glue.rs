@@ -38,6 +38,10 @@ pub fn json(status: u16, body: &str) -> Result<Response> {
 pub fn problem(p: &Problem) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", CONTENT_TYPE)?;
+    // A 405 names the methods the route takes in its `allow` member and in `Allow`.
+    if let Some(allow) = p.extensions.get("allow").and_then(|a| a.as_str()).filter(|_| p.status == 405) {
+        headers.set("allow", allow)?;
+    }
     Ok(Response::ok(p.to_json())?.with_status(p.status).with_headers(headers))
 }
 

@@ -22,7 +22,11 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let method = req.method();
-    if path == shared::health::PATH && method == Method::Get {
+    let not_allowed = |allow| glue::problem(&Problem::method_not_allowed(allow));
+    if path == shared::health::PATH {
+        if method != Method::Get {
+            return not_allowed("GET");
+        }
         let (table_reads, joined, tracked) = coalesce::stats();
         let counters = [("table_reads", table_reads), ("coalesced", joined), ("in_flight", tracked as u64)];
         return glue::json(200, &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes(), &counters));
@@ -30,18 +34,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if path == "/$.content/batch" {
         return match method {
             Method::Post => read::batch(req, &env).await,
-            _ => glue::problem(&Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts POST")),
+            _ => not_allowed("POST"),
         };
     }
     if path == "/$.content/sign" {
         return match method {
             Method::Post => read::sign(req, &env).await,
-            _ => {
-                let p = Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts POST").with("allow", "POST");
-                let res = glue::problem(&p)?;
-                res.headers().set("allow", "POST")?;
-                Ok(res)
-            }
+            _ => not_allowed("POST"),
         };
     }
     if let Some(rest) = path.strip_prefix(shared::content::PREFIX) {
@@ -50,19 +49,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             if let Some((ns, ty)) = dir.split_once('/').filter(|(_, t)| !t.contains('/')) {
                 return match method {
                     Method::Get => read::list(&req, &env, ns, ty).await,
-                    _ => glue::problem(&Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts GET")),
+                    _ => not_allowed("GET"),
                 };
             }
         }
         return match method {
             Method::Get => read::get(&req, &env, &ctx, rest, false).await,
             Method::Head => read::get(&req, &env, &ctx, rest, true).await,
-            _ => {
-                let p = Problem::new(405, "method-not-allowed", "Method Not Allowed", "this route accepts GET and HEAD").with("allow", "GET, HEAD");
-                let res = glue::problem(&p)?;
-                res.headers().set("allow", "GET, HEAD")?;
-                Ok(res)
-            }
+            _ => not_allowed("GET, HEAD"),
         };
     }
     glue::problem(&Problem::route_not_found(&path))

@@ -39,6 +39,12 @@ impl Problem {
         Problem::new(404, "not-found", "Not Found", alloc::format!("no route for {path}"))
     }
 
+    /// 405 for a route that exists but does not take this method; `allow` (`"GET, HEAD"`) is the
+    /// `allow` member, and each worker sends it as the `Allow` header too (RFC 9110 §15.5.6).
+    pub fn method_not_allowed(allow: &str) -> Self {
+        Problem::new(405, "method-not-allowed", "Method Not Allowed", alloc::format!("this route accepts {allow}")).with("allow", allow)
+    }
+
     /// Adds an extension member.
     #[must_use]
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -76,6 +82,15 @@ mod tests {
         assert_eq!(v["status"], 400);
         assert_eq!(v["detail"], "bad id");
         assert_eq!(v["line"], 3);
+    }
+
+    #[test]
+    fn a_405_names_the_methods_it_allows() {
+        let v: Value = serde_json::from_str(&Problem::method_not_allowed("GET, HEAD").to_json()).unwrap();
+        assert_eq!(v["status"], 405);
+        assert_eq!(v["type"], "https://artifacts.dev/problems/method-not-allowed");
+        assert_eq!(v["allow"], "GET, HEAD");
+        assert_eq!(v["detail"], "this route accepts GET, HEAD");
     }
 
     #[test]
