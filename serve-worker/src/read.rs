@@ -88,7 +88,9 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     };
 
     if !bypass {
-        let mut scopes = shared::cache_key::reader_scopes(claims.as_ref().map(|c| (c.org.as_str(), c.sub.as_str())));
+        // Private scopes only with read scope for the namespace: without it the caller reads `ns`
+        // as an anonymous one does, from the cache too.
+        let mut scopes = shared::cache_key::reader_scopes(claims.as_ref().and_then(|t| Reader::Token(t).principal_for(&c.ns)));
         // A record (`.json`) shows owners inside their org: that variant, stored under the org's
         // scope, is looked up before the public one.
         if c.representation == Representation::Record {
@@ -141,7 +143,9 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         Reader::Signed(s) => ("signed", s.org.as_str(), s.sub.as_str()),
     };
     let generation_text = generation.to_string();
-    let coalesce_key = shared::key::compose(&[rest, &generation_text, state.dedupe.as_deref().unwrap_or(""), kind, org, sub, if bypass { "1" } else { "0" }]);
+    // Two tokens of one principal with different scopes get different answers.
+    let reads_ns = if reader.principal_for(&c.ns).is_some() { "1" } else { "0" };
+    let coalesce_key = shared::key::compose(&[rest, &generation_text, state.dedupe.as_deref().unwrap_or(""), kind, org, sub, reads_ns, if bypass { "1" } else { "0" }]);
     let (outcome, cost) = crate::coalesce::run(coalesce_key, !bypass, async {
         let mut cost = Cost::default();
         let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
@@ -185,8 +189,9 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
 const MAX_SIGN_BODY_BYTES: usize = 8 * 1024;
 
 /// `POST /$.content/sign` with `{"path": "/$.content/…", "expires_in": seconds}` (authenticated):
-/// a URL that serves that one artifact without a token until it expires. The caller must be able
-/// to read the artifact now; otherwise the answer is the same 404 as for a missing one.
+/// a URL that serves that one artifact without a token until it expires. The caller must hold read
+/// scope for the namespace (403 otherwise) and be able to read the artifact now (otherwise the
+/// answer is the same 404 as for a missing one).
 pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     let claims = match crate::auth::reader(&req, env) {
         Ok(Some(c)) => c,
@@ -208,6 +213,11 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
         Ok(c) => c,
         Err(e) => return bad(e.description()),
     };
+    // A signed URL is judged by its signer's org and sub only (its scopes are not in the URL), so
+    // signing needs read scope for the namespace now, whatever the artifact's visibility.
+    if !claims.can_read(&c.ns) {
+        return glue::problem(&Problem::new(403, "forbidden", "Forbidden", format!("the token has no read scope for namespace {}", c.ns)));
+    }
     let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
@@ -315,7 +325,7 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
     let mut items = Vec::new();
     let mut next = None;
     for (id, f) in merged.range::<str, _>((std::ops::Bound::Excluded(after.as_str()), std::ops::Bound::Unbounded)) {
-        let Some(visibility) = answer::listed(f, reader, &cfg.policy) else { continue };
+        let Some(visibility) = answer::listed(f, &ns, reader, &cfg.policy) else { continue };
         if items.len() == limit {
             next = items.last().and_then(|v: &Value| v.get("id").and_then(Value::as_str).map(String::from));
             break;

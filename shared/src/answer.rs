@@ -124,9 +124,10 @@ pub fn visibility_of(found: &Found, unowned: Visibility) -> Visibility {
     }
 }
 
-/// Whether `reader` may read `found` of namespace `ns` (live, and visible to it).
-pub fn readable(found: &Found, visibility: Visibility, reader: Reader<'_>) -> bool {
-    !found.deleted && content::may_read(visibility, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader)
+/// Whether `reader` may read `found` of namespace `ns` (live, and visible to it: read scopes
+/// included, see `content::may_read`).
+pub fn readable(found: &Found, visibility: Visibility, ns: &str, reader: Reader<'_>) -> bool {
+    !found.deleted && content::may_read(visibility, ns, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader)
 }
 
 /// How many callers a visibility admits, fewest first (the cache scope of a versioned answer is
@@ -172,7 +173,7 @@ pub struct Decision {
 /// and ignored otherwise. `None`: the 404 of a missing artifact.
 pub fn decide(c: &ContentRef, reader: Reader<'_>, found: &Found, current: Option<&Found>, policy: &Policy) -> Option<Decision> {
     let visibility = visibility_of(found, policy.unowned_visibility);
-    if !readable(found, visibility, reader) {
+    if !readable(found, visibility, &c.ns, reader) {
         return None;
     }
     let owner_org = found.owner_org.clone().unwrap_or_default();
@@ -182,7 +183,7 @@ pub fn decide(c: &ContentRef, reader: Reader<'_>, found: &Found, current: Option
     if c.version != Version::Latest {
         let current = current?;
         let now_visible = visibility_of(current, policy.unowned_visibility);
-        if !readable(current, now_visible, reader) {
+        if !readable(current, now_visible, &c.ns, reader) {
             return None;
         }
         if breadth(now_visible) < breadth(visibility) {
@@ -191,9 +192,9 @@ pub fn decide(c: &ContentRef, reader: Reader<'_>, found: &Found, current: Option
             scope_user = current.owner_user.clone().unwrap_or_default();
         }
     }
-    // Owners are shown only to callers in the owner's org (security issue 10); that variant of a
-    // public record is private to the org.
-    let show_owner = reader.in_org(&owner_org);
+    // Owners are shown only to callers in the owner's org with read scope for the namespace
+    // (security issue 10); that variant of a public record is private to the org.
+    let show_owner = reader.in_org(&c.ns, &owner_org);
     let record = c.representation == Representation::Record;
     if record && show_owner && breadth(scope_vis) == breadth(Visibility::Public) {
         scope_vis = Visibility::Org;
@@ -215,10 +216,10 @@ pub fn decide(c: &ContentRef, reader: Reader<'_>, found: &Found, current: Option
 
 /// Whether a listing shows `found` to `reader`, and with which visibility: live, `public`, `org`
 /// or `user` (unlisted artifacts are readable by URL but never listed), and readable by it.
-pub fn listed(found: &Found, reader: Reader<'_>, policy: &Policy) -> Option<Visibility> {
+pub fn listed(found: &Found, ns: &str, reader: Reader<'_>, policy: &Policy) -> Option<Visibility> {
     let visibility = visibility_of(found, policy.unowned_visibility);
     let listable = matches!(visibility, Visibility::Public | Visibility::Org | Visibility::User);
-    (listable && readable(found, visibility, reader)).then_some(visibility)
+    (listable && readable(found, visibility, ns, reader)).then_some(visibility)
 }
 
 /// The columns of the `.json` record, in contract order (without the owners unless shown).
@@ -306,7 +307,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     pub async fn answer(&self, c: &ContentRef, reader: Reader<'_>, cost: &mut Cost) -> Result<Answer, Problem> {
         let Some((found, metadata)) = self.newest(c, &at(c.version), cost).await? else { return Ok(Answer::Problem(not_found(c))) };
         // Refused before the current row is read (a `@version` needs both).
-        if !readable(&found, visibility_of(&found, self.policy.unowned_visibility), reader) {
+        if !readable(&found, visibility_of(&found, self.policy.unowned_visibility), &c.ns, reader) {
             return Ok(Answer::Problem(not_found(c)));
         }
         let current = match c.version {

@@ -169,28 +169,41 @@ pub enum Reader<'a> {
     Signed(&'a crate::signed::Signer),
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     /// The caller's (org, sub), or the signer's for a signed URL; `None` when anonymous.
-    pub fn principal(&self) -> Option<(&str, &str)> {
-        match self {
+    pub fn principal(&self) -> Option<(&'a str, &'a str)> {
+        match *self {
             Reader::Anonymous => None,
             Reader::Token(c) => Some((&c.org, &c.sub)),
             Reader::Signed(s) => Some((&s.org, &s.sub)),
         }
     }
 
-    /// Whether the caller belongs to `org` (owners' names are shown only inside their org).
-    pub fn in_org(&self, org: &str) -> bool {
-        self.principal().is_some_and(|(o, _)| o == org)
+    /// The principal that counts for reading namespace `ns`: a token's only when it holds read
+    /// scope for `ns` (`read:<ns>`, `read:*`, or a write scope for it: [`Claims::can_read`]);
+    /// otherwise the caller reads `ns` as an anonymous one does. A signed URL's signer always
+    /// counts: signing needs read scope for the namespace, checked when the URL is made (the
+    /// signer's scopes are not in the URL).
+    pub fn principal_for(&self, ns: &str) -> Option<(&'a str, &'a str)> {
+        match *self {
+            Reader::Token(c) if !c.can_read(ns) => None,
+            _ => self.principal(),
+        }
+    }
+
+    /// Whether the caller reads `ns` as a member of `org` (owners' names are shown only inside
+    /// their org).
+    pub fn in_org(&self, ns: &str, org: &str) -> bool {
+        self.principal_for(ns).is_some_and(|(o, _)| o == org)
     }
 }
 
-/// Whether `reader` may see a row. `public`/`unlisted` need nothing; `org` needs the token's
-/// `org` to equal `owner_org`; `user` needs `sub` to equal `owner_user` (and the same org). A
-/// signed URL reads what its signer may read now. A refused read must look exactly like a
-/// missing artifact.
-pub fn may_read(visibility: Visibility, owner_org: &str, owner_user: &str, reader: Reader<'_>) -> bool {
-    match (visibility, reader.principal()) {
+/// Whether `reader` may see a row of namespace `ns`. `public`/`unlisted` need nothing; `org`
+/// needs the token's `org` to equal `owner_org`; `user` needs `sub` to equal `owner_user` (and the
+/// same org); both need read scope for `ns` ([`Reader::principal_for`]). A signed URL reads what
+/// its signer may read now. A refused read must look exactly like a missing artifact.
+pub fn may_read(visibility: Visibility, ns: &str, owner_org: &str, owner_user: &str, reader: Reader<'_>) -> bool {
+    match (visibility, reader.principal_for(ns)) {
         (Visibility::Public | Visibility::Unlisted, _) => true,
         (_, None) => false,
         (Visibility::Org, Some((org, _))) => org == owner_org,
@@ -307,26 +320,62 @@ mod tests {
 
     #[test]
     fn visibility_rules() {
-        let acme_alice = Claims { sub: "alice".into(), org: "acme".into(), scopes: alloc::vec![], exp: 0, nbf: None, iat: None };
+        let acme_alice = Claims { sub: "alice".into(), org: "acme".into(), scopes: alloc::vec!["read:*".into()], exp: 0, nbf: None, iat: None };
         let acme_bob = Claims { sub: "bob".into(), ..acme_alice.clone() };
         let globex_alice = Claims { org: "globex".into(), ..acme_alice.clone() };
         let t = Reader::Token;
         for v in [Visibility::Public, Visibility::Unlisted] {
-            assert!(may_read(v, "acme", "alice", Reader::Anonymous));
+            assert!(may_read(v, "docs", "acme", "alice", Reader::Anonymous));
         }
-        assert!(!may_read(Visibility::Org, "acme", "alice", Reader::Anonymous));
-        assert!(may_read(Visibility::Org, "acme", "alice", t(&acme_bob)));
-        assert!(!may_read(Visibility::Org, "acme", "alice", t(&globex_alice)));
-        assert!(may_read(Visibility::User, "acme", "alice", t(&acme_alice)));
-        assert!(!may_read(Visibility::User, "acme", "alice", t(&acme_bob)));
-        assert!(!may_read(Visibility::User, "acme", "alice", t(&globex_alice)));
+        assert!(!may_read(Visibility::Org, "docs", "acme", "alice", Reader::Anonymous));
+        assert!(may_read(Visibility::Org, "docs", "acme", "alice", t(&acme_bob)));
+        assert!(!may_read(Visibility::Org, "docs", "acme", "alice", t(&globex_alice)));
+        assert!(may_read(Visibility::User, "docs", "acme", "alice", t(&acme_alice)));
+        assert!(!may_read(Visibility::User, "docs", "acme", "alice", t(&acme_bob)));
+        assert!(!may_read(Visibility::User, "docs", "acme", "alice", t(&globex_alice)));
         // Regression (security issue 4): a signed URL passed every check; now it is its signer.
         let globex = crate::signed::Signer { org: "globex".into(), sub: "gary".into() };
-        assert!(may_read(Visibility::Public, "acme", "alice", Reader::Signed(&globex)));
-        assert!(!may_read(Visibility::Org, "acme", "alice", Reader::Signed(&globex)));
+        assert!(may_read(Visibility::Public, "docs", "acme", "alice", Reader::Signed(&globex)));
+        assert!(!may_read(Visibility::Org, "docs", "acme", "alice", Reader::Signed(&globex)));
         let owner = crate::signed::Signer { org: "acme".into(), sub: "alice".into() };
-        assert!(may_read(Visibility::User, "acme", "alice", Reader::Signed(&owner)));
+        assert!(may_read(Visibility::User, "docs", "acme", "alice", Reader::Signed(&owner)));
         assert_eq!(RouteError::Shape.to_string(), RouteError::Shape.description());
+    }
+
+    /// Issue 14: `org`/`user` reads need `read:<ns>` or `read:*` (or `write:<ns>`, which implies
+    /// read); public and unlisted need nothing. A token without read scope reads the namespace as
+    /// an anonymous caller does.
+    #[test]
+    fn read_scopes() {
+        let with = |scopes: &[&str]| Claims {
+            sub: "alice".into(),
+            org: "acme".into(),
+            scopes: scopes.iter().map(|s| String::from(*s)).collect(),
+            exp: 0,
+            nbf: None,
+            iat: None,
+        };
+        for scopes in [&["read:docs"][..], &["read:*"], &["write:docs"], &["write:*"], &["read:other", "write:docs"]] {
+            let c = with(scopes);
+            for v in [Visibility::Org, Visibility::User] {
+                assert!(may_read(v, "docs", "acme", "alice", Reader::Token(&c)), "{scopes:?} {v:?}");
+            }
+            assert!(Reader::Token(&c).in_org("docs", "acme"));
+        }
+        for scopes in [&["read:other"][..], &["write:other"], &[], &["read:doc"], &["read:docs2"], &["read"]] {
+            let c = with(scopes);
+            for v in [Visibility::Org, Visibility::User] {
+                assert!(!may_read(v, "docs", "acme", "alice", Reader::Token(&c)), "{scopes:?} {v:?}");
+            }
+            for v in [Visibility::Public, Visibility::Unlisted] {
+                assert!(may_read(v, "docs", "acme", "alice", Reader::Token(&c)), "{scopes:?} {v:?}");
+            }
+            assert!(!Reader::Token(&c).in_org("docs", "acme"), "no owners shown without read scope");
+            assert_eq!(Reader::Token(&c).principal_for("docs"), None);
+            assert_eq!(Reader::Token(&c).principal(), Some(("acme", "alice")), "still a caller with a token (?fresh)");
+        }
+        let signer = crate::signed::Signer { org: "acme".into(), sub: "alice".into() };
+        assert!(may_read(Visibility::Org, "docs", "acme", "x", Reader::Signed(&signer)), "a signer's scope was checked when signing");
     }
 
     #[test]

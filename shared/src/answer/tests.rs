@@ -122,13 +122,13 @@ fn html_is_sanitised_unless_public_and_trusted() {
 #[test]
 fn listings_hide_unlisted_deleted_and_unreadable_rows() {
     let alice = claims("acme", "alice", &["read:*"]);
-    assert_eq!(listed(&found(1, Some("public"), "acme", "a"), Reader::Anonymous, &policy()), Some(Visibility::Public));
-    assert_eq!(listed(&found(1, Some("unlisted"), "acme", "a"), Reader::Token(&alice), &policy()), None);
-    assert_eq!(listed(&found(1, Some("org"), "acme", "a"), Reader::Anonymous, &policy()), None);
-    assert_eq!(listed(&found(1, Some("org"), "acme", "a"), Reader::Token(&alice), &policy()), Some(Visibility::Org));
+    assert_eq!(listed(&found(1, Some("public"), "acme", "a"), "docs", Reader::Anonymous, &policy()), Some(Visibility::Public));
+    assert_eq!(listed(&found(1, Some("unlisted"), "acme", "a"), "docs", Reader::Token(&alice), &policy()), None);
+    assert_eq!(listed(&found(1, Some("org"), "acme", "a"), "docs", Reader::Anonymous, &policy()), None);
+    assert_eq!(listed(&found(1, Some("org"), "acme", "a"), "docs", Reader::Token(&alice), &policy()), Some(Visibility::Org));
     let mut gone = found(1, Some("public"), "acme", "a");
     gone.deleted = true;
-    assert_eq!(listed(&gone, Reader::Anonymous, &policy()), None);
+    assert_eq!(listed(&gone, "docs", Reader::Anonymous, &policy()), None);
 }
 
 #[test]
@@ -255,4 +255,23 @@ fn a_missing_table_is_a_502_naming_its_key() {
     f.keys.push("artifacts/none/metadata/v1.metadata.json".into());
     let p = read(&f, "docs/guide/beta.md", Reader::Anonymous).unwrap_err();
     assert_eq!((p.status, p.extensions["key"].as_str()), (502, Some("artifacts/none/metadata/v1.metadata.json")));
+}
+
+#[test]
+fn read_scopes_decide_org_and_user_reads_and_owner_names() {
+    let c = path("docs/guide/x.json");
+    let org = found(7, Some("org"), "acme", "alice");
+    let public = found(7, Some("public"), "acme", "alice");
+    for scopes in [&["read:docs"][..], &["read:*"], &["write:docs"]] {
+        let t = claims("acme", "alice", scopes);
+        assert!(decide(&c, Reader::Token(&t), &org, None, &policy()).is_some(), "{scopes:?}");
+        assert!(decide(&c, Reader::Token(&t), &public, None, &policy()).unwrap().show_owner, "{scopes:?}");
+    }
+    let other = claims("acme", "alice", &["read:other-ns"]);
+    assert_eq!(decide(&c, Reader::Token(&other), &org, None, &policy()), None, "org content of another namespace's reader: 404");
+    assert_eq!(decide(&c, Reader::Token(&other), &found(7, Some("user"), "acme", "alice"), None, &policy()), None, "the owner too");
+    let d = decide(&c, Reader::Token(&other), &public, None, &policy()).unwrap();
+    assert_eq!((d.show_owner, d.scope.as_str(), d.private), (false, "public", false), "public needs nothing, and shows no owners");
+    assert_eq!(listed(&org, "docs", Reader::Token(&other), &policy()), None, "listings apply it per item");
+    assert_eq!(listed(&org, "other-ns", Reader::Token(&other), &policy()), Some(Visibility::Org));
 }
