@@ -50,11 +50,12 @@ check-nostd: tools
 clippy: tools
 	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -q -p shared --features reader --all-targets -- -D warnings
-	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker -p shared --no-default-features -- -D warnings
+	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker -p iceberg-writer -p shared --no-default-features -- -D warnings
 
 test-rust:
 	$(CARGO) test -p artifact-tools
 	$(CARGO) test -p serve-worker -p standin-worker --lib
+	$(CARGO) test -p iceberg-writer
 	$(CARGO) test -p shared --features reader
 
 test-node: tools pyenv

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 use shared::iceberg::manifest::{
-    read_manifest_list, write_manifest, write_manifest_list, DataContent, DataFile, EntryStatus, FileFormat,
-    ManifestEntry, ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform,
+    read_manifest_list, DataContent, DataFile, EntryStatus, FileFormat,
+    ManifestEntry, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform,
 };
-use shared::parquet::{parse_footer, write_parquet, ColumnData, WriteCodec, WriteColumn};
+use iceberg_writer::{summarize, write_manifest, write_manifest_list, write_parquet, ColumnData, WriteCodec, WriteColumn};
+use shared::parquet::parse_footer;
 use shared::token::{sign, Claims};
 use shared_fuzz::avro::{reframe, Codec};
 use shared_fuzz::seed;
@@ -252,7 +253,7 @@ fn avro_seeds(out: &Out, artifacts: &Path) {
     }
     let (spec, entries) = our_entries();
     let manifest = write_manifest(&entries, &spec, r#"{"type":"struct","schema-id":0,"fields":[]}"#, 0).unwrap();
-    let listed = ManifestFile::summarize("s3://b/t/metadata/m0.avro", manifest.len() as i64, &spec, 7, 3, &entries).unwrap();
+    let listed = summarize("s3://b/t/metadata/m0.avro", manifest.len() as i64, &spec, 7, 3, &entries).unwrap();
     let mut deletes = listed.clone();
     deletes.content = shared::iceberg::manifest::ManifestContent::Deletes;
     deletes.partitions.clear();

@@ -16,9 +16,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use shared::iceberg::manifest::{
-    read_manifest_with, write_manifest, DataContent, EntryStatus, Manifest, ManifestContent, ManifestEntry,
+    read_manifest_with, DataContent, EntryStatus, Manifest, ManifestContent, ManifestEntry,
     ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue, ReadLimits, Transform,
 };
+use iceberg_writer::write_manifest;
 use shared_fuzz::avro::{reframe, Codec};
 
 #[global_allocator]

@@ -10,7 +10,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::iceberg::manifest::{read_manifest_list_with, write_manifest_list, ReadLimits};
+use iceberg_writer::write_manifest_list;
+use shared::iceberg::manifest::{read_manifest_list_with, ReadLimits};
 use shared_fuzz::avro::{reframe, Codec};
 
 #[global_allocator]

@@ -1,4 +1,4 @@
-//! `shared::parquet::write_parquet` → the reader, on columns built from the input.
+//! `iceberg_writer::write_parquet` → `shared`'s reader, on columns built from the input.
 //!
 //! The input drives a small builder (`shared_fuzz::Bytes`): codec, rows per row group (at most
 //! three row groups), up to 48 rows, one or two columns, then per column its kind (string, long, boolean, timestamp, list of strings), whether it is required,
@@ -13,9 +13,10 @@
 use libfuzzer_sys::fuzz_target;
 use shared::iceberg::manifest::{bound_long, may_contain};
 use shared::parquet::{
-    decode_column_chunk, footer_range, parse_footer, prune_row_groups, ColumnData, ColumnValues, DecodeLimits,
-    Footer, FooterNeeds, WriteCodec, WriteColumn,
+    decode_column_chunk, footer_range, parse_footer, prune_row_groups, ColumnValues, DecodeLimits,
+    Footer, FooterNeeds,
 };
+use iceberg_writer::{ColumnData, WriteCodec, WriteColumn};
 use shared_fuzz::Bytes;
 
 const ALPHABET: [&str; 8] = ["a", "b", "z", "é", "€", "😀", "\u{7f}", "\u{10FFFF}"];
@@ -112,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
     let ncols = usize::from(b.u8() % 2) + 1;
     let columns: Vec<WriteColumn> = (0..ncols).map(|i| column(&mut b, i, rows)).collect();
 
-    let written = shared::parquet::write_parquet(&columns, codec, group).expect("valid columns are written");
+    let written = iceberg_writer::write_parquet(&columns, codec, group).expect("valid columns are written");
     let file = &written.bytes;
     let footer = read_footer(file);
     let group = group.max(1);

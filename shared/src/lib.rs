@@ -29,9 +29,22 @@
 //! - [`json_array`]: push splitter for a JSON-array body into raw top-level elements.
 //! - [`gzip`]: streaming gzip decoding with a hard bound on inflated output.
 //! - `parquet` (feature `parquet`): Parquet footers, row-group pruning and column-chunk decoding.
+//!
+//! Nothing here writes Parquet or Avro: the writers are the `iceberg-writer` crate (`writer/`).
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
+
+// The tests check every reader against the writer crate. A dev-dependency on it would link a
+// second copy of this crate (the writer's `shared`), whose types are not the ones under test; so
+// the tests compile the writer's source in by path, and `shared::…` (how the writer names the
+// core) resolves to this crate.
+#[cfg(test)]
+extern crate self as shared;
+#[cfg(all(test, feature = "reader"))]
+#[allow(unused_imports, dead_code)]
+#[path = "../../writer/src/lib.rs"]
+mod writer;
 
 pub mod cache_key;
 pub mod key;

@@ -14,12 +14,10 @@
 //! With no buffer and no table yet, the commit creates an empty `v1` so readers find every table.
 
 use serde_json::{json, Map, Value};
-use shared::iceberg::manifest::{
-    read_manifest_list, write_manifest, write_manifest_list, DataFile, EntryStatus, FileFormat, ManifestEntry, ManifestFile,
-    PartitionValue,
-};
-use shared::iceberg::table_metadata::TableMetadata;
-use shared::parquet::{write_parquet, WriteCodec};
+use iceberg_writer::commit::{self as writer, Append};
+use iceberg_writer::{summarize, write_manifest, write_manifest_list, write_parquet, WriteCodec};
+use shared::iceberg::manifest::{read_manifest_list, DataContent, ManifestFile, PartitionValue};
+use shared::iceberg::table_metadata::{Operation, TableMetadata};
 use worker::{Bucket, Conditional, Env};
 
 use crate::{in_flight_floor, now_ms, random_hex, rows, table, uuid, var, ModeConfig};
@@ -245,7 +243,7 @@ async fn write_append(
     let snapshot_id = random_snapshot_id();
     let seq = prev.metadata.last_sequence_number.saturating_add(1);
     let (mut record_count, mut file_size) = (0i64, 0i64);
-    let mut entries = Vec::new();
+    let mut files_added = Vec::new();
     for (day, group) in partitions(&layout, rows_in) {
         let written =
             write_parquet(&rows::columns(&group, layout.ingest_ts_id), codec(env)?, row_group_rows).map_err(|err| err.to_string())?;
@@ -260,27 +258,15 @@ async fn write_append(
         let size = i64::try_from(written.bytes.len()).map_err(|_| "data file too large".to_string())?;
         record_count += written.record_count;
         file_size += size;
-        let rows_written = written.record_count;
-        put(bucket, &data_key, written.bytes).await?;
-        let mut data_file = DataFile::new(format!("{loc}{data_key}"), FileFormat::Parquet, rows_written, size);
+        let mut data_file = writer::data_file(format!("{loc}{data_key}"), &written, DataContent::Data);
         data_file.partition = partition;
-        data_file.column_sizes = written.column_sizes;
-        data_file.value_counts = written.value_counts;
-        data_file.null_value_counts = written.null_value_counts;
-        data_file.lower_bounds = written.lower_bounds;
-        data_file.upper_bounds = written.upper_bounds;
-        data_file.split_offsets = written.split_offsets;
-        entries.push(ManifestEntry {
-            status: EntryStatus::Added,
-            snapshot_id,
-            sequence_number: None,
-            file_sequence_number: None,
-            data_file,
-        });
+        put(bucket, &data_key, written.bytes).await?;
+        files_added.push(data_file);
     }
+    let entries = writer::added(snapshot_id, files_added);
     let data_files = i64::try_from(entries.len()).unwrap_or(i64::MAX);
     let spec = layout.spec;
-    let manifest = write_manifest(&entries, &spec, &table::schema_json(&prev.metadata), 0).map_err(|err| err.to_string())?;
+    let manifest = write_manifest(&entries, &spec, &writer::schema_json(&prev.metadata), 0).map_err(|err| err.to_string())?;
     let manifest_key = format!("{}/metadata/{}-m0.avro", cfg.root, uuid());
     let manifest_len = i64::try_from(manifest.len()).map_err(|_| "manifest too large".to_string())?;
     put(bucket, &manifest_key, manifest).await?;
@@ -292,23 +278,24 @@ async fn write_append(
         files = read_manifest_list(&bytes).map_err(|err| format!("{list_key}: {err}"))?;
     }
     files.push(
-        ManifestFile::summarize(format!("{loc}{manifest_key}"), manifest_len, &spec, snapshot_id, seq, &entries)
+        summarize(format!("{loc}{manifest_key}"), manifest_len, &spec, snapshot_id, seq, &entries)
             .map_err(|err| err.to_string())?,
     );
     let list = write_manifest_list(&files, snapshot_id, parent.map(|p| p.snapshot_id), seq).map_err(|err| err.to_string())?;
     let list_key = format!("{}/metadata/snap-{snapshot_id}-{}.avro", cfg.root, uuid());
     put(bucket, &list_key, list).await?;
-    Ok(table::append(
+    Ok(writer::append(
         &prev.metadata,
-        table::Append {
+        Append {
             snapshot_id,
             manifest_list: format!("{loc}{list_key}"),
+            operation: Operation::Append,
             data_files,
             records: record_count,
             file_size,
-            buffer_through,
+            properties: [(table::BUFFER_THROUGH.to_string(), buffer_through)].into(),
             now_ms: now_ms() as i64,
-            previous_location: prev.location.clone(),
+            previous_location: Some(prev.location.clone()),
         },
     ))
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 use shared::iceberg::table_metadata::{record_column_type, PrimitiveType, Type};
-use shared::parquet::{ColumnData, WriteColumn};
+use iceberg_writer::{ColumnData, WriteColumn};
 use shared::record::{ColumnType, COLUMNS};
 
 use crate::table::INGEST_TS;
@@ -124,7 +124,7 @@ mod tests {
         let rows = vec![full().as_object().unwrap().clone()];
         let cols = columns(&rows, None);
         assert_eq!(cols.len(), COLUMNS.len());
-        let file = shared::parquet::write_parquet(&cols, shared::parquet::WriteCodec::Zstd, 1000).unwrap();
+        let file = iceberg_writer::write_parquet(&cols, iceberg_writer::WriteCodec::Zstd, 1000).unwrap();
         assert_eq!(file.record_count, 1);
         assert_eq!(shared::iceberg::table_metadata::record_schema().fields.len(), COLUMNS.len());
     }

@@ -1,11 +1,9 @@
 //! Iceberg manifest lists and manifests (spec v2, "Manifests" and "Manifest Lists"): Avro object
-//! container files that the stand-in writes and the serve worker reads.
+//! container files that the serve worker reads (the `iceberg-writer` crate writes them).
 //!
 //! - [`read_manifest_list`] → [`ManifestFile`]s, one per manifest of a snapshot.
 //! - [`read_manifest`] → a [`Manifest`]: its header [`ManifestMetadata`] and [`ManifestEntry`]s,
 //!   with snapshot ids and sequence numbers inherited from the manifest list entry.
-//! - [`write_manifest`], [`write_manifest_list`] and [`ManifestFile::summarize`] for the stand-in:
-//!   v2 files with the spec's Avro schemas (field ids on every field), snappy blocks.
 //! - [`bound_str`], [`bound_long`] and [`may_contain`]: column bounds for pruning.
 //!
 //! Fields are read by name from the writer schema in the file (falling back to the field id), so
@@ -17,7 +15,7 @@
 //! every length is checked against the bytes left before anything is allocated, and every path
 //! out of a malformed file is an `Err`.
 //!
-//! Private submodules: `avro` (the container codec: header, blocks, codecs, schema, datums),
+//! Private submodules: `avro` (the container, read side: header, blocks, codecs, schema, datums),
 //! `fields` (typed field access by name, then id), `manifest_list`, `data_file`, `entries`,
 //! `bounds`; everything public is re-exported here.
 
@@ -35,10 +33,10 @@ pub use data_file::{
     DataContent, DataFile, FileFormat, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform,
 };
 pub use entries::{
-    read_manifest, read_manifest_with, write_manifest, EntryStatus, Manifest, ManifestEntry, ManifestMetadata,
+    read_manifest, read_manifest_with, EntryStatus, Manifest, ManifestEntry, ManifestMetadata,
 };
 pub use manifest_list::{
-    read_manifest_list, read_manifest_list_with, write_manifest_list, FieldSummary, ManifestContent, ManifestFile,
+    read_manifest_list, read_manifest_list_with, FieldSummary, ManifestContent, ManifestFile,
 };
 
 /// Default for [`ReadLimits::max_file_bytes`]: 64 MiB.

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use super::deletes::{POSITION_FILE_PATH_ID, POSITION_POS_ID};
 use super::*;
-use crate::iceberg::manifest::{
-    write_manifest, write_manifest_list, DataContent, DataFile, FileFormat, ManifestEntry, ManifestFile,
-    PartitionSpec as ManifestSpec,
-};
+use crate::iceberg::manifest::{DataContent, DataFile, FileFormat, ManifestFile, PartitionSpec as ManifestSpec};
 use crate::iceberg::table_metadata::{
     record_schema, Operation, Snapshot, SnapshotLogEntry, Summary, TableMetadata,
 };
-use crate::parquet::write::{write_parquet, ColumnData, WriteCodec, WriteColumn};
+use crate::writer::manifest::{summarize, write_manifest, write_manifest_list};
+use crate::writer::parquet::{write_parquet, ColumnData, WriteCodec, WriteColumn};
+use crate::writer::table::new_record_table;
+use crate::writer::commit::{added, schema_json};
 
 pub const PREFIX: &str = "s3://warehouse/";
 
@@ -84,7 +84,7 @@ impl Builder {
 
     /// A table whose files are `{root}/...` keys at locations `{prefix}{root}/...`.
     pub fn at(prefix: &str, root: &str) -> Self {
-        let meta = TableMetadata::new_record_table("00000000-0000-4000-8000-000000000001".into(), format!("{prefix}{root}"), 1);
+        let meta = new_record_table("00000000-0000-4000-8000-000000000001".into(), format!("{prefix}{root}"), 1);
         Builder { store: MemStore::default(), meta, prefix: prefix.into(), root: root.into(), manifests: Vec::new(), files: 0 }
     }
 
@@ -100,6 +100,8 @@ impl Builder {
         let written = write_parquet(columns, WriteCodec::Zstd, row_group_rows).unwrap();
         let size = written.bytes.len() as i64;
         let key = self.put(name, written.bytes);
+        // Bounds and counts only (no sizes, no split offsets): the committed delete fixture
+        // (`tests/fixtures/iceberg/deletes`) is these bytes.
         let mut df = DataFile::new(format!("{}{key}", self.prefix), FileFormat::Parquet, written.record_count, size);
         df.content = content;
         df.lower_bounds = written.lower_bounds;
@@ -159,25 +161,24 @@ impl Builder {
     pub fn commit(&mut self, files: Vec<DataFile>) -> i64 {
         let seq = self.meta.last_sequence_number + 1;
         let snapshot_id = 1000 + seq;
-        let schema_json = serde_json::from_str::<serde_json::Value>(&self.meta.to_json()).unwrap()["schemas"][0].to_string();
+        let schema_json = schema_json(&self.meta);
         let spec = ManifestSpec::unpartitioned();
         let (data, deletes): (Vec<DataFile>, Vec<DataFile>) = files.into_iter().partition(|f| f.content == DataContent::Data);
         for group in [data, deletes] {
             if group.is_empty() {
                 continue;
             }
-            let entries: Vec<ManifestEntry> = group
-                .into_iter()
-                .map(|data_file| ManifestEntry { status: EntryStatus::Added, snapshot_id, sequence_number: None, file_sequence_number: None, data_file })
-                .collect();
+            let entries = added(snapshot_id, group);
             let bytes = write_manifest(&entries, &spec, &schema_json, 0).unwrap();
             let len = bytes.len() as i64;
             let key = self.put("m.avro", bytes);
-            self.manifests.push(ManifestFile::summarize(format!("{}{key}", self.prefix), len, &spec, snapshot_id, seq, &entries).unwrap());
+            self.manifests.push(summarize(format!("{}{key}", self.prefix), len, &spec, snapshot_id, seq, &entries).unwrap());
         }
         let parent = self.meta.current_snapshot_id;
         let list = write_manifest_list(&self.manifests, snapshot_id, parent, seq).unwrap();
         let list_key = self.put("snap.avro", list);
+        // A bare snapshot (no summary counts, no `main` ref, no metadata log), unlike
+        // `commit::append`: the committed delete fixture is this metadata.
         self.meta.snapshots.push(Snapshot {
             snapshot_id,
             parent_snapshot_id: parent,

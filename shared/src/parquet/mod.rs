@@ -37,10 +37,12 @@ mod footer;
 mod levels;
 mod page_index;
 mod plan;
-pub mod write;
 
 #[cfg(test)]
 mod tests;
+// The writer crate's Parquet writer, checked against this reader.
+#[cfg(test)]
+mod write_tests;
 
 pub use decode::{
     decode_column_chunk, ColumnValues, DecodeLimits, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_VALUES,
@@ -55,4 +57,3 @@ pub use page_index::{
     parse_column_index, parse_offset_index, run_uses_dictionary, PageBounds, PageLocation, PageRun,
 };
 pub use plan::{chunk_range, merge_ranges, prune_row_groups, slice_within};
-pub use write::{write_parquet, ColumnData, WriteCodec, WriteColumn, WrittenFile};

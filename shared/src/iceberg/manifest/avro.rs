@@ -1,6 +1,6 @@
-//! The Avro object container, as far as manifests need it: header, blocks, the null / deflate /
-//! snappy codecs, schemas parsed from the header and a generic datum decoder; plus the encoding
-//! primitives the writers use.
+//! The Avro object container, as far as reading manifests needs it: header, blocks, the null /
+//! deflate / snappy codecs, schemas parsed from the header and a generic datum decoder. The
+//! writing side is the writer crate's (`iceberg-writer`).
 //!
 //! Written here rather than taken from apache-avro because every length in a manifest is
 //! untrusted: apache-avro allocates a claimed string or block length up front (up to a process-wide
@@ -14,7 +14,6 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
 use super::{ManifestError, ReadLimits};
@@ -25,10 +24,8 @@ const MAGIC: [u8; 4] = *b"Obj\x01";
 const SYNC_LEN: usize = 16;
 /// Deepest nesting of schemas (and so of values) accepted; manifests need 6.
 const MAX_DEPTH: usize = 32;
-/// Uncompressed bytes per block before the writer starts a new one.
-const BLOCK_TARGET: usize = 64 * 1024;
 
-/// The block codecs this reader and writer know.
+/// The block codecs this reader knows (the writer crate writes the same three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Codec {
     /// Blocks stored as they are.
@@ -37,16 +34,6 @@ pub(super) enum Codec {
     Deflate,
     /// Snappy, followed by the big-endian CRC-32 of the uncompressed block.
     Snappy,
-}
-
-impl Codec {
-    fn name(self) -> &'static str {
-        match self {
-            Codec::Null => "null",
-            Codec::Deflate => "deflate",
-            Codec::Snappy => "snappy",
-        }
-    }
 }
 
 /// An Avro schema, reduced to what decoding needs. Named types are shared, never copied, so a
@@ -516,128 +503,4 @@ fn parse_field(json: &Value, names: &mut BTreeMap<String, Schema>, depth: usize)
         _ => None,
     };
     Ok(Field { name: name.clone(), iceberg_name, id, schema: parse_schema(ty, names, depth + 1)? })
-}
-
-/// Binary encoding of values, for the writers.
-#[derive(Default)]
-pub(super) struct Encoder {
-    pub(super) buf: Vec<u8>,
-}
-
-impl Encoder {
-    pub(super) fn long(&mut self, v: i64) {
-        let mut n = ((v << 1) ^ (v >> 63)) as u64;
-        while n >= 0x80 {
-            self.buf.push((n as u8 & 0x7f) | 0x80);
-            n >>= 7;
-        }
-        self.buf.push(n as u8);
-    }
-
-    pub(super) fn int(&mut self, v: i32) {
-        self.long(i64::from(v));
-    }
-
-    pub(super) fn boolean(&mut self, v: bool) {
-        self.buf.push(u8::from(v));
-    }
-
-    pub(super) fn float(&mut self, v: f32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
-
-    pub(super) fn double(&mut self, v: f64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
-
-    pub(super) fn bytes(&mut self, v: &[u8]) {
-        self.long(v.len() as i64);
-        self.buf.extend_from_slice(v);
-    }
-
-    pub(super) fn string(&mut self, v: &str) {
-        self.bytes(v.as_bytes());
-    }
-
-    /// A `["null", T]` union: branch 0 for `None`, branch 1 then the value for `Some`.
-    pub(super) fn optional<T>(&mut self, v: Option<T>, f: impl FnOnce(&mut Self, T)) {
-        match v {
-            None => self.long(0),
-            Some(v) => {
-                self.long(1);
-                f(self, v);
-            }
-        }
-    }
-
-    /// An array in one block (or the empty array).
-    pub(super) fn array<T>(&mut self, items: &[T], mut f: impl FnMut(&mut Self, &T)) {
-        if !items.is_empty() {
-            self.long(items.len() as i64);
-            for item in items {
-                f(self, item);
-            }
-        }
-        self.long(0);
-    }
-}
-
-/// Writes an object container: `schema_json` and `meta` in the header, then `records` (each
-/// already encoded) in blocks of about [`BLOCK_TARGET`] bytes. The sync marker is derived from the
-/// contents, so the same input always gives the same file.
-pub(super) fn write_container(
-    schema_json: &str,
-    meta: &[(&str, String)],
-    records: &[Vec<u8>],
-    codec: Codec,
-) -> Result<Vec<u8>, ManifestError> {
-    let mut hash = Sha256::new();
-    hash.update(schema_json.as_bytes());
-    for r in records {
-        hash.update(r);
-    }
-    let digest = hash.finalize();
-    let sync = digest.get(..SYNC_LEN).ok_or(ManifestError::Invalid("no sync marker"))?;
-
-    let mut out = Encoder::default();
-    out.buf.extend_from_slice(&MAGIC);
-    let mut entries: Vec<(&str, &[u8])> = Vec::with_capacity(meta.len() + 2);
-    entries.push(("avro.schema", schema_json.as_bytes()));
-    entries.push(("avro.codec", codec.name().as_bytes()));
-    entries.extend(meta.iter().map(|(k, v)| (*k, v.as_bytes())));
-    out.array(&entries, |e, (k, v)| {
-        e.string(k);
-        e.bytes(v);
-    });
-    out.buf.extend_from_slice(sync);
-
-    let mut block = Vec::new();
-    let mut count: i64 = 0;
-    for (i, r) in records.iter().enumerate() {
-        block.extend_from_slice(r);
-        count += 1;
-        if block.len() >= BLOCK_TARGET || i + 1 == records.len() {
-            let packed = compress(codec, &block)?;
-            out.long(count);
-            out.bytes(&packed);
-            out.buf.extend_from_slice(sync);
-            block.clear();
-            count = 0;
-        }
-    }
-    Ok(out.buf)
-}
-
-fn compress(codec: Codec, block: &[u8]) -> Result<Vec<u8>, ManifestError> {
-    Ok(match codec {
-        Codec::Null => block.to_vec(),
-        Codec::Deflate => miniz_oxide::deflate::compress_to_vec(block, 6),
-        Codec::Snappy => {
-            let mut packed = snap::raw::Encoder::new()
-                .compress_vec(block)
-                .map_err(|_| ManifestError::Invalid("a block is too large for snappy"))?;
-            packed.extend_from_slice(&crc32fast::hash(block).to_be_bytes());
-            packed
-        }
-    })
 }

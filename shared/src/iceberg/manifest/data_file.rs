@@ -3,12 +3,10 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cmp::Ordering;
-use serde_json::{json, Value};
 
 pub use crate::iceberg::table_metadata::Transform;
 
-use super::avro::{Datum, Encoder};
+use super::avro::Datum;
 use super::fields::{as_bytes, as_long, Rec};
 use super::ManifestError;
 
@@ -112,30 +110,6 @@ impl PartitionValue {
         })
     }
 
-    /// Whether this is a floating-point NaN.
-    pub(super) fn is_nan(&self) -> bool {
-        match self {
-            PartitionValue::Float(v) => v.is_nan(),
-            PartitionValue::Double(v) => v.is_nan(),
-            _ => false,
-        }
-    }
-
-    /// The order of two non-null values of the same type; `None` across types.
-    pub(super) fn order(&self, other: &Self) -> Option<Ordering> {
-        use PartitionValue as V;
-        Some(match (self, other) {
-            (V::Bool(a), V::Bool(b)) => a.cmp(b),
-            (V::Int(a), V::Int(b)) => a.cmp(b),
-            (V::Long(a), V::Long(b)) => a.cmp(b),
-            (V::Float(a), V::Float(b)) => a.total_cmp(b),
-            (V::Double(a), V::Double(b)) => a.total_cmp(b),
-            (V::String(a), V::String(b)) => a.as_bytes().cmp(b.as_bytes()),
-            (V::Bytes(a), V::Bytes(b)) => a.cmp(b),
-            _ => return None,
-        })
-    }
-
     fn from_datum(d: &Datum<'_>) -> Option<Self> {
         Some(match d {
             Datum::Null => PartitionValue::Null,
@@ -178,43 +152,6 @@ pub enum PartitionType {
     Binary,
 }
 
-impl PartitionType {
-    fn avro(self) -> Value {
-        match self {
-            PartitionType::Boolean => json!("boolean"),
-            PartitionType::Int => json!("int"),
-            PartitionType::Long => json!("long"),
-            PartitionType::Float => json!("float"),
-            PartitionType::Double => json!("double"),
-            PartitionType::Date => json!({"type": "int", "logicalType": "date"}),
-            PartitionType::Timestamp => {
-                json!({"type": "long", "logicalType": "timestamp-micros", "adjust-to-utc": false})
-            }
-            PartitionType::Timestamptz => {
-                json!({"type": "long", "logicalType": "timestamp-micros", "adjust-to-utc": true})
-            }
-            PartitionType::String => json!("string"),
-            PartitionType::Binary => json!("bytes"),
-        }
-    }
-
-    fn accepts(self, v: &PartitionValue) -> bool {
-        use PartitionType as T;
-        use PartitionValue as V;
-        matches!(
-            (self, v),
-            (_, V::Null)
-                | (T::Boolean, V::Bool(_))
-                | (T::Int | T::Date, V::Int(_))
-                | (T::Long | T::Timestamp | T::Timestamptz, V::Long(_))
-                | (T::Float, V::Float(_))
-                | (T::Double, V::Double(_))
-                | (T::String, V::String(_))
-                | (T::Binary, V::Bytes(_))
-        )
-    }
-}
-
 /// One partition field: identity, or a time transform (`year`, `month`, `day`, `hour`; the
 /// caller computes the values).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,122 +182,6 @@ impl PartitionSpec {
     pub fn unpartitioned() -> Self {
         PartitionSpec::default()
     }
-
-    /// The `partition-spec` header value: the JSON array of partition fields.
-    pub(super) fn fields_json(&self) -> String {
-        let fields: Vec<Value> = self
-            .fields
-            .iter()
-            .map(|f| {
-                json!({"name": f.name, "transform": f.transform.to_string(), "source-id": f.source_id, "field-id": f.field_id})
-            })
-            .collect();
-        Value::Array(fields).to_string()
-    }
-
-    /// The Avro fields of the `r102` partition record.
-    fn avro_fields(&self) -> Result<Vec<Value>, ManifestError> {
-        let mut out: Vec<Value> = Vec::with_capacity(self.fields.len());
-        let mut names: Vec<&str> = Vec::with_capacity(self.fields.len());
-        for f in &self.fields {
-            if f.name.is_empty() {
-                return Err(ManifestError::Invalid("a partition field has no name"));
-            }
-            if names.contains(&f.name.as_str()) {
-                return Err(ManifestError::Invalid("partition field names must be unique"));
-            }
-            let typed = match f.transform {
-                Transform::Identity | Transform::Void => true,
-                Transform::Day => f.ty == PartitionType::Date,
-                Transform::Year | Transform::Month | Transform::Hour => f.ty == PartitionType::Int,
-                Transform::Bucket(_) | Transform::Truncate(_) | Transform::Unknown(_) => false,
-            };
-            if !typed {
-                return Err(ManifestError::Invalid(
-                    "a partition field's transform is not identity, void or a time transform of its type",
-                ));
-            }
-            names.push(&f.name);
-            let avro = avro_name(&f.name);
-            let mut field = json!({
-                "name": avro,
-                "type": ["null", f.ty.avro()],
-                "default": null,
-                "field-id": f.field_id,
-            });
-            if avro != f.name {
-                if let Value::Object(o) = &mut field {
-                    o.insert("iceberg-field-name".into(), Value::String(f.name.clone()));
-                }
-            }
-            out.push(field);
-        }
-        Ok(out)
-    }
-
-    /// The Avro schema of `data_file` (`r2`) for this spec.
-    pub(super) fn data_file_schema(&self) -> Result<Value, ManifestError> {
-        let map = |name: &str, id: i32, key: i32, value: i32, ty: &str| {
-            json!({
-                "name": name,
-                "type": ["null", {
-                    "type": "array",
-                    "logicalType": "map",
-                    "items": {
-                        "type": "record",
-                        "name": alloc::format!("k{key}_v{value}"),
-                        "fields": [
-                            {"name": "key", "type": "int", "field-id": key},
-                            {"name": "value", "type": ty, "field-id": value},
-                        ],
-                    },
-                }],
-                "default": null,
-                "field-id": id,
-            })
-        };
-        Ok(json!({
-            "type": "record",
-            "name": "r2",
-            "fields": [
-                {"name": "content", "type": "int", "field-id": 134},
-                {"name": "file_path", "type": "string", "field-id": 100},
-                {"name": "file_format", "type": "string", "field-id": 101},
-                {"name": "partition", "type": {"type": "record", "name": "r102", "fields": self.avro_fields()?}, "field-id": 102},
-                {"name": "record_count", "type": "long", "field-id": 103},
-                {"name": "file_size_in_bytes", "type": "long", "field-id": 104},
-                map("column_sizes", 108, 117, 118, "long"),
-                map("value_counts", 109, 119, 120, "long"),
-                map("null_value_counts", 110, 121, 122, "long"),
-                map("nan_value_counts", 137, 138, 139, "long"),
-                map("lower_bounds", 125, 126, 127, "bytes"),
-                map("upper_bounds", 128, 129, 130, "bytes"),
-                {"name": "key_metadata", "type": ["null", "bytes"], "default": null, "field-id": 131},
-                {"name": "split_offsets", "type": ["null", {"type": "array", "items": "long", "element-id": 133}], "default": null, "field-id": 132},
-                {"name": "equality_ids", "type": ["null", {"type": "array", "items": "int", "element-id": 136}], "default": null, "field-id": 135},
-                {"name": "sort_order_id", "type": ["null", "int"], "default": null, "field-id": 140},
-                {"name": "referenced_data_file", "type": ["null", "string"], "default": null, "field-id": 143},
-            ],
-        }))
-    }
-}
-
-/// An Avro-compatible name: letters, digits and `_`, not starting with a digit. Other characters
-/// become `_x` and their code point in upper-case hex; a leading digit gets a `_` before it (the
-/// convention of the reference implementations, which also record the original name).
-fn avro_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit()) {
-            out.push(c);
-        } else if c.is_ascii_digit() {
-            out.push('_');
-            out.push(c);
-        } else {
-            out.push_str(&alloc::format!("_x{:X}", u32::from(c)));
-        }
-    }
-    out
 }
 
 /// The `data_file` struct of a manifest entry (field 2).
@@ -486,65 +307,5 @@ impl DataFile {
             sort_order_id: rec.opt_int("sort_order_id", 140)?,
             referenced_data_file: rec.opt_string("referenced_data_file", 143)?,
         })
-    }
-
-    /// Encodes the struct in the field order of [`PartitionSpec::data_file_schema`].
-    pub(super) fn encode(&self, spec: &PartitionSpec, e: &mut Encoder) -> Result<(), ManifestError> {
-        if self.file_format == FileFormat::Puffin {
-            return Err(ManifestError::Invalid("deletion vectors (puffin) need format version 3"));
-        }
-        if self.partition.len() != spec.fields.len() {
-            return Err(ManifestError::Invalid("a partition tuple does not match the partition spec"));
-        }
-        e.int(self.content.as_i32());
-        e.string(&self.file_path);
-        e.string(self.file_format.as_str());
-        for ((name, value), field) in self.partition.iter().zip(&spec.fields) {
-            if *name != field.name || !field.ty.accepts(value) {
-                return Err(ManifestError::Invalid("a partition tuple does not match the partition spec"));
-            }
-            match value {
-                PartitionValue::Null => e.long(0),
-                v => {
-                    e.long(1);
-                    match v {
-                        PartitionValue::Null => {}
-                        PartitionValue::Bool(b) => e.boolean(*b),
-                        PartitionValue::Int(i) => e.int(*i),
-                        PartitionValue::Long(l) => e.long(*l),
-                        PartitionValue::Float(f) => e.float(*f),
-                        PartitionValue::Double(d) => e.double(*d),
-                        PartitionValue::String(s) => e.string(s),
-                        PartitionValue::Bytes(b) => e.bytes(b),
-                    }
-                }
-            }
-        }
-        e.long(self.record_count);
-        e.long(self.file_size_in_bytes);
-        for counts in [&self.column_sizes, &self.value_counts, &self.null_value_counts, &self.nan_value_counts] {
-            e.optional((!counts.is_empty()).then_some(counts), |e, m| {
-                e.array(m, |e, (k, v)| {
-                    e.int(*k);
-                    e.long(*v);
-                });
-            });
-        }
-        for bounds in [&self.lower_bounds, &self.upper_bounds] {
-            e.optional((!bounds.is_empty()).then_some(bounds), |e, m| {
-                e.array(m, |e, (k, v)| {
-                    e.int(*k);
-                    e.bytes(v);
-                });
-            });
-        }
-        e.optional(self.key_metadata.as_deref(), Encoder::bytes);
-        e.optional((!self.split_offsets.is_empty()).then_some(&self.split_offsets), |e, l| {
-            e.array(l, |e, v| e.long(*v))
-        });
-        e.optional((!self.equality_ids.is_empty()).then_some(&self.equality_ids), |e, l| e.array(l, |e, v| e.int(*v)));
-        e.optional(self.sort_order_id, Encoder::int);
-        e.optional(self.referenced_data_file.as_deref(), Encoder::string);
-        Ok(())
     }
 }

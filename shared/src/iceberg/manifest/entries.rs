@@ -3,10 +3,9 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use serde_json::{json, Value};
 
-use super::avro::{self, Codec, Container, Encoder};
-use super::data_file::{DataContent, DataFile, PartitionSpec};
+use super::avro::Container;
+use super::data_file::DataFile;
 use super::fields::Rec;
 use super::manifest_list::{ManifestContent, ManifestFile};
 use super::{format_version, ManifestError, ReadLimits};
@@ -155,71 +154,4 @@ fn entry(rec: &Rec<'_, '_>, list: &ManifestFile) -> Result<ManifestEntry, Manife
         file_sequence_number: inherit(rec.opt_long("file_sequence_number", 4)?),
         data_file: DataFile::from_record(&rec.record("data_file", 2)?)?,
     })
-}
-
-/// Writes a v2 manifest with snappy blocks: the spec's `manifest_entry` Avro schema for `spec`
-/// and the header keys `schema` (`schema_json`, the table schema), `schema-id`, `partition-spec`,
-/// `partition-spec-id`, `format-version` = 2 and `content` (data, or deletes when the entries are
-/// delete files). ADDED entries may leave their sequence numbers `None` to inherit them; the
-/// other statuses need both.
-pub fn write_manifest(
-    entries: &[ManifestEntry],
-    spec: &PartitionSpec,
-    schema_json: &str,
-    schema_id: i32,
-) -> Result<Vec<u8>, ManifestError> {
-    write_manifest_codec(entries, spec, schema_json, schema_id, Codec::Snappy)
-}
-
-pub(super) fn write_manifest_codec(
-    entries: &[ManifestEntry],
-    spec: &PartitionSpec,
-    schema_json: &str,
-    schema_id: i32,
-    codec: Codec,
-) -> Result<Vec<u8>, ManifestError> {
-    if !matches!(serde_json::from_str::<Value>(schema_json), Ok(Value::Object(_))) {
-        return Err(ManifestError::Invalid("the table schema is not a JSON object"));
-    }
-    let deletes = entries.iter().filter(|e| e.data_file.content != DataContent::Data).count();
-    let content = match deletes {
-        0 => ManifestContent::Data,
-        n if n == entries.len() => ManifestContent::Deletes,
-        _ => return Err(ManifestError::Invalid("a manifest holds either data files or delete files")),
-    };
-    let schema = json!({
-        "type": "record",
-        "name": "manifest_entry",
-        "fields": [
-            {"name": "status", "type": "int", "field-id": 0},
-            {"name": "snapshot_id", "type": ["null", "long"], "default": null, "field-id": 1},
-            {"name": "sequence_number", "type": ["null", "long"], "default": null, "field-id": 3},
-            {"name": "file_sequence_number", "type": ["null", "long"], "default": null, "field-id": 4},
-            {"name": "data_file", "type": spec.data_file_schema()?, "field-id": 2},
-        ],
-    });
-    let mut records = Vec::with_capacity(entries.len());
-    for entry in entries {
-        if entry.status != EntryStatus::Added
-            && (entry.sequence_number.is_none() || entry.file_sequence_number.is_none())
-        {
-            return Err(ManifestError::Invalid("existing and deleted entries need both sequence numbers"));
-        }
-        let mut e = Encoder::default();
-        e.int(entry.status.as_i32());
-        e.optional(Some(entry.snapshot_id), Encoder::long);
-        e.optional(entry.sequence_number, Encoder::long);
-        e.optional(entry.file_sequence_number, Encoder::long);
-        entry.data_file.encode(spec, &mut e)?;
-        records.push(e.buf);
-    }
-    let meta = [
-        ("schema", schema_json.to_string()),
-        ("schema-id", schema_id.to_string()),
-        ("partition-spec", spec.fields_json()),
-        ("partition-spec-id", spec.spec_id.to_string()),
-        ("format-version", "2".to_string()),
-        ("content", content.as_str().to_string()),
-    ];
-    avro::write_container(&schema.to_string(), &meta, &records, codec)
 }

@@ -2,9 +2,13 @@
 //! encoder/decoder, and pyiceberg's files when the fixtures are there.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use super::avro::{self, Codec, Encoder};
-use super::entries::write_manifest_codec;
-use super::manifest_list::write_manifest_list_codec;
+use super::avro;
+use crate::writer::avro::{Codec, Encoder};
+use crate::writer::manifest::{
+    data_file_schema, encode_data_file, fields_json,
+    summarize, write_manifest, write_manifest_list, write_manifest_list_with as write_manifest_list_codec,
+    write_manifest_with as write_manifest_codec,
+};
 use super::*;
 use apache_avro::types::Value as AV;
 use serde_json::{json, Value};
@@ -194,7 +198,7 @@ fn manifest_round_trip_keeps_every_field_and_inherits_sequence_numbers() {
         ManifestMetadata {
             schema: TABLE_SCHEMA.into(),
             schema_id: Some(0),
-            partition_spec: spec().fields_json(),
+            partition_spec: fields_json(&spec()),
             partition_spec_id: Some(3),
             format_version: 2,
             content: ManifestContent::Data,
@@ -224,7 +228,7 @@ fn existing_and_deleted_entries_keep_their_sequence_numbers() {
 #[test]
 fn null_snapshot_ids_inherit_and_existing_entries_without_numbers_stay_unknown() {
     // A hand-built v2 manifest: snapshot_id and both sequence numbers null on every entry.
-    let data_file = PartitionSpec::unpartitioned().data_file_schema().unwrap();
+    let data_file = data_file_schema(&PartitionSpec::unpartitioned()).unwrap();
     let schema = json!({"type": "record", "name": "manifest_entry", "fields": [
         {"name": "status", "type": "int", "field-id": 0},
         {"name": "snapshot_id", "type": ["null", "long"], "field-id": 1},
@@ -239,7 +243,7 @@ fn null_snapshot_ids_inherit_and_existing_entries_without_numbers_stay_unknown()
         e.long(0);
         e.long(0);
         e.long(0);
-        DataFile::new("f.parquet", FileFormat::Parquet, 1, 2).encode(&PartitionSpec::unpartitioned(), &mut e).unwrap();
+        encode_data_file(&DataFile::new("f.parquet", FileFormat::Parquet, 1, 2), &PartitionSpec::unpartitioned(), &mut e).unwrap();
         block.extend(e.buf);
     }
     let meta = [("schema", "{}"), ("partition-spec", "[]"), ("format-version", "2"), ("content", "data")];
@@ -974,7 +978,7 @@ fn format_version_3_and_deletion_vectors_are_unsupported() {
     assert_eq!(read_manifest(&manifest, &unchecked()), Err(ManifestError::Field("format-version")));
 
     // A v3-style delete manifest entry: a puffin deletion vector with content_offset.
-    let mut data_file = PartitionSpec::unpartitioned().data_file_schema().unwrap();
+    let mut data_file = data_file_schema(&PartitionSpec::unpartitioned()).unwrap();
     let fields = data_file["fields"].as_array_mut().unwrap();
     fields.push(json!({"name": "content_offset", "type": ["null", "long"], "field-id": 144}));
     fields.push(json!({"name": "content_size_in_bytes", "type": ["null", "long"], "field-id": 145}));
@@ -988,7 +992,7 @@ fn format_version_3_and_deletion_vectors_are_unsupported() {
         let mut f = DataFile::new("dv.puffin", FileFormat::Parquet, 3, 100);
         f.content = DataContent::PositionDeletes;
         f.referenced_data_file = Some("d.parquet".into());
-        f.encode(&PartitionSpec::unpartitioned(), &mut e).unwrap();
+        encode_data_file(&f, &PartitionSpec::unpartitioned(), &mut e).unwrap();
         // Patch the format: `PARQUET` is the third string of the struct.
         let at = e.buf.windows(7).position(|w| w == b"PARQUET").unwrap();
         let mut buf = e.buf[..at - 1].to_vec();
@@ -1085,7 +1089,7 @@ fn day_partitioned_manifest_names_its_transform_and_round_trips() {
     let header: Value = serde_json::from_str(&m.metadata.partition_spec).unwrap();
     assert_eq!(header, json!([{"name": "__ingest_ts_day", "transform": "day", "source-id": 27, "field-id": 1000}]));
     assert_eq!(m.entries[1].data_file.partition, e[1].data_file.partition);
-    let summary = ManifestFile::summarize("s3://b/t/metadata/m.avro", bytes.len() as i64, &spec, 5, 1, &e).unwrap();
+    let summary = summarize("s3://b/t/metadata/m.avro", bytes.len() as i64, &spec, 5, 1, &e).unwrap();
     assert_eq!(summary.partitions[0].lower_bound, Some(20_000i32.to_le_bytes().to_vec()));
     assert_eq!(summary.partitions[0].upper_bound, Some(20_001i32.to_le_bytes().to_vec()));
     // A transform whose value type does not fit is refused.
@@ -1124,7 +1128,7 @@ fn unpartitioned_delete_manifest_round_trips() {
 #[test]
 fn summarize_counts_rows_and_partition_bounds() {
     let e = entries();
-    let f = ManifestFile::summarize("s3://m.avro", 1000, &spec(), 77, 6, &e).unwrap();
+    let f = summarize("s3://m.avro", 1000, &spec(), 77, 6, &e).unwrap();
     assert_eq!((f.added_files_count, f.existing_files_count, f.deleted_files_count), (Some(1), Some(1), Some(1)));
     assert_eq!((f.added_rows_count, f.existing_rows_count, f.deleted_rows_count), (Some(42), Some(42), Some(42)));
     // Live entries: the added one inherits 6, the existing one has 4; the deleted 2 is not live.
@@ -1143,7 +1147,7 @@ fn summarize_counts_rows_and_partition_bounds() {
     // It round-trips through a list.
     let bytes = write_manifest_list(std::slice::from_ref(&f), 77, Some(1), 6).unwrap();
     assert_eq!(read_manifest_list(&bytes).unwrap(), vec![f]);
-    let empty = ManifestFile::summarize("m", 1, &PartitionSpec::unpartitioned(), 1, 5, &[]).unwrap();
+    let empty = summarize("m", 1, &PartitionSpec::unpartitioned(), 1, 5, &[]).unwrap();
     assert_eq!((empty.min_sequence_number, empty.added_files_count, empty.partitions.len()), (5, Some(0), 0));
 }
 
