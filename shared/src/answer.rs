@@ -19,7 +19,7 @@ use crate::content::{self, ContentRef, Reader, Representation, Version};
 use crate::iceberg::table_metadata::TableMetadata;
 use crate::locate::{self, At, Cell, Cost, Found, LocateError, ObjectStore, Table, Wanted};
 use crate::problem::Problem;
-use crate::record::{Content, Visibility, COLUMNS};
+use crate::record::{Content, Mode, Visibility, COLUMNS};
 
 /// What the cache stores and the client gets, before headers are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +142,8 @@ pub fn breadth(v: Visibility) -> u8 {
 
 /// The mode a table serves: its location's last segment when it names one (`…/artifacts/build`).
 pub fn mode_of(location: &str) -> Option<String> {
-    location.trim_end_matches('/').rsplit('/').next().filter(|m| ["preview", "build", "bulk"].contains(m)).map(String::from)
+    let last = location.trim_end_matches('/').rsplit('/').next()?;
+    Mode::ALL.into_iter().map(Mode::as_str).find(|m| *m == last).map(String::from)
 }
 
 /// Everything about an answer that does not depend on its bytes.

@@ -1,11 +1,16 @@
-//! Streaming decoder for `Content-Encoding: gzip` request bodies (RFC 1952).
+//! Streaming gzip decoder (RFC 1952) with a hard bound on inflated output: the Parquet reader
+//! inflates GZIP-compressed pages with it (`parquet::codec`).
 //!
-//! A worker receives a body as a stream of chunks of arbitrary size and must neither hold it in
-//! memory nor let a small compressed body expand without bound (a decompression bomb).
-//! [`GzipDecoder`] is a push decoder: it parses the gzip header incrementally across chunk
-//! boundaries, inflates through one fixed output buffer allocated up front, checks each member's
-//! CRC-32 and length trailer, accepts concatenated members, and stops with
-//! [`GzipError::TooLarge`] before handing out more than `max_output_bytes` in total.
+//! Request bodies are not inflated here: ingest pipes a `Content-Encoding: gzip` body through the
+//! runtime's `DecompressionStream` (miniz_oxide would cost it ~9 KB of gzip; DEVELOPING.md, "What
+//! the ingest bytes are spent on") and bounds the inflated bytes it reads itself.
+//!
+//! Input may come in pieces of any size and must not expand without bound (a decompression
+//! bomb in a page whose header lies). [`GzipDecoder`] is a push decoder: it parses the gzip
+//! header incrementally across chunk boundaries, inflates through one fixed output buffer
+//! allocated up front, checks each member's CRC-32 and length trailer, accepts concatenated
+//! members, and stops with [`GzipError::TooLarge`] before handing out more than
+//! `max_output_bytes` in total.
 
 use alloc::boxed::Box;
 use alloc::vec;

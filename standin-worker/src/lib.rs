@@ -15,14 +15,12 @@ mod commit;
 mod rows;
 mod table;
 
+use shared::record::Mode;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Env, Method, Request, Response, Result};
-
-/// The three modes, one table each.
-pub const MODES: [&str; 3] = ["preview", "build", "bulk"];
 
 thread_local! {
     /// Buffer keys whose put is in flight in this isolate: a commit never includes a key at or
@@ -55,13 +53,15 @@ pub struct ModeConfig {
 }
 
 impl ModeConfig {
+    /// The mode named `mode` (one table each), `None` for no mode.
     fn new(env: &Env, mode: &str) -> Option<ModeConfig> {
-        let (mode, default_roll) = match mode {
-            "preview" => ("preview", "1000"),
-            "build" => ("build", "2000"),
-            "bulk" => ("bulk", "5000"),
-            _ => return None,
+        let mode = Mode::ALL.into_iter().find(|m| m.as_str() == mode)?;
+        let default_roll = match mode {
+            Mode::Preview => "1000",
+            Mode::Build => "2000",
+            Mode::Bulk => "5000",
         };
+        let mode = mode.as_str();
         let upper = mode.to_ascii_uppercase();
         Some(ModeConfig {
             mode,
@@ -156,7 +156,7 @@ fn empty(status: u16) -> Result<Response> {
 
 /// The mode whose table is named `table` (`TABLE_PREVIEW/_BUILD/_BULK`, default the mode).
 fn mode_of_table(env: &Env, table: &str) -> Option<ModeConfig> {
-    let mode = MODES.iter().find(|m| var(env, &format!("TABLE_{}", m.to_ascii_uppercase()), m) == table)?;
+    let mode = Mode::ALL.into_iter().map(Mode::as_str).find(|m| var(env, &format!("TABLE_{}", m.to_ascii_uppercase()), m) == table)?;
     ModeConfig::new(env, mode)
 }
 
@@ -181,7 +181,7 @@ async fn serve_catalog(route: catalog::Route, env: &Env) -> Result<Response> {
         Route::Namespace { ns, head: false } => no_namespace(&ns),
         Route::ListTables { ns } if ns == namespace => {
             let mut names = Vec::new();
-            for m in MODES {
+            for m in Mode::ALL.map(Mode::as_str) {
                 let Some(cfg) = ModeConfig::new(env, m) else { continue };
                 match commit::current(env, &cfg).await {
                     Ok(Some(_)) => names.push(var(env, &format!("TABLE_{}", m.to_ascii_uppercase()), m)),
@@ -235,7 +235,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         let modes: Vec<String> = match query("mode") {
             Some(m) => vec![m],
-            None => MODES.iter().map(|m| m.to_string()).collect(),
+            None => Mode::ALL.map(|m| m.as_str().to_string()).into(),
         };
         let due_only = query("due").is_some();
         let mut out = Vec::new();
@@ -255,7 +255,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
     if path == "/init" && method == Method::Post {
         let mut out = Vec::new();
-        for m in MODES {
+        for m in Mode::ALL.map(Mode::as_str) {
             let Some(cfg) = ModeConfig::new(&env, m) else { continue };
             match commit::ensure(&env, &cfg).await {
                 Ok(v) => out.push(serde_json::json!({"mode": m, "version": v})),
