@@ -99,7 +99,8 @@ describe("bad paths", () => {
     ["a character outside the segment alphabet", "/$.content/docs/guide/a%20b.md"],
     ["too few segments", "/$.content/a/b"],
     ["too few segments, with an extension", "/$.content/a/b.md"],
-    ["too many segments", "/$.content/a/b/c/d.md"],
+    // Nested ids (contract v2) make a/b/c/d.md valid; an empty segment is not.
+    ["an empty segment in a nested id", "/$.content/a/b/c//d.md"],
     ["a bad @version date", "/$.content/docs/guide/getting-started@2026-13-01T00:00:00Z.md"],
     ["an @version snapshot id out of range", "/$.content/docs/guide/getting-started@99999999999999999999.md"],
   ];
