@@ -42,11 +42,10 @@ size:
 	@$(CARGO) run -q --bin size -- $(BUILD)
 
 ## test: everything CI runs; the runners' own summaries come last
-test: build check-nostd clippy fuzz-build test-rust test-node
+test: fmt-check build check-nostd clippy fuzz-build test-rust test-node
 
 ## fmt-check: rustfmt's check (rustfmt.toml is the house style) over the workspace, then the fuzz
-## crate, its own workspace. Not yet a prerequisite of `test`: it joins it with the one commit that
-## formats the tree (`cargo fmt --all && (cd fuzz && cargo fmt --all)`), issue 14.
+## crate, its own workspace. Fix with `cargo fmt --all && (cd fuzz && cargo fmt --all)`.
 fmt-check:
 	$(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt --all -- --check

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
-use shared::iceberg::manifest::{
-    read_manifest_list, DataContent, DataFile, EntryStatus, FileFormat,
-    ManifestEntry, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform,
-};
 use iceberg_writer::{summarize, write_manifest, write_manifest_list, write_parquet, ColumnData, WriteCodec, WriteColumn};
+use shared::iceberg::manifest::{
+    read_manifest_list, DataContent, DataFile, EntryStatus, FileFormat, ManifestEntry, PartitionField, PartitionSpec, PartitionType,
+    PartitionValue, Transform,
+};
 use shared::parquet::parse_footer;
 use shared::token::{sign, Claims};
 use shared_fuzz::avro::{reframe, Codec};
@@ -98,11 +98,8 @@ fn main() {
     let mut two = gzip(b"first member\n");
     two.extend(gzip(mixed.as_bytes()));
     out.put("gzip_stream", "two-members", &seed(255, [5, 30, 63], &two));
-    let mut named = GzBuilder::new()
-        .filename("body.ndjson")
-        .comment("seed")
-        .extra(b"xx\x02\x00ab".to_vec())
-        .write(Vec::new(), Compression::best());
+    let mut named =
+        GzBuilder::new().filename("body.ndjson").comment("seed").extra(b"xx\x02\x00ab".to_vec()).write(Vec::new(), Compression::best());
     named.write_all(bulk.as_bytes()).unwrap();
     out.put("gzip_stream", "header-fields", &seed(255, [1, 2, 3], &named.finish().unwrap()));
     let stored = {
@@ -240,7 +237,13 @@ fn our_entries() -> (PartitionSpec, Vec<ManifestEntry>) {
     other.partition = vec![("ns".into(), PartitionValue::Null), ("day-x".into(), PartitionValue::Int(-1))];
     let entries = vec![
         ManifestEntry { status: EntryStatus::Added, snapshot_id: 7, sequence_number: None, file_sequence_number: None, data_file: full },
-        ManifestEntry { status: EntryStatus::Existing, snapshot_id: 5, sequence_number: Some(2), file_sequence_number: Some(2), data_file: other },
+        ManifestEntry {
+            status: EntryStatus::Existing,
+            snapshot_id: 5,
+            sequence_number: Some(2),
+            file_sequence_number: Some(2),
+            data_file: other,
+        },
     ];
     (spec, entries)
 }
@@ -277,7 +280,8 @@ fn avro_seeds(out: &Out, artifacts: &Path) {
     let mut del = DataFile::new("s3://b/t/data/d.parquet", FileFormat::Parquet, 2, 300);
     del.content = DataContent::PositionDeletes;
     del.referenced_data_file = Some("s3://b/t/data/a.parquet".into());
-    let del_entry = ManifestEntry { status: EntryStatus::Added, snapshot_id: 8, sequence_number: None, file_sequence_number: None, data_file: del };
+    let del_entry =
+        ManifestEntry { status: EntryStatus::Added, snapshot_id: 8, sequence_number: None, file_sequence_number: None, data_file: del };
     let del_manifest = write_manifest(&[del_entry], &PartitionSpec::unpartitioned(), "{}", 0).unwrap();
     out.put("manifest", "ours-deletes", &seed1(0x7f, &del_manifest));
 }
@@ -292,11 +296,41 @@ fn seed1(head: u8, body: &[u8]) -> Vec<u8> {
 fn our_columns() -> Vec<WriteColumn> {
     let s = |v: &[Option<&str>]| v.iter().map(|x| x.map(String::from)).collect::<Vec<_>>();
     vec![
-        WriteColumn { name: "ns".into(), field_id: 1, required: true, data: ColumnData::Utf8(s(&[Some("docs"), Some("docs"), Some("blog")])), element_field_id: None },
-        WriteColumn { name: "id".into(), field_id: 2, required: false, data: ColumnData::Utf8(s(&[Some("getting-started"), None, Some("é€😀")])), element_field_id: None },
-        WriteColumn { name: "ts".into(), field_id: 3, required: false, data: ColumnData::TimestampMicros(vec![Some(1_767_225_600_000_000), None, Some(-1)]), element_field_id: None },
-        WriteColumn { name: "size".into(), field_id: 4, required: true, data: ColumnData::Int64(vec![Some(1), Some(i64::MAX), Some(i64::MIN)]), element_field_id: None },
-        WriteColumn { name: "deleted".into(), field_id: 5, required: false, data: ColumnData::Boolean(vec![Some(true), None, Some(false)]), element_field_id: None },
+        WriteColumn {
+            name: "ns".into(),
+            field_id: 1,
+            required: true,
+            data: ColumnData::Utf8(s(&[Some("docs"), Some("docs"), Some("blog")])),
+            element_field_id: None,
+        },
+        WriteColumn {
+            name: "id".into(),
+            field_id: 2,
+            required: false,
+            data: ColumnData::Utf8(s(&[Some("getting-started"), None, Some("é€😀")])),
+            element_field_id: None,
+        },
+        WriteColumn {
+            name: "ts".into(),
+            field_id: 3,
+            required: false,
+            data: ColumnData::TimestampMicros(vec![Some(1_767_225_600_000_000), None, Some(-1)]),
+            element_field_id: None,
+        },
+        WriteColumn {
+            name: "size".into(),
+            field_id: 4,
+            required: true,
+            data: ColumnData::Int64(vec![Some(1), Some(i64::MAX), Some(i64::MIN)]),
+            element_field_id: None,
+        },
+        WriteColumn {
+            name: "deleted".into(),
+            field_id: 5,
+            required: false,
+            data: ColumnData::Boolean(vec![Some(true), None, Some(false)]),
+            element_field_id: None,
+        },
         WriteColumn {
             name: "inputs".into(),
             field_id: 6,
@@ -318,7 +352,15 @@ fn pages_header(c: &shared::parquet::ColumnChunkInfo) -> [u8; 5] {
         (T::Boolean, _) => 3,
         _ => 6,
     };
-    let def = if c.max_rep_level == 1 { if c.list_def_level == 1 { 4 } else { 0 } } else { c.max_def_level as u8 };
+    let def = if c.max_rep_level == 1 {
+        if c.list_def_level == 1 {
+            4
+        } else {
+            0
+        }
+    } else {
+        c.max_def_level as u8
+    };
     let codec = match c.codec {
         C::Uncompressed => 0,
         C::Snappy => 1,
@@ -344,7 +386,9 @@ fn parquet_seeds(out: &Out, artifacts: &Path) {
         }
     }
     // … and ours, in every codec, with small row groups.
-    for (codec, name) in [(WriteCodec::Uncompressed, "plain"), (WriteCodec::Snappy, "snappy"), (WriteCodec::Gzip, "gzip"), (WriteCodec::Zstd, "zstd")] {
+    for (codec, name) in
+        [(WriteCodec::Uncompressed, "plain"), (WriteCodec::Snappy, "snappy"), (WriteCodec::Gzip, "gzip"), (WriteCodec::Zstd, "zstd")]
+    {
         let w = write_parquet(&our_columns(), codec, 2).unwrap();
         parquet_files.push((format!("ours-{name}"), w.bytes));
     }
@@ -363,7 +407,9 @@ fn parquet_seeds(out: &Out, artifacts: &Path) {
     // parquet_roundtrip: builder bytes (codec: 0 plain, 3 snappy, 6 gzip, 7 zstd; rows per group;
     // rows; columns - 1; then values).
     let mut rng = 0x2545_f491_4f6c_dd1du64;
-    for (i, (codec, group, rows, cols)) in [(0u8, 0u8, 3u8, 0u8), (3, 2, 10, 1), (6, 5, 40, 1), (7, 7, 48, 1), (7, 1, 0, 0)].into_iter().enumerate() {
+    for (i, (codec, group, rows, cols)) in
+        [(0u8, 0u8, 3u8, 0u8), (3, 2, 10, 1), (6, 5, 40, 1), (7, 7, 48, 1), (7, 1, 0, 0)].into_iter().enumerate()
+    {
         let mut s = vec![codec, group, rows, cols];
         for _ in 0..600 {
             rng ^= rng << 13;

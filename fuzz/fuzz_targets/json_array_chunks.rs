@@ -63,11 +63,7 @@ fuzz_target!(|data: &[u8]| {
     if max == usize::MAX {
         // A well-formed array splits exactly as serde_json sees it ...
         if let Ok(elems) = serde_json::from_slice::<Vec<&RawValue>>(body) {
-            let want: Vec<Owned> = elems
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (i as u64 + 1, Ok(r.get().as_bytes().to_vec())))
-                .collect();
+            let want: Vec<Owned> = elems.iter().enumerate().map(|(i, r)| (i as u64 + 1, Ok(r.get().as_bytes().to_vec()))).collect();
             assert_eq!(got, want, "differs from serde_json's elements");
         }
         // ... and a clean split of valid elements is a well-formed array.

@@ -14,12 +14,12 @@
 //! same bytes.
 #![no_main]
 
+use iceberg_writer::write_manifest;
 use libfuzzer_sys::fuzz_target;
 use shared::iceberg::manifest::{
-    read_manifest_with, DataContent, EntryStatus, Manifest, ManifestContent, ManifestEntry,
-    ManifestFile, PartitionField, PartitionSpec, PartitionType, PartitionValue, ReadLimits, Transform,
+    read_manifest_with, DataContent, EntryStatus, Manifest, ManifestContent, ManifestEntry, ManifestFile, PartitionField, PartitionSpec,
+    PartitionType, PartitionValue, ReadLimits, Transform,
 };
-use iceberg_writer::write_manifest;
 use shared_fuzz::avro::{reframe, Codec};
 
 #[global_allocator]
@@ -99,9 +99,8 @@ fn spec_for(entries: &[ManifestEntry]) -> Option<PartitionSpec> {
 fn writable(m: &Manifest) -> bool {
     let deletes = m.entries.iter().filter(|e| e.data_file.content != DataContent::Data).count();
     let one_content = deletes == 0 || deletes == m.entries.len();
-    let numbered = m.entries.iter().all(|e| {
-        e.status == EntryStatus::Added || (e.sequence_number.is_some() && e.file_sequence_number.is_some())
-    });
+    let numbered =
+        m.entries.iter().all(|e| e.status == EntryStatus::Added || (e.sequence_number.is_some() && e.file_sequence_number.is_some()));
     let schema_ok = matches!(serde_json::from_str(&m.metadata.schema), Ok(serde_json::Value::Object(_)));
     one_content && numbered && schema_ok
 }

@@ -9,8 +9,8 @@
 //! gives the same bytes.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use iceberg_writer::write_manifest_list;
+use libfuzzer_sys::fuzz_target;
 use shared::iceberg::manifest::{read_manifest_list_with, ReadLimits};
 use shared_fuzz::avro::{reframe, Codec};
 

@@ -11,9 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::parquet::{
-    chunk_range, footer_range, merge_ranges, parse_footer, prune_row_groups, slice_within, Footer, FooterNeeds,
-};
+use shared::parquet::{chunk_range, footer_range, merge_ranges, parse_footer, prune_row_groups, slice_within, Footer, FooterNeeds};
 
 #[global_allocator]
 static METER: shared_fuzz::Meter = shared_fuzz::Meter;

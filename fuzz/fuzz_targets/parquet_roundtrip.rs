@@ -10,13 +10,10 @@
 //! non-null value lies within the written bounds (`may_contain` for strings, signed for longs).
 #![no_main]
 
+use iceberg_writer::{ColumnData, WriteCodec, WriteColumn};
 use libfuzzer_sys::fuzz_target;
 use shared::iceberg::manifest::{bound_long, may_contain};
-use shared::parquet::{
-    decode_column_chunk, footer_range, parse_footer, prune_row_groups, ColumnValues, DecodeLimits,
-    Footer, FooterNeeds,
-};
-use iceberg_writer::{ColumnData, WriteCodec, WriteColumn};
+use shared::parquet::{decode_column_chunk, footer_range, parse_footer, prune_row_groups, ColumnValues, DecodeLimits, Footer, FooterNeeds};
 use shared_fuzz::Bytes;
 
 const ALPHABET: [&str; 8] = ["a", "b", "z", "é", "€", "😀", "\u{7f}", "\u{10FFFF}"];
@@ -90,9 +87,9 @@ fn expected(data: &ColumnData, rows: std::ops::Range<usize>) -> ColumnValues {
         ColumnData::Utf8(v) => ColumnValues::ByteArray(v[rows].iter().map(s).collect()),
         ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => ColumnValues::Int64(v[rows].to_vec()),
         ColumnData::Boolean(v) => ColumnValues::Boolean(v[rows].to_vec()),
-        ColumnData::Utf8List(v) => ColumnValues::ByteArrayList(
-            v[rows].iter().map(|l| l.as_ref().map(|l| l.iter().map(s).collect())).collect(),
-        ),
+        ColumnData::Utf8List(v) => {
+            ColumnValues::ByteArrayList(v[rows].iter().map(|l| l.as_ref().map(|l| l.iter().map(s).collect())).collect())
+        }
     }
 }
 
@@ -157,7 +154,9 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(get(&written.value_counts), Some(rows as i64));
                 let nulls = match d {
                     ColumnData::Utf8(v) => v.iter().filter(|x| x.is_none()).count(),
-                    ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => v.iter().filter(|x| x.is_none()).count(),
+                    ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
+                        v.iter().filter(|x| x.is_none()).count()
+                    }
                     ColumnData::Boolean(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Utf8List(_) => 0,
                 };

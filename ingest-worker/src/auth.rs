@@ -27,7 +27,10 @@ pub fn verify(req: &Request, env: &Env, now_secs: u64) -> Result<Claims, Problem
 /// The `WWW-Authenticate` header that goes with a 401.
 pub fn challenge(p: &Problem) -> Vec<(&'static str, String)> {
     if p.status == 401 {
-        vec![("www-authenticate", format!("Bearer realm=\"artifacts\", error=\"invalid_token\", error_description=\"{}\"", p.detail.replace('"', "'")))]
+        vec![(
+            "www-authenticate",
+            format!("Bearer realm=\"artifacts\", error=\"invalid_token\", error_description=\"{}\"", p.detail.replace('"', "'")),
+        )]
     } else {
         Vec::new()
     }

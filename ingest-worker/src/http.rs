@@ -48,8 +48,5 @@ pub fn memory_bytes() -> u64 {
 /// How many times the entry shim reinitialised the wasm instance after a trap
 /// (`globalThis.__wasmResets`, maintained by `tools/entry.mjs`).
 pub fn instance_resets() -> u32 {
-    js_sys::Reflect::get(&js_sys::global(), &"__wasmResets".into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .map_or(0, |f| f as u32)
+    js_sys::Reflect::get(&js_sys::global(), &"__wasmResets".into()).ok().and_then(|v| v.as_f64()).map_or(0, |f| f as u32)
 }

@@ -9,7 +9,8 @@ use worker::{Headers, Request, Response, Result};
 /// it, so no body can grow the isolate's memory by more than `max` (security issue 1: parsing
 /// first and counting after took 355 MB for a 15 MB body). A 413 problem otherwise.
 pub async fn bounded_body(req: &mut Request, max: usize) -> Result<std::result::Result<Vec<u8>, Problem>> {
-    let too_large = || Problem::new(413, "body-too-large", "Payload Too Large", format!("the body is larger than {max} bytes")).with("limit", max);
+    let too_large =
+        || Problem::new(413, "body-too-large", "Payload Too Large", format!("the body is larger than {max} bytes")).with("limit", max);
     let declared = req.headers().get("content-length")?.and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) {
         return Ok(Err(too_large()));
@@ -55,8 +56,5 @@ pub fn memory_bytes() -> u64 {
 /// How many times the entry shim reinitialised the wasm instance after a trap
 /// (`globalThis.__wasmResets`, maintained by `build/entry.mjs`).
 pub fn instance_resets() -> u32 {
-    js_sys::Reflect::get(&js_sys::global(), &"__wasmResets".into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .map_or(0, |f| f as u32)
+    js_sys::Reflect::get(&js_sys::global(), &"__wasmResets".into()).ok().and_then(|v| v.as_f64()).map_or(0, |f| f as u32)
 }

@@ -44,7 +44,11 @@ fn decode_entities(v: &str) -> String {
         // A numeric reference ends at its last digit, with or without `;` (browsers decode
         // `&#106avascript:` as `javascript:`); a named one at its last alphanumeric.
         let digits = |from: usize, hex: bool| {
-            from + tail.get(from..).unwrap_or("").find(|c: char| !(if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })).unwrap_or(tail.len().saturating_sub(from))
+            from + tail
+                .get(from..)
+                .unwrap_or("")
+                .find(|c: char| !(if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() }))
+                .unwrap_or(tail.len().saturating_sub(from))
         };
         let end = if tail.starts_with("#x") || tail.starts_with("#X") {
             digits(2, true)
@@ -180,7 +184,10 @@ fn fix_element(el: &mut Element<'_, '_>, o: &Options<'_>) {
                 el.remove_attribute(&name);
                 continue;
             }
-            if name == "style" && { let d = decode_entities(&value).to_ascii_lowercase(); d.contains("expression(") || d.contains("javascript:") || d.contains("url(") && d.contains("script") } {
+            if name == "style" && {
+                let d = decode_entities(&value).to_ascii_lowercase();
+                d.contains("expression(") || d.contains("javascript:") || d.contains("url(") && d.contains("script")
+            } {
                 el.remove_attribute(&name);
                 continue;
             }
@@ -239,10 +246,13 @@ fn rewrite_once(html: &str, o: &Options<'_>, limit: usize) -> Result<String, Str
     if o.sanitize {
         // SVG animation elements can set any attribute, `href` included, to a script URL
         // (`<set attributeName="href" to="javascript:…">`): removed like scripts.
-        settings = settings.append_element_content_handler(element!("script, object, embed, applet, base, frame, frameset, animate, set, animatemotion, animatetransform", |el| {
-            el.remove();
-            Ok(())
-        }));
+        settings = settings.append_element_content_handler(element!(
+            "script, object, embed, applet, base, frame, frameset, animate, set, animatemotion, animatetransform",
+            |el| {
+                el.remove();
+                Ok(())
+            }
+        ));
         settings = settings.append_element_content_handler(element!("meta[http-equiv]", |el| {
             el.remove();
             Ok(())
@@ -330,7 +340,10 @@ mod tests {
             assert_eq!(resolve("docs", "guide", "", keep), None, "{keep}");
         }
         let out = rewrite(r#"<a href="setup.html">s</a><img src="../img/logo.css"><a href="https://x.dev">x</a>"#, &TRUSTED).unwrap();
-        assert_eq!(out, r#"<a href="/$.content/docs/guide/setup.html">s</a><img src="/$.content/docs/img/logo.css"><a href="https://x.dev">x</a>"#);
+        assert_eq!(
+            out,
+            r#"<a href="/$.content/docs/guide/setup.html">s</a><img src="/$.content/docs/img/logo.css"><a href="https://x.dev">x</a>"#
+        );
     }
 
     #[test]
@@ -349,11 +362,7 @@ mod tests {
 
     #[test]
     fn bypass_attempts() {
-        for html in [
-            r#"<SCRIPT>alert(1)</SCRIPT>"#,
-            r#"<ScRiPt src="https://evil/x.js"></ScRiPt>"#,
-            r#"<script/x>alert(1)</script>"#,
-        ] {
+        for html in [r#"<SCRIPT>alert(1)</SCRIPT>"#, r#"<ScRiPt src="https://evil/x.js"></ScRiPt>"#, r#"<script/x>alert(1)</script>"#] {
             assert!(!s(html).to_ascii_lowercase().contains("script"), "{html} → {}", s(html));
         }
         for html in [
@@ -372,13 +381,33 @@ mod tests {
             assert!(!out.contains("href") || out.contains("https:"), "{html} → {out}");
             assert!(!out.contains("script:") && !out.contains("data:"), "{html} → {out}");
         }
-        for html in [r#"<img src=x OnErRoR=alert(1)>"#, r#"<body onload="x()">"#, r#"<svg><g onmouseover="x()"></g></svg>"#, r#"<div style="background:url(javascript:alert(1))">"#, r#"<iframe srcdoc="<script>x</script>">"#] {
+        for html in [
+            r#"<img src=x OnErRoR=alert(1)>"#,
+            r#"<body onload="x()">"#,
+            r#"<svg><g onmouseover="x()"></g></svg>"#,
+            r#"<div style="background:url(javascript:alert(1))">"#,
+            r#"<iframe srcdoc="<script>x</script>">"#,
+        ] {
             let out = s(html).to_ascii_lowercase();
-            assert!(!out.contains("onerror") && !out.contains("onload") && !out.contains("onmouseover") && !out.contains("javascript") && !out.contains("srcdoc"), "{html} → {out}");
+            assert!(
+                !out.contains("onerror")
+                    && !out.contains("onload")
+                    && !out.contains("onmouseover")
+                    && !out.contains("javascript")
+                    && !out.contains("srcdoc"),
+                "{html} → {out}"
+            );
         }
         // Broken markup never panics and, parsed again as a browser would, holds no script
         // element and no event handler.
-        for html in ["<scr<script>ipt>alert(1)</script>", "<a href='javascript:alert(1)'", "<<img src=x onerror=alert(1)//>", "<p <script>", "<script", "<img src=\"x\" onerror=\"a()\""] {
+        for html in [
+            "<scr<script>ipt>alert(1)</script>",
+            "<a href='javascript:alert(1)'",
+            "<<img src=x onerror=alert(1)//>",
+            "<p <script>",
+            "<script",
+            "<img src=\"x\" onerror=\"a()\"",
+        ] {
             let out = s(html);
             assert_eq!(dangerous(&out), 0, "{html} → {out}");
         }
@@ -466,4 +495,3 @@ mod tests {
         assert_eq!(scheme("a/b:c"), None);
     }
 }
-

@@ -5,9 +5,9 @@ use serde_json::Value;
 use shared::answer::{self, Answer, Body, Reads};
 use shared::content::{self, ContentRef, Reader, Representation};
 
+use shared::cache_policy::{client_cache_control, freshness, Freshness, Windows};
 use shared::locate::Cost;
 use shared::problem::Problem;
-use shared::cache_policy::{client_cache_control, freshness, Freshness, Windows};
 use worker::{Context, Date, Env, Request, Response, Result};
 
 use crate::cache;
@@ -43,7 +43,13 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         let path = format!("{}{rest}", content::PREFIX);
         let now = Date::now().as_millis() / 1000;
         let (exp, by_org, by_sub, kid, sig) = (query("exp"), query("by_org"), query("by_sub"), query("kid"), query("sig"));
-        let params = shared::signed::Params { exp: exp.as_deref(), by_org: by_org.as_deref(), by_sub: by_sub.as_deref(), kid: kid.as_deref(), sig: sig.as_deref() };
+        let params = shared::signed::Params {
+            exp: exp.as_deref(),
+            by_org: by_org.as_deref(),
+            by_sub: by_sub.as_deref(),
+            kid: kid.as_deref(),
+            sig: sig.as_deref(),
+        };
         match shared::signed::verify(&[current.as_bytes(), previous.as_bytes()], &path, params, now) {
             Ok(s) => Some(s),
             Err(e) => return glue::problem(&Problem::new(403, "bad-signature", "Forbidden", e.description())),
@@ -145,7 +151,16 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let generation_text = generation.to_string();
     // Two tokens of one principal with different scopes get different answers.
     let reads_ns = if reader.principal_for(&c.ns).is_some() { "1" } else { "0" };
-    let coalesce_key = shared::key::compose(&[rest, &generation_text, state.dedupe.as_deref().unwrap_or(""), kind, org, sub, reads_ns, if bypass { "1" } else { "0" }]);
+    let coalesce_key = shared::key::compose(&[
+        rest,
+        &generation_text,
+        state.dedupe.as_deref().unwrap_or(""),
+        kind,
+        org,
+        sub,
+        reads_ns,
+        if bypass { "1" } else { "0" },
+    ]);
     let (outcome, cost) = crate::coalesce::run(coalesce_key, !bypass, async {
         let mut cost = Cost::default();
         let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
@@ -195,7 +210,9 @@ const MAX_SIGN_BODY_BYTES: usize = 8 * 1024;
 pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     let claims = match crate::auth::reader(&req, env) {
         Ok(Some(c)) => c,
-        Ok(None) => return glue::problem(&Problem::new(401, "unauthorized", "Unauthorized", "signing needs an Authorization: Bearer token")),
+        Ok(None) => {
+            return glue::problem(&Problem::new(401, "unauthorized", "Unauthorized", "signing needs an Authorization: Bearer token"))
+        }
         Err(p) => return glue::problem(&p),
     };
     let bad = |d: &str| glue::problem(&Problem::new(400, "bad-sign-request", "Bad Request", d));
@@ -203,7 +220,9 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
         Ok(b) => b,
         Err(p) => return glue::problem(&p),
     };
-    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else { return bad("the body must be JSON: {\"path\": \"/$.content/…\", \"expires_in\": seconds}") };
+    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+        return bad("the body must be JSON: {\"path\": \"/$.content/…\", \"expires_in\": seconds}");
+    };
     let Some(path) = body.get("path").and_then(Value::as_str) else { return bad("path is required") };
     let Some(rest) = path.strip_prefix(content::PREFIX) else { return bad("path must start with /$.content/") };
     if rest.contains(['?', '#']) {
@@ -261,10 +280,13 @@ fn respond(
     h.set("cache-tag", tag)?;
     let cache_control = if bypass { "no-store".to_string() } else { client_cache_control(b.private, age_ms, windows) };
     h.set("cache-control", &cache_control)?;
-    h.set("x-artifact-source", match source {
-        Source::Cache => "cache",
-        Source::Table => "table",
-    })?;
+    h.set(
+        "x-artifact-source",
+        match source {
+            Source::Cache => "cache",
+            Source::Table => "table",
+        },
+    )?;
     h.set("x-artifact-age", &(age_ms / 1_000).to_string())?;
     if b.private {
         h.set("vary", "authorization")?;
@@ -412,7 +434,8 @@ impl Batch {
         let positions = Value::from(e.positions);
         let Some(r) = e.item.as_str() else {
             let p = Problem::new(400, "bad-ref", "Bad Request", "a ref is a string");
-            return serde_json::json!({ "ref": e.item, "positions": positions.clone(), "status": 400, "problem": problem_value(&p) }).to_string();
+            return serde_json::json!({ "ref": e.item, "positions": positions.clone(), "status": 400, "problem": problem_value(&p) })
+                .to_string();
         };
         let rest = r.strip_prefix(content::PREFIX).unwrap_or(r);
         let result = match content::parse(rest) {
@@ -429,14 +452,20 @@ impl Batch {
             }
             Ok((Answer::Problem(p), _)) | Err(p) => {
                 self.all_ok &= p.status < 500;
-                serde_json::json!({ "ref": r, "positions": positions.clone(), "status": p.status, "problem": problem_value(&p) }).to_string()
+                serde_json::json!({ "ref": r, "positions": positions.clone(), "status": p.status, "problem": problem_value(&p) })
+                    .to_string()
             }
         };
         if self.bytes.saturating_add(line.len()) <= MAX_BATCH_ANSWER_BYTES {
             return line;
         }
-        let p = Problem::new(413, "batch-answer-too-large", "Payload Too Large", format!("this ref would take the answer past {MAX_BATCH_ANSWER_BYTES} bytes; read it on its own"))
-            .with("limit", MAX_BATCH_ANSWER_BYTES);
+        let p = Problem::new(
+            413,
+            "batch-answer-too-large",
+            "Payload Too Large",
+            format!("this ref would take the answer past {MAX_BATCH_ANSWER_BYTES} bytes; read it on its own"),
+        )
+        .with("limit", MAX_BATCH_ANSWER_BYTES);
         serde_json::json!({ "ref": r, "positions": positions, "status": 413, "problem": problem_value(&p) }).to_string()
     }
 }
@@ -499,7 +528,8 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
                 if b.all_ok {
                     b.r2.keep_reads();
                 }
-                serde_json::json!({ "end": true, "refs": b.refs, "lines": b.lines, "r2_reads": b.r2.reads(), "r2_bytes": b.r2.bytes() }).to_string()
+                serde_json::json!({ "end": true, "refs": b.refs, "lines": b.lines, "r2_reads": b.r2.reads(), "r2_bytes": b.r2.bytes() })
+                    .to_string()
             }
         };
         line.push('\n');

@@ -32,7 +32,7 @@ impl ObjectStore for Warehouse {
 }
 
 impl Warehouse {
-/// One read, tried twice when R2 fails or answers short (a transient error should not fail
+    /// One read, tried twice when R2 fails or answers short (a transient error should not fail
     /// the request); a missing object is final.
     async fn fetch(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
         match self.fetch_once(key, range).await {

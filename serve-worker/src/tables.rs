@@ -69,7 +69,11 @@ impl Config {
             catalog_warehouse: var(env, "CATALOG_WAREHOUSE"),
             catalog_namespace: var(env, "CATALOG_NAMESPACE"),
             catalog_tables: ["TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK"].iter().map(|n| var(env, n)).filter(|t| !t.is_empty()).collect(),
-            catalog_token: env.secret("CATALOG_TOKEN").ok().map(|s| s.to_string()).or_else(|| env.var("CATALOG_TOKEN").ok().map(|v| v.to_string())),
+            catalog_token: env
+                .secret("CATALOG_TOKEN")
+                .ok()
+                .map(|s| s.to_string())
+                .or_else(|| env.var("CATALOG_TOKEN").ok().map(|v| v.to_string())),
             ttl_ms: var(env, "METADATA_TTL_SECONDS").trim().parse::<f64>().unwrap_or(5.0) * 1000.0,
             policy: Policy {
                 unowned_visibility: shared::record::Visibility::parse(var(env, "UNOWNED_VISIBILITY").trim())
@@ -200,7 +204,8 @@ pub async fn metadata(cfg: &Config, r2: &R2, key: &str) -> Result<Rc<TableMetada
         return Ok(m);
     }
     let bytes = r2.get(key, None).await.map_err(store_err(key))?;
-    let parsed = TableMetadata::from_json(&bytes).map_err(|e| LocateError::Corrupt { key: key.to_string(), reason: e.description().into() })?;
+    let parsed =
+        TableMetadata::from_json(&bytes).map_err(|e| LocateError::Corrupt { key: key.to_string(), reason: e.description().into() })?;
     let parsed = Rc::new(parsed);
     remember(&METADATA, key, parsed.clone());
     Ok(parsed)

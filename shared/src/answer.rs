@@ -127,7 +127,8 @@ pub fn visibility_of(found: &Found, unowned: Visibility) -> Visibility {
 /// Whether `reader` may read `found` of namespace `ns` (live, and visible to it: read scopes
 /// included, see `content::may_read`).
 pub fn readable(found: &Found, visibility: Visibility, ns: &str, reader: Reader<'_>) -> bool {
-    !found.deleted && content::may_read(visibility, ns, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader)
+    !found.deleted
+        && content::may_read(visibility, ns, found.owner_org.as_deref().unwrap_or(""), found.owner_user.as_deref().unwrap_or(""), reader)
 }
 
 /// How many callers a visibility admits, fewest first (the cache scope of a versioned answer is
@@ -350,13 +351,19 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             Some(html) if column == "html" => {
                 let page = Page { ns: &c.ns, ty: &c.ty, dir: c.id.rsplit_once('/').map_or("", |(d, _)| d), sanitize: d.sanitize };
                 let (html, csp) = self.html.rewrite(&html, &page).map_err(|e| {
-                    Problem::new(500, "html-rewrite-failed", "Internal Server Error", alloc::format!("the HTML could not be rewritten: {e}"))
+                    Problem::new(
+                        500,
+                        "html-rewrite-failed",
+                        "Internal Server Error",
+                        alloc::format!("the HTML could not be rewritten: {e}"),
+                    )
                 })?;
                 Ok(body(content_type, html, Some(csp)))
             }
             Some(text) => Ok(body(content_type, text, None)),
             None => Ok(Answer::Problem(
-                Problem::new(404, "field-missing", "Not Found", alloc::format!("{}/{}/{} has no {column}", c.ns, c.ty, c.id)).with("field", column),
+                Problem::new(404, "field-missing", "Not Found", alloc::format!("{}/{}/{} has no {column}", c.ns, c.ty, c.id))
+                    .with("field", column),
             )),
         }
     }

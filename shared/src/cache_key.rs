@@ -73,7 +73,10 @@ mod tests {
         assert_eq!(a, "https://artifact-cache.internal/docs/guide/intro.md?g=1&s=public");
         assert_ne!(a, cache_key("docs", "guide", "intro", "md", 2, "public"));
         assert_ne!(a, cache_key("docs", "guide", "intro", "md", 1, "org:acme"));
-        assert_eq!(cache_key("a", "b", "c", "md", 0, "user:x&s=public"), "https://artifact-cache.internal/a/b/c.md?g=0&s=user:x%26s%3Dpublic");
+        assert_eq!(
+            cache_key("a", "b", "c", "md", 0, "user:x&s=public"),
+            "https://artifact-cache.internal/a/b/c.md?g=0&s=user:x%26s%3Dpublic"
+        );
         assert_eq!(state_key("a", "b", "c"), "art:a/b/c");
     }
 

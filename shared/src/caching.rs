@@ -128,7 +128,14 @@ impl<S: ObjectStore> ObjectStore for Caching<S> {
 impl<S> Caching<S> {
     /// A request's store over `inner`, sharing the isolate cache `isolate`.
     pub fn new(inner: S, isolate: Rc<RefCell<Immutable>>) -> Caching<S> {
-        Caching { inner, isolate, pending: RefCell::new(Vec::new()), memo: RefCell::new((0, HashMap::new())), reads: Cell::new(0), bytes: Cell::new(0) }
+        Caching {
+            inner,
+            isolate,
+            pending: RefCell::new(Vec::new()),
+            memo: RefCell::new((0, HashMap::new())),
+            reads: Cell::new(0),
+            bytes: Cell::new(0),
+        }
     }
 
     /// The inner store (for what the locator does not need, such as listing).

@@ -94,7 +94,9 @@ impl RouteError {
         match self {
             RouteError::Shape => "a content path is /$.content/{ns}/{type}/{id}.{ext}",
             RouteError::BadEncoding => "a path segment has a malformed percent-encoding",
-            RouteError::UnknownExtension => "unknown extension: use md, mdx, html, js, mjs, d.ts, css, mdast.json, hast.json, estree.json, frontmatter.json or json",
+            RouteError::UnknownExtension => {
+                "unknown extension: use md, mdx, html, js, mjs, d.ts, css, mdast.json, hast.json, estree.json, frontmatter.json or json"
+            }
             RouteError::BadSegment(why) => why,
             RouteError::BadVersion => "a version is a snapshot id or an RFC 3339 time",
         }
@@ -298,7 +300,10 @@ mod tests {
         assert_eq!(rep("d/g/install/linux@123.md").unwrap().2, "install/linux");
         assert_eq!(rep("d/g/install/linux@123.md").unwrap().4, Version::Snapshot(123));
         assert_eq!(rep("d/g/team@acme/linux@7.md").unwrap().2, "team@acme/linux", "an @ in an earlier segment is part of the id");
-        assert_eq!(parse("d/g/install@2026-01-01T00:00:00Z/linux.md"), Err(RouteError::BadSegment("may only contain letters, digits and - _ . @ +")));
+        assert_eq!(
+            parse("d/g/install@2026-01-01T00:00:00Z/linux.md"),
+            Err(RouteError::BadSegment("may only contain letters, digits and - _ . @ +"))
+        );
         // Each segment decoded on its own.
         assert_eq!(rep("d/g/team%40acme/home.md").unwrap().2, "team@acme/home");
         // The total is bounded like a single id.
@@ -320,7 +325,8 @@ mod tests {
 
     #[test]
     fn visibility_rules() {
-        let acme_alice = Claims { sub: "alice".into(), org: "acme".into(), scopes: alloc::vec!["read:*".into()], exp: 0, nbf: None, iat: None };
+        let acme_alice =
+            Claims { sub: "alice".into(), org: "acme".into(), scopes: alloc::vec!["read:*".into()], exp: 0, nbf: None, iat: None };
         let acme_bob = Claims { sub: "bob".into(), ..acme_alice.clone() };
         let globex_alice = Claims { org: "globex".into(), ..acme_alice.clone() };
         let t = Reader::Token;

@@ -172,11 +172,7 @@ impl GzipDecoder {
         self.total_out
     }
 
-    fn feed_inner<F: FnMut(&[u8])>(
-        &mut self,
-        mut input: &[u8],
-        out: &mut F,
-    ) -> Result<(), GzipError> {
+    fn feed_inner<F: FnMut(&[u8])>(&mut self, mut input: &[u8], out: &mut F) -> Result<(), GzipError> {
         loop {
             match self.state {
                 State::Failed(e) => return Err(e),
@@ -277,16 +273,11 @@ impl GzipDecoder {
 
     /// Inflates from `input` until the deflate stream ends (state becomes `Trailer`) or all of
     /// `input` is consumed and no output is pending (state stays `Inflate`).
-    fn inflate_some<F: FnMut(&[u8])>(
-        &mut self,
-        input: &mut &[u8],
-        out: &mut F,
-    ) -> Result<(), GzipError> {
+    fn inflate_some<F: FnMut(&[u8])>(&mut self, input: &mut &[u8], out: &mut F) -> Result<(), GzipError> {
         loop {
             let remaining = self.max_output_bytes.saturating_sub(self.total_out);
             // One byte of room past the limit is enough to see an overflow.
-            let room = usize::try_from(remaining.saturating_add(1))
-                .map_or(OUT_BUF_BYTES, |r| r.min(OUT_BUF_BYTES));
+            let room = usize::try_from(remaining.saturating_add(1)).map_or(OUT_BUF_BYTES, |r| r.min(OUT_BUF_BYTES));
             let buf = self.out_buf.get_mut(..room).unwrap_or_default();
             let res = inflate(&mut self.inflater, input, buf, MZFlush::None);
             *input = input.get(res.bytes_consumed..).unwrap_or_default();
@@ -352,11 +343,7 @@ const fn crc_table() -> [u32; 256] {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
             k += 1;
         }
         table[i] = c;
@@ -369,10 +356,7 @@ const fn crc_table() -> [u32; 256] {
 fn crc32(crc: u32, data: &[u8]) -> u32 {
     let mut c = !crc;
     for &b in data {
-        let slot = CRC_TABLE
-            .get(usize::from(c as u8 ^ b))
-            .copied()
-            .unwrap_or(0);
+        let slot = CRC_TABLE.get(usize::from(c as u8 ^ b)).copied().unwrap_or(0);
         c = slot ^ (c >> 8);
     }
     !c
@@ -480,11 +464,7 @@ mod tests {
         let gz = member_with_all_fields(&data);
         for at in 0..=gz.len() {
             let (a, b) = gz.split_at(at);
-            assert_eq!(
-                decode_chunks(u64::MAX, &[a, b]).unwrap(),
-                data,
-                "split at {at}"
-            );
+            assert_eq!(decode_chunks(u64::MAX, &[a, b]).unwrap(), data, "split at {at}");
         }
         assert_eq!(decode(u64::MAX, &gz, 1).unwrap(), data);
     }
@@ -504,11 +484,7 @@ mod tests {
         gz.extend(gzip(b"", Compression::default()));
         for at in 0..=gz.len() {
             let (a, b) = gz.split_at(at);
-            assert_eq!(
-                decode_chunks(u64::MAX, &[a, b]).unwrap(),
-                b"hello world",
-                "split at {at}"
-            );
+            assert_eq!(decode_chunks(u64::MAX, &[a, b]).unwrap(), b"hello world", "split at {at}");
         }
         let big_a = sample(70_000);
         let big_b = sample(90_000);
@@ -563,18 +539,11 @@ mod tests {
     fn every_truncation_is_reported() {
         let gz = member_with_all_fields(&sample(2000));
         for cut in 0..gz.len() {
-            assert_eq!(
-                decode(u64::MAX, &gz[..cut], 4096),
-                Err(GzipError::Truncated),
-                "cut {cut}"
-            );
+            assert_eq!(decode(u64::MAX, &gz[..cut], 4096), Err(GzipError::Truncated), "cut {cut}");
         }
         let mut two = gzip(b"a", Compression::default());
         two.extend(gzip(b"b", Compression::default()));
-        assert_eq!(
-            decode(u64::MAX, &two[..two.len() - 1], 7),
-            Err(GzipError::Truncated)
-        );
+        assert_eq!(decode(u64::MAX, &two[..two.len() - 1], 7), Err(GzipError::Truncated));
     }
 
     #[test]
@@ -589,32 +558,17 @@ mod tests {
         let mut bad_crc = gz.clone();
         let n = bad_crc.len();
         bad_crc[n - 8] ^= 0x40;
-        assert_eq!(
-            decode(u64::MAX, &bad_crc, 7),
-            Err(GzipError::ChecksumMismatch)
-        );
+        assert_eq!(decode(u64::MAX, &bad_crc, 7), Err(GzipError::ChecksumMismatch));
         let mut bad_len = gz;
         bad_len[n - 1] ^= 0x01;
-        assert_eq!(
-            decode(u64::MAX, &bad_len, 7),
-            Err(GzipError::LengthMismatch)
-        );
+        assert_eq!(decode(u64::MAX, &bad_len, 7), Err(GzipError::LengthMismatch));
     }
 
     #[test]
     fn garbage_is_a_bad_header() {
-        assert_eq!(
-            decode(u64::MAX, b"{\"not\":\"gzip\"}", 3),
-            Err(GzipError::BadHeader)
-        );
-        assert_eq!(
-            decode(u64::MAX, &[0x1f, 0x8b, 7, 0], 1),
-            Err(GzipError::BadHeader)
-        );
-        assert_eq!(
-            decode(u64::MAX, &[0x1f, 0x8b, 8, 0x20], 1),
-            Err(GzipError::BadHeader)
-        );
+        assert_eq!(decode(u64::MAX, b"{\"not\":\"gzip\"}", 3), Err(GzipError::BadHeader));
+        assert_eq!(decode(u64::MAX, &[0x1f, 0x8b, 7, 0], 1), Err(GzipError::BadHeader));
+        assert_eq!(decode(u64::MAX, &[0x1f, 0x8b, 8, 0x20], 1), Err(GzipError::BadHeader));
         let mut trailing = gzip(b"ok", Compression::default());
         trailing.extend_from_slice(b"\0\0");
         assert_eq!(decode(u64::MAX, &trailing, 4096), Err(GzipError::BadHeader));
@@ -623,9 +577,7 @@ mod tests {
     #[test]
     fn invalid_deflate_data_is_corrupt_and_errors_stick() {
         // BFINAL=1, BTYPE=11 (reserved).
-        let gz = [
-            0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255, 0x07, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
+        let gz = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255, 0x07, 0, 0, 0, 0, 0, 0, 0, 0];
         let mut d = GzipDecoder::new(u64::MAX);
         assert_eq!(d.feed(&gz, |_| {}), Err(GzipError::Corrupt));
         assert_eq!(d.feed(b"more", |_| {}), Err(GzipError::Corrupt));

@@ -186,11 +186,7 @@ impl ArraySplitter {
                         self.carry.clear();
                         self.skipping = false;
                         self.index = self.index.saturating_add(1);
-                        self.state = if b == b',' {
-                            State::BeforeElement { after_comma: true }
-                        } else {
-                            State::Closed
-                        };
+                        self.state = if b == b',' { State::BeforeElement { after_comma: true } } else { State::Closed };
                     } else {
                         self.element_byte(&mut on_element);
                     }
@@ -211,10 +207,7 @@ impl ArraySplitter {
             State::BeforeElement { .. } | State::InElement => ArrayError::Unterminated,
             State::Closed | State::Failed => return,
         };
-        on_element(Element {
-            index: self.index,
-            content: Err(error),
-        });
+        on_element(Element { index: self.index, content: Err(error) });
     }
 
     /// Bytes currently held in the carry buffer (never more than `max_element_bytes`).
@@ -257,10 +250,7 @@ impl ArraySplitter {
     }
 
     fn report<F: FnMut(Element<'_>)>(&self, error: ArrayError, on_element: &mut F) {
-        on_element(Element {
-            index: self.index,
-            content: Err(error),
-        });
+        on_element(Element { index: self.index, content: Err(error) });
     }
 
     fn fail<F: FnMut(Element<'_>)>(&mut self, error: ArrayError, on_element: &mut F) {
@@ -287,15 +277,9 @@ fn is_ws(b: u8) -> bool {
 }
 
 fn emit<F: FnMut(Element<'_>)>(index: u64, raw: &[u8], on_element: &mut F) {
-    let end = raw
-        .iter()
-        .rposition(|&b| !is_ws(b))
-        .map_or(0, |p| p.saturating_add(1));
+    let end = raw.iter().rposition(|&b| !is_ws(b)).map_or(0, |p| p.saturating_add(1));
     let content = raw.get(..end).unwrap_or_default();
-    on_element(Element {
-        index,
-        content: Ok(content),
-    });
+    on_element(Element { index, content: Ok(content) });
 }
 
 #[cfg(test)]
@@ -426,55 +410,24 @@ mod tests {
         check(10, b"[", &[err(1, ArrayError::Unterminated)]);
         check(10, b"[1,2", &[ok(1, "1"), err(2, ArrayError::Unterminated)]);
         check(10, b"[1,", &[ok(1, "1"), err(2, ArrayError::Unterminated)]);
-        check(
-            10,
-            br#"[1,"ab]"#,
-            &[ok(1, "1"), err(2, ArrayError::Unterminated)],
-        );
+        check(10, br#"[1,"ab]"#, &[ok(1, "1"), err(2, ArrayError::Unterminated)]);
         check(10, br#"["a\"]"#, &[err(1, ArrayError::Unterminated)]);
         check(10, b"[[1,2]", &[err(1, ArrayError::Unterminated)]);
     }
 
     #[test]
     fn trailing_data_is_reported_once() {
-        check(
-            10,
-            b"[1] x y",
-            &[ok(1, "1"), err(2, ArrayError::TrailingData)],
-        );
-        check(
-            10,
-            b"[1][2]",
-            &[ok(1, "1"), err(2, ArrayError::TrailingData)],
-        );
+        check(10, b"[1] x y", &[ok(1, "1"), err(2, ArrayError::TrailingData)]);
+        check(10, b"[1][2]", &[ok(1, "1"), err(2, ArrayError::TrailingData)]);
         check(10, b"[] ,", &[err(1, ArrayError::TrailingData)]);
     }
 
     #[test]
     fn empty_elements() {
-        check(
-            10,
-            b"[1,,2]",
-            &[ok(1, "1"), err(2, ArrayError::EmptyElement), ok(3, "2")],
-        );
-        check(
-            10,
-            b"[1, ]",
-            &[ok(1, "1"), err(2, ArrayError::EmptyElement)],
-        );
-        check(
-            10,
-            b"[ ,1]",
-            &[err(1, ArrayError::EmptyElement), ok(2, "1")],
-        );
-        check(
-            10,
-            b"[,]",
-            &[
-                err(1, ArrayError::EmptyElement),
-                err(2, ArrayError::EmptyElement),
-            ],
-        );
+        check(10, b"[1,,2]", &[ok(1, "1"), err(2, ArrayError::EmptyElement), ok(3, "2")]);
+        check(10, b"[1, ]", &[ok(1, "1"), err(2, ArrayError::EmptyElement)]);
+        check(10, b"[ ,1]", &[err(1, ArrayError::EmptyElement), ok(2, "1")]);
+        check(10, b"[,]", &[err(1, ArrayError::EmptyElement), err(2, ArrayError::EmptyElement)]);
     }
 
     #[test]

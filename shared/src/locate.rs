@@ -101,7 +101,8 @@ pub struct Wanted<'a> {
 }
 
 /// The columns read to locate and authorise a row.
-pub const LOCATE_COLUMNS: &[&str] = &["ns", "type", "id", "ts", "deleted", "visibility", "owner_org", "owner_user", "content_hash", "size_bytes"];
+pub const LOCATE_COLUMNS: &[&str] =
+    &["ns", "type", "id", "ts", "deleted", "visibility", "owner_org", "owner_user", "content_hash", "size_bytes"];
 
 /// The winning row of one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +192,12 @@ fn manifest_error(key: &str, e: manifest::ManifestError) -> LocateError {
 }
 
 /// Reads `ranges` of `key`, merging those at most 64 KiB apart: `(offset, bytes)` per read.
-async fn fetch_merged<S: ObjectStore>(store: &S, cost: &mut Cost, key: &str, ranges: Vec<(u64, u64)>) -> Result<Vec<(u64, Vec<u8>)>, LocateError> {
+async fn fetch_merged<S: ObjectStore>(
+    store: &S,
+    cost: &mut Cost,
+    key: &str,
+    ranges: Vec<(u64, u64)>,
+) -> Result<Vec<(u64, Vec<u8>)>, LocateError> {
     let merged = parquet::merge_ranges(ranges, 64 * 1024);
     let mut buffers = Vec::with_capacity(merged.len());
     for (start, len) in merged {
@@ -357,14 +363,27 @@ fn snapshot<'m>(metadata: &'m TableMetadata, at: &At) -> Option<&'m Snapshot> {
 }
 
 /// Finds the newest row for `wanted` in `table` at `at`; `Ok(None)` when no row matches.
-pub async fn locate<S: ObjectStore>(store: &S, table: &Table<'_>, wanted: Wanted<'_>, at: &At, cost: &mut Cost) -> Result<Option<Found>, LocateError> {
+pub async fn locate<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    wanted: Wanted<'_>,
+    at: &At,
+    cost: &mut Cost,
+) -> Result<Option<Found>, LocateError> {
     let mut rows = scan(store, table, wanted.ns, wanted.ty, Some(wanted.id), at, cost).await?;
     Ok(rows.remove(wanted.id))
 }
 
 /// The newest row of every artifact of one `ns/type` (tombstones included, in id order): the
 /// listing. Data files and row groups are pruned by the `ns`/`type` bounds only.
-pub async fn list<S: ObjectStore>(store: &S, table: &Table<'_>, ns: &str, ty: &str, at: &At, cost: &mut Cost) -> Result<BTreeMap<String, Found>, LocateError> {
+pub async fn list<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    ns: &str,
+    ty: &str,
+    at: &At,
+    cost: &mut Cost,
+) -> Result<BTreeMap<String, Found>, LocateError> {
     scan(store, table, ns, ty, None, at, cost).await
 }
 
@@ -395,7 +414,8 @@ async fn scan<S: ObjectStore>(
     let list_key = key_for(&snap.manifest_list, table.location_prefix)?;
     let list_bytes = fetch(store, cost, &list_key, None).await?;
     let manifests = manifest::read_manifest_list(&list_bytes).map_err(|e| manifest_error(&list_key, e))?;
-    let mut ids: Vec<(Option<i32>, &[u8])> = vec![(field_id(table, "ns"), want_ns.as_bytes()), (field_id(table, "type"), want_ty.as_bytes())];
+    let mut ids: Vec<(Option<i32>, &[u8])> =
+        vec![(field_id(table, "ns"), want_ns.as_bytes()), (field_id(table, "type"), want_ty.as_bytes())];
     if let Some(id) = want_id {
         ids.push((field_id(table, "id"), id.as_bytes()));
     }
@@ -484,7 +504,9 @@ async fn scan<S: ObjectStore>(
                 // Position of the row group's first row in the file (for position deletes).
                 let first_row = footer.row_groups.get(..rg).map_or(0, |g| g.iter().map(|g| g.num_rows).sum::<u64>());
                 for (window_start, cols) in windows {
-                    let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) = cols.get(..LOCATE_COLUMNS.len()) else {
+                    let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) =
+                        cols.get(..LOCATE_COLUMNS.len())
+                    else {
                         return Err(corrupt(&file_key, "column count"));
                     };
                     let rows = id.as_ref().map_or(0, ColumnValues::len);
@@ -530,7 +552,10 @@ async fn scan<S: ObjectStore>(
                             spec_id: mf.partition_spec_id,
                             partition: df.partition.clone(),
                             pos: i64::try_from(first_row.saturating_add(row as u64)).unwrap_or(i64::MAX),
-                            values: equality_at.iter().map(|(fid, at)| (*fid, cols.get(*at).map_or(Cell::Null, |c| cell_at(c, i)))).collect(),
+                            values: equality_at
+                                .iter()
+                                .map(|(fid, at)| (*fid, cols.get(*at).map_or(Cell::Null, |c| cell_at(c, i))))
+                                .collect(),
                         };
                         candidates.push((row_id, found, site));
                     }
@@ -551,7 +576,13 @@ async fn scan<S: ObjectStore>(
 }
 
 /// Reads one string column of a found row (`None`: null, or the table lacks the column).
-pub async fn read_value<S: ObjectStore>(store: &S, table: &Table<'_>, found: &Found, column: &str, cost: &mut Cost) -> Result<Option<String>, LocateError> {
+pub async fn read_value<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    found: &Found,
+    column: &str,
+    cost: &mut Cost,
+) -> Result<Option<String>, LocateError> {
     let values = read_row(store, table, found, &[column], cost).await?;
     Ok(values.into_iter().next().and_then(|v| match v {
         Cell::Text(s) => Some(s),
@@ -575,7 +606,13 @@ pub enum Cell {
 }
 
 /// Reads several columns of a found row in one pass over its row group (merged ranged reads).
-pub async fn read_row<S: ObjectStore>(store: &S, table: &Table<'_>, found: &Found, columns: &[&str], cost: &mut Cost) -> Result<Vec<Cell>, LocateError> {
+pub async fn read_row<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    found: &Found,
+    columns: &[&str],
+    cost: &mut Cost,
+) -> Result<Vec<Cell>, LocateError> {
     let fr = read_footer(store, cost, &found.file_key, found.file_size).await?;
     let cols: Vec<Option<usize>> = columns.iter().map(|n| parquet_column(&fr.footer, table, n)).collect();
     if pages::worth_it(&fr.footer, found.row_group, &cols) {
@@ -652,7 +689,9 @@ mod tests {
                 let mut parts = key.splitn(3, '/');
                 let wanted = Wanted { ns: parts.next().unwrap(), ty: parts.next().unwrap(), id: parts.next().unwrap() };
                 let mut cost = Cost::default();
-                let found = block_on(locate(&store, &table, wanted, &At::Current, &mut cost)).unwrap().unwrap_or_else(|| panic!("{name}: {key} not found"));
+                let found = block_on(locate(&store, &table, wanted, &At::Current, &mut cost))
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{name}: {key} not found"));
                 let row = &w["row"];
                 assert_eq!(found.ts, row["ts"].as_i64().unwrap(), "{name}: {key} ts");
                 assert_eq!(found.deleted, row["deleted"].as_bool().unwrap_or(false), "{name}: {key} deleted");
@@ -745,10 +784,13 @@ mod tests {
             let metadata = TableMetadata::from_json(&block_on(store.get(&meta_key, None)).unwrap()).unwrap();
             let table = Table { metadata: &metadata, location_prefix: prefix };
             let winners = t["winners"].as_object().unwrap();
-            let mut types: Vec<(&str, &str)> = winners.keys().map(|k| {
-                let mut p = k.splitn(3, '/');
-                (p.next().unwrap(), p.next().unwrap())
-            }).collect();
+            let mut types: Vec<(&str, &str)> = winners
+                .keys()
+                .map(|k| {
+                    let mut p = k.splitn(3, '/');
+                    (p.next().unwrap(), p.next().unwrap())
+                })
+                .collect();
             types.sort_unstable();
             types.dedup();
             for (ns, ty) in types {
@@ -779,15 +821,21 @@ mod tests {
         let table = Table { metadata: &metadata, location_prefix: "file:///tmp/" };
         let wanted = Wanted { ns: "docs", ty: "guide", id: "x" };
         let err = block_on(locate(&store, &table, wanted, &At::Current, &mut Cost::default())).unwrap_err();
-        assert!(matches!(&err, LocateError::Store { key, error: StoreError::NotFound } if key.starts_with("artifacts-fixtures-warehouse/")), "{err}");
+        assert!(
+            matches!(&err, LocateError::Store { key, error: StoreError::NotFound } if key.starts_with("artifacts-fixtures-warehouse/")),
+            "{err}"
+        );
         let table = Table { metadata: &metadata, location_prefix: "s3://elsewhere/" };
-        assert!(matches!(block_on(locate(&store, &table, wanted, &At::Current, &mut Cost::default())), Err(LocateError::OutsideWarehouse(_))));
+        assert!(matches!(
+            block_on(locate(&store, &table, wanted, &At::Current, &mut Cost::default())),
+            Err(LocateError::OutsideWarehouse(_))
+        ));
     }
 }
 
 #[cfg(test)]
-mod test_table;
-#[cfg(test)]
 mod delete_tests;
 #[cfg(test)]
 mod page_tests;
+#[cfg(test)]
+mod test_table;

@@ -72,12 +72,7 @@ pub struct LineSplitter {
 impl LineSplitter {
     /// A splitter that rejects lines longer than `max_line_bytes`.
     pub fn new(max_line_bytes: usize) -> Self {
-        LineSplitter {
-            max_line_bytes,
-            carry: Vec::new(),
-            skipping: false,
-            number: 1,
-        }
+        LineSplitter { max_line_bytes, carry: Vec::new(), skipping: false, number: 1 }
     }
 
     /// Feeds the next chunk and calls `on_line` for every line it completes, in order. An
@@ -97,19 +92,13 @@ impl LineSplitter {
                 self.carry.clear();
             } else if self.carry.is_empty() {
                 if line.len() > self.max_line_bytes {
-                    on_line(Line {
-                        number,
-                        content: Err(LineError::TooLong),
-                    });
+                    on_line(Line { number, content: Err(LineError::TooLong) });
                 } else {
                     emit(number, line, &mut on_line);
                 }
             } else {
                 if self.carry.len().saturating_add(line.len()) > self.max_line_bytes {
-                    on_line(Line {
-                        number,
-                        content: Err(LineError::TooLong),
-                    });
+                    on_line(Line { number, content: Err(LineError::TooLong) });
                 } else {
                     append_bounded(&mut self.carry, line, self.max_line_bytes);
                     emit(number, &self.carry, &mut on_line);
@@ -122,10 +111,7 @@ impl LineSplitter {
         }
         let wanted = self.carry.len().saturating_add(rest.len());
         if wanted > self.max_line_bytes {
-            on_line(Line {
-                number: self.number,
-                content: Err(LineError::TooLong),
-            });
+            on_line(Line { number: self.number, content: Err(LineError::TooLong) });
             self.skipping = true;
             self.carry = Vec::new();
         } else {
@@ -178,9 +164,7 @@ mod tests {
     type Owned = (u64, Result<Vec<u8>, LineError>);
 
     fn collect(splitter: &mut LineSplitter, chunk: &[u8], out: &mut Vec<Owned>) {
-        splitter.feed(chunk, |l| {
-            out.push((l.number, l.content.map(<[u8]>::to_vec)))
-        });
+        splitter.feed(chunk, |l| out.push((l.number, l.content.map(<[u8]>::to_vec))));
     }
 
     fn run(max: usize, chunks: &[&[u8]]) -> Vec<Owned> {
@@ -200,9 +184,7 @@ mod tests {
     }
 
     fn input() -> Vec<u8> {
-        let mut v = "{\"a\":1}\n\r\n  \n{\"b\":\"é€😀\"}\r\n\n"
-            .as_bytes()
-            .to_vec();
+        let mut v = "{\"a\":1}\n\r\n  \n{\"b\":\"é€😀\"}\r\n\n".as_bytes().to_vec();
         v.extend_from_slice(b"01234567890123456789\n012345678901234567890\n");
         v.extend_from_slice(b"\xff\xfe\n\tx \nlast");
         v
@@ -257,10 +239,7 @@ mod tests {
     #[test]
     fn final_line_without_newline_is_flushed() {
         assert_eq!(run(100, &[b"a\nb"]), vec![ok(1, "a"), ok(2, "b")]);
-        assert_eq!(
-            run(100, &[b"a\n", b"b", b"c"]),
-            vec![ok(1, "a"), ok(2, "bc")]
-        );
+        assert_eq!(run(100, &[b"a\n", b"b", b"c"]), vec![ok(1, "a"), ok(2, "bc")]);
         assert_eq!(run(100, &[b"a\n   "]), vec![ok(1, "a")]);
         assert_eq!(run(100, &[]), vec![]);
     }
@@ -295,10 +274,7 @@ mod tests {
 
     #[test]
     fn a_line_that_overflows_at_end_of_input_is_reported_once() {
-        assert_eq!(
-            run(3, &[b"ab", b"cdef"]),
-            vec![(1, Err(LineError::TooLong))]
-        );
+        assert_eq!(run(3, &[b"ab", b"cdef"]), vec![(1, Err(LineError::TooLong))]);
     }
 
     #[test]
@@ -337,10 +313,7 @@ mod tests {
             assert!(s.carry.capacity() <= LIMIT);
         }
         collect(&mut s, b"\n{\"after\":true}\n", &mut out);
-        assert_eq!(
-            out,
-            vec![(1, Err(LineError::TooLong)), ok(2, "{\"after\":true}")]
-        );
+        assert_eq!(out, vec![(1, Err(LineError::TooLong)), ok(2, "{\"after\":true}")]);
     }
 
     #[test]
@@ -350,9 +323,6 @@ mod tests {
 
     #[test]
     fn errors_display_their_description() {
-        assert_eq!(
-            alloc::format!("{}", LineError::TooLong),
-            LineError::TooLong.description()
-        );
+        assert_eq!(alloc::format!("{}", LineError::TooLong), LineError::TooLong.description());
     }
 }

@@ -431,9 +431,7 @@ impl Record {
         let id = segment(&map, "id", &check_id)?;
         let ts = match map.get("ts") {
             None | Some(Value::Null) => stamp.now_micros,
-            Some(_) if stamp.mode != Mode::Bulk => {
-                return Err(RecordError::at("ts", "is stamped by ingest; only bulk mode accepts it"))
-            }
+            Some(_) if stamp.mode != Mode::Bulk => return Err(RecordError::at("ts", "is stamped by ingest; only bulk mode accepts it")),
             Some(v) => time_field(v, "ts")?,
         };
         if ts > stamp.now_micros.saturating_add(MAX_TS_SKEW_MICROS) {
@@ -441,8 +439,7 @@ impl Record {
         }
         let visibility = match string_field(&map, "visibility")? {
             None => stamp.default_visibility,
-            Some(v) => Visibility::parse(&v)
-                .ok_or_else(|| RecordError::at("visibility", "must be public, unlisted, org or user"))?,
+            Some(v) => Visibility::parse(&v).ok_or_else(|| RecordError::at("visibility", "must be public, unlisted, org or user"))?,
         };
         let deleted = match map.get("deleted") {
             None | Some(Value::Null) => false,
@@ -481,7 +478,12 @@ impl Record {
         let size_bytes = content.iter().map(|(_, v)| v.len() as i64).sum();
         // The version's identity: content, then the metadata that was sent (field-id order).
         let mut hashed = content.clone();
-        for (name, v) in [("inputs", map.get("inputs")), ("supersedes", map.get("supersedes")), ("tags", map.get("tags")), ("expires_at", expires_at.map(Value::from).as_ref())] {
+        for (name, v) in [
+            ("inputs", map.get("inputs")),
+            ("supersedes", map.get("supersedes")),
+            ("tags", map.get("tags")),
+            ("expires_at", expires_at.map(Value::from).as_ref()),
+        ] {
             if let Some(v) = v.filter(|v| !v.is_null()) {
                 hashed.push((name, v.to_string()));
             }
@@ -636,13 +638,29 @@ mod tests {
             (json!({"ns": "a", "type": "b", "id": "c"}), "", "a record needs at least one content field (or deleted: true)"),
             (json!({"ns": "a", "type": "b", "id": "c", "markdown": 1}), "markdown", "must be a string"),
             (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "colour": 1}), "colour", "is not a field of the record"),
-            (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "owner_org": "evil"}), "owner_org", "is set by ingest and may not be sent"),
-            (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "content_hash": "0"}), "content_hash", "is set by ingest and may not be sent"),
-            (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "visibility": "world"}), "visibility", "must be public, unlisted, org or user"),
+            (
+                json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "owner_org": "evil"}),
+                "owner_org",
+                "is set by ingest and may not be sent",
+            ),
+            (
+                json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "content_hash": "0"}),
+                "content_hash",
+                "is set by ingest and may not be sent",
+            ),
+            (
+                json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "visibility": "world"}),
+                "visibility",
+                "must be public, unlisted, org or user",
+            ),
             (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "ts": 5}), "ts", "is stamped by ingest; only bulk mode accepts it"),
             (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "deleted": "yes"}), "deleted", "must be a boolean"),
             (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "inputs": ["a/b"]}), "inputs", "must be ns/type/id"),
-            (json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "inputs": "a/b/c"}), "inputs", "must be a list of ns/type/id strings"),
+            (
+                json!({"ns": "a", "type": "b", "id": "c", "markdown": "x", "inputs": "a/b/c"}),
+                "inputs",
+                "must be a list of ns/type/id strings",
+            ),
         ];
         assert!(!ok(base()).deleted);
         for (v, field, reason) in cases {
@@ -660,8 +678,10 @@ mod tests {
         assert_eq!(r.ts, 1_577_836_800_000_000);
         let r = Record::from_client(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": 42}), &s).unwrap();
         assert_eq!(r.ts, 42);
-        assert_eq!(err(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": "yesterday"}), Mode::Bulk).reason,
-                   "must be RFC 3339 or integer microseconds");
+        assert_eq!(
+            err(json!({"ns": "a", "type": "b", "id": "c", "css": "x", "ts": "yesterday"}), Mode::Bulk).reason,
+            "must be RFC 3339 or integer microseconds"
+        );
     }
 
     /// Regression (security issue 12, item 10): bulk accepted `ts: "9999-12-31…"`, which pinned
@@ -712,8 +732,14 @@ mod tests {
         assert_eq!(r.to_json()["supersedes"], json!(["docs/guide/install/old", "docs/guide/intro"]));
         assert_eq!(err(with("supersedes", json!(["docs/guide"])), Mode::Build), RecordError::at("supersedes", "must be ns/type/id"));
         assert_eq!(err(with("supersedes", json!(["d/g/a/../b"])), Mode::Build), RecordError::at("supersedes", "must not be . or .."));
-        assert_eq!(err(with("supersedes", json!("d/g/a")), Mode::Build), RecordError::at("supersedes", "must be a list of ns/type/id strings"));
-        assert_eq!(err(with("supersedes", Value::from(vec!["d/g/a"; 257])), Mode::Build), RecordError::at("supersedes", "has too many entries"));
+        assert_eq!(
+            err(with("supersedes", json!("d/g/a")), Mode::Build),
+            RecordError::at("supersedes", "must be a list of ns/type/id strings")
+        );
+        assert_eq!(
+            err(with("supersedes", Value::from(vec!["d/g/a"; 257])), Mode::Build),
+            RecordError::at("supersedes", "has too many entries")
+        );
         assert!(ok(with("inputs", json!(["d/g/a/b/c"]))).inputs.is_some(), "inputs take nested ids too");
 
         let r = ok(with("tags", json!({"team": "docs", "env:stage": "prod"})));
@@ -737,7 +763,10 @@ mod tests {
         assert_eq!(r.expires_at, Some(1_893_456_000_000_000));
         assert_eq!(r.to_json()["expires_at"], json!(1_893_456_000_000_000i64));
         assert_eq!(err(with("expires_at", json!(1_000_000)), Mode::Build), RecordError::at("expires_at", "must be after ts"));
-        assert_eq!(err(with("expires_at", json!("soon")), Mode::Build), RecordError::at("expires_at", "must be RFC 3339 or integer microseconds"));
+        assert_eq!(
+            err(with("expires_at", json!("soon")), Mode::Build),
+            RecordError::at("expires_at", "must be RFC 3339 or integer microseconds")
+        );
 
         // Metadata is part of the version: a change to it alone is never deduped away.
         let plain = ok(base());

@@ -164,7 +164,12 @@ mod tests {
 
     fn check(secrets: &[&[u8]], path: &str, q: &[(String, String)], now: u64) -> Result<Signer, SignError> {
         let get = |name: &str| q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        verify(secrets, path, Params { exp: get("exp"), by_org: get("by_org"), by_sub: get("by_sub"), kid: get("kid"), sig: get("sig") }, now)
+        verify(
+            secrets,
+            path,
+            Params { exp: get("exp"), by_org: get("by_org"), by_sub: get("by_sub"), kid: get("kid"), sig: get("sig") },
+            now,
+        )
     }
 
     fn with(q: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {

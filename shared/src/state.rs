@@ -24,7 +24,10 @@ impl State {
     /// one without a string `h` no dedupe key.
     pub fn parse(text: &str) -> Option<State> {
         let v = serde_json::from_str::<Value>(text).ok()?;
-        Some(State { generation: v.get("g").and_then(Value::as_i64).unwrap_or(0), dedupe: v.get("h").and_then(Value::as_str).map(String::from) })
+        Some(State {
+            generation: v.get("g").and_then(Value::as_i64).unwrap_or(0),
+            dedupe: v.get("h").and_then(Value::as_str).map(String::from),
+        })
     }
 
     /// The KV value: `{"g":…,"h":…}` (`h` only when known).

@@ -54,8 +54,16 @@ mod tests {
 
     #[test]
     fn parses_every_member_and_ignores_the_rest() {
-        let t = Tenant::parse(r#"{"max_body_bytes":10,"max_artifacts_per_request":2,"default_visibility":"user","cache":{"fresh_seconds":7,"stale_seconds":3},"x":1}"#);
-        let want = Tenant { max_body_bytes: Some(10), max_artifacts_per_request: Some(2), default_visibility: Some(Visibility::User), fresh_seconds: Some(7), stale_seconds: Some(3) };
+        let t = Tenant::parse(
+            r#"{"max_body_bytes":10,"max_artifacts_per_request":2,"default_visibility":"user","cache":{"fresh_seconds":7,"stale_seconds":3},"x":1}"#,
+        );
+        let want = Tenant {
+            max_body_bytes: Some(10),
+            max_artifacts_per_request: Some(2),
+            default_visibility: Some(Visibility::User),
+            fresh_seconds: Some(7),
+            stale_seconds: Some(3),
+        };
         assert_eq!(t, want);
         assert_eq!(Tenant::parse(r#"{"max_body_bytes":-1,"default_visibility":"nope","cache":{"fresh_seconds":"7"}}"#), Tenant::default());
         assert_eq!(Tenant::parse("[1]"), Tenant::default());

@@ -53,13 +53,7 @@ pub fn format_micros(micros: i64) -> String {
     let sod = secs.rem_euclid(SECS_PER_DAY);
     let (y, m, d) = civil_from_days(days);
     let mut s = String::with_capacity(27);
-    let _ = write!(
-        s,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    );
+    let _ = write!(s, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", sod / 3600, (sod % 3600) / 60, sod % 60);
     s
 }
 
@@ -117,7 +111,11 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
                 return None;
             }
             let o = oh * 3600 + om * 60;
-            if *sign == b'-' { -o } else { o }
+            if *sign == b'-' {
+                -o
+            } else {
+                o
+            }
         }
         _ => return None,
     };
@@ -148,9 +146,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for s in ["", "2026-11-24", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-24T24:00:00Z",
-                  "2026-11-24T00:00:00", "2026-11-24T00:00:00.Z", "2026-11-24T00:00:00+1:00", "２026-11-24T00:00:00Z",
-                  "2026-11-24T00:00:00Zjunk"] {
+        for s in [
+            "",
+            "2026-11-24",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-24T24:00:00Z",
+            "2026-11-24T00:00:00",
+            "2026-11-24T00:00:00.Z",
+            "2026-11-24T00:00:00+1:00",
+            "２026-11-24T00:00:00Z",
+            "2026-11-24T00:00:00Zjunk",
+        ] {
             assert_eq!(parse_rfc3339(s), None, "{s}");
         }
     }

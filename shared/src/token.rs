@@ -55,10 +55,7 @@ impl Claims {
     }
 
     fn grants(&self, prefix: &str, ns: &str) -> bool {
-        !ns.is_empty()
-            && self.scopes.iter().any(|s| {
-                s.strip_prefix(prefix).is_some_and(|target| target == "*" || target == ns)
-            })
+        !ns.is_empty() && self.scopes.iter().any(|s| s.strip_prefix(prefix).is_some_and(|target| target == "*" || target == ns))
     }
 }
 
@@ -89,22 +86,14 @@ impl TokenError {
     /// A human sentence explaining the rejection, safe to show to the client.
     pub fn description(&self) -> &'static str {
         match self {
-            TokenError::Malformed => {
-                "The token is not a well-formed compact JWT (three base64url parts with JSON header and claims)."
-            }
-            TokenError::UnsupportedAlgorithm => {
-                "The token's algorithm is not supported; only HS256 is accepted."
-            }
+            TokenError::Malformed => "The token is not a well-formed compact JWT (three base64url parts with JSON header and claims).",
+            TokenError::UnsupportedAlgorithm => "The token's algorithm is not supported; only HS256 is accepted.",
             TokenError::BadSignature => "The token's signature is not valid.",
             TokenError::Expired => "The token has expired.",
             TokenError::NotYetValid => "The token is not valid yet (its nbf is in the future).",
-            TokenError::MissingClaim => {
-                "The token lacks a required claim (sub, org, scopes and exp are required)."
-            }
+            TokenError::MissingClaim => "The token lacks a required claim (sub, org, scopes and exp are required).",
             TokenError::TooLong => "The token is longer than the 4096 bytes accepted.",
-            TokenError::MisconfiguredSecret => {
-                "The server has no token secret configured, so no token can be accepted."
-            }
+            TokenError::MisconfiguredSecret => "The server has no token secret configured, so no token can be accepted.",
         }
     }
 }
@@ -138,14 +127,7 @@ pub fn key_id(secret: &[u8]) -> String {
 /// token signed with an empty secret is rejected by [`verify`] ([`TokenError::MisconfiguredSecret`]),
 /// as is one longer than [`MAX_TOKEN_BYTES`] (very many or very long claims).
 pub fn sign(claims: &Claims, secret: &[u8]) -> String {
-    let out = ClaimsOut {
-        sub: &claims.sub,
-        org: &claims.org,
-        scopes: &claims.scopes,
-        exp: claims.exp,
-        nbf: claims.nbf,
-        iat: claims.iat,
-    };
+    let out = ClaimsOut { sub: &claims.sub, org: &claims.org, scopes: &claims.scopes, exp: claims.exp, nbf: claims.nbf, iat: claims.iat };
     // Serialising strings and integers cannot fail; an empty payload would not verify anyway.
     let payload = serde_json::to_vec(&out).unwrap_or_default();
     let header = alloc::format!("{{\"alg\":\"{ALG}\",\"typ\":\"JWT\",\"kid\":\"{}\"}}", key_id(secret));
@@ -189,9 +171,7 @@ pub fn verify_any(token: &str, secrets: &[&[u8]], now_secs: u64) -> Result<Claim
         return Err(TokenError::TooLong);
     }
     let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
     };
 
@@ -284,14 +264,7 @@ fn claims_from(m: &Map<String, Value>) -> Result<Claims, TokenError> {
         (None, None) => return Err(TokenError::MissingClaim),
     };
     let exp = opt(m, "exp", Value::as_u64)?.ok_or(TokenError::MissingClaim)?;
-    Ok(Claims {
-        sub: sub.into(),
-        org: org.into(),
-        scopes,
-        exp,
-        nbf: opt(m, "nbf", Value::as_u64)?,
-        iat: opt(m, "iat", Value::as_u64)?,
-    })
+    Ok(Claims { sub: sub.into(), org: org.into(), scopes, exp, nbf: opt(m, "nbf", Value::as_u64)?, iat: opt(m, "iat", Value::as_u64)? })
 }
 
 /// The claims as [`sign`] writes them.
@@ -440,11 +413,17 @@ mod tests {
         assert_eq!(verify_any(&by_old, &[new, b""], NOW), Err(TokenError::BadSignature));
         assert_eq!(verify_any(&by_old, &[b"", b""], NOW), Err(TokenError::MisconfiguredSecret));
         // Tokens minted before key ids (no kid) are tried under each secret.
-        let legacy = raw_token(HS256, &serde_json::to_string(&ClaimsOut { sub: "alice", org: "acme", scopes: &c.scopes, exp: c.exp, nbf: c.nbf, iat: c.iat }).unwrap(), old);
+        let legacy = raw_token(
+            HS256,
+            &serde_json::to_string(&ClaimsOut { sub: "alice", org: "acme", scopes: &c.scopes, exp: c.exp, nbf: c.nbf, iat: c.iat })
+                .unwrap(),
+            old,
+        );
         assert_eq!(verify_any(&legacy, &[new, old], NOW), Ok(c.clone()));
         // A kid naming the other secret does not verify, even with a valid signature.
         let header = alloc::format!(r#"{{"alg":"HS256","kid":"{}"}}"#, key_id(new));
-        let p = serde_json::to_string(&ClaimsOut { sub: "alice", org: "acme", scopes: &c.scopes, exp: c.exp, nbf: None, iat: None }).unwrap();
+        let p =
+            serde_json::to_string(&ClaimsOut { sub: "alice", org: "acme", scopes: &c.scopes, exp: c.exp, nbf: None, iat: None }).unwrap();
         assert_eq!(verify_any(&raw_token(&header, &p, old), &[new, old], NOW), Err(TokenError::BadSignature));
         assert_eq!(verify(&raw_token(r#"{"alg":"HS256","kid":7}"#, &p, old), old, NOW), Err(TokenError::Malformed), "kid must be a string");
     }
@@ -523,10 +502,7 @@ mod tests {
         for header in [r#"{"typ":"JWT"}"#, r#"{"alg":null}"#, r#"{"alg":256}"#] {
             let t = raw_token(header, payload, SECRET);
             let got = verify(&t, SECRET, NOW);
-            assert!(
-                matches!(got, Err(TokenError::UnsupportedAlgorithm | TokenError::Malformed)),
-                "{header}: {got:?}"
-            );
+            assert!(matches!(got, Err(TokenError::UnsupportedAlgorithm | TokenError::Malformed)), "{header}: {got:?}");
         }
         let t = raw_token(r#"{"typ":"JWT"}"#, payload, SECRET);
         assert_eq!(verify(&t, SECRET, NOW), Err(TokenError::UnsupportedAlgorithm));
@@ -535,11 +511,7 @@ mod tests {
     #[test]
     fn alg_none_with_empty_signature_is_unsupported() {
         let payload = r#"{"sub":"a","org":"b","scopes":["write:*"],"exp":9999999999}"#;
-        let t = alloc::format!(
-            "{}.{}.",
-            encode(br#"{"alg":"none","typ":"JWT"}"#),
-            encode(payload.as_bytes())
-        );
+        let t = alloc::format!("{}.{}.", encode(br#"{"alg":"none","typ":"JWT"}"#), encode(payload.as_bytes()));
         assert_eq!(verify(&t, SECRET, NOW), Err(TokenError::UnsupportedAlgorithm));
     }
 

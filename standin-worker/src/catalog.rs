@@ -136,10 +136,7 @@ mod tests {
     fn routes_the_read_side() {
         assert_eq!(r("GET", "/v1/config"), Some(Route::Config));
         assert_eq!(r("GET", "/v1/wh/namespaces"), Some(Route::ListNamespaces { parent: None }));
-        assert_eq!(
-            route("GET", "/v1/wh/namespaces", Some("a".into())),
-            Some(Route::ListNamespaces { parent: Some("a".into()) })
-        );
+        assert_eq!(route("GET", "/v1/wh/namespaces", Some("a".into())), Some(Route::ListNamespaces { parent: Some("a".into()) }));
         assert_eq!(r("GET", "/v1/wh/namespaces/artifacts"), Some(Route::Namespace { ns: "artifacts".into(), head: false }));
         assert_eq!(r("HEAD", "/v1/wh/namespaces/artifacts"), Some(Route::Namespace { ns: "artifacts".into(), head: true }));
         assert_eq!(r("GET", "/v1/wh/namespaces/artifacts/tables"), Some(Route::ListTables { ns: "artifacts".into() }));

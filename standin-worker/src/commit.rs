@@ -13,9 +13,9 @@
 //!
 //! With no buffer and no table yet, the commit creates an empty `v1` so readers find every table.
 
-use serde_json::{json, Map, Value};
 use iceberg_writer::commit::{self as writer, Append};
 use iceberg_writer::{summarize, write_manifest, write_manifest_list, write_parquet, WriteCodec};
+use serde_json::{json, Map, Value};
 use shared::iceberg::manifest::{read_manifest_list, DataContent, ManifestFile, PartitionValue};
 use shared::iceberg::table_metadata::{Operation, TableMetadata};
 use worker::{Bucket, Conditional, Env};
@@ -277,10 +277,7 @@ async fn write_append(
         let (bytes, _) = get(bucket, list_key).await?.ok_or_else(|| format!("{list_key}: missing"))?;
         files = read_manifest_list(&bytes).map_err(|err| format!("{list_key}: {err}"))?;
     }
-    files.push(
-        summarize(format!("{loc}{manifest_key}"), manifest_len, &spec, snapshot_id, seq, &entries)
-            .map_err(|err| err.to_string())?,
-    );
+    files.push(summarize(format!("{loc}{manifest_key}"), manifest_len, &spec, snapshot_id, seq, &entries).map_err(|err| err.to_string())?);
     let list = write_manifest_list(&files, snapshot_id, parent.map(|p| p.snapshot_id), seq).map_err(|err| err.to_string())?;
     let list_key = format!("{}/metadata/snap-{snapshot_id}-{}.avro", cfg.root, uuid());
     put(bucket, &list_key, list).await?;
@@ -314,8 +311,7 @@ pub async fn commit(env: &Env, cfg: &ModeConfig) -> Res<Value> {
         let marker = cur.as_ref().and_then(|c| table::buffer_through(&c.metadata));
         let floor = in_flight_floor(&prefix);
         let (keys, _) = list(&bucket, &prefix, 100).await?;
-        let (stale, waiting): (Keys, Keys) =
-            keys.into_iter().partition(|(k, _)| marker.as_ref().is_some_and(|m| k <= m));
+        let (stale, waiting): (Keys, Keys) = keys.into_iter().partition(|(k, _)| marker.as_ref().is_some_and(|m| k <= m));
         delete(&bucket, stale.into_iter().map(|(k, _)| k).collect()).await;
         let waiting: Keys = waiting.into_iter().filter(|(k, _)| floor.as_ref().is_none_or(|f| k < f)).collect();
         let mut fresh = Vec::new();
@@ -332,9 +328,7 @@ pub async fn commit(env: &Env, cfg: &ModeConfig) -> Res<Value> {
             Some(c) if fresh.is_empty() => {
                 return Ok(json!({"mode": cfg.mode, "committed": 0, "version": c.version, "more": false}));
             }
-            None if fresh.is_empty() => {
-                (new_table(env, cfg), None, 1u64, 0usize)
-            }
+            None if fresh.is_empty() => (new_table(env, cfg), None, 1u64, 0usize),
             cur => {
                 let base = match cur {
                     Some(c) => c,

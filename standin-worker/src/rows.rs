@@ -1,9 +1,9 @@
 //! Records (the JSON objects ingest sends) → Parquet columns, and the table schema, both from
 //! `shared::record::COLUMNS`. Pure: no worker APIs, so it runs natively in tests.
 
+use iceberg_writer::{ColumnData, WriteColumn};
 use serde_json::{Map, Value};
 use shared::iceberg::table_metadata::{record_column_type, PrimitiveType, Type};
-use iceberg_writer::{ColumnData, WriteColumn};
 use shared::record::{ColumnType, COLUMNS};
 
 use crate::table::INGEST_TS;
@@ -65,9 +65,7 @@ pub fn columns(rows: &[Map<String, Value>], ingest_ts_id: Option<i32>) -> Vec<Wr
             let get = |r: &Map<String, Value>| r.get(c.name).cloned();
             let (data, element_field_id) = match c.ty {
                 ColumnType::String => (ColumnData::Utf8(rows.iter().map(|r| text(get(r).as_ref())).collect()), None),
-                ColumnType::TimestampMicros => {
-                    (timestamps(c.ty, rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None)
-                }
+                ColumnType::TimestampMicros => (timestamps(c.ty, rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None),
                 ColumnType::Long => (ColumnData::Int64(rows.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect()), None),
                 ColumnType::Boolean => (ColumnData::Boolean(rows.iter().map(|r| get(r).and_then(|v| v.as_bool())).collect()), None),
                 ColumnType::StringList { element_id } => (
@@ -96,7 +94,6 @@ pub fn columns(rows: &[Map<String, Value>], ingest_ts_id: Option<i32>) -> Vec<Wr
     }
     out
 }
-
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]

@@ -4,9 +4,7 @@
 
 use iceberg_writer::new_record_table;
 use shared::iceberg::manifest::{PartitionField as ManifestField, PartitionSpec as ManifestSpec, PartitionType};
-use shared::iceberg::table_metadata::{
-    NestedField, PartitionField, PartitionSpec, PrimitiveType, TableMetadata, Transform, Type,
-};
+use shared::iceberg::table_metadata::{NestedField, PartitionField, PartitionSpec, PrimitiveType, TableMetadata, Transform, Type};
 
 /// Snapshot summary key naming the last buffer object a snapshot includes.
 pub const BUFFER_THROUGH: &str = "standin.buffer-through";
@@ -139,7 +137,10 @@ mod tests {
         let l = layout(&back).unwrap();
         assert_eq!(l.ingest_ts_id, Some(last + 1));
         assert_eq!(l.spec.fields.len(), 1);
-        assert_eq!((l.spec.fields[0].source_id, l.spec.fields[0].field_id, l.spec.fields[0].transform.clone()), (last + 1, 1000, Transform::Day));
+        assert_eq!(
+            (l.spec.fields[0].source_id, l.spec.fields[0].field_id, l.spec.fields[0].transform.clone()),
+            (last + 1, 1000, Transform::Day)
+        );
         assert_eq!(l.spec.fields[0].name, INGEST_DAY);
 
         let mut other = back.clone();

@@ -147,11 +147,7 @@ pub fn sink_iceberg_type(field: &Value) -> Result<Type, String> {
         "timestamp" => prim(PrimitiveType::Timestamp),
         "list" => {
             let items = field.get("items").ok_or("a list has no items")?;
-            Ok(Type::List(ListType {
-                element_id: 0,
-                element_required: false,
-                element: Box::new(sink_iceberg_type(items)?),
-            }))
+            Ok(Type::List(ListType { element_id: 0, element_required: false, element: Box::new(sink_iceberg_type(items)?) }))
         }
         "struct" => {
             let members = field.get("fields").and_then(Value::as_array).ok_or("a struct has no fields")?;
@@ -178,9 +174,7 @@ pub fn sink_iceberg_type(field: &Value) -> Result<Type, String> {
 pub fn without_ids(ty: &Type) -> Type {
     match ty {
         Type::Primitive(p) => Type::Primitive(*p),
-        Type::List(l) => {
-            Type::List(ListType { element_id: 0, element_required: false, element: Box::new(without_ids(&l.element)) })
-        }
+        Type::List(l) => Type::List(ListType { element_id: 0, element_required: false, element: Box::new(without_ids(&l.element)) }),
         Type::Struct(s) => Type::Struct(StructType {
             fields: s
                 .fields

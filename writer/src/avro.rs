@@ -100,12 +100,7 @@ impl Encoder {
 /// Writes an object container: `schema_json` and `meta` in the header, then `records` (each
 /// already encoded) in blocks of about [`BLOCK_TARGET`] bytes. The sync marker is derived from the
 /// contents, so the same input always gives the same file.
-pub fn write_container(
-    schema_json: &str,
-    meta: &[(&str, String)],
-    records: &[Vec<u8>],
-    codec: Codec,
-) -> Result<Vec<u8>, ManifestError> {
+pub fn write_container(schema_json: &str, meta: &[(&str, String)], records: &[Vec<u8>], codec: Codec) -> Result<Vec<u8>, ManifestError> {
     let mut hash = Sha256::new();
     hash.update(schema_json.as_bytes());
     for r in records {
@@ -148,9 +143,8 @@ fn compress(codec: Codec, block: &[u8]) -> Result<Vec<u8>, ManifestError> {
         Codec::Null => block.to_vec(),
         Codec::Deflate => miniz_oxide::deflate::compress_to_vec(block, 6),
         Codec::Snappy => {
-            let mut packed = snap::raw::Encoder::new()
-                .compress_vec(block)
-                .map_err(|_| ManifestError::Invalid("a block is too large for snappy"))?;
+            let mut packed =
+                snap::raw::Encoder::new().compress_vec(block).map_err(|_| ManifestError::Invalid("a block is too large for snappy"))?;
             packed.extend_from_slice(&crc32fast::hash(block).to_be_bytes());
             packed
         }

@@ -7,8 +7,8 @@ use core::cmp::Ordering;
 
 use serde_json::{json, Value};
 use shared::iceberg::manifest::{
-    DataContent, DataFile, EntryStatus, FieldSummary, FileFormat, ManifestContent, ManifestEntry, ManifestError,
-    ManifestFile, PartitionSpec, PartitionType, PartitionValue, Transform,
+    DataContent, DataFile, EntryStatus, FieldSummary, FileFormat, ManifestContent, ManifestEntry, ManifestError, ManifestFile,
+    PartitionSpec, PartitionType, PartitionValue, Transform,
 };
 
 use super::avro::{write_container, Codec, Encoder};
@@ -57,9 +57,7 @@ pub fn write_manifest_with(
     });
     let mut records = Vec::with_capacity(entries.len());
     for entry in entries {
-        if entry.status != EntryStatus::Added
-            && (entry.sequence_number.is_none() || entry.file_sequence_number.is_none())
-        {
+        if entry.status != EntryStatus::Added && (entry.sequence_number.is_none() || entry.file_sequence_number.is_none()) {
             return Err(ManifestError::Invalid("existing and deleted entries need both sequence numbers"));
         }
         let mut e = Encoder::default();
@@ -102,8 +100,7 @@ pub fn write_manifest_list_with(
     sequence_number: i64,
     codec: Codec,
 ) -> Result<Vec<u8>, ManifestError> {
-    let opt =
-        |name: &str, ty: &str, id: i32| json!({"name": name, "type": ["null", ty], "default": null, "field-id": id});
+    let opt = |name: &str, ty: &str, id: i32| json!({"name": name, "type": ["null", ty], "default": null, "field-id": id});
     let schema = json!({
         "type": "record",
         "name": "manifest_file",
@@ -216,16 +213,12 @@ pub fn summarize(
     };
     let mut partitions = Vec::with_capacity(spec.fields.len());
     for i in 0..spec.fields.len() {
-        let mut s =
-            FieldSummary { contains_null: false, contains_nan: Some(false), lower_bound: None, upper_bound: None };
+        let mut s = FieldSummary { contains_null: false, contains_nan: Some(false), lower_bound: None, upper_bound: None };
         let mut lower: Option<&PartitionValue> = None;
         let mut upper: Option<&PartitionValue> = None;
         for e in entries {
-            let (_, v) = e
-                .data_file
-                .partition
-                .get(i)
-                .ok_or(ManifestError::Invalid("a partition tuple does not match the partition spec"))?;
+            let (_, v) =
+                e.data_file.partition.get(i).ok_or(ManifestError::Invalid("a partition tuple does not match the partition spec"))?;
             if *v == PartitionValue::Null {
                 s.contains_null = true;
             } else if is_nan(v) {
@@ -269,9 +262,7 @@ pub(crate) fn fields_json(spec: &PartitionSpec) -> String {
     let fields: Vec<Value> = spec
         .fields
         .iter()
-        .map(|f| {
-            json!({"name": f.name, "transform": f.transform.to_string(), "source-id": f.source_id, "field-id": f.field_id})
-        })
+        .map(|f| json!({"name": f.name, "transform": f.transform.to_string(), "source-id": f.source_id, "field-id": f.field_id}))
         .collect();
     Value::Array(fields).to_string()
 }
@@ -294,9 +285,7 @@ fn avro_fields(spec: &PartitionSpec) -> Result<Vec<Value>, ManifestError> {
             Transform::Bucket(_) | Transform::Truncate(_) | Transform::Unknown(_) => false,
         };
         if !typed {
-            return Err(ManifestError::Invalid(
-                "a partition field's transform is not identity, void or a time transform of its type",
-            ));
+            return Err(ManifestError::Invalid("a partition field's transform is not identity, void or a time transform of its type"));
         }
         names.push(&f.name);
         let avro = avro_name(&f.name);
@@ -468,9 +457,7 @@ pub(crate) fn encode_data_file(file: &DataFile, spec: &PartitionSpec, e: &mut En
         });
     }
     e.optional(file.key_metadata.as_deref(), Encoder::bytes);
-    e.optional((!file.split_offsets.is_empty()).then_some(&file.split_offsets), |e, l| {
-        e.array(l, |e, v| e.long(*v))
-    });
+    e.optional((!file.split_offsets.is_empty()).then_some(&file.split_offsets), |e, l| e.array(l, |e, v| e.long(*v)));
     e.optional((!file.equality_ids.is_empty()).then_some(&file.equality_ids), |e, l| e.array(l, |e, v| e.int(*v)));
     e.optional(file.sort_order_id, Encoder::int);
     e.optional(file.referenced_data_file.as_deref(), Encoder::string);

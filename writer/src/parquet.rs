@@ -190,11 +190,7 @@ pub struct WrittenFile {
 /// [`ParquetError::CorruptValues`] when a required column holds a null;
 /// [`ParquetError::PageTooLarge`] when a page, a value or a count does not fit Parquet's 32-bit
 /// fields.
-pub fn write_parquet(
-    columns: &[WriteColumn],
-    codec: WriteCodec,
-    row_group_rows: usize,
-) -> Result<WrittenFile, ParquetError> {
+pub fn write_parquet(columns: &[WriteColumn], codec: WriteCodec, row_group_rows: usize) -> Result<WrittenFile, ParquetError> {
     let rows = check_columns(columns)?;
     let group = row_group_rows.max(1);
     let mut out: Vec<u8> = Vec::new();
@@ -216,8 +212,7 @@ pub fn write_parquet(
             let (chunk, index) = write_chunk(&mut out, col, start..end, codec, m)?;
             indexes.push(index);
             if let Some(meta) = &chunk.meta_data {
-                uncompressed_total =
-                    uncompressed_total.saturating_add(meta.total_uncompressed_size);
+                uncompressed_total = uncompressed_total.saturating_add(meta.total_uncompressed_size);
                 compressed_total = compressed_total.saturating_add(meta.total_compressed_size);
             }
             chunks.push(chunk);
@@ -243,17 +238,12 @@ pub fn write_parquet(
         row_groups,
         key_value_metadata: None,
         created_by: Some(String::from(CREATED_BY)),
-        column_orders: Some(
-            (0..leaves)
-                .map(|_| pf::ColumnOrder::TYPEORDER(pf::TypeDefinedOrder {}))
-                .collect(),
-        ),
+        column_orders: Some((0..leaves).map(|_| pf::ColumnOrder::TYPEORDER(pf::TypeDefinedOrder {})).collect()),
         encryption_algorithm: None,
         footer_signing_key_metadata: None,
     };
     let mut footer = Vec::new();
-    meta.write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut footer))
-        .map_err(|_| ParquetError::CorruptFooter)?;
+    meta.write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut footer)).map_err(|_| ParquetError::CorruptFooter)?;
     let footer_len = u32::try_from(footer.len()).map_err(|_| ParquetError::FooterTooLarge)?;
     out.extend_from_slice(&footer);
     out.extend_from_slice(&footer_len.to_le_bytes());
@@ -350,11 +340,7 @@ fn schema(columns: &[WriteColumn]) -> Vec<pf::SchemaElement> {
         root.num_children = i32::try_from(columns.len()).ok();
     }
     for col in columns {
-        let repetition = if col.required {
-            pf::FieldRepetitionType::REQUIRED
-        } else {
-            pf::FieldRepetitionType::OPTIONAL
-        };
+        let repetition = if col.required { pf::FieldRepetitionType::REQUIRED } else { pf::FieldRepetitionType::OPTIONAL };
         let mut el = element(&col.name, Some(repetition), Some(col.field_id), None);
         match &col.data {
             ColumnData::Utf8(_) => string_leaf(&mut el),
@@ -375,18 +361,8 @@ fn schema(columns: &[WriteColumn]) -> Vec<pf::SchemaElement> {
                 el.converted_type = Some(pf::ConvertedType::LIST);
                 el.logical_type = Some(pf::LogicalType::LIST(pf::ListType {}));
                 out.push(el);
-                out.push(element(
-                    "list",
-                    Some(pf::FieldRepetitionType::REPEATED),
-                    None,
-                    Some(1),
-                ));
-                let mut item = element(
-                    "element",
-                    Some(pf::FieldRepetitionType::OPTIONAL),
-                    col.element_field_id,
-                    None,
-                );
+                out.push(element("list", Some(pf::FieldRepetitionType::REPEATED), None, Some(1)));
+                let mut item = element("element", Some(pf::FieldRepetitionType::OPTIONAL), col.element_field_id, None);
                 string_leaf(&mut item);
                 out.push(item);
                 continue;
@@ -397,12 +373,7 @@ fn schema(columns: &[WriteColumn]) -> Vec<pf::SchemaElement> {
     out
 }
 
-fn element(
-    name: &str,
-    repetition: Option<pf::FieldRepetitionType>,
-    field_id: Option<i32>,
-    num_children: Option<i32>,
-) -> pf::SchemaElement {
+fn element(name: &str, repetition: Option<pf::FieldRepetitionType>, field_id: Option<i32>, num_children: Option<i32>) -> pf::SchemaElement {
     pf::SchemaElement {
         type_: None,
         type_length: None,
@@ -489,12 +460,8 @@ impl ValueRange {
                     Some((m.min.as_bytes().to_vec(), m.max.as_bytes().to_vec()))
                 }
             }
-            ValueRange::Long(m) => {
-                Some((m.min.to_le_bytes().to_vec(), m.max.to_le_bytes().to_vec()))
-            }
-            ValueRange::Bool(m) => {
-                Some((vec![u8::from(m.min)], vec![u8::from(m.max)]))
-            }
+            ValueRange::Long(m) => Some((m.min.to_le_bytes().to_vec(), m.max.to_le_bytes().to_vec())),
+            ValueRange::Bool(m) => Some((vec![u8::from(m.min)], vec![u8::from(m.max)])),
         }
     }
 
@@ -503,19 +470,11 @@ impl ValueRange {
     fn bounds(&self) -> (Vec<u8>, Option<Vec<u8>>) {
         match self {
             ValueRange::Str(m) => (
-                truncate_lower_bound(&m.min, STRING_BOUND_CHARS)
-                    .as_bytes()
-                    .to_vec(),
+                truncate_lower_bound(&m.min, STRING_BOUND_CHARS).as_bytes().to_vec(),
                 truncate_upper_bound(&m.max, STRING_BOUND_CHARS).map(String::into_bytes),
             ),
-            ValueRange::Long(m) => (
-                m.min.to_le_bytes().to_vec(),
-                Some(m.max.to_le_bytes().to_vec()),
-            ),
-            ValueRange::Bool(m) => (
-                vec![u8::from(m.min)],
-                Some(vec![u8::from(m.max)]),
-            ),
+            ValueRange::Long(m) => (m.min.to_le_bytes().to_vec(), Some(m.max.to_le_bytes().to_vec())),
+            ValueRange::Bool(m) => (vec![u8::from(m.min)], Some(vec![u8::from(m.max)])),
         }
     }
 }
@@ -653,10 +612,7 @@ fn encode_chunk(col: &WriteColumn, rows: Range<usize>) -> Result<Encoded, Parque
 }
 
 fn owned_str(m: MinMax<&str>) -> ValueRange {
-    ValueRange::Str(MinMax {
-        min: String::from(m.min),
-        max: String::from(m.max),
-    })
+    ValueRange::Str(MinMax { min: String::from(m.min), max: String::from(m.max) })
 }
 
 impl Encoded {
@@ -750,13 +706,9 @@ impl BitWriter {
 fn compress(codec: WriteCodec, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
     Ok(match codec {
         WriteCodec::Uncompressed => data.to_vec(),
-        WriteCodec::Snappy => snap::raw::Encoder::new()
-            .compress_vec(data)
-            .map_err(|_| ParquetError::PageTooLarge)?,
+        WriteCodec::Snappy => snap::raw::Encoder::new().compress_vec(data).map_err(|_| ParquetError::PageTooLarge)?,
         WriteCodec::Gzip => gzip(data),
-        WriteCodec::Zstd => {
-            ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-        }
+        WriteCodec::Zstd => ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest),
     })
 }
 
@@ -805,11 +757,7 @@ fn page_ranges(data: &ColumnData, rows: Range<usize>) -> Vec<Range<usize>> {
 
 /// Writes one data page at the end of `out`; returns its (uncompressed, compressed) size,
 /// header included.
-fn write_page(
-    out: &mut Vec<u8>,
-    encoded: &Encoded,
-    codec: WriteCodec,
-) -> Result<(i64, i64), ParquetError> {
+fn write_page(out: &mut Vec<u8>, encoded: &Encoded, codec: WriteCodec) -> Result<(i64, i64), ParquetError> {
     let body = encoded.page()?;
     let compressed = compress(codec, &body)?;
     let header = pf::PageHeader {
@@ -829,15 +777,10 @@ fn write_page(
         data_page_header_v2: None,
     };
     let mut header_bytes = Vec::new();
-    header
-        .write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut header_bytes))
-        .map_err(|_| ParquetError::CorruptPageHeader)?;
+    header.write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut header_bytes)).map_err(|_| ParquetError::CorruptPageHeader)?;
     out.extend_from_slice(&header_bytes);
     out.extend_from_slice(&compressed);
-    Ok((
-        to_i64(header_bytes.len().saturating_add(body.len()))?,
-        to_i64(header_bytes.len().saturating_add(compressed.len()))?,
-    ))
+    Ok((to_i64(header_bytes.len().saturating_add(body.len()))?, to_i64(header_bytes.len().saturating_add(compressed.len()))?))
 }
 
 /// Writes the column chunk of rows `rows` of `col` at the end of `out` (one page, or more when
@@ -917,14 +860,8 @@ fn write_chunk(
 
     let num_values = to_i64(entries)?;
     let null_count = to_i64(nulls)?;
-    let mut statistics = pf::Statistics {
-        max: None,
-        min: None,
-        null_count: Some(null_count),
-        distinct_count: None,
-        max_value: None,
-        min_value: None,
-    };
+    let mut statistics =
+        pf::Statistics { max: None, min: None, null_count: Some(null_count), distinct_count: None, max_value: None, min_value: None };
     if let Some(range) = &chunk_range {
         if let Some((min, max)) = range.statistics() {
             // The deprecated fields are ordered signed: right for INT64 and BOOLEAN only.
@@ -946,11 +883,7 @@ fn write_chunk(
         encodings.push(pf::Encoding::RLE);
     }
     let path_in_schema = match &col.data {
-        ColumnData::Utf8List(_) => vec![
-            col.name.clone(),
-            String::from("list"),
-            String::from("element"),
-        ],
+        ColumnData::Utf8List(_) => vec![col.name.clone(), String::from("list"), String::from("element")],
         _ => vec![col.name.clone()],
     };
     let meta = pf::ColumnMetaData {
@@ -984,7 +917,10 @@ fn write_chunk(
 }
 
 /// Writes `value` (a thrift struct) at the end of `out`; returns its `(offset, length)`.
-fn write_thrift(out: &mut Vec<u8>, write: impl FnOnce(&mut TCompactOutputProtocol<&mut Vec<u8>>) -> Result<usize, ()>) -> Result<(i64, i32), ParquetError> {
+fn write_thrift(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut TCompactOutputProtocol<&mut Vec<u8>>) -> Result<usize, ()>,
+) -> Result<(i64, i32), ParquetError> {
     let start = to_i64(out.len())?;
     write(&mut TCompactOutputProtocol::new(out)).map_err(|()| ParquetError::CorruptPageIndex)?;
     let len = i32::try_from(to_i64(out.len())?.saturating_sub(start)).map_err(|_| ParquetError::PageTooLarge)?;
@@ -1012,4 +948,3 @@ fn write_page_indexes(out: &mut Vec<u8>, row_groups: &mut [pf::RowGroup], indexe
     }
     Ok(())
 }
-

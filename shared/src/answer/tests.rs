@@ -50,7 +50,11 @@ fn latest_answers_carry_the_rows_scope_etag_and_dedupe_key() {
     assert_eq!(d.scope, crate::cache_key::scope(Visibility::User, "acme", "alice"));
     let mut gone = public.clone();
     gone.deleted = true;
-    assert_eq!(decide(&path("docs/guide/x.md"), Reader::Token(&alice), &gone, None, &policy()), None, "a tombstone is missing, owners included");
+    assert_eq!(
+        decide(&path("docs/guide/x.md"), Reader::Token(&alice), &gone, None, &policy()),
+        None,
+        "a tombstone is missing, owners included"
+    );
 }
 
 #[test]
@@ -101,7 +105,10 @@ fn the_record_shows_owners_only_inside_their_org_in_an_org_scoped_variant() {
     assert_eq!(inside.scope, crate::cache_key::scope(Visibility::Org, "acme", ""));
     assert_eq!(inside.etag, "\"h-7-public-o.json\"");
     let outside = decide(&c, Reader::Token(&globex), &public, None, &policy()).unwrap();
-    assert_eq!((outside.show_owner, outside.private, outside.scope.as_str(), outside.etag.as_str()), (false, false, "public", "\"h-7-public.json\""));
+    assert_eq!(
+        (outside.show_owner, outside.private, outside.scope.as_str(), outside.etag.as_str()),
+        (false, false, "public", "\"h-7-public.json\"")
+    );
     // Other representations keep the public scope for the org too.
     let md = decide(&path("docs/guide/x.md"), Reader::Token(&alice), &public, None, &policy()).unwrap();
     assert_eq!((md.scope.as_str(), md.private), ("public", false));
@@ -219,7 +226,8 @@ fn fixtures(tables: &[&str]) -> Fixtures {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iceberg/pyiceberg");
     let expected: Value = serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
     let prefix = expected["location_prefix"].as_str().unwrap().to_string();
-    let keys = tables.iter().map(|t| locate::key_for(expected["tables"][*t]["metadata_location"].as_str().unwrap(), &prefix).unwrap()).collect();
+    let keys =
+        tables.iter().map(|t| locate::key_for(expected["tables"][*t]["metadata_location"].as_str().unwrap(), &prefix).unwrap()).collect();
     Fixtures { store: FsStore(root), keys, prefix }
 }
 

@@ -29,15 +29,9 @@ mod manifest_list;
 mod tests;
 
 pub use bounds::{bound_long, bound_str, may_contain};
-pub use data_file::{
-    DataContent, DataFile, FileFormat, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform,
-};
-pub use entries::{
-    read_manifest, read_manifest_with, EntryStatus, Manifest, ManifestEntry, ManifestMetadata,
-};
-pub use manifest_list::{
-    read_manifest_list, read_manifest_list_with, FieldSummary, ManifestContent, ManifestFile,
-};
+pub use data_file::{DataContent, DataFile, FileFormat, PartitionField, PartitionSpec, PartitionType, PartitionValue, Transform};
+pub use entries::{read_manifest, read_manifest_with, EntryStatus, Manifest, ManifestEntry, ManifestMetadata};
+pub use manifest_list::{read_manifest_list, read_manifest_list_with, FieldSummary, ManifestContent, ManifestFile};
 
 /// Default for [`ReadLimits::max_file_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
@@ -104,13 +98,10 @@ impl ManifestError {
 impl core::fmt::Display for ManifestError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            ManifestError::TooLarge | ManifestError::NotAvro | ManifestError::Truncated => {
-                f.write_str(self.description())
+            ManifestError::TooLarge | ManifestError::NotAvro | ManifestError::Truncated => f.write_str(self.description()),
+            ManifestError::Corrupt(why) | ManifestError::Schema(why) | ManifestError::Unsupported(why) | ManifestError::Invalid(why) => {
+                write!(f, "{}: {why}", self.description())
             }
-            ManifestError::Corrupt(why)
-            | ManifestError::Schema(why)
-            | ManifestError::Unsupported(why)
-            | ManifestError::Invalid(why) => write!(f, "{}: {why}", self.description()),
             ManifestError::Field(name) => write!(f, "{name}: {}", self.description()),
         }
     }

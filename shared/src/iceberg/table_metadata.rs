@@ -31,10 +31,10 @@ use serde_json::{Map, Value};
 mod partition;
 mod schema;
 mod snapshot;
-mod types;
-mod wire;
 #[cfg(test)]
 mod tests;
+mod types;
+mod wire;
 
 pub use partition::*;
 pub use schema::*;
@@ -103,9 +103,7 @@ impl MetadataError {
             Self::NotJson => "table metadata is not JSON",
             Self::Malformed => "a table metadata member has the wrong JSON type or value",
             Self::MissingField(_) => "a member required by format version 2 is missing",
-            Self::UnsupportedVersion(1) => {
-                "format version 1 is not supported: it has no sequence numbers (upgrade the table to v2)"
-            }
+            Self::UnsupportedVersion(1) => "format version 1 is not supported: it has no sequence numbers (upgrade the table to v2)",
             Self::UnsupportedVersion(3) => {
                 "format version 3 is not supported: row lineage, deletion vectors, default values and v3 types are not implemented"
             }
@@ -200,9 +198,7 @@ impl TableMetadata {
             Err(e) if e.classify() == serde_json::error::Category::Data => {
                 // The shape is wrong; if it is another version, say that instead.
                 return Err(match serde_json::from_slice::<wire::VersionProbe>(bytes) {
-                    Ok(wire::VersionProbe { format_version: Some(v) }) if v != FORMAT_VERSION => {
-                        MetadataError::UnsupportedVersion(v)
-                    }
+                    Ok(wire::VersionProbe { format_version: Some(v) }) if v != FORMAT_VERSION => MetadataError::UnsupportedVersion(v),
                     _ => MetadataError::Malformed,
                 });
             }
@@ -225,16 +221,10 @@ impl TableMetadata {
         m.insert("last-column-id".into(), Value::from(self.last_column_id));
         m.insert("schemas".into(), Value::Array(self.schemas.iter().map(Schema::to_value).collect()));
         m.insert("current-schema-id".into(), Value::from(self.current_schema_id));
-        m.insert(
-            "partition-specs".into(),
-            Value::Array(self.partition_specs.iter().map(PartitionSpec::to_value).collect()),
-        );
+        m.insert("partition-specs".into(), Value::Array(self.partition_specs.iter().map(PartitionSpec::to_value).collect()));
         m.insert("default-spec-id".into(), Value::from(self.default_spec_id));
         m.insert("last-partition-id".into(), Value::from(self.last_partition_id));
-        m.insert(
-            "properties".into(),
-            Value::Object(self.properties.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()),
-        );
+        m.insert("properties".into(), Value::Object(self.properties.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()));
         if let Some(id) = self.current_snapshot_id {
             m.insert("current-snapshot-id".into(), Value::from(id));
         }
@@ -254,20 +244,14 @@ impl TableMetadata {
                 self.metadata_log
                     .iter()
                     .map(|e| {
-                        object([
-                            ("metadata-file", Value::String(e.metadata_file.clone())),
-                            ("timestamp-ms", Value::from(e.timestamp_ms)),
-                        ])
+                        object([("metadata-file", Value::String(e.metadata_file.clone())), ("timestamp-ms", Value::from(e.timestamp_ms))])
                     })
                     .collect(),
             ),
         );
         m.insert("sort-orders".into(), Value::Array(self.sort_orders.clone()));
         m.insert("default-sort-order-id".into(), Value::from(self.default_sort_order_id));
-        m.insert(
-            "refs".into(),
-            Value::Object(self.refs.iter().map(|(name, r)| (name.clone(), r.to_value())).collect()),
-        );
+        m.insert("refs".into(), Value::Object(self.refs.iter().map(|(name, r)| (name.clone(), r.to_value())).collect()));
         m.insert("statistics".into(), Value::Array(self.statistics.clone()));
         m.insert("partition-statistics".into(), Value::Array(self.partition_statistics.clone()));
         Value::Object(m).to_string()
@@ -408,10 +392,8 @@ impl TryFrom<wire::TableMetadata> for TableMetadata {
             return Err(MetadataError::UnsupportedVersion(format_version));
         }
         let schemas = required(w.schemas, "schemas")?.iter().map(schema_from_value).collect::<Result<_, _>>()?;
-        let partition_specs = required(w.partition_specs, "partition-specs")?
-            .into_iter()
-            .map(PartitionSpec::try_from)
-            .collect::<Result<_, _>>()?;
+        let partition_specs =
+            required(w.partition_specs, "partition-specs")?.into_iter().map(PartitionSpec::try_from).collect::<Result<_, _>>()?;
         let snapshots = w.snapshots.unwrap_or_default().into_iter().map(Snapshot::try_from).collect::<Result<_, _>>()?;
         let snapshot_log = w
             .snapshot_log

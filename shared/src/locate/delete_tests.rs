@@ -139,7 +139,10 @@ fn the_spec_rules_for_which_delete_applies() {
     assert!(!applies(&delete(pos(None, None, None), 5, 0, true, Vec::new()), &site(6, 0, Vec::new())));
     assert!(!applies(&delete(pos(Some("s3://w/b.parquet"), None, None), 5, 0, true, Vec::new()), &site(1, 0, Vec::new())));
     assert!(!applies(&delete(pos(None, Some("s3://w/b"), Some("s3://w/c")), 5, 0, true, Vec::new()), &site(1, 0, Vec::new())));
-    assert!(applies(&delete(pos(None, Some("s3://w/a"), Some("s3://w/a")), 5, 0, true, Vec::new()), &site(1, 0, Vec::new())), "a truncated upper bound");
+    assert!(
+        applies(&delete(pos(None, Some("s3://w/a"), Some("s3://w/a")), 5, 0, true, Vec::new()), &site(1, 0, Vec::new())),
+        "a truncated upper bound"
+    );
 }
 
 #[test]

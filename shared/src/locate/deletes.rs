@@ -19,7 +19,10 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{cell_at, fetch, key_for, manifest_error, manifest_may_contain, parquet_column, read_chunks, read_footer, Cell, Cost, LocateError, ObjectStore, Table};
+use super::{
+    cell_at, fetch, key_for, manifest_error, manifest_may_contain, parquet_column, read_chunks, read_footer, Cell, Cost, LocateError,
+    ObjectStore, Table,
+};
 use crate::iceberg::manifest::{self, DataContent, EntryStatus, FileFormat, ManifestContent, ManifestFile, PartitionValue};
 use crate::parquet::{self, Footer};
 
@@ -196,15 +199,17 @@ fn row_groups_for(footer: &Footer, column: usize, values: &[&[u8]]) -> Vec<usize
 }
 
 /// Which of `rows` the `deletes` delete (same order as `rows`).
-pub async fn deleted<S: ObjectStore>(store: &S, table: &Table<'_>, deletes: &[DeleteFile], rows: &[RowSite], cost: &mut Cost) -> Result<Vec<bool>, LocateError> {
+pub async fn deleted<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    deletes: &[DeleteFile],
+    rows: &[RowSite],
+    cost: &mut Cost,
+) -> Result<Vec<bool>, LocateError> {
     let mut gone = vec![false; rows.len()];
     for delete in deletes {
-        let targets: Vec<usize> = rows
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| !gone.get(*i).copied().unwrap_or(true) && applies(delete, r))
-            .map(|(i, _)| i)
-            .collect();
+        let targets: Vec<usize> =
+            rows.iter().enumerate().filter(|(i, r)| !gone.get(*i).copied().unwrap_or(true) && applies(delete, r)).map(|(i, _)| i).collect();
         if targets.is_empty() {
             continue;
         }
@@ -237,7 +242,9 @@ pub async fn deleted<S: ObjectStore>(store: &S, table: &Table<'_>, deletes: &[De
                 for id in ids {
                     let name = table.metadata.current_schema().and_then(|s| s.field_by_id(*id)).map(|f| f.name.as_str());
                     let col = footer.column_by_field_id(*id).or_else(|| name.and_then(|n| parquet_column(&footer, table, n)));
-                    cols.push(Some(col.ok_or_else(|| super::corrupt(&delete.key, "an equality delete file lacks one of its equality columns"))?));
+                    cols.push(Some(
+                        col.ok_or_else(|| super::corrupt(&delete.key, "an equality delete file lacks one of its equality columns"))?,
+                    ));
                 }
                 let groups: Vec<usize> = (0..footer.row_groups.len()).collect();
                 for rg in groups {

@@ -151,7 +151,8 @@ fn a_corrupt_page_index_falls_back_to_whole_chunks() {
     t.commit(vec![df]);
     let table = Table { metadata: &t.meta, location_prefix: PREFIX };
     let mut cost = Cost::default();
-    let found = block_on(locate(&t.store, &table, Wanted { ns: "docs", ty: "guide", id: &id(1234) }, &At::Current, &mut cost)).unwrap().unwrap();
+    let found =
+        block_on(locate(&t.store, &table, Wanted { ns: "docs", ty: "guide", id: &id(1234) }, &At::Current, &mut cost)).unwrap().unwrap();
     assert_eq!(found.row, 1234);
     assert_eq!(block_on(read_value(&t.store, &table, &found, "markdown", &mut cost)).unwrap(), Some(markdown(1234)));
 }

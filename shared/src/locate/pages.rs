@@ -37,8 +37,15 @@ pub fn worth_it(footer: &Footer, rg: usize, cols: &[Option<usize>]) -> bool {
 
 /// The bytes of `ranges` (page index structures): from the footer's suffix when inside it, else
 /// read (merged).
-async fn index_bytes<S: ObjectStore>(store: &S, cost: &mut Cost, key: &str, fr: &FooterRead, ranges: &[(u64, u64)]) -> Result<Vec<Vec<u8>>, LocateError> {
-    let missing: Vec<(u64, u64)> = ranges.iter().copied().filter(|r| parquet::slice_within(fr.tail_start, &fr.tail, *r).is_none()).collect();
+async fn index_bytes<S: ObjectStore>(
+    store: &S,
+    cost: &mut Cost,
+    key: &str,
+    fr: &FooterRead,
+    ranges: &[(u64, u64)],
+) -> Result<Vec<Vec<u8>>, LocateError> {
+    let missing: Vec<(u64, u64)> =
+        ranges.iter().copied().filter(|r| parquet::slice_within(fr.tail_start, &fr.tail, *r).is_none()).collect();
     let buffers = fetch_merged(store, cost, key, missing).await?;
     ranges
         .iter()
@@ -133,7 +140,11 @@ pub async fn read_windows<S: ObjectStore>(
     let ranges: Vec<(u64, u64)> = plans.iter().flatten().flat_map(|(_, runs)| runs.iter().map(|r| r.range)).collect();
     let mut buffers = fetch_merged(store, cost, key, ranges).await?;
     let within = |buffers: &[(u64, Vec<u8>)], r: (u64, u64)| -> Result<Vec<u8>, LocateError> {
-        buffers.iter().find_map(|(s, b)| parquet::slice_within(*s, b, r)).map(<[u8]>::to_vec).ok_or_else(|| corrupt(key, "page outside the bytes read"))
+        buffers
+            .iter()
+            .find_map(|(s, b)| parquet::slice_within(*s, b, r))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| corrupt(key, "page outside the bytes read"))
     };
     let mut dictionaries = Vec::new();
     for (dict, runs) in plans.iter().flatten() {
@@ -160,8 +171,14 @@ pub async fn read_windows<S: ObjectStore>(
         };
         let mut out = Vec::with_capacity(runs.len());
         for run in runs {
-            let values = parquet::decode_page_run(dictionary.as_deref(), &within(&buffers, run.range)?, chunk, run.end_row.saturating_sub(run.first_row), DecodeLimits::default())
-                .map_err(|e| corrupt(key, e.description()))?;
+            let values = parquet::decode_page_run(
+                dictionary.as_deref(),
+                &within(&buffers, run.range)?,
+                chunk,
+                run.end_row.saturating_sub(run.first_row),
+                DecodeLimits::default(),
+            )
+            .map_err(|e| corrupt(key, e.description()))?;
             out.push((*run, values));
         }
         decoded.push(out);

@@ -7,13 +7,11 @@ use std::collections::BTreeMap;
 use super::deletes::{POSITION_FILE_PATH_ID, POSITION_POS_ID};
 use super::*;
 use crate::iceberg::manifest::{DataContent, DataFile, FileFormat, ManifestFile, PartitionSpec as ManifestSpec};
-use crate::iceberg::table_metadata::{
-    record_schema, Operation, Snapshot, SnapshotLogEntry, Summary, TableMetadata,
-};
+use crate::iceberg::table_metadata::{record_schema, Operation, Snapshot, SnapshotLogEntry, Summary, TableMetadata};
+use crate::writer::commit::{added, schema_json};
 use crate::writer::manifest::{summarize, write_manifest, write_manifest_list};
 use crate::writer::parquet::{write_parquet, ColumnData, WriteCodec, WriteColumn};
 use crate::writer::table::new_record_table;
-use crate::writer::commit::{added, schema_json};
 
 pub const PREFIX: &str = "s3://warehouse/";
 
@@ -126,14 +124,32 @@ impl Builder {
             utf8("ns", s(|r| Some(r.ns))),
             utf8("type", s(|r| Some(r.ty))),
             utf8("id", s(|r| Some(r.id))),
-            WriteColumn { name: "ts".into(), field_id: ts_id, required: false, data: ColumnData::TimestampNtzMicros(rows.iter().map(|r| Some(r.ts)).collect()), element_field_id: None },
+            WriteColumn {
+                name: "ts".into(),
+                field_id: ts_id,
+                required: false,
+                data: ColumnData::TimestampNtzMicros(rows.iter().map(|r| Some(r.ts)).collect()),
+                element_field_id: None,
+            },
             utf8("visibility", s(|_| Some("public"))),
             utf8("owner_org", s(|r| r.owner_org)),
             utf8("owner_user", s(|_| Some("alice"))),
             utf8("markdown", s(|r| Some(r.markdown))),
             utf8("content_hash", s(|r| Some(r.markdown))),
-            WriteColumn { name: "size_bytes".into(), field_id: record_schema().field_id_by_name("size_bytes").unwrap(), required: false, data: ColumnData::Int64(rows.iter().map(|r| Some(r.markdown.len() as i64)).collect()), element_field_id: None },
-            WriteColumn { name: "deleted".into(), field_id: record_schema().field_id_by_name("deleted").unwrap(), required: false, data: ColumnData::Boolean(rows.iter().map(|_| Some(false)).collect()), element_field_id: None },
+            WriteColumn {
+                name: "size_bytes".into(),
+                field_id: record_schema().field_id_by_name("size_bytes").unwrap(),
+                required: false,
+                data: ColumnData::Int64(rows.iter().map(|r| Some(r.markdown.len() as i64)).collect()),
+                element_field_id: None,
+            },
+            WriteColumn {
+                name: "deleted".into(),
+                field_id: record_schema().field_id_by_name("deleted").unwrap(),
+                required: false,
+                data: ColumnData::Boolean(rows.iter().map(|_| Some(false)).collect()),
+                element_field_id: None,
+            },
         ];
         self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
     }
@@ -143,8 +159,20 @@ impl Builder {
         let mut pairs: Vec<(String, i64)> = deletes.iter().map(|(f, p)| (f.file_path.clone(), *p)).collect();
         pairs.sort();
         let columns = vec![
-            WriteColumn { name: "file_path".into(), field_id: POSITION_FILE_PATH_ID, required: true, data: ColumnData::Utf8(pairs.iter().map(|(f, _)| Some(f.clone())).collect()), element_field_id: None },
-            WriteColumn { name: "pos".into(), field_id: POSITION_POS_ID, required: true, data: ColumnData::Int64(pairs.iter().map(|(_, p)| Some(*p)).collect()), element_field_id: None },
+            WriteColumn {
+                name: "file_path".into(),
+                field_id: POSITION_FILE_PATH_ID,
+                required: true,
+                data: ColumnData::Utf8(pairs.iter().map(|(f, _)| Some(f.clone())).collect()),
+                element_field_id: None,
+            },
+            WriteColumn {
+                name: "pos".into(),
+                field_id: POSITION_POS_ID,
+                required: true,
+                data: ColumnData::Int64(pairs.iter().map(|(_, p)| Some(*p)).collect()),
+                element_field_id: None,
+            },
         ];
         self.file("pos-deletes.parquet", &columns, 1000, DataContent::PositionDeletes)
     }
@@ -211,4 +239,3 @@ impl Builder {
         self.store.reads.borrow().iter().filter(|k| k.contains(key_part)).count()
     }
 }
-

@@ -9,11 +9,7 @@ use crate::gzip::{GzipDecoder, GzipError};
 
 /// Decompresses one page body that must inflate to exactly `expected` bytes (already checked
 /// against the page limit by the caller). Never produces more than `expected` bytes.
-pub(super) fn decompress(
-    codec: Codec,
-    input: &[u8],
-    expected: usize,
-) -> Result<Vec<u8>, ParquetError> {
+pub(super) fn decompress(codec: Codec, input: &[u8], expected: usize) -> Result<Vec<u8>, ParquetError> {
     let out = match codec {
         Codec::Uncompressed => input.to_vec(),
         Codec::Snappy => snappy(input, expected)?,
@@ -41,17 +37,14 @@ fn snappy(input: &[u8], expected: usize) -> Result<Vec<u8>, ParquetError> {
         return Err(ParquetError::PageSizeMismatch);
     }
     let mut out = vec![0u8; expected];
-    let n = snap::raw::Decoder::new()
-        .decompress(input, &mut out)
-        .map_err(|_| ParquetError::Decompress)?;
+    let n = snap::raw::Decoder::new().decompress(input, &mut out).map_err(|_| ParquetError::Decompress)?;
     out.truncate(n);
     Ok(out)
 }
 
 fn gzip(input: &[u8], expected: usize) -> Result<Vec<u8>, ParquetError> {
     let mut out = Vec::new();
-    out.try_reserve_exact(expected)
-        .map_err(|_| ParquetError::PageTooLarge)?;
+    out.try_reserve_exact(expected).map_err(|_| ParquetError::PageTooLarge)?;
     let mut dec = GzipDecoder::new(expected as u64);
     let fed = dec.feed(input, |chunk| out.extend_from_slice(chunk));
     let result = fed.and_then(|()| dec.finish());
@@ -64,8 +57,7 @@ fn gzip(input: &[u8], expected: usize) -> Result<Vec<u8>, ParquetError> {
 
 fn lz4_raw(input: &[u8], expected: usize) -> Result<Vec<u8>, ParquetError> {
     let mut out = vec![0u8; expected];
-    let n =
-        lz4_flex::block::decompress_into(input, &mut out).map_err(|_| ParquetError::Decompress)?;
+    let n = lz4_flex::block::decompress_into(input, &mut out).map_err(|_| ParquetError::Decompress)?;
     out.truncate(n);
     Ok(out)
 }
@@ -106,13 +98,10 @@ fn zstd(input: &[u8], expected: usize) -> Result<Vec<u8>, ParquetError> {
     // more than twice the page (at least 1 MiB).
     dec.set_max_window_size((expected as u64).saturating_mul(2).max(1 << 20));
     let mut out = Vec::new();
-    out.try_reserve_exact(expected)
-        .map_err(|_| ParquetError::PageTooLarge)?;
+    out.try_reserve_exact(expected).map_err(|_| ParquetError::PageTooLarge)?;
     match dec.decode_all_to_vec(input, &mut out) {
         Ok(()) => Ok(out),
-        Err(ruzstd::decoding::errors::FrameDecoderError::TargetTooSmall) => {
-            Err(ParquetError::PageSizeMismatch)
-        }
+        Err(ruzstd::decoding::errors::FrameDecoderError::TargetTooSmall) => Err(ParquetError::PageSizeMismatch),
         Err(_) => Err(ParquetError::Decompress),
     }
 }

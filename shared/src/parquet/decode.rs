@@ -26,20 +26,14 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits {
-            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
-            max_values: DEFAULT_MAX_VALUES,
-        }
+        DecodeLimits { max_page_bytes: DEFAULT_MAX_PAGE_BYTES, max_values: DEFAULT_MAX_VALUES }
     }
 }
 
 impl DecodeLimits {
     /// Default limits with `max_page_bytes` pages.
     pub fn with_max_page_bytes(max_page_bytes: usize) -> Self {
-        DecodeLimits {
-            max_page_bytes,
-            ..Self::default()
-        }
+        DecodeLimits { max_page_bytes, ..Self::default() }
     }
 }
 
@@ -83,21 +77,13 @@ impl ColumnValues {
 /// Lists of BYTE_ARRAY (one repetition level) come back as [`ColumnValues::ByteArrayList`], one
 /// entry per row. Deeper nesting, lists of other types and physical types other than
 /// BYTE_ARRAY, INT64, INT32 and BOOLEAN are [`ParquetError::Unsupported`].
-pub fn decode_column_chunk(
-    bytes: &[u8],
-    meta: &ColumnChunkInfo,
-    limits: DecodeLimits,
-) -> Result<ColumnValues, ParquetError> {
+pub fn decode_column_chunk(bytes: &[u8], meta: &ColumnChunkInfo, limits: DecodeLimits) -> Result<ColumnValues, ParquetError> {
     if meta.max_rep_level > 1 {
-        return Err(ParquetError::Unsupported(
-            "nested lists (repetition depth above 1)",
-        ));
+        return Err(ParquetError::Unsupported("nested lists (repetition depth above 1)"));
     }
     if meta.max_rep_level == 1 {
         if meta.physical_type != PhysicalType::ByteArray {
-            return Err(ParquetError::Unsupported(
-                "lists of values other than BYTE_ARRAY",
-            ));
+            return Err(ParquetError::Unsupported("lists of values other than BYTE_ARRAY"));
         }
         let entries = decode_entries::<Vec<u8>>(bytes, meta, limits)?;
         return Ok(ColumnValues::ByteArrayList(assemble_lists(
@@ -107,18 +93,14 @@ pub fn decode_column_chunk(
         )?));
     }
     Ok(match meta.physical_type {
-        PhysicalType::ByteArray => {
-            ColumnValues::ByteArray(decode_typed::<Vec<u8>>(bytes, meta, limits)?)
-        }
+        PhysicalType::ByteArray => ColumnValues::ByteArray(decode_typed::<Vec<u8>>(bytes, meta, limits)?),
         PhysicalType::Int64 => ColumnValues::Int64(decode_typed::<i64>(bytes, meta, limits)?),
         PhysicalType::Int32 => ColumnValues::Int32(decode_typed::<i32>(bytes, meta, limits)?),
         PhysicalType::Boolean => ColumnValues::Boolean(decode_typed::<bool>(bytes, meta, limits)?),
         PhysicalType::Int96 => return Err(ParquetError::Unsupported("INT96 columns")),
         PhysicalType::Float => return Err(ParquetError::Unsupported("FLOAT columns")),
         PhysicalType::Double => return Err(ParquetError::Unsupported("DOUBLE columns")),
-        PhysicalType::FixedLenByteArray => {
-            return Err(ParquetError::Unsupported("FIXED_LEN_BYTE_ARRAY columns"))
-        }
+        PhysicalType::FixedLenByteArray => return Err(ParquetError::Unsupported("FIXED_LEN_BYTE_ARRAY columns")),
     })
 }
 
@@ -145,11 +127,7 @@ fn unsupported_encoding(e: pf::Encoding) -> ParquetError {
     })
 }
 
-fn fixed_plain<const N: usize, T>(
-    data: &[u8],
-    n: usize,
-    f: fn([u8; N]) -> T,
-) -> Result<Vec<T>, ParquetError> {
+fn fixed_plain<const N: usize, T>(data: &[u8], n: usize, f: fn([u8; N]) -> T) -> Result<Vec<T>, ParquetError> {
     let need = n.checked_mul(N).ok_or(ParquetError::CorruptValues)?;
     let bytes = data.get(..need).ok_or(ParquetError::CorruptValues)?;
     let mut out = Vec::with_capacity(n);
@@ -202,12 +180,8 @@ impl Value for bool {
             return Err(unsupported_encoding(encoding));
         }
         // 4-byte little-endian length, then the hybrid runs with bit width 1.
-        let (len, rest) = data
-            .split_at_checked(4)
-            .ok_or(ParquetError::CorruptValues)?;
-        let len =
-            u32::from_le_bytes(<[u8; 4]>::try_from(len).map_err(|_| ParquetError::CorruptValues)?)
-                as usize;
+        let (len, rest) = data.split_at_checked(4).ok_or(ParquetError::CorruptValues)?;
+        let len = u32::from_le_bytes(<[u8; 4]>::try_from(len).map_err(|_| ParquetError::CorruptValues)?) as usize;
         let runs = rest.get(..len).ok_or(ParquetError::CorruptValues)?;
         let mut v = Vec::new();
         decode_hybrid(runs, 1, n, &mut v, ParquetError::CorruptValues)?;
@@ -223,15 +197,9 @@ impl Value for Vec<u8> {
         }
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let (len, rest) = data
-                .split_at_checked(4)
-                .ok_or(ParquetError::CorruptValues)?;
-            let len = u32::from_le_bytes(
-                <[u8; 4]>::try_from(len).map_err(|_| ParquetError::CorruptValues)?,
-            ) as usize;
-            let (value, rest) = rest
-                .split_at_checked(len)
-                .ok_or(ParquetError::CorruptValues)?;
+            let (len, rest) = data.split_at_checked(4).ok_or(ParquetError::CorruptValues)?;
+            let len = u32::from_le_bytes(<[u8; 4]>::try_from(len).map_err(|_| ParquetError::CorruptValues)?) as usize;
+            let (value, rest) = rest.split_at_checked(len).ok_or(ParquetError::CorruptValues)?;
             out.push(value.to_vec());
             data = rest;
         }
@@ -251,12 +219,8 @@ impl Value for Vec<u8> {
                 let mut out: Vec<Vec<u8>> = Vec::with_capacity(n);
                 let mut prev: &[u8] = &[];
                 for (prefix, suffix) in prefixes.into_iter().zip(suffixes) {
-                    let prefix =
-                        usize::try_from(prefix).map_err(|_| ParquetError::CorruptValues)?;
-                    let mut value = prev
-                        .get(..prefix)
-                        .ok_or(ParquetError::CorruptValues)?
-                        .to_vec();
+                    let prefix = usize::try_from(prefix).map_err(|_| ParquetError::CorruptValues)?;
+                    let mut value = prev.get(..prefix).ok_or(ParquetError::CorruptValues)?.to_vec();
                     value.extend_from_slice(&suffix);
                     out.push(value);
                     prev = out.last().map(Vec::as_slice).unwrap_or(&[]);
@@ -279,9 +243,7 @@ fn delta_length_byte_array(data: &[u8], n: usize) -> Result<(Vec<Vec<u8>>, usize
     let mut out = Vec::with_capacity(n);
     for len in lengths {
         let len = usize::try_from(len).map_err(|_| ParquetError::CorruptValues)?;
-        let (value, tail) = rest
-            .split_at_checked(len)
-            .ok_or(ParquetError::CorruptValues)?;
+        let (value, tail) = rest.split_at_checked(len).ok_or(ParquetError::CorruptValues)?;
         out.push(value.to_vec());
         rest = tail;
     }
@@ -312,44 +274,23 @@ struct Entries<T> {
     defs: Vec<u32>,
 }
 
-fn decode_typed<T: Value>(
-    bytes: &[u8],
-    meta: &ColumnChunkInfo,
-    limits: DecodeLimits,
-) -> Result<Vec<Option<T>>, ParquetError> {
+fn decode_typed<T: Value>(bytes: &[u8], meta: &ColumnChunkInfo, limits: DecodeLimits) -> Result<Vec<Option<T>>, ParquetError> {
     Ok(decode_entries(bytes, meta, limits)?.values)
 }
 
 /// Levels with a 4-byte little-endian length prefix (data page v1), from the front of `page`.
-fn levels_v1(
-    page: &mut &[u8],
-    encoding: pf::Encoding,
-    width: u32,
-    n: usize,
-    max: u32,
-) -> Result<Vec<u32>, ParquetError> {
+fn levels_v1(page: &mut &[u8], encoding: pf::Encoding, width: u32, n: usize, max: u32) -> Result<Vec<u32>, ParquetError> {
     if encoding != pf::Encoding::RLE {
-        return Err(ParquetError::Unsupported(
-            "levels not RLE-encoded (BIT_PACKED)",
-        ));
+        return Err(ParquetError::Unsupported("levels not RLE-encoded (BIT_PACKED)"));
     }
-    let (len, after) = page
-        .split_at_checked(4)
-        .ok_or(ParquetError::CorruptLevels)?;
-    let len =
-        u32::from_le_bytes(<[u8; 4]>::try_from(len).map_err(|_| ParquetError::CorruptLevels)?);
-    let (runs, after) = after
-        .split_at_checked(len as usize)
-        .ok_or(ParquetError::CorruptLevels)?;
+    let (len, after) = page.split_at_checked(4).ok_or(ParquetError::CorruptLevels)?;
+    let len = u32::from_le_bytes(<[u8; 4]>::try_from(len).map_err(|_| ParquetError::CorruptLevels)?);
+    let (runs, after) = after.split_at_checked(len as usize).ok_or(ParquetError::CorruptLevels)?;
     *page = after;
     def_levels(runs, width, n, max)
 }
 
-fn decode_entries<T: Value>(
-    bytes: &[u8],
-    meta: &ColumnChunkInfo,
-    limits: DecodeLimits,
-) -> Result<Entries<T>, ParquetError> {
+fn decode_entries<T: Value>(bytes: &[u8], meta: &ColumnChunkInfo, limits: DecodeLimits) -> Result<Entries<T>, ParquetError> {
     let expected = usize::try_from(meta.num_values).map_err(|_| ParquetError::TooManyValues)?;
     if expected > limits.max_values {
         return Err(ParquetError::TooManyValues);
@@ -369,30 +310,20 @@ fn decode_entries<T: Value>(
             return Err(ParquetError::TruncatedChunk);
         }
         // Thrift budget: the header cannot hold more than its bytes, lists are charged 8 per item.
-        let budget = rest
-            .len()
-            .min(limits.max_page_bytes)
-            .saturating_mul(8)
-            .saturating_add(1024);
+        let budget = rest.len().min(limits.max_page_bytes).saturating_mul(8).saturating_add(1024);
         let (header, used) = read_page_header(rest, budget)?;
         rest = rest.get(used..).ok_or(ParquetError::CorruptPageHeader)?;
         let comp = size(header.compressed_page_size, limits.max_page_bytes)?;
         let uncomp = size(header.uncompressed_page_size, limits.max_page_bytes)?;
-        let (body, after) = rest
-            .split_at_checked(comp)
-            .ok_or(ParquetError::TruncatedPage)?;
+        let (body, after) = rest.split_at_checked(comp).ok_or(ParquetError::TruncatedPage)?;
         rest = after;
         match header.type_ {
             pf::PageType::DICTIONARY_PAGE => {
-                let dh = header
-                    .dictionary_page_header
-                    .ok_or(ParquetError::CorruptPageHeader)?;
+                let dh = header.dictionary_page_header.ok_or(ParquetError::CorruptPageHeader)?;
                 if dict.is_some() || !out.is_empty() {
                     return Err(ParquetError::UnexpectedDictionary);
                 }
-                if dh.encoding != pf::Encoding::PLAIN
-                    && dh.encoding != pf::Encoding::PLAIN_DICTIONARY
-                {
+                if dh.encoding != pf::Encoding::PLAIN && dh.encoding != pf::Encoding::PLAIN_DICTIONARY {
                     return Err(unsupported_encoding(dh.encoding));
                 }
                 let n = count(dh.num_values, limits.max_values)?;
@@ -400,77 +331,32 @@ fn decode_entries<T: Value>(
                 dict = Some(T::plain(&data, n)?);
             }
             pf::PageType::DATA_PAGE => {
-                let dh = header
-                    .data_page_header
-                    .ok_or(ParquetError::CorruptPageHeader)?;
+                let dh = header.data_page_header.ok_or(ParquetError::CorruptPageHeader)?;
                 let n = count(dh.num_values, limits.max_values)?;
                 check_room(out.len(), n, expected)?;
                 let data = decompress(meta.codec, body, uncomp)?;
                 let mut page = data.as_slice();
                 // Repetition levels come first, then definition levels.
-                let page_reps = if max_rep > 0 {
-                    Some(levels_v1(
-                        &mut page,
-                        dh.repetition_level_encoding,
-                        rep_width,
-                        n,
-                        max_rep,
-                    )?)
-                } else {
-                    None
-                };
-                let levels = if max_def > 0 {
-                    Some(levels_v1(
-                        &mut page,
-                        dh.definition_level_encoding,
-                        def_width,
-                        n,
-                        max_def,
-                    )?)
-                } else {
-                    None
-                };
-                keep_levels(
-                    &mut reps,
-                    &mut defs,
-                    page_reps,
-                    levels.as_deref(),
-                    max_rep,
-                    n,
-                );
-                push_page(
-                    &mut out,
-                    levels.as_deref(),
-                    max_def,
-                    n,
-                    dh.encoding,
-                    page,
-                    dict.as_deref(),
-                )?;
+                let page_reps =
+                    if max_rep > 0 { Some(levels_v1(&mut page, dh.repetition_level_encoding, rep_width, n, max_rep)?) } else { None };
+                let levels =
+                    if max_def > 0 { Some(levels_v1(&mut page, dh.definition_level_encoding, def_width, n, max_def)?) } else { None };
+                keep_levels(&mut reps, &mut defs, page_reps, levels.as_deref(), max_rep, n);
+                push_page(&mut out, levels.as_deref(), max_def, n, dh.encoding, page, dict.as_deref())?;
             }
             pf::PageType::DATA_PAGE_V2 => {
-                let dh = header
-                    .data_page_header_v2
-                    .ok_or(ParquetError::CorruptPageHeader)?;
+                let dh = header.data_page_header_v2.ok_or(ParquetError::CorruptPageHeader)?;
                 let n = count(dh.num_values, limits.max_values)?;
                 check_room(out.len(), n, expected)?;
-                let rep_len = usize::try_from(dh.repetition_levels_byte_length)
-                    .map_err(|_| ParquetError::CorruptPageHeader)?;
-                let def_len = usize::try_from(dh.definition_levels_byte_length)
-                    .map_err(|_| ParquetError::CorruptPageHeader)?;
+                let rep_len = usize::try_from(dh.repetition_levels_byte_length).map_err(|_| ParquetError::CorruptPageHeader)?;
+                let def_len = usize::try_from(dh.definition_levels_byte_length).map_err(|_| ParquetError::CorruptPageHeader)?;
                 if max_rep == 0 && rep_len != 0 {
                     return Err(ParquetError::CorruptLevels);
                 }
-                let (rep_runs, body) = body
-                    .split_at_checked(rep_len)
-                    .ok_or(ParquetError::PageSizeMismatch)?;
-                let (def_runs, values) = body
-                    .split_at_checked(def_len)
-                    .ok_or(ParquetError::PageSizeMismatch)?;
-                let values_uncomp = uncomp
-                    .checked_sub(def_len)
-                    .and_then(|u| u.checked_sub(rep_len))
-                    .ok_or(ParquetError::PageSizeMismatch)?;
+                let (rep_runs, body) = body.split_at_checked(rep_len).ok_or(ParquetError::PageSizeMismatch)?;
+                let (def_runs, values) = body.split_at_checked(def_len).ok_or(ParquetError::PageSizeMismatch)?;
+                let values_uncomp =
+                    uncomp.checked_sub(def_len).and_then(|u| u.checked_sub(rep_len)).ok_or(ParquetError::PageSizeMismatch)?;
                 let data = if dh.is_compressed.unwrap_or(true) {
                     decompress(meta.codec, values, values_uncomp)?
                 } else {
@@ -479,54 +365,20 @@ fn decode_entries<T: Value>(
                     }
                     values.to_vec()
                 };
-                let page_reps = if max_rep > 0 {
-                    Some(def_levels(rep_runs, rep_width, n, max_rep)?)
-                } else {
-                    None
-                };
-                let levels = if max_def > 0 {
-                    Some(def_levels(def_runs, def_width, n, max_def)?)
-                } else {
-                    None
-                };
-                keep_levels(
-                    &mut reps,
-                    &mut defs,
-                    page_reps,
-                    levels.as_deref(),
-                    max_rep,
-                    n,
-                );
-                push_page(
-                    &mut out,
-                    levels.as_deref(),
-                    max_def,
-                    n,
-                    dh.encoding,
-                    &data,
-                    dict.as_deref(),
-                )?;
+                let page_reps = if max_rep > 0 { Some(def_levels(rep_runs, rep_width, n, max_rep)?) } else { None };
+                let levels = if max_def > 0 { Some(def_levels(def_runs, def_width, n, max_def)?) } else { None };
+                keep_levels(&mut reps, &mut defs, page_reps, levels.as_deref(), max_rep, n);
+                push_page(&mut out, levels.as_deref(), max_def, n, dh.encoding, &data, dict.as_deref())?;
             }
             // Index pages carry no values; unknown page types are skipped as the spec allows.
             _ => {}
         }
     }
-    Ok(Entries {
-        values: out,
-        reps,
-        defs,
-    })
+    Ok(Entries { values: out, reps, defs })
 }
 
 /// Keeps a page's levels for list assembly (repeated columns only).
-fn keep_levels(
-    reps: &mut Vec<u32>,
-    defs: &mut Vec<u32>,
-    page_reps: Option<Vec<u32>>,
-    page_defs: Option<&[u32]>,
-    max_rep: u32,
-    n: usize,
-) {
+fn keep_levels(reps: &mut Vec<u32>, defs: &mut Vec<u32>, page_reps: Option<Vec<u32>>, page_defs: Option<&[u32]>, max_rep: u32, n: usize) {
     if max_rep == 0 {
         return;
     }
@@ -544,11 +396,7 @@ fn keep_levels(
 /// `list_def` the row is a null list, below `repeated_def` an empty one; otherwise the entry is an
 /// element (null when its definition level is below the maximum, already `None` in `values`).
 #[allow(clippy::type_complexity)]
-fn assemble_lists<T>(
-    entries: Entries<T>,
-    list_def: u32,
-    repeated_def: u32,
-) -> Result<Vec<Option<Vec<Option<T>>>>, ParquetError> {
+fn assemble_lists<T>(entries: Entries<T>, list_def: u32, repeated_def: u32) -> Result<Vec<Option<Vec<Option<T>>>>, ParquetError> {
     let Entries { values, reps, defs } = entries;
     if reps.len() != values.len() || defs.len() != values.len() {
         return Err(ParquetError::CorruptLevels);
@@ -619,20 +467,10 @@ fn push_page<T: Value>(
             let dict = dict.ok_or(ParquetError::MissingDictionary)?;
             let (&width, runs) = data.split_first().ok_or(ParquetError::CorruptValues)?;
             let mut idx = Vec::with_capacity(non_null);
-            decode_hybrid(
-                runs,
-                u32::from(width),
-                non_null,
-                &mut idx,
-                ParquetError::CorruptValues,
-            )?;
+            decode_hybrid(runs, u32::from(width), non_null, &mut idx, ParquetError::CorruptValues)?;
             let mut v = Vec::with_capacity(non_null);
             for i in idx {
-                v.push(
-                    dict.get(i as usize)
-                        .ok_or(ParquetError::DictionaryIndex)?
-                        .clone(),
-                );
+                v.push(dict.get(i as usize).ok_or(ParquetError::DictionaryIndex)?.clone());
             }
             v
         }

@@ -78,14 +78,10 @@ impl ParquetError {
             ParquetError::CorruptLevels => "corrupt Parquet definition or repetition levels",
             ParquetError::CorruptValues => "corrupt Parquet values",
             ParquetError::CorruptPageIndex => "corrupt Parquet page index",
-            ParquetError::MissingDictionary => {
-                "dictionary-encoded Parquet page without a dictionary"
-            }
+            ParquetError::MissingDictionary => "dictionary-encoded Parquet page without a dictionary",
             ParquetError::UnexpectedDictionary => "unexpected Parquet dictionary page",
             ParquetError::DictionaryIndex => "Parquet dictionary index out of range",
-            ParquetError::ValueCountMismatch => {
-                "Parquet pages hold more values than the column chunk"
-            }
+            ParquetError::ValueCountMismatch => "Parquet pages hold more values than the column chunk",
             ParquetError::TooManyValues => "Parquet column chunk has more values than the limit",
             ParquetError::Unsupported(_) => "unsupported Parquet feature",
         }
@@ -129,10 +125,7 @@ impl fmt::Display for FooterNeeds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FooterNeeds::More { offset, length } => {
-                write!(
-                    f,
-                    "need {length} more bytes of the Parquet footer from offset {offset}"
-                )
+                write!(f, "need {length} more bytes of the Parquet footer from offset {offset}")
             }
             FooterNeeds::Invalid(e) => fmt::Display::fmt(e, f),
         }

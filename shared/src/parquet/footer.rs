@@ -121,13 +121,7 @@ pub struct Statistics {
 
 impl Statistics {
     fn from_thrift(s: pf::Statistics) -> Self {
-        Statistics {
-            min: s.min,
-            max: s.max,
-            min_value: s.min_value,
-            max_value: s.max_value,
-            null_count: s.null_count,
-        }
+        Statistics { min: s.min, max: s.max, min_value: s.min_value, max_value: s.max_value, null_count: s.null_count }
     }
 }
 
@@ -247,11 +241,7 @@ impl Footer {
             let mut parts = name.split('.');
             c.path.iter().all(|p| parts.next() == Some(p.as_str())) && parts.next().is_none()
         };
-        self.columns.iter().position(dotted).or_else(|| {
-            self.columns
-                .iter()
-                .position(|c| c.path.first().map(String::as_str) == Some(name))
-        })
+        self.columns.iter().position(dotted).or_else(|| self.columns.iter().position(|c| c.path.first().map(String::as_str) == Some(name)))
     }
 
     /// The chunk of leaf `column` in row group `row_group`.
@@ -268,11 +258,7 @@ pub fn parse_footer(tail: &[u8], file_size: u64) -> Result<Footer, FooterNeeds> 
 /// Parses the footer from `tail`, the last `tail.len()` bytes of a file of `file_size` bytes
 /// (start with [`footer_range`]). When the footer starts before `tail`, returns
 /// [`FooterNeeds::More`] with the missing range: fetch it, prepend it to `tail`, call again.
-pub fn parse_footer_with_limit(
-    tail: &[u8],
-    file_size: u64,
-    max_footer_bytes: u64,
-) -> Result<Footer, FooterNeeds> {
+pub fn parse_footer_with_limit(tail: &[u8], file_size: u64, max_footer_bytes: u64) -> Result<Footer, FooterNeeds> {
     let tail_len = tail.len() as u64;
     if tail_len > file_size {
         return Err(ParquetError::TailLongerThanFile.into());
@@ -282,10 +268,7 @@ pub fn parse_footer_with_limit(
         return Err(ParquetError::FileTooSmall.into());
     }
     if tail_len < 8 {
-        return Err(FooterNeeds::More {
-            offset: file_size - 8,
-            length: 8 - tail_len,
-        });
+        return Err(FooterNeeds::More { offset: file_size - 8, length: 8 - tail_len });
     }
     let n = tail.len();
     let (rest, magic) = tail.split_at(n - 4);
@@ -305,10 +288,7 @@ pub fn parse_footer_with_limit(
     let have = tail_len - 8;
     if len > have {
         let footer_start = file_size - 8 - len;
-        return Err(FooterNeeds::More {
-            offset: footer_start,
-            length: len - have,
-        });
+        return Err(FooterNeeds::More { offset: footer_start, length: len - have });
     }
     let len_usize = usize::try_from(len).map_err(|_| ParquetError::FooterTooLarge)?;
     let start = rest.len() - len_usize;
@@ -331,8 +311,7 @@ fn thrift_budget(len: usize) -> usize {
 fn read_file_metadata(bytes: &[u8]) -> Result<pf::FileMetaData, ParquetError> {
     let mut cursor = bytes;
     let mut prot = TCompactInputProtocol::new(&mut cursor, thrift_budget(bytes.len()));
-    let meta = pf::FileMetaData::read_from_in_protocol(&mut prot)
-        .map_err(|_| ParquetError::CorruptFooter)?;
+    let meta = pf::FileMetaData::read_from_in_protocol(&mut prot).map_err(|_| ParquetError::CorruptFooter)?;
     if !cursor.is_empty() {
         return Err(ParquetError::CorruptFooter);
     }
@@ -340,14 +319,10 @@ fn read_file_metadata(bytes: &[u8]) -> Result<pf::FileMetaData, ParquetError> {
 }
 
 /// Reads one page header from the start of `bytes`; returns it and its encoded length.
-pub(super) fn read_page_header(
-    bytes: &[u8],
-    budget: usize,
-) -> Result<(pf::PageHeader, usize), ParquetError> {
+pub(super) fn read_page_header(bytes: &[u8], budget: usize) -> Result<(pf::PageHeader, usize), ParquetError> {
     let mut cursor = bytes;
     let mut prot = TCompactInputProtocol::new(&mut cursor, budget);
-    let header = pf::PageHeader::read_from_in_protocol(&mut prot)
-        .map_err(|_| ParquetError::CorruptPageHeader)?;
+    let header = pf::PageHeader::read_from_in_protocol(&mut prot).map_err(|_| ParquetError::CorruptPageHeader)?;
     let used = bytes.len() - cursor.len();
     Ok((header, used))
 }
@@ -364,17 +339,11 @@ struct Frame {
 /// recursion.
 fn leaves(schema: &[pf::SchemaElement]) -> Result<Vec<LeafColumn>, ParquetError> {
     let (root, rest) = schema.split_first().ok_or(ParquetError::InvalidSchema)?;
-    let root_children =
-        usize::try_from(root.num_children.unwrap_or(0)).map_err(|_| ParquetError::InvalidSchema)?;
+    let root_children = usize::try_from(root.num_children.unwrap_or(0)).map_err(|_| ParquetError::InvalidSchema)?;
     if root_children == 0 || root_children > rest.len() {
         return Err(ParquetError::InvalidSchema);
     }
-    let mut stack = alloc::vec![Frame {
-        remaining: root_children,
-        def: 0,
-        rep: 0,
-        list: (0, 0),
-    }];
+    let mut stack = alloc::vec![Frame { remaining: root_children, def: 0, rep: 0, list: (0, 0) }];
     let mut path: Vec<String> = Vec::new();
     let mut top_ids: Vec<Option<i32>> = Vec::new();
     let mut out = Vec::new();
@@ -392,23 +361,14 @@ fn leaves(schema: &[pf::SchemaElement]) -> Result<Vec<LeafColumn>, ParquetError>
         let rep_type = el.repetition_type.ok_or(ParquetError::InvalidSchema)?;
         let (def, rep) = match rep_type {
             pf::FieldRepetitionType::REQUIRED => (pdef, prep),
-            pf::FieldRepetitionType::OPTIONAL => (
-                pdef.checked_add(1).ok_or(ParquetError::InvalidSchema)?,
-                prep,
-            ),
-            pf::FieldRepetitionType::REPEATED => (
-                pdef.checked_add(1).ok_or(ParquetError::InvalidSchema)?,
-                prep.checked_add(1).ok_or(ParquetError::InvalidSchema)?,
-            ),
+            pf::FieldRepetitionType::OPTIONAL => (pdef.checked_add(1).ok_or(ParquetError::InvalidSchema)?, prep),
+            pf::FieldRepetitionType::REPEATED => {
+                (pdef.checked_add(1).ok_or(ParquetError::InvalidSchema)?, prep.checked_add(1).ok_or(ParquetError::InvalidSchema)?)
+            }
             _ => return Err(ParquetError::InvalidSchema),
         };
-        let list = if rep_type == pf::FieldRepetitionType::REPEATED {
-            (pdef, def)
-        } else {
-            plist
-        };
-        let children = usize::try_from(el.num_children.unwrap_or(0))
-            .map_err(|_| ParquetError::InvalidSchema)?;
+        let list = if rep_type == pf::FieldRepetitionType::REPEATED { (pdef, def) } else { plist };
+        let children = usize::try_from(el.num_children.unwrap_or(0)).map_err(|_| ParquetError::InvalidSchema)?;
         if children > 0 {
             if stack.len() >= MAX_SCHEMA_DEPTH {
                 return Err(ParquetError::InvalidSchema);
@@ -416,17 +376,9 @@ fn leaves(schema: &[pf::SchemaElement]) -> Result<Vec<LeafColumn>, ParquetError>
             path.push(el.name.clone());
             let top = top_ids.first().copied().unwrap_or(el.field_id);
             top_ids.push(top);
-            stack.push(Frame {
-                remaining: children,
-                def,
-                rep,
-                list,
-            });
+            stack.push(Frame { remaining: children, def, rep, list });
         } else {
-            let ty = el
-                .type_
-                .and_then(PhysicalType::from_thrift)
-                .ok_or(ParquetError::InvalidSchema)?;
+            let ty = el.type_.and_then(PhysicalType::from_thrift).ok_or(ParquetError::InvalidSchema)?;
             let mut leaf_path = path.clone();
             leaf_path.push(el.name.clone());
             out.push(LeafColumn {
@@ -458,11 +410,7 @@ fn non_negative(v: i64) -> Result<u64, ParquetError> {
     u64::try_from(v).map_err(|_| ParquetError::InvalidColumnMeta)
 }
 
-fn build_footer(
-    meta: pf::FileMetaData,
-    file_size: u64,
-    data_end: u64,
-) -> Result<Footer, ParquetError> {
+fn build_footer(meta: pf::FileMetaData, file_size: u64, data_end: u64) -> Result<Footer, ParquetError> {
     let columns = leaves(&meta.schema)?;
     let num_rows = u64::try_from(meta.num_rows).map_err(|_| ParquetError::InvalidColumnMeta)?;
     let mut row_groups = Vec::new();
@@ -474,9 +422,7 @@ fn build_footer(
         let mut chunks = Vec::new();
         for (index, (cc, leaf)) in rg.columns.into_iter().zip(columns.iter()).enumerate() {
             if cc.file_path.is_some() {
-                return Err(ParquetError::Unsupported(
-                    "column chunks stored in another file",
-                ));
+                return Err(ParquetError::Unsupported("column chunks stored in another file"));
             }
             let Some(cm) = cc.meta_data else {
                 return Err(ParquetError::Unsupported("encrypted column metadata"));
@@ -510,24 +456,13 @@ fn build_footer(
                 column_index: index_range(cc.column_index_offset, cc.column_index_length, data_end),
             };
             let (start, len) = chunk.range();
-            let end = start
-                .checked_add(len)
-                .ok_or(ParquetError::InvalidColumnMeta)?;
+            let end = start.checked_add(len).ok_or(ParquetError::InvalidColumnMeta)?;
             if start < 4 || end > data_end || data_page_offset >= end {
                 return Err(ParquetError::InvalidColumnMeta);
             }
             chunks.push(chunk);
         }
-        row_groups.push(RowGroupInfo {
-            num_rows: rg_rows,
-            columns: chunks,
-        });
+        row_groups.push(RowGroupInfo { num_rows: rg_rows, columns: chunks });
     }
-    Ok(Footer {
-        file_size,
-        num_rows,
-        columns,
-        row_groups,
-        created_by: meta.created_by,
-    })
+    Ok(Footer { file_size, num_rows, columns, row_groups, created_by: meta.created_by })
 }

@@ -37,11 +37,7 @@ struct Bits<'a> {
 
 impl<'a> Bits<'a> {
     fn new(data: &'a [u8]) -> Self {
-        Bits {
-            data,
-            acc: 0,
-            nbits: 0,
-        }
+        Bits { data, acc: 0, nbits: 0 }
     }
 
     /// Next `width` (≤ 64) bits, or `None` when the data ends first.
@@ -90,8 +86,7 @@ pub(super) fn decode_hybrid(
             // Bit-packed: (header >> 1) groups of 8 values, `bit_width` bytes per group.
             let groups = header >> 1;
             let values = usize::try_from(groups.saturating_mul(8)).unwrap_or(usize::MAX);
-            let bytes =
-                usize::try_from(groups.saturating_mul(u64::from(bit_width))).unwrap_or(usize::MAX);
+            let bytes = usize::try_from(groups.saturating_mul(u64::from(bit_width))).unwrap_or(usize::MAX);
             let take_bytes = bytes.min(data.len());
             let (run, rest) = data.split_at(take_bytes);
             data = rest;
@@ -129,10 +124,7 @@ pub(super) fn bit_width(max: u32) -> u32 {
 
 /// Decodes a DELTA_BINARY_PACKED stream of exactly `count` integers from the front of `data`;
 /// returns them and the number of bytes consumed (DELTA_LENGTH_BYTE_ARRAY needs to know where the lengths end).
-pub(super) fn decode_delta_binary_packed(
-    data: &[u8],
-    count: usize,
-) -> Result<(Vec<i64>, usize), ParquetError> {
+pub(super) fn decode_delta_binary_packed(data: &[u8], count: usize) -> Result<(Vec<i64>, usize), ParquetError> {
     let err = ParquetError::CorruptValues;
     let mut cur = data;
     let block_size = uleb128(&mut cur).ok_or(err)?;
@@ -208,24 +200,11 @@ mod tests {
         assert_eq!(out, [3, 3, 3, 3, 3]);
         let mut out = Vec::new();
         // 0..7 in 3 bits: 0b10001000, 0b11000110, 0b11111010
-        decode_hybrid(
-            &[0x03, 0x88, 0xc6, 0xfa],
-            3,
-            8,
-            &mut out,
-            ParquetError::CorruptLevels,
-        )
-        .unwrap();
+        decode_hybrid(&[0x03, 0x88, 0xc6, 0xfa], 3, 8, &mut out, ParquetError::CorruptLevels).unwrap();
         assert_eq!(out, [0, 1, 2, 3, 4, 5, 6, 7]);
         let mut out = Vec::new();
-        assert_eq!(
-            decode_hybrid(&[0x03, 0x88], 3, 8, &mut out, ParquetError::CorruptLevels),
-            Err(ParquetError::CorruptLevels)
-        );
-        assert_eq!(
-            decode_hybrid(&[], 1, 1, &mut out, ParquetError::CorruptLevels),
-            Err(ParquetError::CorruptLevels)
-        );
+        assert_eq!(decode_hybrid(&[0x03, 0x88], 3, 8, &mut out, ParquetError::CorruptLevels), Err(ParquetError::CorruptLevels));
+        assert_eq!(decode_hybrid(&[], 1, 1, &mut out, ParquetError::CorruptLevels), Err(ParquetError::CorruptLevels));
         assert_eq!(bit_width(0), 0);
         assert_eq!(bit_width(1), 1);
         assert_eq!(bit_width(7), 3);
@@ -240,31 +219,14 @@ mod tests {
         let (v, used) = decode_delta_binary_packed(&data, 5).unwrap();
         assert_eq!((v, used), (vec![7, 8, 10, 11, 13], 14));
         // A stream that claims other counts than asked, or cut short, is corrupt.
-        assert_eq!(
-            decode_delta_binary_packed(&data, 6),
-            Err(ParquetError::CorruptValues)
-        );
+        assert_eq!(decode_delta_binary_packed(&data, 6), Err(ParquetError::CorruptValues));
         data[3] = 0x7f;
-        assert_eq!(
-            decode_delta_binary_packed(&data, 5),
-            Err(ParquetError::CorruptValues)
-        );
-        assert_eq!(
-            decode_delta_binary_packed(&data[..6], 5),
-            Err(ParquetError::CorruptValues)
-        );
+        assert_eq!(decode_delta_binary_packed(&data, 5), Err(ParquetError::CorruptValues));
+        assert_eq!(decode_delta_binary_packed(&data[..6], 5), Err(ParquetError::CorruptValues));
         // Huge declared block sizes cost nothing: the work is bounded by the count.
-        let big = [
-            0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1, 2, 0, 0, 0,
-        ];
-        assert_eq!(
-            decode_delta_binary_packed(&big, 2).map(|x| x.0),
-            Ok(vec![0, 0])
-        );
-        assert_eq!(
-            decode_delta_binary_packed(&[], 0),
-            Err(ParquetError::CorruptValues)
-        );
+        let big = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1, 2, 0, 0, 0];
+        assert_eq!(decode_delta_binary_packed(&big, 2).map(|x| x.0), Ok(vec![0, 0]));
+        assert_eq!(decode_delta_binary_packed(&[], 0), Err(ParquetError::CorruptValues));
     }
 
     #[test]

@@ -44,16 +44,14 @@ mod tests;
 #[cfg(test)]
 mod write_tests;
 
-pub use decode::{
-    decode_column_chunk, ColumnValues, DecodeLimits, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_VALUES,
-};
+pub use decode::{decode_column_chunk, ColumnValues, DecodeLimits, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_VALUES};
 pub use error::{FooterNeeds, ParquetError};
 pub use footer::{
-    footer_range, parse_footer, parse_footer_with_limit, Codec, ColumnChunkInfo, Footer,
-    LeafColumn, PhysicalType, RowGroupInfo, Statistics, DEFAULT_MAX_FOOTER_BYTES, FOOTER_GUESS,
+    footer_range, parse_footer, parse_footer_with_limit, Codec, ColumnChunkInfo, Footer, LeafColumn, PhysicalType, RowGroupInfo,
+    Statistics, DEFAULT_MAX_FOOTER_BYTES, FOOTER_GUESS,
 };
 pub use page_index::{
-    decode_page_run, dictionary_range, page_rows, page_runs, pages_for_rows, pages_may_contain,
-    parse_column_index, parse_offset_index, run_uses_dictionary, PageBounds, PageLocation, PageRun,
+    decode_page_run, dictionary_range, page_rows, page_runs, pages_for_rows, pages_may_contain, parse_column_index, parse_offset_index,
+    run_uses_dictionary, PageBounds, PageLocation, PageRun,
 };
 pub use plan::{chunk_range, merge_ranges, prune_row_groups, slice_within};

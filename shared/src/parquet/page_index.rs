@@ -123,7 +123,8 @@ pub fn pages_may_contain(chunk: &ColumnChunkInfo, bounds: &[PageBounds], value: 
             if b.null_page {
                 return false;
             }
-            let stats = Statistics { min: None, max: None, min_value: Some(b.min.clone()), max_value: Some(b.max.clone()), null_count: None };
+            let stats =
+                Statistics { min: None, max: None, min_value: Some(b.min.clone()), max_value: Some(b.max.clone()), null_count: None };
             may_contain(chunk.physical_type, &stats, value)
         })
         .map(|(i, _)| i)
@@ -207,7 +208,13 @@ pub fn run_uses_dictionary(run: &[u8]) -> Result<bool, ParquetError> {
 /// Decodes `run` (the bytes of consecutive data pages of `chunk` covering `rows` rows), after the
 /// `dictionary` page's bytes when the chunk has one. Only for columns without repetition, where
 /// rows and values coincide.
-pub fn decode_page_run(dictionary: Option<&[u8]>, run: &[u8], chunk: &ColumnChunkInfo, rows: u64, limits: DecodeLimits) -> Result<ColumnValues, ParquetError> {
+pub fn decode_page_run(
+    dictionary: Option<&[u8]>,
+    run: &[u8],
+    chunk: &ColumnChunkInfo,
+    rows: u64,
+    limits: DecodeLimits,
+) -> Result<ColumnValues, ParquetError> {
     if chunk.max_rep_level > 0 {
         return Err(ParquetError::Unsupported("page-level reads of repeated columns"));
     }

@@ -31,13 +31,10 @@ pub(super) fn may_contain(ty: PhysicalType, stats: &Statistics, value: &[u8]) ->
     let (min, max) = match ty {
         // The deprecated min/max of byte arrays used signed byte order in old writers: only the
         // new fields are trusted for them.
-        PhysicalType::ByteArray | PhysicalType::FixedLenByteArray => {
-            (stats.min_value.as_deref(), stats.max_value.as_deref())
+        PhysicalType::ByteArray | PhysicalType::FixedLenByteArray => (stats.min_value.as_deref(), stats.max_value.as_deref()),
+        PhysicalType::Int32 | PhysicalType::Int64 => {
+            (stats.min_value.as_deref().or(stats.min.as_deref()), stats.max_value.as_deref().or(stats.max.as_deref()))
         }
-        PhysicalType::Int32 | PhysicalType::Int64 => (
-            stats.min_value.as_deref().or(stats.min.as_deref()),
-            stats.max_value.as_deref().or(stats.max.as_deref()),
-        ),
         _ => return true,
     };
     let cmp = |a: &[u8], b: &[u8]| -> Option<Ordering> {

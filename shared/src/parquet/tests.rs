@@ -1,12 +1,7 @@
 //! Tests: files written natively with arrow-rs's Parquet writer (every codec, data pages v1 and
 //! v2, dictionary on and off, several row groups), hand-built pages for the error paths, the
 //! pyiceberg fixtures when present, and a mutation sweep that must never panic.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::sync::Arc;
 
@@ -53,11 +48,7 @@ struct Row {
 
 fn row(i: usize) -> Row {
     Row {
-        ns: if i.is_multiple_of(2) {
-            "docs".into()
-        } else {
-            "blog".into()
-        },
+        ns: if i.is_multiple_of(2) { "docs".into() } else { "blog".into() },
         id: format!("id-{i:05}"),
         ts: 1_700_000_000_000_000 + (i as i64) * 1_000_003,
         // Nulls, empty strings and values, so null and "" must stay apart.
@@ -70,30 +61,12 @@ fn row(i: usize) -> Row {
             0 => None,
             1 => Some(vec![]),
             // Null elements too, and lists long enough to cross pages.
-            _ => Some(
-                (0..1 + i % 9)
-                    .map(|k| {
-                        if k % 4 == 3 {
-                            None
-                        } else {
-                            Some(format!("in-{i}-{k}"))
-                        }
-                    })
-                    .collect(),
-            ),
+            _ => Some((0..1 + i % 9).map(|k| if k % 4 == 3 { None } else { Some(format!("in-{i}-{k}")) }).collect()),
         },
         size_bytes: (i as i64) * 10 - 30,
         deleted: i.is_multiple_of(5),
-        small: if i.is_multiple_of(4) {
-            None
-        } else {
-            Some(i as i32 - 50)
-        },
-        flag: if i.is_multiple_of(7) {
-            None
-        } else {
-            Some(i.is_multiple_of(2))
-        },
+        small: if i.is_multiple_of(4) { None } else { Some(i as i32 - 50) },
+        flag: if i.is_multiple_of(7) { None } else { Some(i.is_multiple_of(2)) },
     }
 }
 
@@ -117,34 +90,20 @@ fn write_file(props: WriterProperties, groups: &[usize]) -> (Vec<u8>, Vec<Vec<Ro
             match col_index {
                 0 => {
                     let v: Vec<ByteArray> = rows.iter().map(|r| ba(&r.ns)).collect();
-                    col.typed::<ByteArrayType>()
-                        .write_batch(&v, None, None)
-                        .unwrap();
+                    col.typed::<ByteArrayType>().write_batch(&v, None, None).unwrap();
                 }
                 1 => {
                     let v: Vec<ByteArray> = rows.iter().map(|r| ba(&r.id)).collect();
-                    col.typed::<ByteArrayType>()
-                        .write_batch(&v, None, None)
-                        .unwrap();
+                    col.typed::<ByteArrayType>().write_batch(&v, None, None).unwrap();
                 }
                 2 => {
                     let v: Vec<i64> = rows.iter().map(|r| r.ts).collect();
-                    col.typed::<Int64Type>()
-                        .write_batch(&v, None, None)
-                        .unwrap();
+                    col.typed::<Int64Type>().write_batch(&v, None, None).unwrap();
                 }
                 3 => {
-                    let v: Vec<ByteArray> = rows
-                        .iter()
-                        .filter_map(|r| r.markdown.as_deref().map(ba))
-                        .collect();
-                    let d: Vec<i16> = rows
-                        .iter()
-                        .map(|r| i16::from(r.markdown.is_some()))
-                        .collect();
-                    col.typed::<ByteArrayType>()
-                        .write_batch(&v, Some(&d), None)
-                        .unwrap();
+                    let v: Vec<ByteArray> = rows.iter().filter_map(|r| r.markdown.as_deref().map(ba)).collect();
+                    let d: Vec<i16> = rows.iter().map(|r| i16::from(r.markdown.is_some())).collect();
+                    col.typed::<ByteArrayType>().write_batch(&v, Some(&d), None).unwrap();
                 }
                 4 => {
                     let (mut v, mut d, mut r) = (Vec::new(), Vec::new(), Vec::new());
@@ -172,15 +131,11 @@ fn write_file(props: WriterProperties, groups: &[usize]) -> (Vec<u8>, Vec<Vec<Ro
                             }
                         }
                     }
-                    col.typed::<ByteArrayType>()
-                        .write_batch(&v, Some(&d), Some(&r))
-                        .unwrap();
+                    col.typed::<ByteArrayType>().write_batch(&v, Some(&d), Some(&r)).unwrap();
                 }
                 5 => {
                     let v: Vec<i64> = rows.iter().map(|r| r.size_bytes).collect();
-                    col.typed::<Int64Type>()
-                        .write_batch(&v, None, None)
-                        .unwrap();
+                    col.typed::<Int64Type>().write_batch(&v, None, None).unwrap();
                 }
                 6 => {
                     let v: Vec<bool> = rows.iter().map(|r| r.deleted).collect();
@@ -189,16 +144,12 @@ fn write_file(props: WriterProperties, groups: &[usize]) -> (Vec<u8>, Vec<Vec<Ro
                 7 => {
                     let v: Vec<i32> = rows.iter().filter_map(|r| r.small).collect();
                     let d: Vec<i16> = rows.iter().map(|r| i16::from(r.small.is_some())).collect();
-                    col.typed::<Int32Type>()
-                        .write_batch(&v, Some(&d), None)
-                        .unwrap();
+                    col.typed::<Int32Type>().write_batch(&v, Some(&d), None).unwrap();
                 }
                 8 => {
                     let v: Vec<bool> = rows.iter().filter_map(|r| r.flag).collect();
                     let d: Vec<i16> = rows.iter().map(|r| i16::from(r.flag.is_some())).collect();
-                    col.typed::<BoolType>()
-                        .write_batch(&v, Some(&d), None)
-                        .unwrap();
+                    col.typed::<BoolType>().write_batch(&v, Some(&d), None).unwrap();
                 }
                 _ => unreachable!(),
             }
@@ -215,11 +166,7 @@ fn write_file(props: WriterProperties, groups: &[usize]) -> (Vec<u8>, Vec<Vec<Ro
 fn props(codec: Compression, v2: bool, dictionary: bool) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(codec)
-        .set_writer_version(if v2 {
-            WriterVersion::PARQUET_2_0
-        } else {
-            WriterVersion::PARQUET_1_0
-        })
+        .set_writer_version(if v2 { WriterVersion::PARQUET_2_0 } else { WriterVersion::PARQUET_1_0 })
         .set_dictionary_enabled(dictionary)
         // Several pages per chunk.
         .set_write_batch_size(7)
@@ -248,45 +195,19 @@ fn chunk_bytes<'a>(file: &'a [u8], footer: &Footer, rg: usize, col: usize) -> &'
     &file[off as usize..(off + len) as usize]
 }
 
-fn decode(
-    file: &[u8],
-    footer: &Footer,
-    rg: usize,
-    col: usize,
-) -> Result<ColumnValues, ParquetError> {
-    decode_column_chunk(
-        chunk_bytes(file, footer, rg, col),
-        footer.chunk(rg, col).unwrap(),
-        DecodeLimits::default(),
-    )
+fn decode(file: &[u8], footer: &Footer, rg: usize, col: usize) -> Result<ColumnValues, ParquetError> {
+    decode_column_chunk(chunk_bytes(file, footer, rg, col), footer.chunk(rg, col).unwrap(), DecodeLimits::default())
 }
 
 fn bytes_col(v: Vec<Option<&str>>) -> ColumnValues {
-    ColumnValues::ByteArray(
-        v.into_iter()
-            .map(|s| s.map(|s| s.as_bytes().to_vec()))
-            .collect(),
-    )
+    ColumnValues::ByteArray(v.into_iter().map(|s| s.map(|s| s.as_bytes().to_vec())).collect())
 }
 
 fn check_file(file: &[u8], groups: &[Vec<Row>], label: &str) {
     let footer = footer_of(file);
     assert_eq!(footer.row_groups.len(), groups.len(), "{label}");
-    assert_eq!(
-        footer.num_rows,
-        groups.iter().map(Vec::len).sum::<usize>() as u64
-    );
-    let names = [
-        "ns",
-        "id",
-        "ts",
-        "markdown",
-        "inputs",
-        "size_bytes",
-        "deleted",
-        "small",
-        "flag",
-    ];
+    assert_eq!(footer.num_rows, groups.iter().map(Vec::len).sum::<usize>() as u64);
+    let names = ["ns", "id", "ts", "markdown", "inputs", "size_bytes", "deleted", "small", "flag"];
     let ids = [1, 3, 4, 8, 22, 20, 21, 30, 31];
     for (i, (name, id)) in names.iter().zip(ids).enumerate() {
         assert_eq!(footer.column_by_field_id(id), Some(i), "{label} {name}");
@@ -294,76 +215,22 @@ fn check_file(file: &[u8], groups: &[Vec<Row>], label: &str) {
     }
     assert_eq!(footer.columns[4].path, ["inputs", "list", "element"]);
     assert_eq!(footer.columns[4].top_field_id, Some(18));
-    assert_eq!(
-        (
-            footer.columns[4].max_def_level,
-            footer.columns[4].max_rep_level
-        ),
-        (3, 1)
-    );
-    assert_eq!(
-        (
-            footer.columns[3].max_def_level,
-            footer.columns[0].max_def_level
-        ),
-        (1, 0)
-    );
+    assert_eq!((footer.columns[4].max_def_level, footer.columns[4].max_rep_level), (3, 1));
+    assert_eq!((footer.columns[3].max_def_level, footer.columns[0].max_def_level), (1, 0));
     for (g, rows) in groups.iter().enumerate() {
         assert_eq!(footer.row_groups[g].num_rows, rows.len() as u64);
-        let got = |c| {
-            decode(file, &footer, g, c).unwrap_or_else(|e| panic!("{label} rg {g} col {c}: {e}"))
-        };
-        assert_eq!(
-            got(0),
-            bytes_col(rows.iter().map(|r| Some(r.ns.as_str())).collect()),
-            "{label}"
-        );
-        assert_eq!(
-            got(1),
-            bytes_col(rows.iter().map(|r| Some(r.id.as_str())).collect()),
-            "{label}"
-        );
-        assert_eq!(
-            got(2),
-            ColumnValues::Int64(rows.iter().map(|r| Some(r.ts)).collect()),
-            "{label}"
-        );
-        assert_eq!(
-            got(3),
-            bytes_col(rows.iter().map(|r| r.markdown.as_deref()).collect()),
-            "{label}"
-        );
-        let lists: Vec<Option<Vec<Option<Vec<u8>>>>> = rows
-            .iter()
-            .map(|r| {
-                r.inputs.as_ref().map(|l| {
-                    l.iter()
-                        .map(|s| s.as_ref().map(|s| s.as_bytes().to_vec()))
-                        .collect()
-                })
-            })
-            .collect();
+        let got = |c| decode(file, &footer, g, c).unwrap_or_else(|e| panic!("{label} rg {g} col {c}: {e}"));
+        assert_eq!(got(0), bytes_col(rows.iter().map(|r| Some(r.ns.as_str())).collect()), "{label}");
+        assert_eq!(got(1), bytes_col(rows.iter().map(|r| Some(r.id.as_str())).collect()), "{label}");
+        assert_eq!(got(2), ColumnValues::Int64(rows.iter().map(|r| Some(r.ts)).collect()), "{label}");
+        assert_eq!(got(3), bytes_col(rows.iter().map(|r| r.markdown.as_deref()).collect()), "{label}");
+        let lists: Vec<Option<Vec<Option<Vec<u8>>>>> =
+            rows.iter().map(|r| r.inputs.as_ref().map(|l| l.iter().map(|s| s.as_ref().map(|s| s.as_bytes().to_vec())).collect())).collect();
         assert_eq!(got(4), ColumnValues::ByteArrayList(lists), "{label}");
-        assert_eq!(
-            got(5),
-            ColumnValues::Int64(rows.iter().map(|r| Some(r.size_bytes)).collect()),
-            "{label}"
-        );
-        assert_eq!(
-            got(6),
-            ColumnValues::Boolean(rows.iter().map(|r| Some(r.deleted)).collect()),
-            "{label}"
-        );
-        assert_eq!(
-            got(7),
-            ColumnValues::Int32(rows.iter().map(|r| r.small).collect()),
-            "{label}"
-        );
-        assert_eq!(
-            got(8),
-            ColumnValues::Boolean(rows.iter().map(|r| r.flag).collect()),
-            "{label}"
-        );
+        assert_eq!(got(5), ColumnValues::Int64(rows.iter().map(|r| Some(r.size_bytes)).collect()), "{label}");
+        assert_eq!(got(6), ColumnValues::Boolean(rows.iter().map(|r| Some(r.deleted)).collect()), "{label}");
+        assert_eq!(got(7), ColumnValues::Int32(rows.iter().map(|r| r.small).collect()), "{label}");
+        assert_eq!(got(8), ColumnValues::Boolean(rows.iter().map(|r| r.flag).collect()), "{label}");
     }
 }
 
@@ -389,30 +256,11 @@ fn parquet_roundtrip_every_codec_page_version_and_dictionary() {
                 assert_eq!(footer.chunk(0, 1).unwrap().codec, ours, "{label}");
                 // The encodings the writer chose are the ones meant to be covered.
                 let thrift = thrift_of(&file);
-                let enc = |c: usize| {
-                    thrift.row_groups[0].columns[c]
-                        .meta_data
-                        .as_ref()
-                        .unwrap()
-                        .encodings
-                        .clone()
-                };
+                let enc = |c: usize| thrift.row_groups[0].columns[c].meta_data.as_ref().unwrap().encodings.clone();
                 let expect = match (v2, dictionary) {
-                    (_, true) => [
-                        pf::Encoding::RLE_DICTIONARY,
-                        pf::Encoding::RLE_DICTIONARY,
-                        pf::Encoding::RLE_DICTIONARY,
-                    ],
-                    (false, false) => [
-                        pf::Encoding::PLAIN,
-                        pf::Encoding::PLAIN,
-                        pf::Encoding::PLAIN,
-                    ],
-                    (true, false) => [
-                        pf::Encoding::DELTA_BYTE_ARRAY,
-                        pf::Encoding::DELTA_BINARY_PACKED,
-                        pf::Encoding::RLE,
-                    ],
+                    (_, true) => [pf::Encoding::RLE_DICTIONARY, pf::Encoding::RLE_DICTIONARY, pf::Encoding::RLE_DICTIONARY],
+                    (false, false) => [pf::Encoding::PLAIN, pf::Encoding::PLAIN, pf::Encoding::PLAIN],
+                    (true, false) => [pf::Encoding::DELTA_BYTE_ARRAY, pf::Encoding::DELTA_BINARY_PACKED, pf::Encoding::RLE],
                 };
                 for (c, e) in [1, 2, 6].into_iter().zip(expect) {
                     // Booleans are never dictionary-encoded.
@@ -450,59 +298,37 @@ fn parquet_roundtrip_plain_encoding_v2() {
 
 #[test]
 fn parquet_roundtrip_delta_length_byte_array() {
-    let p = WriterProperties::builder()
-        .set_dictionary_enabled(false)
-        .set_encoding(Encoding::DELTA_LENGTH_BYTE_ARRAY)
-        .build();
+    let p = WriterProperties::builder().set_dictionary_enabled(false).set_encoding(Encoding::DELTA_LENGTH_BYTE_ARRAY).build();
     // DELTA_LENGTH_BYTE_ARRAY only applies to byte arrays: write a string-only schema.
-    let schema =
-        Arc::new(parse_message_type("message m { optional binary s (STRING) = 1; }").unwrap());
+    let schema = Arc::new(parse_message_type("message m { optional binary s (STRING) = 1; }").unwrap());
     let mut buf = Vec::new();
     let mut w = SerializedFileWriter::new(&mut buf, schema, Arc::new(p)).unwrap();
     let mut rg = w.next_row_group().unwrap();
     let mut col = rg.next_column().unwrap().unwrap();
-    let values: Vec<Option<String>> = (0..300)
-        .map(|i| {
-            if i % 9 == 0 {
-                None
-            } else {
-                Some("x".repeat(i % 13))
-            }
-        })
-        .collect();
+    let values: Vec<Option<String>> = (0..300).map(|i| if i % 9 == 0 { None } else { Some("x".repeat(i % 13)) }).collect();
     let v: Vec<ByteArray> = values.iter().flatten().map(|s| ba(s)).collect();
     let d: Vec<i16> = values.iter().map(|s| i16::from(s.is_some())).collect();
-    col.typed::<ByteArrayType>()
-        .write_batch(&v, Some(&d), None)
-        .unwrap();
+    col.typed::<ByteArrayType>().write_batch(&v, Some(&d), None).unwrap();
     col.close().unwrap();
     rg.close().unwrap();
     w.close().unwrap();
     let footer = footer_of(&buf);
     let got = decode(&buf, &footer, 0, 0).unwrap();
-    assert_eq!(
-        got,
-        bytes_col(values.iter().map(|s| s.as_deref()).collect())
-    );
+    assert_eq!(got, bytes_col(values.iter().map(|s| s.as_deref()).collect()));
 }
 
 #[test]
 fn parquet_footer_larger_than_guess() {
     let big = "k".repeat(100 * 1024);
-    let p = WriterProperties::builder()
-        .set_key_value_metadata(Some(vec![KeyValue::new("big".to_string(), big)]))
-        .build();
+    let p = WriterProperties::builder().set_key_value_metadata(Some(vec![KeyValue::new("big".to_string(), big)])).build();
     let (file, groups) = write_file(p, &[10]);
     let size = file.len() as u64;
     let (off, len) = footer_range(size);
     assert_eq!(len, FOOTER_GUESS);
     let tail = &file[off as usize..];
-    let Err(FooterNeeds::More { offset, length }) = parse_footer(tail, size) else {
-        panic!("expected More")
-    };
+    let Err(FooterNeeds::More { offset, length }) = parse_footer(tail, size) else { panic!("expected More") };
     assert_eq!(offset + length, off);
-    let footer_len =
-        u32::from_le_bytes(file[file.len() - 8..file.len() - 4].try_into().unwrap()) as u64;
+    let footer_len = u32::from_le_bytes(file[file.len() - 8..file.len() - 4].try_into().unwrap()) as u64;
     assert_eq!(offset, size - 8 - footer_len);
     let mut joined = file[offset as usize..off as usize].to_vec();
     joined.extend_from_slice(tail);
@@ -510,18 +336,8 @@ fn parquet_footer_larger_than_guess() {
     assert_eq!(footer.num_rows, 10);
     check_file(&file, &groups, "big footer");
     // The limit applies before anything is read.
-    assert_eq!(
-        parse_footer_with_limit(tail, size, 1024),
-        Err(FooterNeeds::Invalid(ParquetError::FooterTooLarge))
-    );
-    assert_eq!(
-        FooterNeeds::More {
-            offset: 1,
-            length: 2
-        }
-        .to_string(),
-        "need 2 more bytes of the Parquet footer from offset 1"
-    );
+    assert_eq!(parse_footer_with_limit(tail, size, 1024), Err(FooterNeeds::Invalid(ParquetError::FooterTooLarge)));
+    assert_eq!(FooterNeeds::More { offset: 1, length: 2 }.to_string(), "need 2 more bytes of the Parquet footer from offset 1");
 }
 
 #[test]
@@ -531,76 +347,37 @@ fn parquet_footer_errors_are_exact() {
     let n = file.len();
     let invalid = |e| Err(FooterNeeds::Invalid(e));
     // Fewer than 8 bytes of tail: ask for the rest of the last 8.
-    assert_eq!(
-        parse_footer(&file[n - 3..], size),
-        Err(FooterNeeds::More {
-            offset: size - 8,
-            length: 5
-        })
-    );
-    assert_eq!(
-        parse_footer(&[], size),
-        Err(FooterNeeds::More {
-            offset: size - 8,
-            length: 8
-        })
-    );
-    assert_eq!(
-        parse_footer(b"PAR1PAR1", 8),
-        invalid(ParquetError::FileTooSmall)
-    );
-    assert_eq!(
-        parse_footer(&file, size - 1),
-        invalid(ParquetError::TailLongerThanFile)
-    );
+    assert_eq!(parse_footer(&file[n - 3..], size), Err(FooterNeeds::More { offset: size - 8, length: 5 }));
+    assert_eq!(parse_footer(&[], size), Err(FooterNeeds::More { offset: size - 8, length: 8 }));
+    assert_eq!(parse_footer(b"PAR1PAR1", 8), invalid(ParquetError::FileTooSmall));
+    assert_eq!(parse_footer(&file, size - 1), invalid(ParquetError::TailLongerThanFile));
     let mut bad = file.clone();
     bad[n - 1] = b'E';
     assert_eq!(parse_footer(&bad, size), invalid(ParquetError::BadMagic));
     // Footer length larger than the file, and negative.
     let mut bad = file.clone();
     bad[n - 8..n - 4].copy_from_slice(&(n as u32 - 11).to_le_bytes());
-    assert_eq!(
-        parse_footer(&bad, size),
-        invalid(ParquetError::FooterLength)
-    );
+    assert_eq!(parse_footer(&bad, size), invalid(ParquetError::FooterLength));
     let mut bad = file.clone();
     bad[n - 8..n - 4].copy_from_slice(&(-5i32).to_le_bytes());
-    assert_eq!(
-        parse_footer(&bad, size),
-        invalid(ParquetError::FooterLength)
-    );
+    assert_eq!(parse_footer(&bad, size), invalid(ParquetError::FooterLength));
     // Corrupt thrift: the footer bytes overwritten.
     let footer_len = u32::from_le_bytes(file[n - 8..n - 4].try_into().unwrap()) as usize;
     let mut bad = file.clone();
     for b in &mut bad[n - 8 - footer_len..n - 8] {
         *b = 0xff;
     }
-    assert_eq!(
-        parse_footer(&bad, size),
-        invalid(ParquetError::CorruptFooter)
-    );
+    assert_eq!(parse_footer(&bad, size), invalid(ParquetError::CorruptFooter));
     // A shorter length than the real footer: thrift does not fill it exactly.
     let mut bad = file.clone();
     bad[n - 8..n - 4].copy_from_slice(&(footer_len as u32 + 1).to_le_bytes());
-    assert_eq!(
-        parse_footer(&bad, size),
-        invalid(ParquetError::CorruptFooter)
-    );
+    assert_eq!(parse_footer(&bad, size), invalid(ParquetError::CorruptFooter));
     // Truncated footer thrift (length says fewer bytes than written).
     let mut bad = file.clone();
     bad[n - 8..n - 4].copy_from_slice(&(footer_len as u32 - 10).to_le_bytes());
-    assert_eq!(
-        parse_footer(&bad, size),
-        invalid(ParquetError::CorruptFooter)
-    );
-    assert_eq!(
-        ParquetError::BadMagic.to_string(),
-        "file does not end with the Parquet magic PAR1"
-    );
-    assert_eq!(
-        ParquetError::Unsupported("BROTLI codec").to_string(),
-        "unsupported Parquet feature: BROTLI codec"
-    );
+    assert_eq!(parse_footer(&bad, size), invalid(ParquetError::CorruptFooter));
+    assert_eq!(ParquetError::BadMagic.to_string(), "file does not end with the Parquet magic PAR1");
+    assert_eq!(ParquetError::Unsupported("BROTLI codec").to_string(), "unsupported Parquet feature: BROTLI codec");
 }
 
 /// A footer whose thrift we build: chunk offsets that lie about the file.
@@ -608,28 +385,15 @@ fn parquet_footer_errors_are_exact() {
 fn parquet_footer_lying_column_ranges() {
     let (file, _) = write_file(props(Compression::UNCOMPRESSED, false, false), &[5]);
     let mut thrift = thrift_of(&file);
-    thrift.row_groups[0].columns[1]
-        .meta_data
-        .as_mut()
-        .unwrap()
-        .total_compressed_size = file.len() as i64;
+    thrift.row_groups[0].columns[1].meta_data.as_mut().unwrap().total_compressed_size = file.len() as i64;
     let file2 = rebuild(&file, &thrift);
-    assert_eq!(
-        footer_of_err(&file2),
-        FooterNeeds::Invalid(ParquetError::InvalidColumnMeta)
-    );
+    assert_eq!(footer_of_err(&file2), FooterNeeds::Invalid(ParquetError::InvalidColumnMeta));
     let mut thrift2 = thrift_of(&file);
     thrift2.row_groups[0].columns.pop();
-    assert_eq!(
-        footer_of_err(&rebuild(&file, &thrift2)),
-        FooterNeeds::Invalid(ParquetError::InvalidSchema)
-    );
+    assert_eq!(footer_of_err(&rebuild(&file, &thrift2)), FooterNeeds::Invalid(ParquetError::InvalidSchema));
     let mut thrift3 = thrift_of(&file);
     thrift3.schema[0].num_children = Some(100);
-    assert_eq!(
-        footer_of_err(&rebuild(&file, &thrift3)),
-        FooterNeeds::Invalid(ParquetError::InvalidSchema)
-    );
+    assert_eq!(footer_of_err(&rebuild(&file, &thrift3)), FooterNeeds::Invalid(ParquetError::InvalidSchema));
 }
 
 /// The thrift `FileMetaData` of `file`, read directly.
@@ -637,8 +401,7 @@ fn thrift_of(file: &[u8]) -> pf::FileMetaData {
     let n = file.len();
     let footer_len = u32::from_le_bytes(file[n - 8..n - 4].try_into().unwrap()) as usize;
     let mut bytes = &file[n - 8 - footer_len..n - 8];
-    pf::FileMetaData::read_from_in_protocol(&mut TCompactInputProtocol::new(&mut bytes, 1 << 24))
-        .unwrap()
+    pf::FileMetaData::read_from_in_protocol(&mut TCompactInputProtocol::new(&mut bytes, 1 << 24)).unwrap()
 }
 
 fn footer_of_err(file: &[u8]) -> FooterNeeds {
@@ -651,8 +414,7 @@ fn rebuild(file: &[u8], meta: &pf::FileMetaData) -> Vec<u8> {
     let footer_len = u32::from_le_bytes(file[n - 8..n - 4].try_into().unwrap()) as usize;
     let mut out = file[..n - 8 - footer_len].to_vec();
     let mut thrift = Vec::new();
-    meta.write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut thrift))
-        .unwrap();
+    meta.write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut thrift)).unwrap();
     out.extend_from_slice(&thrift);
     out.extend_from_slice(&(thrift.len() as u32).to_le_bytes());
     out.extend_from_slice(b"PAR1");
@@ -661,10 +423,7 @@ fn rebuild(file: &[u8], meta: &pf::FileMetaData) -> Vec<u8> {
 
 #[test]
 fn parquet_footer_matches_parquet2() {
-    let (file, _) = write_file(
-        props(Compression::ZSTD(ZstdLevel::default()), true, true),
-        &[12, 9],
-    );
+    let (file, _) = write_file(props(Compression::ZSTD(ZstdLevel::default()), true, true), &[12, 9]);
     let ours = footer_of(&file);
     let theirs = parquet2::read::read_metadata(&mut std::io::Cursor::new(&file)).unwrap();
     assert_eq!(ours.num_rows, theirs.num_rows as u64);
@@ -673,16 +432,10 @@ fn parquet_footer_matches_parquet2() {
         assert_eq!(a.num_rows, b.num_rows() as u64);
         for (ca, cb) in a.columns.iter().zip(b.columns()) {
             assert_eq!(ca.path, cb.descriptor().path_in_schema);
-            assert_eq!(
-                ca.field_id,
-                cb.descriptor().descriptor.primitive_type.field_info.id
-            );
+            assert_eq!(ca.field_id, cb.descriptor().descriptor.primitive_type.field_info.id);
             assert_eq!(ca.range(), cb.byte_range());
             assert_eq!(ca.num_values, cb.num_values() as u64);
-            assert_eq!(
-                ca.max_def_level,
-                cb.descriptor().descriptor.max_def_level as u16
-            );
+            assert_eq!(ca.max_def_level, cb.descriptor().descriptor.max_def_level as u16);
         }
     }
 }
@@ -692,48 +445,23 @@ fn parquet_prune_by_statistics() {
     let (file, groups) = write_file(props(Compression::SNAPPY, false, true), &[40, 25, 35]);
     let footer = footer_of(&file);
     let id = footer.column_by_field_id(3).unwrap();
-    assert_eq!(
-        prune_row_groups(&footer, id, groups[1][3].id.as_bytes()),
-        vec![1]
-    );
-    assert_eq!(
-        prune_row_groups(&footer, id, groups[2][34].id.as_bytes()),
-        vec![2]
-    );
-    assert_eq!(
-        prune_row_groups(&footer, id, b"id-99999"),
-        Vec::<usize>::new()
-    );
+    assert_eq!(prune_row_groups(&footer, id, groups[1][3].id.as_bytes()), vec![1]);
+    assert_eq!(prune_row_groups(&footer, id, groups[2][34].id.as_bytes()), vec![2]);
+    assert_eq!(prune_row_groups(&footer, id, b"id-99999"), Vec::<usize>::new());
     assert_eq!(prune_row_groups(&footer, id, b"a"), Vec::<usize>::new());
     let ts = footer.column_by_field_id(4).unwrap();
-    assert_eq!(
-        prune_row_groups(&footer, ts, &groups[0][0].ts.to_le_bytes()),
-        vec![0]
-    );
-    assert_eq!(
-        prune_row_groups(&footer, ts, &0i64.to_le_bytes()),
-        Vec::<usize>::new()
-    );
+    assert_eq!(prune_row_groups(&footer, ts, &groups[0][0].ts.to_le_bytes()), vec![0]);
+    assert_eq!(prune_row_groups(&footer, ts, &0i64.to_le_bytes()), Vec::<usize>::new());
     // Wrong width or unknown column: nothing pruned.
     assert_eq!(prune_row_groups(&footer, ts, b"xyz"), vec![0, 1, 2]);
     assert_eq!(prune_row_groups(&footer, 99, b"xyz"), vec![0, 1, 2]);
     let small = footer.column_by_name("small").unwrap();
-    assert_eq!(
-        prune_row_groups(&footer, small, &(-49i32).to_le_bytes()),
-        vec![0]
-    );
+    assert_eq!(prune_row_groups(&footer, small, &(-49i32).to_le_bytes()), vec![0]);
     // No statistics: every row group is kept.
-    let p = WriterProperties::builder()
-        .set_statistics_enabled(EnabledStatistics::None)
-        .build();
+    let p = WriterProperties::builder().set_statistics_enabled(EnabledStatistics::None).build();
     let (file, _) = write_file(p, &[4, 4]);
     let footer = footer_of(&file);
-    assert!(footer
-        .chunk(0, 1)
-        .unwrap()
-        .statistics
-        .as_ref()
-        .is_none_or(|s| s.min_value.is_none()));
+    assert!(footer.chunk(0, 1).unwrap().statistics.as_ref().is_none_or(|s| s.min_value.is_none()));
     assert_eq!(prune_row_groups(&footer, 1, b"nope"), vec![0, 1]);
 }
 
@@ -741,9 +469,7 @@ fn parquet_prune_by_statistics() {
 fn parquet_ranges_merge_and_slice() {
     let (file, _) = write_file(props(Compression::SNAPPY, false, true), &[10, 10]);
     let footer = footer_of(&file);
-    let ranges: Vec<(u64, u64)> = (0..2)
-        .map(|g| chunk_range(&footer, g, 1).unwrap())
-        .collect();
+    let ranges: Vec<(u64, u64)> = (0..2).map(|g| chunk_range(&footer, g, 1).unwrap()).collect();
     let c = footer.chunk(0, 1).unwrap();
     assert_eq!(ranges[0].0, c.dictionary_page_offset.unwrap());
     assert!(c.dictionary_page_offset.unwrap() < c.data_page_offset);
@@ -756,29 +482,16 @@ fn parquet_ranges_merge_and_slice() {
     let buf = &file[start as usize..(start + len) as usize];
     for (g, r) in ranges.iter().enumerate() {
         let bytes = slice_within(start, buf, *r).unwrap();
-        let v = decode_column_chunk(bytes, footer.chunk(g, 1).unwrap(), DecodeLimits::default())
-            .unwrap();
+        let v = decode_column_chunk(bytes, footer.chunk(g, 1).unwrap(), DecodeLimits::default()).unwrap();
         assert_eq!(v.len(), 10);
     }
     assert_eq!(slice_within(10, &[0; 5], (9, 1)), None);
     assert_eq!(slice_within(10, &[0; 5], (12, 4)), None);
-    assert_eq!(
-        slice_within(10, &[1, 2, 3, 4, 5], (12, 3)),
-        Some(&[3, 4, 5][..])
-    );
-    assert_eq!(
-        merge_ranges(vec![(100, 10), (0, 10), (15, 5), (50, 0), (112, 3)], 5),
-        vec![(0, 20), (100, 15)]
-    );
+    assert_eq!(slice_within(10, &[1, 2, 3, 4, 5], (12, 3)), Some(&[3, 4, 5][..]));
+    assert_eq!(merge_ranges(vec![(100, 10), (0, 10), (15, 5), (50, 0), (112, 3)], 5), vec![(0, 20), (100, 15)]);
     assert_eq!(merge_ranges(vec![(0, 10), (2, 3)], 0), vec![(0, 10)]);
-    assert_eq!(
-        merge_ranges(vec![(0, 10), (11, 1)], 0),
-        vec![(0, 10), (11, 1)]
-    );
-    assert_eq!(
-        merge_ranges(vec![(u64::MAX - 1, 5), (0, 1)], 0),
-        vec![(0, 1), (u64::MAX - 1, 5)]
-    );
+    assert_eq!(merge_ranges(vec![(0, 10), (11, 1)], 0), vec![(0, 10), (11, 1)]);
+    assert_eq!(merge_ranges(vec![(u64::MAX - 1, 5), (0, 1)], 0), vec![(0, 1), (u64::MAX - 1, 5)]);
 }
 
 // ---- hand-built pages -------------------------------------------------------------------------
@@ -818,11 +531,7 @@ fn header(type_: pf::PageType, uncompressed: i32, compressed: i32) -> pf::PageHe
 }
 
 fn v1(num_values: i32, encoding: pf::Encoding, body: &[u8]) -> pf::PageHeader {
-    let mut h = header(
-        pf::PageType::DATA_PAGE,
-        body.len() as i32,
-        body.len() as i32,
-    );
+    let mut h = header(pf::PageType::DATA_PAGE, body.len() as i32, body.len() as i32);
     h.data_page_header = Some(pf::DataPageHeader {
         num_values,
         encoding,
@@ -834,23 +543,14 @@ fn v1(num_values: i32, encoding: pf::Encoding, body: &[u8]) -> pf::PageHeader {
 }
 
 fn dict(num_values: i32, body: &[u8]) -> pf::PageHeader {
-    let mut h = header(
-        pf::PageType::DICTIONARY_PAGE,
-        body.len() as i32,
-        body.len() as i32,
-    );
-    h.dictionary_page_header = Some(pf::DictionaryPageHeader {
-        num_values,
-        encoding: pf::Encoding::PLAIN,
-        is_sorted: None,
-    });
+    let mut h = header(pf::PageType::DICTIONARY_PAGE, body.len() as i32, body.len() as i32);
+    h.dictionary_page_header = Some(pf::DictionaryPageHeader { num_values, encoding: pf::Encoding::PLAIN, is_sorted: None });
     h
 }
 
 fn page(h: &pf::PageHeader, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    h.write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut out))
-        .unwrap();
+    h.write_to_out_protocol(&mut TCompactOutputProtocol::new(&mut out)).unwrap();
     out.extend_from_slice(body);
     out
 }
@@ -867,23 +567,14 @@ fn run(bytes: &[u8], m: &ColumnChunkInfo) -> Result<ColumnValues, ParquetError> 
 fn parquet_hand_built_pages_decode() {
     let m = meta(PhysicalType::Int64, Codec::Uncompressed, 0, 3);
     let body = plain_i64(&[1, -2, 3]);
-    assert_eq!(
-        run(&page(&v1(3, pf::Encoding::PLAIN, &body), &body), &m),
-        Ok(ColumnValues::Int64(vec![Some(1), Some(-2), Some(3)]))
-    );
+    assert_eq!(run(&page(&v1(3, pf::Encoding::PLAIN, &body), &body), &m), Ok(ColumnValues::Int64(vec![Some(1), Some(-2), Some(3)])));
     // Optional column: 4-byte length, RLE run of 2 × level 1, bit-packed group [1,0,1,…].
     let m = meta(PhysicalType::Int64, Codec::Uncompressed, 1, 5);
     let mut body = vec![4, 0, 0, 0, 0x04, 0x01, 0x03, 0b0000_0101];
     body.extend(plain_i64(&[10, 20, 30, 40]));
     assert_eq!(
         run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m),
-        Ok(ColumnValues::Int64(vec![
-            Some(10),
-            Some(20),
-            Some(30),
-            None,
-            Some(40)
-        ]))
+        Ok(ColumnValues::Int64(vec![Some(10), Some(20), Some(30), None, Some(40)]))
     );
     // Dictionary page, then RLE_DICTIONARY indices (bit width 1: bit-packed 0,1,1).
     let m = meta(PhysicalType::ByteArray, Codec::Snappy, 0, 3);
@@ -896,10 +587,7 @@ fn parquet_hand_built_pages_decode() {
     let mut ph = v1(3, pf::Encoding::RLE_DICTIONARY, &iz);
     ph.uncompressed_page_size = idx.len() as i32;
     let bytes = [page(&dh, &dz), page(&ph, &iz)].concat();
-    assert_eq!(
-        run(&bytes, &m),
-        Ok(bytes_col(vec![Some("ab"), Some(""), Some("")]))
-    );
+    assert_eq!(run(&bytes, &m), Ok(bytes_col(vec![Some("ab"), Some(""), Some("")])));
     // LZ4 (deprecated codec): Hadoop framing, and a raw block as some writers put there.
     let m = meta(PhysicalType::Int64, Codec::Lz4, 0, 3);
     let body = plain_i64(&[7, 8, 9]);
@@ -910,68 +598,39 @@ fn parquet_hand_built_pages_decode() {
     for z in [raw, framed] {
         let mut h = v1(3, pf::Encoding::PLAIN, &z);
         h.uncompressed_page_size = body.len() as i32;
-        assert_eq!(
-            run(&page(&h, &z), &m),
-            Ok(ColumnValues::Int64(vec![Some(7), Some(8), Some(9)]))
-        );
+        assert_eq!(run(&page(&h, &z), &m), Ok(ColumnValues::Int64(vec![Some(7), Some(8), Some(9)])));
         let mut h = v1(3, pf::Encoding::PLAIN, &z[..z.len() - 1]);
         h.uncompressed_page_size = body.len() as i32;
-        assert_eq!(
-            run(&page(&h, &z[..z.len() - 1]), &m),
-            Err(ParquetError::Decompress)
-        );
+        assert_eq!(run(&page(&h, &z[..z.len() - 1]), &m), Err(ParquetError::Decompress));
     }
     // Gzip and zstd: corrupt data, and data inflating past the header's size.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, &body).unwrap();
     let gz = gz.finish().unwrap();
-    let zs =
-        ruzstd::encoding::compress_to_vec(&body[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let zs = ruzstd::encoding::compress_to_vec(&body[..], ruzstd::encoding::CompressionLevel::Fastest);
     for (codec, z) in [(Codec::Gzip, gz), (Codec::Zstd, zs)] {
         let m = meta(PhysicalType::Int64, codec, 0, 3);
         let mut h = v1(3, pf::Encoding::PLAIN, &z);
         h.uncompressed_page_size = body.len() as i32;
-        assert_eq!(
-            run(&page(&h, &z), &m),
-            Ok(ColumnValues::Int64(vec![Some(7), Some(8), Some(9)])),
-            "{codec:?}"
-        );
+        assert_eq!(run(&page(&h, &z), &m), Ok(ColumnValues::Int64(vec![Some(7), Some(8), Some(9)])), "{codec:?}");
         h.uncompressed_page_size = body.len() as i32 - 1;
-        assert_eq!(
-            run(&page(&h, &z), &m),
-            Err(ParquetError::PageSizeMismatch),
-            "{codec:?}"
-        );
+        assert_eq!(run(&page(&h, &z), &m), Err(ParquetError::PageSizeMismatch), "{codec:?}");
         let mut bad = z.clone();
         bad.truncate(z.len() / 2);
         let mut h = v1(3, pf::Encoding::PLAIN, &bad);
         h.uncompressed_page_size = body.len() as i32;
-        assert_eq!(
-            run(&page(&h, &bad), &m),
-            Err(ParquetError::Decompress),
-            "{codec:?}"
-        );
+        assert_eq!(run(&page(&h, &bad), &m), Err(ParquetError::Decompress), "{codec:?}");
     }
     // A page of nulls only, with no values section at all.
     let m = meta(PhysicalType::ByteArray, Codec::Uncompressed, 1, 3);
     let body = [2u8, 0, 0, 0, 0x06, 0x00];
-    assert_eq!(
-        run(
-            &page(&v1(3, pf::Encoding::RLE_DICTIONARY, &body), &body),
-            &m
-        ),
-        Ok(bytes_col(vec![None, None, None]))
-    );
+    assert_eq!(run(&page(&v1(3, pf::Encoding::RLE_DICTIONARY, &body), &body), &m), Ok(bytes_col(vec![None, None, None])));
     // Data page v2, values not compressed (levels never are), after an index page to skip.
     let m = meta(PhysicalType::Int32, Codec::Snappy, 1, 3);
     let levels = [0x04u8, 0x01, 0x02, 0x00];
     let values: Vec<u8> = [5i32, -6].iter().flat_map(|x| x.to_le_bytes()).collect();
     let body = [&levels[..], &values].concat();
-    let mut h = header(
-        pf::PageType::DATA_PAGE_V2,
-        body.len() as i32,
-        body.len() as i32,
-    );
+    let mut h = header(pf::PageType::DATA_PAGE_V2, body.len() as i32, body.len() as i32);
     h.data_page_header_v2 = Some(pf::DataPageHeaderV2 {
         num_values: 3,
         num_nulls: 1,
@@ -985,31 +644,16 @@ fn parquet_hand_built_pages_decode() {
     let mut index = header(pf::PageType::INDEX_PAGE, 2, 2);
     index.index_page_header = Some(pf::IndexPageHeader {});
     let bytes = [page(&index, &[0, 0]), page(&h, &body)].concat();
-    assert_eq!(
-        run(&bytes, &m),
-        Ok(ColumnValues::Int32(vec![Some(5), Some(-6), None]))
-    );
+    assert_eq!(run(&bytes, &m), Ok(ColumnValues::Int32(vec![Some(5), Some(-6), None])));
     // The same page claiming repetition levels, or more level bytes than it has.
     let mut hr = h.clone();
-    hr.data_page_header_v2
-        .as_mut()
-        .unwrap()
-        .repetition_levels_byte_length = 1;
+    hr.data_page_header_v2.as_mut().unwrap().repetition_levels_byte_length = 1;
     assert_eq!(run(&page(&hr, &body), &m), Err(ParquetError::CorruptLevels));
     let mut hl = h.clone();
-    hl.data_page_header_v2
-        .as_mut()
-        .unwrap()
-        .definition_levels_byte_length = 100;
-    assert_eq!(
-        run(&page(&hl, &body), &m),
-        Err(ParquetError::PageSizeMismatch)
-    );
+    hl.data_page_header_v2.as_mut().unwrap().definition_levels_byte_length = 100;
+    assert_eq!(run(&page(&hl, &body), &m), Err(ParquetError::PageSizeMismatch));
     // Empty chunk.
-    assert_eq!(
-        run(&[], &meta(PhysicalType::Boolean, Codec::Uncompressed, 0, 0)),
-        Ok(ColumnValues::Boolean(vec![]))
-    );
+    assert_eq!(run(&[], &meta(PhysicalType::Boolean, Codec::Uncompressed, 0, 0)), Ok(ColumnValues::Boolean(vec![])));
 }
 
 #[test]
@@ -1018,15 +662,9 @@ fn parquet_page_errors_are_exact() {
     let body = plain_i64(&[1, 2, 3]);
     let good = page(&v1(3, pf::Encoding::PLAIN, &body), &body);
     // Chunk cut inside the page body, and cut between pages.
-    assert_eq!(
-        run(&good[..good.len() - 1], &m),
-        Err(ParquetError::TruncatedPage)
-    );
+    assert_eq!(run(&good[..good.len() - 1], &m), Err(ParquetError::TruncatedPage));
     assert_eq!(run(&[], &m), Err(ParquetError::TruncatedChunk));
-    assert_eq!(
-        run(&good, &meta(PhysicalType::Int64, Codec::Uncompressed, 0, 4)),
-        Err(ParquetError::TruncatedChunk)
-    );
+    assert_eq!(run(&good, &meta(PhysicalType::Int64, Codec::Uncompressed, 0, 4)), Err(ParquetError::TruncatedChunk));
     // Header cut short / garbage.
     assert_eq!(run(&good[..3], &m), Err(ParquetError::CorruptPageHeader));
     assert_eq!(run(&[0xff; 32], &m), Err(ParquetError::CorruptPageHeader));
@@ -1035,22 +673,13 @@ fn parquet_page_errors_are_exact() {
     h.compressed_page_size = 1000;
     assert_eq!(run(&page(&h, &body), &m), Err(ParquetError::TruncatedPage));
     h.compressed_page_size = -1;
-    assert_eq!(
-        run(&page(&h, &body), &m),
-        Err(ParquetError::PageSizeMismatch)
-    );
+    assert_eq!(run(&page(&h, &body), &m), Err(ParquetError::PageSizeMismatch));
     let mut h = v1(3, pf::Encoding::PLAIN, &body);
     h.uncompressed_page_size = 23;
-    assert_eq!(
-        run(&page(&h, &body), &m),
-        Err(ParquetError::PageSizeMismatch)
-    );
+    assert_eq!(run(&page(&h, &body), &m), Err(ParquetError::PageSizeMismatch));
     h.uncompressed_page_size = i32::MAX;
     assert_eq!(run(&page(&h, &body), &m), Err(ParquetError::PageTooLarge));
-    assert_eq!(
-        decode_column_chunk(&good, &m, DecodeLimits::with_max_page_bytes(16)),
-        Err(ParquetError::PageTooLarge)
-    );
+    assert_eq!(decode_column_chunk(&good, &m, DecodeLimits::with_max_page_bytes(16)), Err(ParquetError::PageTooLarge));
     // Snappy data that inflates to another size than the header says.
     let mz = meta(PhysicalType::Int64, Codec::Snappy, 0, 3);
     let z = snap::raw::Encoder::new().compress_vec(&body).unwrap();
@@ -1065,46 +694,19 @@ fn parquet_page_errors_are_exact() {
     hb.compressed_page_size = zbad.len() as i32;
     assert_eq!(run(&page(&hb, &zbad), &mz), Err(ParquetError::Decompress));
     // Too few values for the page, and more values than the chunk.
+    assert_eq!(run(&page(&v1(3, pf::Encoding::PLAIN, &body[..16]), &body[..16]), &m), Err(ParquetError::CorruptValues));
+    assert_eq!(run(&page(&v1(4, pf::Encoding::PLAIN, &body), &body), &m), Err(ParquetError::ValueCountMismatch));
+    assert_eq!(run(&page(&v1(-1, pf::Encoding::PLAIN, &body), &body), &m), Err(ParquetError::CorruptPageHeader));
     assert_eq!(
-        run(
-            &page(&v1(3, pf::Encoding::PLAIN, &body[..16]), &body[..16]),
-            &m
-        ),
-        Err(ParquetError::CorruptValues)
-    );
-    assert_eq!(
-        run(&page(&v1(4, pf::Encoding::PLAIN, &body), &body), &m),
-        Err(ParquetError::ValueCountMismatch)
-    );
-    assert_eq!(
-        run(&page(&v1(-1, pf::Encoding::PLAIN, &body), &body), &m),
-        Err(ParquetError::CorruptPageHeader)
-    );
-    assert_eq!(
-        run(
-            &good,
-            &meta(
-                PhysicalType::Int64,
-                Codec::Uncompressed,
-                0,
-                DEFAULT_MAX_VALUES as u64 + 1
-            )
-        ),
+        run(&good, &meta(PhysicalType::Int64, Codec::Uncompressed, 0, DEFAULT_MAX_VALUES as u64 + 1)),
         Err(ParquetError::TooManyValues)
     );
     // Dictionary problems.
     let mb = meta(PhysicalType::ByteArray, Codec::Uncompressed, 0, 2);
     let idx = [1u8, 0x04, 0x01];
     let dict_page = page(&dict(1, &[1, 0, 0, 0, b'a']), &[1, 0, 0, 0, b'a']);
-    assert_eq!(
-        run(&page(&v1(2, pf::Encoding::RLE_DICTIONARY, &idx), &idx), &mb),
-        Err(ParquetError::MissingDictionary)
-    );
-    let bytes = [
-        dict_page.clone(),
-        page(&v1(2, pf::Encoding::RLE_DICTIONARY, &idx), &idx),
-    ]
-    .concat();
+    assert_eq!(run(&page(&v1(2, pf::Encoding::RLE_DICTIONARY, &idx), &idx), &mb), Err(ParquetError::MissingDictionary));
+    let bytes = [dict_page.clone(), page(&v1(2, pf::Encoding::RLE_DICTIONARY, &idx), &idx)].concat();
     assert_eq!(run(&bytes, &mb), Err(ParquetError::DictionaryIndex));
     let bytes = [dict_page.clone(), dict_page.clone()].concat();
     assert_eq!(run(&bytes, &mb), Err(ParquetError::UnexpectedDictionary));
@@ -1113,66 +715,32 @@ fn parquet_page_errors_are_exact() {
     // Byte array whose length runs past the page.
     let body = [200u8, 0, 0, 0, b'x'];
     assert_eq!(
-        run(
-            &page(&v1(1, pf::Encoding::PLAIN, &body), &body),
-            &meta(PhysicalType::ByteArray, Codec::Uncompressed, 0, 1)
-        ),
+        run(&page(&v1(1, pf::Encoding::PLAIN, &body), &body), &meta(PhysicalType::ByteArray, Codec::Uncompressed, 0, 1)),
         Err(ParquetError::CorruptValues)
     );
     // Definition levels: short, and above the maximum.
     let mo = meta(PhysicalType::Int64, Codec::Uncompressed, 1, 2);
     let body = [9u8, 0, 0, 0, 0x04];
-    assert_eq!(
-        run(&page(&v1(2, pf::Encoding::PLAIN, &body), &body), &mo),
-        Err(ParquetError::CorruptLevels)
-    );
+    assert_eq!(run(&page(&v1(2, pf::Encoding::PLAIN, &body), &body), &mo), Err(ParquetError::CorruptLevels));
     let body = [2u8, 0, 0, 0, 0x04, 0x02];
-    assert_eq!(
-        run(&page(&v1(2, pf::Encoding::PLAIN, &body), &body), &mo),
-        Err(ParquetError::CorruptLevels)
-    );
+    assert_eq!(run(&page(&v1(2, pf::Encoding::PLAIN, &body), &body), &mo), Err(ParquetError::CorruptLevels));
     // A data page header without its data_page_header.
     let h = header(pf::PageType::DATA_PAGE, 24, 24);
-    assert_eq!(
-        run(&page(&h, &plain_i64(&[1, 2, 3])), &m),
-        Err(ParquetError::CorruptPageHeader)
-    );
+    assert_eq!(run(&page(&h, &plain_i64(&[1, 2, 3])), &m), Err(ParquetError::CorruptPageHeader));
     // Unsupported things say what they are.
     let body = plain_i64(&[1, 2, 3]);
     assert_eq!(
-        run(
-            &page(&v1(3, pf::Encoding::BYTE_STREAM_SPLIT, &body), &body),
-            &m
-        ),
+        run(&page(&v1(3, pf::Encoding::BYTE_STREAM_SPLIT, &body), &body), &m),
         Err(ParquetError::Unsupported("BYTE_STREAM_SPLIT encoding"))
     );
-    assert_eq!(
-        run(&good, &meta(PhysicalType::Int64, Codec::Brotli, 0, 3)),
-        Err(ParquetError::Unsupported("BROTLI codec"))
-    );
-    assert_eq!(
-        run(
-            &good,
-            &meta(PhysicalType::Double, Codec::Uncompressed, 0, 3)
-        ),
-        Err(ParquetError::Unsupported("DOUBLE columns"))
-    );
+    assert_eq!(run(&good, &meta(PhysicalType::Int64, Codec::Brotli, 0, 3)), Err(ParquetError::Unsupported("BROTLI codec")));
+    assert_eq!(run(&good, &meta(PhysicalType::Double, Codec::Uncompressed, 0, 3)), Err(ParquetError::Unsupported("DOUBLE columns")));
     let mut rep = meta(PhysicalType::ByteArray, Codec::Uncompressed, 5, 3);
     rep.max_rep_level = 2;
-    assert_eq!(
-        run(&good, &rep),
-        Err(ParquetError::Unsupported(
-            "nested lists (repetition depth above 1)"
-        ))
-    );
+    assert_eq!(run(&good, &rep), Err(ParquetError::Unsupported("nested lists (repetition depth above 1)")));
     let mut rep = meta(PhysicalType::Int64, Codec::Uncompressed, 3, 3);
     rep.max_rep_level = 1;
-    assert_eq!(
-        run(&good, &rep),
-        Err(ParquetError::Unsupported(
-            "lists of values other than BYTE_ARRAY"
-        ))
-    );
+    assert_eq!(run(&good, &rep), Err(ParquetError::Unsupported("lists of values other than BYTE_ARRAY")));
 }
 
 /// A standard 3-level `list<string>` (levels: list 1, repeated 2, element 3), hand-built.
@@ -1193,33 +761,19 @@ fn parquet_hand_built_list_pages() {
     let rows = run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m5);
     assert_eq!(
         rows,
-        Ok(ColumnValues::ByteArrayList(vec![
-            Some(vec![Some(b"a".to_vec()), None]),
-            None,
-            Some(vec![]),
-            Some(vec![Some(b"b".to_vec())]),
-        ]))
+        Ok(ColumnValues::ByteArrayList(vec![Some(vec![Some(b"a".to_vec()), None]), None, Some(vec![]), Some(vec![Some(b"b".to_vec())]),]))
     );
     // The first entry continuing a row that never started, and an empty list inside a row.
     let reps = [2u8, 0, 0, 0, 0x03, 0b0000_0011];
     let body = [&reps[..], &defs, &values].concat();
-    assert_eq!(
-        run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m5),
-        Err(ParquetError::CorruptLevels)
-    );
+    assert_eq!(run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m5), Err(ParquetError::CorruptLevels));
     let reps = [2u8, 0, 0, 0, 0x03, 0b0000_1000];
     let body = [&reps[..], &defs, &values].concat();
-    assert_eq!(
-        run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m5),
-        Err(ParquetError::CorruptLevels)
-    );
+    assert_eq!(run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m5), Err(ParquetError::CorruptLevels));
     // Repetition levels above the maximum.
     let reps = [2u8, 0, 0, 0, 0x0a, 0x02];
     let body = [&reps[..], &defs, &values].concat();
-    assert_eq!(
-        run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m5),
-        Err(ParquetError::CorruptLevels)
-    );
+    assert_eq!(run(&page(&v1(5, pf::Encoding::PLAIN, &body), &body), &m5), Err(ParquetError::CorruptLevels));
 }
 
 /// Deterministic xorshift for the mutation sweep.
@@ -1254,11 +808,7 @@ fn parquet_mutations_never_panic() {
                         let _ = decode(&bad, &footer, g, c);
                         let bytes = chunk_bytes(&bad, &footer, g, c);
                         let cut = (rng.next() % (bytes.len() as u64 + 1)) as usize;
-                        let _ = decode_column_chunk(
-                            &bytes[..cut],
-                            footer.chunk(g, c).unwrap(),
-                            DecodeLimits::default(),
-                        );
+                        let _ = decode_column_chunk(&bytes[..cut], footer.chunk(g, c).unwrap(), DecodeLimits::default());
                     }
                 }
             }
@@ -1273,8 +823,7 @@ fn parquet_mutations_never_panic() {
 /// directory is absent).
 #[test]
 fn parquet_pyiceberg_fixtures() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/iceberg/pyiceberg");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iceberg/pyiceberg");
     let mut files = Vec::new();
     let mut dirs = vec![root.clone()];
     while let Some(d) = dirs.pop() {
@@ -1291,33 +840,19 @@ fn parquet_pyiceberg_fixtures() {
         }
     }
     if files.is_empty() {
-        eprintln!(
-            "note: no pyiceberg Parquet fixtures under {}, skipped",
-            root.display()
-        );
+        eprintln!("note: no pyiceberg Parquet fixtures under {}, skipped", root.display());
         return;
     }
     for path in files {
         let file = std::fs::read(&path).unwrap();
         let footer = footer_of(&file);
-        let id = footer
-            .column_by_name("id")
-            .unwrap_or_else(|| panic!("{}: no id column", path.display()));
+        let id = footer.column_by_name("id").unwrap_or_else(|| panic!("{}: no id column", path.display()));
         assert!(footer.columns[id].field_id.is_some(), "{}", path.display());
         for (g, rg) in footer.row_groups.iter().enumerate() {
             for c in 0..footer.columns.len() {
                 match decode(&file, &footer, g, c) {
-                    Ok(v) => assert_eq!(
-                        v.len() as u64,
-                        rg.num_rows,
-                        "{} rg {g} col {c}",
-                        path.display()
-                    ),
-                    Err(e) => panic!(
-                        "{} rg {g} col {c} {:?}: {e}",
-                        path.display(),
-                        footer.columns[c].path
-                    ),
+                    Ok(v) => assert_eq!(v.len() as u64, rg.num_rows, "{} rg {g} col {c}", path.display()),
+                    Err(e) => panic!("{} rg {g} col {c} {:?}: {e}", path.display(), footer.columns[c].path),
                 }
             }
             // The id of each row prunes to a row group that holds it.
@@ -1375,8 +910,14 @@ fn page_index_reads_single_pages_of_arrow_rs_files() {
                 // Every page alone, then every pair of adjacent pages as one run.
                 for picked in (0..pages.len()).map(|p| vec![p]).chain((1..pages.len()).map(|p| vec![p - 1, p])) {
                     for run in page_runs(&pages, &picked, rg_rows) {
-                        let got = decode_page_run(dictionary, slice(&file, run.range), chunk, run.end_row - run.first_row, DecodeLimits::default())
-                            .unwrap_or_else(|e| panic!("{label} rg {g} col {col} {run:?}: {e}"));
+                        let got = decode_page_run(
+                            dictionary,
+                            slice(&file, run.range),
+                            chunk,
+                            run.end_row - run.first_row,
+                            DecodeLimits::default(),
+                        )
+                        .unwrap_or_else(|e| panic!("{label} rg {g} col {col} {run:?}: {e}"));
                         let (a, b) = (run.first_row as usize, run.end_row as usize);
                         let want = match &whole {
                             ColumnValues::ByteArray(v) => ColumnValues::ByteArray(v[a..b].to_vec()),

@@ -1,19 +1,11 @@
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
-    use crate::writer::parquet::*;
     use crate::parquet::ParquetError;
-    use core::ops::Range;
-    use crate::parquet::{
-        decode_column_chunk, parse_footer, prune_row_groups, Codec, ColumnValues, DecodeLimits,
-        PhysicalType,
-    };
+    use crate::parquet::{decode_column_chunk, parse_footer, prune_row_groups, Codec, ColumnValues, DecodeLimits, PhysicalType};
     use crate::record::{ColumnType, COLUMNS};
+    use crate::writer::parquet::*;
+    use core::ops::Range;
 
     use arrow_parquet::basic::{ConvertedType, LogicalType, TimeUnit, TimestampType};
     use arrow_parquet::file::reader::{FileReader, SerializedFileReader};
@@ -53,17 +45,8 @@ mod tests {
         match i % 4 {
             0 => None,
             1 => Some(Vec::new()),
-            2 => Some(vec![
-                Some("docs/guide/intro".into()),
-                None,
-                Some("ü/ß/🎉".into()),
-                Some(String::new()),
-            ]),
-            _ => Some(
-                (0..1 + i % 7)
-                    .map(|k| Some(format!("ns/t/in-{i}-{k}")))
-                    .collect(),
-            ),
+            2 => Some(vec![Some("docs/guide/intro".into()), None, Some("ü/ß/🎉".into()), Some(String::new())]),
+            _ => Some((0..1 + i % 7).map(|k| Some(format!("ns/t/in-{i}-{k}"))).collect()),
         }
     }
 
@@ -89,24 +72,12 @@ mod tests {
             .iter()
             .map(|c| {
                 let data = match c.ty {
-                    ColumnType::String => ColumnData::Utf8(
-                        (0..rows)
-                            .map(|i| string_cell(c.name, c.required, i))
-                            .collect(),
-                    ),
+                    ColumnType::String => ColumnData::Utf8((0..rows).map(|i| string_cell(c.name, c.required, i)).collect()),
                     // The record contract's timestamps are Iceberg `timestamp` (no zone).
-                    ColumnType::TimestampMicros => {
-                        ColumnData::TimestampNtzMicros((0..rows).map(|i| Some(ts_cell(i))).collect())
-                    }
-                    ColumnType::Long => {
-                        ColumnData::Int64((0..rows).map(|i| Some(long_cell(i))).collect())
-                    }
-                    ColumnType::Boolean => {
-                        ColumnData::Boolean((0..rows).map(|i| Some(i % 4 == 0)).collect())
-                    }
-                    ColumnType::StringList { .. } => {
-                        ColumnData::Utf8List((0..rows).map(list_cell).collect())
-                    }
+                    ColumnType::TimestampMicros => ColumnData::TimestampNtzMicros((0..rows).map(|i| Some(ts_cell(i))).collect()),
+                    ColumnType::Long => ColumnData::Int64((0..rows).map(|i| Some(long_cell(i))).collect()),
+                    ColumnType::Boolean => ColumnData::Boolean((0..rows).map(|i| Some(i % 4 == 0)).collect()),
+                    ColumnType::StringList { .. } => ColumnData::Utf8List((0..rows).map(list_cell).collect()),
                 };
                 WriteColumn {
                     name: c.name.into(),
@@ -130,15 +101,11 @@ mod tests {
     fn expected(data: &ColumnData, r: Range<usize>) -> ColumnValues {
         match data {
             ColumnData::Utf8(v) => ColumnValues::ByteArray(v[r].iter().map(bytes_of).collect()),
-            ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
-                ColumnValues::Int64(v[r].to_vec())
-            }
+            ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => ColumnValues::Int64(v[r].to_vec()),
             ColumnData::Boolean(v) => ColumnValues::Boolean(v[r].to_vec()),
-            ColumnData::Utf8List(v) => ColumnValues::ByteArrayList(
-                v[r].iter()
-                    .map(|l| l.as_ref().map(|l| l.iter().map(bytes_of).collect()))
-                    .collect(),
-            ),
+            ColumnData::Utf8List(v) => {
+                ColumnValues::ByteArrayList(v[r].iter().map(|l| l.as_ref().map(|l| l.iter().map(bytes_of).collect())).collect())
+            }
         }
     }
 
@@ -149,12 +116,7 @@ mod tests {
         (WriteCodec::Zstd, Codec::Zstd),
     ];
 
-    fn check_with_our_reader(
-        columns: &[WriteColumn],
-        written: &WrittenFile,
-        codec: Codec,
-        per: usize,
-    ) {
+    fn check_with_our_reader(columns: &[WriteColumn], written: &WrittenFile, codec: Codec, per: usize) {
         let file = &written.bytes;
         let rows = columns[0].data.len();
         assert_eq!(&file[..4], b"PAR1");
@@ -168,10 +130,7 @@ mod tests {
         for (g, rg) in footer.row_groups.iter().enumerate() {
             let r = g * per..((g + 1) * per).min(rows);
             assert_eq!(rg.num_rows, r.len() as u64);
-            assert_eq!(
-                written.split_offsets[g],
-                rg.columns[0].data_page_offset as i64
-            );
+            assert_eq!(written.split_offsets[g], rg.columns[0].data_page_offset as i64);
             for (k, col) in columns.iter().enumerate() {
                 let leaf_id = col.element_field_id.unwrap_or(col.field_id);
                 let index = footer.column_by_field_id(leaf_id).unwrap();
@@ -185,12 +144,7 @@ mod tests {
                 sizes[k] += len as i64;
                 let bytes = &file[start as usize..(start + len) as usize];
                 let got = decode_column_chunk(bytes, chunk, DecodeLimits::default()).unwrap();
-                assert_eq!(
-                    got,
-                    expected(&col.data, r.clone()),
-                    "{} row group {g}",
-                    col.name
-                );
+                assert_eq!(got, expected(&col.data, r.clone()), "{} row group {g}", col.name);
                 // Statistics: null counts always, bounds for the key columns.
                 let stats = chunk.statistics.as_ref().unwrap();
                 if let ColumnData::Utf8(v) = &col.data {
@@ -200,9 +154,7 @@ mod tests {
                     let present = part.iter().flatten();
                     let min = present.clone().min().map(|s| s.as_bytes().to_vec());
                     let max = present.clone().max().map(|s| s.as_bytes().to_vec());
-                    let small = |v: &Option<Vec<u8>>| {
-                        v.as_ref().is_none_or(|v| v.len() <= MAX_STATISTICS_BYTES)
-                    };
+                    let small = |v: &Option<Vec<u8>>| v.as_ref().is_none_or(|v| v.len() <= MAX_STATISTICS_BYTES);
                     if small(&min) && small(&max) {
                         assert_eq!(stats.min_value, min, "{}", col.name);
                         assert_eq!(stats.max_value, max, "{}", col.name);
@@ -222,10 +174,7 @@ mod tests {
             }
         }
         let size_ids: Vec<i32> = written.column_sizes.iter().map(|(id, _)| *id).collect();
-        let want_ids: Vec<i32> = columns
-            .iter()
-            .map(|c| c.element_field_id.unwrap_or(c.field_id))
-            .collect();
+        let want_ids: Vec<i32> = columns.iter().map(|c| c.element_field_id.unwrap_or(c.field_id)).collect();
         assert_eq!(size_ids, want_ids);
         let size_values: Vec<i64> = written.column_sizes.iter().map(|(_, s)| *s).collect();
         assert_eq!(size_values, sizes);
@@ -247,10 +196,7 @@ mod tests {
     }
 
     fn arrow_reader(bytes: &[u8], label: &str) -> SerializedFileReader<std::fs::File> {
-        let path = std::env::temp_dir().join(format!(
-            "shared-parquet-write-{}-{label}.parquet",
-            std::process::id()
-        ));
+        let path = std::env::temp_dir().join(format!("shared-parquet-write-{}-{label}.parquet", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let _ = std::fs::remove_file(&path);
@@ -262,9 +208,7 @@ mod tests {
         match data {
             ColumnData::Utf8(v) => s(&v[i]),
             ColumnData::Int64(v) => v[i].map_or(Field::Null, Field::Long),
-            ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
-                v[i].map_or(Field::Null, Field::TimestampMicros)
-            }
+            ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => v[i].map_or(Field::Null, Field::TimestampMicros),
             ColumnData::Boolean(v) => v[i].map_or(Field::Null, Field::Bool),
             ColumnData::Utf8List(_) => unreachable!(),
         }
@@ -277,11 +221,7 @@ mod tests {
         assert_eq!(meta.file_metadata().num_rows(), rows as i64);
         assert_eq!(meta.file_metadata().created_by(), Some(CREATED_BY));
         // Field ids and logical types as arrow-rs sees them.
-        let fields = meta
-            .file_metadata()
-            .schema_descr()
-            .root_schema()
-            .get_fields();
+        let fields = meta.file_metadata().schema_descr().root_schema().get_fields();
         assert_eq!(fields.len(), columns.len());
         for (f, col) in fields.iter().zip(columns) {
             let info = f.get_basic_info();
@@ -374,18 +314,8 @@ mod tests {
         let plain = write_parquet(&columns, WriteCodec::Uncompressed, 23).unwrap();
         for codec in [WriteCodec::Snappy, WriteCodec::Gzip, WriteCodec::Zstd] {
             let small = write_parquet(&columns, codec, 23).unwrap();
-            assert!(
-                small.bytes.len() * 4 < plain.bytes.len(),
-                "{codec:?}: {} vs {}",
-                small.bytes.len(),
-                plain.bytes.len()
-            );
-            check_with_our_reader(
-                &columns,
-                &small,
-                CODECS.iter().find(|c| c.0 == codec).unwrap().1,
-                23,
-            );
+            assert!(small.bytes.len() * 4 < plain.bytes.len(), "{codec:?}: {} vs {}", small.bytes.len(), plain.bytes.len());
+            check_with_our_reader(&columns, &small, CODECS.iter().find(|c| c.0 == codec).unwrap().1, 23);
         }
     }
 
@@ -426,10 +356,7 @@ mod tests {
         assert_eq!(inputs.path, ["inputs", "list", "element"]);
         assert_eq!((inputs.max_def_level, inputs.max_rep_level), (3, 1));
         assert_eq!((inputs.list_def_level, inputs.repeated_def_level), (1, 2));
-        assert_eq!(
-            footer.column_by_name("inputs.list.element"),
-            footer.column_by_field_id(22)
-        );
+        assert_eq!(footer.column_by_name("inputs.list.element"), footer.column_by_field_id(22));
         let ts = &footer.columns[footer.column_by_field_id(4).unwrap()];
         assert_eq!(ts.physical_type, PhysicalType::Int64);
         let deleted = &footer.columns[footer.column_by_field_id(21).unwrap()];
@@ -451,9 +378,7 @@ mod tests {
     }
 
     fn bound(map: &[(i32, Vec<u8>)], id: i32) -> Option<&[u8]> {
-        map.iter()
-            .find(|(k, _)| *k == id)
-            .map(|(_, v)| v.as_slice())
+        map.iter().find(|(k, _)| *k == id).map(|(_, v)| v.as_slice())
     }
 
     #[test]
@@ -465,41 +390,23 @@ mod tests {
         assert_eq!(truncate_upper_bound(exact, 16).as_deref(), Some(exact));
         let long = "abcdefghijklmnopq";
         assert_eq!(truncate_lower_bound(long, 16), exact);
-        assert_eq!(
-            truncate_upper_bound(long, 16).as_deref(),
-            Some("abcdefghijklmnoq")
-        );
+        assert_eq!(truncate_upper_bound(long, 16).as_deref(), Some("abcdefghijklmnoq"));
         // Multi-byte characters count once.
         let e = "é".repeat(20);
         assert_eq!(truncate_lower_bound(&e, 16), "é".repeat(16));
-        assert_eq!(
-            truncate_upper_bound(&e, 16),
-            Some(format!("{}ê", "é".repeat(15)))
-        );
+        assert_eq!(truncate_upper_bound(&e, 16), Some(format!("{}ê", "é".repeat(15))));
         let emoji = "🎉".repeat(17);
         assert_eq!(truncate_lower_bound(&emoji, 16).len(), 64);
-        assert_eq!(
-            truncate_upper_bound(&emoji, 16),
-            Some(format!("{}🎊", "🎉".repeat(15)))
-        );
+        assert_eq!(truncate_upper_bound(&emoji, 16), Some(format!("{}🎊", "🎉".repeat(15))));
         // U+10FFFF cannot be incremented: the character before it is.
         let top = format!("ab{}", "\u{10FFFF}".repeat(20));
         assert_eq!(truncate_upper_bound(&top, 16).as_deref(), Some("ac"));
         assert_eq!(truncate_upper_bound(&"\u{10FFFF}".repeat(17), 16), None);
         // Surrogates are skipped.
         let before = format!("{}x", "\u{D7FF}".repeat(16));
-        assert_eq!(
-            truncate_upper_bound(&before, 16),
-            Some(format!("{}\u{E000}", "\u{D7FF}".repeat(15)))
-        );
+        assert_eq!(truncate_upper_bound(&before, 16), Some(format!("{}\u{E000}", "\u{D7FF}".repeat(15))));
         // Every upper bound is ≥ the value it bounds, bytewise.
-        for v in [
-            long,
-            e.as_str(),
-            emoji.as_str(),
-            top.as_str(),
-            before.as_str(),
-        ] {
+        for v in [long, e.as_str(), emoji.as_str(), top.as_str(), before.as_str()] {
             let upper = truncate_upper_bound(v, 16).unwrap();
             assert!(upper.as_bytes() >= v.as_bytes(), "{v}");
             assert!(truncate_lower_bound(v, 16).as_bytes() <= v.as_bytes());
@@ -510,54 +417,14 @@ mod tests {
     fn iceberg_metrics() {
         let long_id = "docs-guide-getting-started-with-the-store";
         let columns = vec![
-            one(
-                "id",
-                3,
-                true,
-                strs(&[
-                    Some(long_id),
-                    Some("b-short"),
-                    Some("éééééééééééééééééé"),
-                    Some("a"),
-                ]),
-            ),
+            one("id", 3, true, strs(&[Some(long_id), Some("b-short"), Some("éééééééééééééééééé"), Some("a")])),
             one("md", 8, false, strs(&[None, Some(""), None, Some("x")])),
             one("nothing", 9, false, strs(&[None, None, None, None])),
-            one(
-                "top",
-                10,
-                true,
-                strs(&[
-                    Some("a"),
-                    Some(&"\u{10FFFF}".repeat(17)),
-                    Some("b"),
-                    Some("c"),
-                ]),
-            ),
-            one(
-                "ts",
-                4,
-                true,
-                ColumnData::TimestampMicros(vec![Some(5), Some(-7), Some(9), Some(0)]),
-            ),
-            one(
-                "size",
-                20,
-                false,
-                ColumnData::Int64(vec![None, Some(3), Some(i64::MAX), None]),
-            ),
-            one(
-                "deleted",
-                21,
-                true,
-                ColumnData::Boolean(vec![Some(false); 4]),
-            ),
-            one(
-                "flag",
-                30,
-                false,
-                ColumnData::Boolean(vec![None, Some(true), Some(false), None]),
-            ),
+            one("top", 10, true, strs(&[Some("a"), Some(&"\u{10FFFF}".repeat(17)), Some("b"), Some("c")])),
+            one("ts", 4, true, ColumnData::TimestampMicros(vec![Some(5), Some(-7), Some(9), Some(0)])),
+            one("size", 20, false, ColumnData::Int64(vec![None, Some(3), Some(i64::MAX), None])),
+            one("deleted", 21, true, ColumnData::Boolean(vec![Some(false); 4])),
+            one("flag", 30, false, ColumnData::Boolean(vec![None, Some(true), Some(false), None])),
             one(
                 "inputs",
                 18,
@@ -583,11 +450,7 @@ mod tests {
         assert_eq!(nulls, [0, 2, 4, 0, 0, 2, 0, 2, 3]);
         let footer = parse_footer(&written.bytes, written.bytes.len() as u64).unwrap();
         for (k, (id, size)) in written.column_sizes.iter().enumerate() {
-            let total: u64 = footer
-                .row_groups
-                .iter()
-                .map(|rg| rg.columns[k].total_compressed_size)
-                .sum();
+            let total: u64 = footer.row_groups.iter().map(|rg| rg.columns[k].total_compressed_size).sum();
             assert_eq!(*size, total as i64, "{id}");
         }
 
@@ -627,26 +490,17 @@ mod tests {
     #[test]
     fn chunk_statistics_leave_out_large_strings() {
         let big = "x".repeat(MAX_STATISTICS_BYTES + 1);
-        let columns = vec![
-            one("a", 1, true, strs(&[Some("m"), Some(&big)])),
-            one("b", 2, true, strs(&[Some("m"), Some("n")])),
-        ];
+        let columns = vec![one("a", 1, true, strs(&[Some("m"), Some(&big)])), one("b", 2, true, strs(&[Some("m"), Some("n")]))];
         let written = write_parquet(&columns, WriteCodec::Uncompressed, 10).unwrap();
         let footer = parse_footer(&written.bytes, written.bytes.len() as u64).unwrap();
         let a = footer.chunk(0, 0).unwrap().statistics.clone().unwrap();
-        assert_eq!(
-            (a.min_value, a.max_value, a.null_count),
-            (None, None, Some(0))
-        );
+        assert_eq!((a.min_value, a.max_value, a.null_count), (None, None, Some(0)));
         let b = footer.chunk(0, 1).unwrap().statistics.clone().unwrap();
         assert_eq!(b.min_value.as_deref(), Some(&b"m"[..]));
         assert_eq!(b.max_value.as_deref(), Some(&b"n"[..]));
         // The file bounds still come from the whole values.
         assert_eq!(bound(&written.lower_bounds, 1), Some(&b"m"[..]));
-        assert_eq!(
-            bound(&written.upper_bounds, 1),
-            Some("xxxxxxxxxxxxxxxy".as_bytes())
-        );
+        assert_eq!(bound(&written.upper_bounds, 1), Some("xxxxxxxxxxxxxxxy".as_bytes()));
     }
 
     #[test]
@@ -655,9 +509,7 @@ mod tests {
         let data = "hello gzip ".repeat(1000);
         let gz = gzip(data.as_bytes());
         let mut out = String::new();
-        flate2::read::GzDecoder::new(gz.as_slice())
-            .read_to_string(&mut out)
-            .unwrap();
+        flate2::read::GzDecoder::new(gz.as_slice()).read_to_string(&mut out).unwrap();
         assert_eq!(out, data);
         assert_eq!(gzip(b"").len(), 10 + 2 + 8);
     }
@@ -665,56 +517,25 @@ mod tests {
     #[test]
     fn shape_errors() {
         let ok = || one("a", 1, false, strs(&[Some("x"), None]));
-        assert_eq!(
-            write_parquet(&[], WriteCodec::Zstd, 5),
-            Err(ParquetError::InvalidSchema)
-        );
+        assert_eq!(write_parquet(&[], WriteCodec::Zstd, 5), Err(ParquetError::InvalidSchema));
         let short = one("b", 2, false, strs(&[Some("x")]));
-        assert_eq!(
-            write_parquet(&[ok(), short], WriteCodec::Zstd, 5),
-            Err(ParquetError::InvalidSchema)
-        );
+        assert_eq!(write_parquet(&[ok(), short], WriteCodec::Zstd, 5), Err(ParquetError::InvalidSchema));
         let mut list = one("l", 3, false, ColumnData::Utf8List(vec![None, None]));
         list.element_field_id = None;
-        assert_eq!(
-            write_parquet(&[ok(), list], WriteCodec::Zstd, 5),
-            Err(ParquetError::InvalidSchema)
-        );
+        assert_eq!(write_parquet(&[ok(), list], WriteCodec::Zstd, 5), Err(ParquetError::InvalidSchema));
         let mut flat = ok();
         flat.element_field_id = Some(9);
-        assert_eq!(
-            write_parquet(&[flat], WriteCodec::Zstd, 5),
-            Err(ParquetError::InvalidSchema)
-        );
+        assert_eq!(write_parquet(&[flat], WriteCodec::Zstd, 5), Err(ParquetError::InvalidSchema));
         let required = one("r", 4, true, strs(&[Some("x"), None]));
-        assert_eq!(
-            write_parquet(&[ok(), required], WriteCodec::Zstd, 5),
-            Err(ParquetError::CorruptValues)
-        );
-        let required_list = one(
-            "rl",
-            5,
-            true,
-            ColumnData::Utf8List(vec![Some(vec![]), None]),
-        );
-        assert_eq!(
-            write_parquet(&[ok(), required_list], WriteCodec::Zstd, 5),
-            Err(ParquetError::CorruptValues)
-        );
+        assert_eq!(write_parquet(&[ok(), required], WriteCodec::Zstd, 5), Err(ParquetError::CorruptValues));
+        let required_list = one("rl", 5, true, ColumnData::Utf8List(vec![Some(vec![]), None]));
+        assert_eq!(write_parquet(&[ok(), required_list], WriteCodec::Zstd, 5), Err(ParquetError::CorruptValues));
     }
 
     #[test]
     fn required_list_round_trips() {
-        let columns = vec![one(
-            "l",
-            3,
-            true,
-            ColumnData::Utf8List(vec![
-                Some(vec![]),
-                Some(vec![Some("a".into()), None]),
-                Some(vec![None]),
-            ]),
-        )];
+        let columns =
+            vec![one("l", 3, true, ColumnData::Utf8List(vec![Some(vec![]), Some(vec![Some("a".into()), None]), Some(vec![None])]))];
         for (codec, read) in CODECS {
             let written = write_parquet(&columns, codec, 2).unwrap();
             check_with_our_reader(&columns, &written, read, 2);
@@ -757,19 +578,10 @@ mod tests {
     fn check_bounds(columns: &[WriteColumn], written: &WrittenFile) {
         for col in columns {
             let id = col.element_field_id.unwrap_or(col.field_id);
-            let (lower, upper) = (
-                bound(&written.lower_bounds, id),
-                bound(&written.upper_bounds, id),
-            );
+            let (lower, upper) = (bound(&written.lower_bounds, id), bound(&written.upper_bounds, id));
             let strings: Vec<&str> = match &col.data {
                 ColumnData::Utf8(v) => v.iter().flatten().map(String::as_str).collect(),
-                ColumnData::Utf8List(v) => v
-                    .iter()
-                    .flatten()
-                    .flatten()
-                    .flatten()
-                    .map(String::as_str)
-                    .collect(),
+                ColumnData::Utf8List(v) => v.iter().flatten().flatten().flatten().map(String::as_str).collect(),
                 ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => {
                     for x in v.iter().flatten() {
                         assert!(i64::from_le_bytes(lower.unwrap().try_into().unwrap()) <= *x);
@@ -782,13 +594,7 @@ mod tests {
             assert_eq!(lower.is_some(), !strings.is_empty());
             for s in &strings {
                 assert!(lower.unwrap() <= s.as_bytes());
-                assert!(
-                    core::str::from_utf8(lower.unwrap())
-                        .unwrap()
-                        .chars()
-                        .count()
-                        <= 16
-                );
+                assert!(core::str::from_utf8(lower.unwrap()).unwrap().chars().count() <= 16);
                 match upper {
                     Some(u) => {
                         assert!(u >= s.as_bytes());
@@ -828,22 +634,13 @@ mod tests {
                     })
                 })
                 .collect();
-            let longs = (0..rows)
-                .map(|_| (rng.below(5) != 0).then(|| rng.next() as i64))
-                .collect();
-            let bools = (0..rows)
-                .map(|_| (rng.below(5) != 0).then(|| rng.below(2) == 0))
-                .collect();
+            let longs = (0..rows).map(|_| (rng.below(5) != 0).then(|| rng.next() as i64)).collect();
+            let bools = (0..rows).map(|_| (rng.below(5) != 0).then(|| rng.below(2) == 0)).collect();
             let columns = vec![
                 one("s", 1, false, ColumnData::Utf8(strings)),
                 one("l", 2, false, ColumnData::Utf8List(lists)),
                 one("n", 3, false, ColumnData::Int64(longs)),
-                one(
-                    "t",
-                    4,
-                    false,
-                    ColumnData::TimestampMicros(vec![Some(7); rows]),
-                ),
+                one("t", 4, false, ColumnData::TimestampMicros(vec![Some(7); rows])),
                 one("b", 5, false, ColumnData::Boolean(bools)),
             ];
             let per = 1 + rng.below(20);
@@ -876,42 +673,16 @@ mod tests {
         let big = |i: usize| Some(format!("{i}-{}", "ab".repeat(BIG / 2)));
         let columns = vec![
             one("s", 1, false, ColumnData::Utf8((0..12).map(big).collect())),
-            one(
-                "l",
-                2,
-                false,
-                ColumnData::Utf8List(
-                    (0..12)
-                        .map(|i| Some(vec![big(i), None, big(i + 100)]))
-                        .collect(),
-                ),
-            ),
+            one("l", 2, false, ColumnData::Utf8List((0..12).map(|i| Some(vec![big(i), None, big(i + 100)])).collect())),
             one("n", 3, true, ColumnData::Int64((0..12).map(Some).collect())),
             // One value larger than a page gets a page of its own.
-            one(
-                "huge",
-                4,
-                true,
-                ColumnData::Utf8(
-                    (0..12)
-                        .map(|i| {
-                            Some(if i == 5 {
-                                "h".repeat(3 << 20)
-                            } else {
-                                "x".into()
-                            })
-                        })
-                        .collect(),
-                ),
-            ),
+            one("huge", 4, true, ColumnData::Utf8((0..12).map(|i| Some(if i == 5 { "h".repeat(3 << 20) } else { "x".into() })).collect())),
         ];
         for (codec, read) in CODECS {
             let written = write_parquet(&columns, codec, 10).unwrap();
             let file = &written.bytes;
             let footer = parse_footer(file, file.len() as u64).unwrap();
-            let pages: Vec<Vec<i32>> = (0..4)
-                .map(|k| page_counts(file, footer.chunk(0, k).unwrap()))
-                .collect();
+            let pages: Vec<Vec<i32>> = (0..4).map(|k| page_counts(file, footer.chunk(0, k).unwrap())).collect();
             // ~200 KiB per row: a page closes at the row that reaches 1 MiB.
             assert_eq!(pages[0], [6, 4]);
             // ~400 KiB per list: three rows, three entries each.
@@ -922,8 +693,7 @@ mod tests {
             for k in 0..3 {
                 let chunk = footer.chunk(0, k).unwrap();
                 let (start, len) = chunk.range();
-                decode_column_chunk(&file[start as usize..(start + len) as usize], chunk, small)
-                    .unwrap();
+                decode_column_chunk(&file[start as usize..(start + len) as usize], chunk, small).unwrap();
             }
             check_with_our_reader(&columns, &written, read, 10);
             check_with_arrow(&columns, &written, &format!("pages-{codec:?}"));
@@ -994,7 +764,8 @@ mod tests {
         let reader = SerializedFileReader::new_with_options(std::fs::File::open(&path).unwrap(), options).unwrap();
         let _ = std::fs::remove_file(&path);
         let index = reader.metadata().page_index_for_row_group(0);
-        let ours = parse_offset_index(slice(footer.chunk(0, 1).unwrap().offset_index.unwrap()), footer.chunk(0, 1).unwrap(), rg_rows).unwrap();
+        let ours =
+            parse_offset_index(slice(footer.chunk(0, 1).unwrap().offset_index.unwrap()), footer.chunk(0, 1).unwrap(), rg_rows).unwrap();
         let theirs = index.offset_index(1).expect("offset index").page_locations();
         assert_eq!(theirs.len(), ours.len());
         for (t, o) in theirs.iter().zip(&ours) {

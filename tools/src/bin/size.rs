@@ -30,5 +30,9 @@ fn main() -> ExitCode {
     for f in &failures {
         eprintln!("error: {f}");
     }
-    if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

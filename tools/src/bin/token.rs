@@ -14,8 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The documented dev secret, used when neither `AUTH_SECRET` nor `wrangler/.dev.vars` sets one.
 const DEV_SECRET: &str = "dev-secret-change-me";
 
-const USAGE: &str =
-    "usage: token [--org ORG] [--sub SUB] [--scopes 'write:* read:*'] [--ttl SECONDS]";
+const USAGE: &str = "usage: token [--org ORG] [--sub SUB] [--scopes 'write:* read:*'] [--ttl SECONDS]";
 
 #[derive(Debug, PartialEq)]
 struct Args {
@@ -64,10 +63,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     if sub.trim().is_empty() {
         return Err("`--sub` must not be empty".into());
     }
-    let ttl: u64 = ttl
-        .trim()
-        .parse()
-        .map_err(|_| format!("`--ttl` must be a whole number of seconds, got `{ttl}`"))?;
+    let ttl: u64 = ttl.trim().parse().map_err(|_| format!("`--ttl` must be a whole number of seconds, got `{ttl}`"))?;
     if ttl == 0 {
         return Err("`--ttl` must be at least 1 second".into());
     }
@@ -80,10 +76,7 @@ fn secret_from_dev_vars(text: &str) -> Option<String> {
     text.lines().rev().find_map(|line| {
         let rest = line.trim().strip_prefix("AUTH_SECRET")?.trim_start().strip_prefix('=')?;
         let value = rest.trim();
-        let value = ['"', '\'']
-            .iter()
-            .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
-            .unwrap_or(value);
+        let value = ['"', '\''].iter().find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q))).unwrap_or(value);
         (!value.is_empty()).then(|| value.to_string())
     })
 }
@@ -128,14 +121,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let (secret, source) = secret();
-    let claims = Claims {
-        sub: args.sub,
-        org: args.org,
-        scopes: args.scopes,
-        exp,
-        nbf: None,
-        iat: Some(now),
-    };
+    let claims = Claims { sub: args.sub, org: args.org, scopes: args.scopes, exp, nbf: None, iat: Some(now) };
     let token = sign(&claims, secret.as_bytes());
     // Self-check: the workers must accept what we print (e.g. it is not over MAX_TOKEN_BYTES).
     if let Err(e) = verify(&token, secret.as_bytes(), now) {
@@ -163,20 +149,14 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let want = Args {
-            org: "acme".into(),
-            sub: "alice".into(),
-            scopes: vec!["write:*".into(), "read:*".into()],
-            ttl: 86400,
-        };
+        let want = Args { org: "acme".into(), sub: "alice".into(), scopes: vec!["write:*".into(), "read:*".into()], ttl: 86400 };
         assert_eq!(parse(&[]), Ok(Command::Mint(want)));
     }
 
     #[test]
     fn flags_with_separate_and_inline_values() {
         let got = parse(&["--org", "o", "--sub=s", "--scopes", "read:docs", "--ttl=60"]).unwrap();
-        let want =
-            Args { org: "o".into(), sub: "s".into(), scopes: vec!["read:docs".into()], ttl: 60 };
+        let want = Args { org: "o".into(), sub: "s".into(), scopes: vec!["read:docs".into()], ttl: 60 };
         assert_eq!(got, Command::Mint(want));
         assert_eq!(parse(&["--help"]), Ok(Command::Help));
     }

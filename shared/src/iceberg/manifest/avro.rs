@@ -218,8 +218,7 @@ impl<'a> Container<'a> {
             Some(_) => return Err(ManifestError::Unsupported("Avro codec other than null, deflate or snappy")),
         };
         let schema_json = find("avro.schema").ok_or(ManifestError::Schema("the header has no avro.schema"))?;
-        let json: Value =
-            serde_json::from_slice(schema_json).map_err(|_| ManifestError::Schema("avro.schema is not JSON"))?;
+        let json: Value = serde_json::from_slice(schema_json).map_err(|_| ManifestError::Schema("avro.schema is not JSON"))?;
         let schema = parse_schema(&json, &mut BTreeMap::new(), 0)?;
         Ok(Container { meta, schema, codec, sync, body: cur.buf, max_inflated: limits.max_inflated_bytes })
     }
@@ -228,9 +227,7 @@ impl<'a> Container<'a> {
     pub(super) fn meta_str(&self, key: &str) -> Result<Option<&str>, ManifestError> {
         match self.meta.iter().find(|(k, _)| k == key) {
             None => Ok(None),
-            Some((_, v)) => {
-                core::str::from_utf8(v).map(Some).map_err(|_| ManifestError::Corrupt("a header value is not UTF-8"))
-            }
+            Some((_, v)) => core::str::from_utf8(v).map(Some).map_err(|_| ManifestError::Corrupt("a header value is not UTF-8")),
         }
     }
 
@@ -243,10 +240,7 @@ impl<'a> Container<'a> {
     }
 
     /// Decodes every datum of every block, in order, and hands each to `f`.
-    pub(super) fn for_each<'s>(
-        &'s self,
-        mut f: impl FnMut(Datum<'s>) -> Result<(), ManifestError>,
-    ) -> Result<(), ManifestError> {
+    pub(super) fn for_each<'s>(&'s self, mut f: impl FnMut(Datum<'s>) -> Result<(), ManifestError>) -> Result<(), ManifestError> {
         let mut cur = Cursor::new(self.body, ManifestError::Truncated);
         let mut inflated_left = self.max_inflated;
         while !cur.is_empty() {
@@ -286,8 +280,7 @@ fn decompress(codec: Codec, data: &[u8], limit: usize) -> Result<Cow<'_, [u8]>, 
         Codec::Snappy => {
             let split = data.len().checked_sub(4).ok_or(ManifestError::Corrupt("a snappy block has no checksum"))?;
             let (packed, crc) = data.split_at(split);
-            let len = snap::raw::decompress_len(packed)
-                .map_err(|_| ManifestError::Corrupt("a snappy block does not inflate"))?;
+            let len = snap::raw::decompress_len(packed).map_err(|_| ManifestError::Corrupt("a snappy block does not inflate"))?;
             if len > limit {
                 return Err(ManifestError::TooLarge);
             }
@@ -296,9 +289,8 @@ fn decompress(codec: Codec, data: &[u8], limit: usize) -> Result<Cow<'_, [u8]>, 
                 .decompress(packed, &mut out)
                 .map_err(|_| ManifestError::Corrupt("a snappy block does not inflate"))?;
             out.truncate(n);
-            let expected = <[u8; 4]>::try_from(crc)
-                .map(u32::from_be_bytes)
-                .map_err(|_| ManifestError::Corrupt("a snappy block has no checksum"))?;
+            let expected =
+                <[u8; 4]>::try_from(crc).map(u32::from_be_bytes).map_err(|_| ManifestError::Corrupt("a snappy block has no checksum"))?;
             if crc32fast::hash(&out) != expected {
                 return Err(ManifestError::Corrupt("a snappy block fails its checksum"));
             }
@@ -326,10 +318,7 @@ impl<'b> Decoder<'b> {
         if depth > MAX_DEPTH {
             return Err(ManifestError::Schema("the schema nests too deeply"));
         }
-        self.budget = self
-            .budget
-            .checked_sub(1)
-            .ok_or(ManifestError::Corrupt("a block holds more values than its size allows"))?;
+        self.budget = self.budget.checked_sub(1).ok_or(ManifestError::Corrupt("a block holds more values than its size allows"))?;
         Ok(match schema {
             Schema::Null => Datum::Null,
             Schema::Boolean => match self.cur.byte()? {
@@ -384,8 +373,7 @@ impl<'b> Decoder<'b> {
             }
             Schema::Union(branches) => {
                 let i = usize::try_from(self.cur.long()?).ok();
-                let branch =
-                    i.and_then(|i| branches.get(i)).ok_or(ManifestError::Corrupt("a union index is out of range"))?;
+                let branch = i.and_then(|i| branches.get(i)).ok_or(ManifestError::Corrupt("a union index is out of range"))?;
                 self.value(branch, depth + 1)?
             }
             Schema::Record(record) => {
@@ -411,8 +399,7 @@ fn parse_schema(json: &Value, names: &mut BTreeMap<String, Schema>, depth: usize
             if branches.is_empty() {
                 return Err(ManifestError::Schema("a union has no branches"));
             }
-            let branches: Result<Vec<Schema>, ManifestError> =
-                branches.iter().map(|b| parse_schema(b, names, depth + 1)).collect();
+            let branches: Result<Vec<Schema>, ManifestError> = branches.iter().map(|b| parse_schema(b, names, depth + 1)).collect();
             Ok(Schema::Union(branches?.into()))
         }
         Value::Object(obj) => {
@@ -494,9 +481,7 @@ fn parse_field(json: &Value, names: &mut BTreeMap<String, Schema>, depth: usize)
     let ty = obj.get("type").ok_or(ManifestError::Schema("a record field has no type"))?;
     let id = match obj.get("field-id") {
         None => None,
-        Some(v) => Some(
-            v.as_i64().and_then(|v| i32::try_from(v).ok()).ok_or(ManifestError::Schema("a field-id is not an int"))?,
-        ),
+        Some(v) => Some(v.as_i64().and_then(|v| i32::try_from(v).ok()).ok_or(ManifestError::Schema("a field-id is not an int"))?),
     };
     let iceberg_name = match obj.get("iceberg-field-name") {
         Some(Value::String(n)) => Some(n.clone()),

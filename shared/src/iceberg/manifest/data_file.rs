@@ -227,12 +227,7 @@ pub struct DataFile {
 
 impl DataFile {
     /// A data file with no metrics, unpartitioned.
-    pub fn new(
-        file_path: impl Into<String>,
-        file_format: FileFormat,
-        record_count: i64,
-        file_size_in_bytes: i64,
-    ) -> Self {
+    pub fn new(file_path: impl Into<String>, file_format: FileFormat, record_count: i64, file_size_in_bytes: i64) -> Self {
         DataFile {
             content: DataContent::Data,
             file_path: file_path.into(),
@@ -270,10 +265,8 @@ impl DataFile {
             None => DataContent::Data,
             Some(v) => DataContent::from_i32(v).ok_or(ManifestError::Field("content"))?,
         };
-        let file_format =
-            FileFormat::parse(&rec.string("file_format", 101)?).ok_or(ManifestError::Field("file_format"))?;
-        if file_format == FileFormat::Puffin || rec.has("content_offset", 144) || rec.has("content_size_in_bytes", 145)
-        {
+        let file_format = FileFormat::parse(&rec.string("file_format", 101)?).ok_or(ManifestError::Field("file_format"))?;
+        if file_format == FileFormat::Puffin || rec.has("content_offset", 144) || rec.has("content_size_in_bytes", 145) {
             return Err(ManifestError::Unsupported("deletion vectors"));
         }
         let partition = if rec.has("partition", 102) {

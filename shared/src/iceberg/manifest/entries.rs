@@ -96,11 +96,7 @@ pub fn read_manifest(bytes: &[u8], list_entry: &ManifestFile) -> Result<Manifest
 /// Reads a manifest within `limits`. A file shorter than the list entry's `manifest_length` is
 /// [`ManifestError::Truncated`], a longer one [`ManifestError::Corrupt`] (a length of 0 or less is
 /// not checked).
-pub fn read_manifest_with(
-    bytes: &[u8],
-    list_entry: &ManifestFile,
-    limits: &ReadLimits,
-) -> Result<Manifest, ManifestError> {
+pub fn read_manifest_with(bytes: &[u8], list_entry: &ManifestFile, limits: &ReadLimits) -> Result<Manifest, ManifestError> {
     if let Ok(expected) = usize::try_from(list_entry.manifest_length) {
         if expected > 0 && bytes.len() < expected {
             return Err(ManifestError::Truncated);

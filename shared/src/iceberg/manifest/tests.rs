@@ -3,19 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use super::avro;
+use super::*;
 use crate::writer::avro::{Codec, Encoder};
 use crate::writer::manifest::{
-    data_file_schema, encode_data_file, fields_json,
-    summarize, write_manifest, write_manifest_list, write_manifest_list_with as write_manifest_list_codec,
-    write_manifest_with as write_manifest_codec,
+    data_file_schema, encode_data_file, fields_json, summarize, write_manifest, write_manifest_list,
+    write_manifest_list_with as write_manifest_list_codec, write_manifest_with as write_manifest_codec,
 };
-use super::*;
 use apache_avro::types::Value as AV;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-const TABLE_SCHEMA: &str =
-    r#"{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"ns","required":true,"type":"string"}]}"#;
+const TABLE_SCHEMA: &str = r#"{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"ns","required":true,"type":"string"}]}"#;
 
 fn spec() -> PartitionSpec {
     let f = |field_id, name: &str, ty| PartitionField {
@@ -94,10 +92,7 @@ fn entries() -> Vec<ManifestEntry> {
             snapshot_id: 77,
             sequence_number: Some(2),
             file_sequence_number: Some(2),
-            data_file: DataFile {
-                partition: tuple("beta", 18_000, f64::NAN),
-                ..full_file("s3://b/t/data/deleted.parquet", "")
-            },
+            data_file: DataFile { partition: tuple("beta", 18_000, f64::NAN), ..full_file("s3://b/t/data/deleted.parquet", "") },
         },
     ]
 }
@@ -217,11 +212,7 @@ fn existing_and_deleted_entries_keep_their_sequence_numbers() {
     let seqs: Vec<_> = m.entries.iter().map(|e| (e.status, e.sequence_number, e.file_sequence_number)).collect();
     assert_eq!(
         seqs,
-        [
-            (EntryStatus::Added, Some(9), Some(9)),
-            (EntryStatus::Existing, Some(4), Some(5)),
-            (EntryStatus::Deleted, Some(2), Some(2)),
-        ]
+        [(EntryStatus::Added, Some(9), Some(9)), (EntryStatus::Existing, Some(4), Some(5)), (EntryStatus::Deleted, Some(2), Some(2)),]
     );
 }
 
@@ -249,14 +240,8 @@ fn null_snapshot_ids_inherit_and_existing_entries_without_numbers_stay_unknown()
     let meta = [("schema", "{}"), ("partition-spec", "[]"), ("format-version", "2"), ("content", "data")];
     let bytes = container(&schema, "null", &meta, &[(2, block)]);
     let m = read_manifest(&bytes, &list_entry(bytes.len(), 8)).unwrap();
-    assert_eq!(
-        (m.entries[0].snapshot_id, m.entries[0].sequence_number, m.entries[0].file_sequence_number),
-        (77, Some(8), Some(8))
-    );
-    assert_eq!(
-        (m.entries[1].snapshot_id, m.entries[1].sequence_number, m.entries[1].file_sequence_number),
-        (77, None, None)
-    );
+    assert_eq!((m.entries[0].snapshot_id, m.entries[0].sequence_number, m.entries[0].file_sequence_number), (77, Some(8), Some(8)));
+    assert_eq!((m.entries[1].snapshot_id, m.entries[1].sequence_number, m.entries[1].file_sequence_number), (77, None, None));
     // A v1 list entry has sequence number 0, which every entry inherits.
     let m = read_manifest(&bytes, &list_entry(bytes.len(), 0)).unwrap();
     assert_eq!(m.entries[1].sequence_number, Some(0));
@@ -326,11 +311,7 @@ fn written_schemas_carry_the_spec_ids_and_names_and_apache_avro_reads_them() {
     let manifest = manifest_bytes(Codec::Deflate);
     let list = write_manifest_list(&list_files(), 1, None, 1).unwrap();
     for (bytes, top, named) in [
-        (
-            &manifest,
-            "manifest_entry",
-            &["manifest_entry", "r2", "r102", "k117_v118", "k126_v127", "k129_v130", "k138_v139"][..],
-        ),
+        (&manifest, "manifest_entry", &["manifest_entry", "r2", "r102", "k117_v118", "k126_v127", "k129_v130", "k138_v139"][..]),
         (&list, "manifest_file", &["manifest_file", "r508"][..]),
     ] {
         let file = avro::Container::open(bytes, &ReadLimits::default()).unwrap();
@@ -429,12 +410,7 @@ fn reads_every_codec_from_apache_avro() {
         assert_eq!((f.added_rows_count, f.existing_rows_count, f.deleted_rows_count), (Some(10), Some(20), Some(30)));
         assert_eq!(
             f.partitions,
-            [FieldSummary {
-                contains_null: true,
-                contains_nan: Some(false),
-                lower_bound: Some(b"a".to_vec()),
-                upper_bound: None
-            }]
+            [FieldSummary { contains_null: true, contains_nan: Some(false), lower_bound: Some(b"a".to_vec()), upper_bound: None }]
         );
     }
 }
@@ -562,12 +538,7 @@ fn v1_lists_and_manifests_default_what_they_lack() {
         ("deleted_data_files_count".into(), av_opt(Some(AV::Int(0)))),
         ("added_rows_count".into(), av_opt(Some(AV::Long(5)))),
     ]);
-    let bytes = apache_write(
-        &v1_list,
-        apache_avro::Codec::Deflate(Default::default()),
-        &[("format-version", "1")],
-        vec![value],
-    );
+    let bytes = apache_write(&v1_list, apache_avro::Codec::Deflate(Default::default()), &[("format-version", "1")], vec![value]);
     let list = read_manifest_list(&bytes).unwrap();
     let f = &list[0];
     assert_eq!((f.content, f.sequence_number, f.min_sequence_number), (ManifestContent::Data, 0, 0));
@@ -650,12 +621,7 @@ fn named_types_are_shared_and_namespaces_resolve() {
     e.int(3);
     e.buf.extend_from_slice(b"abcdwxyz");
     e.long(1);
-    let bytes = container(
-        &json!({"type": "record", "name": "y", "fields": [{"name": "x", "type": schema}]}),
-        "null",
-        &[],
-        &[(1, e.buf)],
-    );
+    let bytes = container(&json!({"type": "record", "name": "y", "fields": [{"name": "x", "type": schema}]}), "null", &[], &[(1, e.buf)]);
     let file = avro::Container::open(&bytes, &ReadLimits::default()).unwrap();
     let mut seen = 0;
     file.for_each(|d| {
@@ -675,12 +641,7 @@ fn named_types_are_shared_and_namespaces_resolve() {
     e.long(0);
     e.buf.extend_from_slice(b"abcdwxyz");
     e.long(2);
-    let bytes = container(
-        &json!({"type": "record", "name": "y", "fields": [{"name": "x", "type": schema}]}),
-        "null",
-        &[],
-        &[(1, e.buf)],
-    );
+    let bytes = container(&json!({"type": "record", "name": "y", "fields": [{"name": "x", "type": schema}]}), "null", &[], &[(1, e.buf)]);
     let file = avro::Container::open(&bytes, &ReadLimits::default()).unwrap();
     assert_eq!(file.for_each(|_| Ok(())), Err(ManifestError::Corrupt("an enum index is out of range")));
 }
@@ -795,10 +756,7 @@ fn lying_block_headers_are_errors() {
         read_all(&one_int_file("null", &[(1, vec![2, 4])]), &limits),
         Err(ManifestError::Corrupt("a block has bytes after its last value"))
     );
-    assert_eq!(
-        read_all(&one_int_file("null", &[(-1, vec![2])]), &limits),
-        Err(ManifestError::Corrupt("a negative block count"))
-    );
+    assert_eq!(read_all(&one_int_file("null", &[(-1, vec![2])]), &limits), Err(ManifestError::Corrupt("a negative block count")));
     assert_eq!(
         read_all(&one_int_file("null", &[(i64::MAX, vec![2])]), &limits),
         Err(ManifestError::Corrupt("a value runs past the end of its block"))
@@ -820,22 +778,11 @@ fn lying_block_headers_are_errors() {
         let mut e = Encoder::default();
         e.long(count);
         e.long(0);
-        let a = container(
-            &record_schema(json!([{"name": "a", "type": {"type": "array", "items": "null"}}])),
-            "null",
-            &[],
-            &[(1, e.buf)],
-        );
-        assert_eq!(
-            read_all(&a, &limits),
-            Err(ManifestError::Corrupt("a block holds more values than its size allows"))
-        );
+        let a = container(&record_schema(json!([{"name": "a", "type": {"type": "array", "items": "null"}}])), "null", &[], &[(1, e.buf)]);
+        assert_eq!(read_all(&a, &limits), Err(ManifestError::Corrupt("a block holds more values than its size allows")));
     }
     // Varints longer than 64 bits, bad booleans, union branches and UTF-8.
-    assert_eq!(
-        read_all(&one_int_file("null", &[(1, vec![0xff; 11])]), &limits),
-        Err(ManifestError::Corrupt("a varint overflows 64 bits"))
-    );
+    assert_eq!(read_all(&one_int_file("null", &[(1, vec![0xff; 11])]), &limits), Err(ManifestError::Corrupt("a varint overflows 64 bits")));
     assert_eq!(
         read_all(&one_int_file("null", &[(1, vec![0x80, 0x80, 0x80, 0x80, 0x10])]), &limits),
         Err(ManifestError::Corrupt("an int is out of range"))
@@ -880,10 +827,7 @@ fn sizes_are_bounded_before_anything_is_allocated() {
     );
     let mut crc = snap::raw::Encoder::new().compress_vec(&[2]).unwrap();
     crc.extend_from_slice(&[1, 2, 3, 4]);
-    assert_eq!(
-        read_all(&one_int_file("snappy", &[(1, crc)]), &small),
-        Err(ManifestError::Corrupt("a snappy block fails its checksum"))
-    );
+    assert_eq!(read_all(&one_int_file("snappy", &[(1, crc)]), &small), Err(ManifestError::Corrupt("a snappy block fails its checksum")));
     assert_eq!(
         read_all(&one_int_file("deflate", &[(1, vec![0xff, 0xff])]), &small),
         Err(ManifestError::Corrupt("a deflate block does not inflate"))
@@ -917,45 +861,30 @@ fn headers_and_schemas_that_are_not_manifests_are_refused() {
     for (schema, why) in [
         (json!("nope"), "a type name is not defined before its use"),
         (json!([]), "a union has no branches"),
-        (
-            json!({"type": "record", "name": "r", "fields": [{"name": "a", "type": "r"}]}),
-            "a type name is not defined before its use",
-        ),
+        (json!({"type": "record", "name": "r", "fields": [{"name": "a", "type": "r"}]}), "a type name is not defined before its use"),
         (json!({"type": "record", "name": "r"}), "a record has no fields array"),
         (json!({"type": "record", "name": "r", "fields": [{"name": "a"}]}), "a record field has no type"),
-        (
-            json!({"type": "record", "name": "r", "fields": [{"name": "a", "type": "int", "field-id": "1"}]}),
-            "a field-id is not an int",
-        ),
+        (json!({"type": "record", "name": "r", "fields": [{"name": "a", "type": "int", "field-id": "1"}]}), "a field-id is not an int"),
         (json!({"type": "fixed", "name": "f", "size": -1}), "a fixed has no valid size"),
         (json!(7), "a schema must be a string, an object or an array"),
     ] {
-        assert_eq!(
-            read_manifest_list(&container(&schema, "null", &[], &[])),
-            Err(ManifestError::Schema(why)),
-            "{schema}"
-        );
+        assert_eq!(read_manifest_list(&container(&schema, "null", &[], &[])), Err(ManifestError::Schema(why)), "{schema}");
     }
     let mut deep = json!("int");
     for _ in 0..40 {
         deep = json!({"type": "array", "items": deep});
     }
-    assert_eq!(
-        read_manifest_list(&container(&deep, "null", &[], &[])),
-        Err(ManifestError::Schema("the schema nests too deeply"))
-    );
+    assert_eq!(read_manifest_list(&container(&deep, "null", &[], &[])), Err(ManifestError::Schema("the schema nests too deeply")));
 
     // A manifest list read as a manifest and the other way round.
     let list = write_manifest_list(&list_files(), 1, None, 1).unwrap();
     assert_eq!(read_manifest(&list, &unchecked()), Err(ManifestError::Field("schema")));
     let meta = [("schema", "{}"), ("partition-spec", "[]")];
-    let list_with_meta =
-        apache_write(&list_schema_json(), apache_avro::Codec::Null, &meta, vec![av_list_entry("m", 1)]);
+    let list_with_meta = apache_write(&list_schema_json(), apache_avro::Codec::Null, &meta, vec![av_list_entry("m", 1)]);
     assert_eq!(read_manifest(&list_with_meta, &unchecked()), Err(ManifestError::Field("status")));
     assert_eq!(read_manifest_list(&manifest_bytes(Codec::Snappy)), Err(ManifestError::Field("manifest_path")));
     // Values the spec does not allow.
-    let bad_status =
-        container(&record_schema(json!([{"name": "status", "type": "int"}])), "null", &meta, &[(1, vec![6])]);
+    let bad_status = container(&record_schema(json!([{"name": "status", "type": "int"}])), "null", &meta, &[(1, vec![6])]);
     assert_eq!(read_manifest(&bad_status, &unchecked()), Err(ManifestError::Field("status")));
     let mut wrong_type = list_schema_json();
     wrong_type["fields"][1]["type"] = json!("string");
@@ -1041,10 +970,7 @@ fn writers_refuse_what_they_cannot_write() {
         write_manifest(&e, &spec(), TABLE_SCHEMA, 0),
         Err(ManifestError::Invalid("a manifest holds either data files or delete files"))
     );
-    assert_eq!(
-        write_manifest(&entries(), &spec(), "[]", 0),
-        Err(ManifestError::Invalid("the table schema is not a JSON object"))
-    );
+    assert_eq!(write_manifest(&entries(), &spec(), "[]", 0), Err(ManifestError::Invalid("the table schema is not a JSON object")));
     let mut e = entries();
     e[0].data_file.file_format = FileFormat::Puffin;
     assert_eq!(
@@ -1053,16 +979,10 @@ fn writers_refuse_what_they_cannot_write() {
     );
     let mut dup = spec();
     dup.fields[1].name = "ns".into();
-    assert_eq!(
-        write_manifest(&[], &dup, TABLE_SCHEMA, 0),
-        Err(ManifestError::Invalid("partition field names must be unique"))
-    );
+    assert_eq!(write_manifest(&[], &dup, TABLE_SCHEMA, 0), Err(ManifestError::Invalid("partition field names must be unique")));
     let mut files = list_files();
     files[1].deleted_rows_count = None;
-    assert_eq!(
-        write_manifest_list(&files, 1, None, 1),
-        Err(ManifestError::Invalid("a v2 manifest list needs every file and row count"))
-    );
+    assert_eq!(write_manifest_list(&files, 1, None, 1), Err(ManifestError::Invalid("a v2 manifest list needs every file and row count")));
 }
 
 #[test]
@@ -1116,10 +1036,7 @@ fn unpartitioned_delete_manifest_round_trips() {
     let bytes = write_manifest(&e, &PartitionSpec::unpartitioned(), TABLE_SCHEMA, 2).unwrap();
     let m = read_manifest(&bytes, &list_entry(bytes.len(), 4)).unwrap();
     assert_eq!(m.metadata.content, ManifestContent::Deletes);
-    assert_eq!(
-        (m.metadata.schema_id, m.metadata.partition_spec_id, m.metadata.partition_spec.as_str()),
-        (Some(2), Some(0), "[]")
-    );
+    assert_eq!((m.metadata.schema_id, m.metadata.partition_spec_id, m.metadata.partition_spec.as_str()), (Some(2), Some(0), "[]"));
     // An explicit data sequence number is kept; the null file sequence number is inherited.
     assert_eq!((m.entries[0].sequence_number, m.entries[0].file_sequence_number), (Some(3), Some(4)));
     assert_eq!(m.entries[0].data_file, e[0].data_file);
@@ -1206,10 +1123,7 @@ fn bounds_compare_bytewise_and_survive_truncation() {
 fn errors_describe_themselves() {
     assert_eq!(ManifestError::Truncated.to_string(), "the file ends early");
     assert_eq!(ManifestError::Corrupt("x").to_string(), "corrupt Avro: x");
-    assert_eq!(
-        ManifestError::Field("status").to_string(),
-        "status: a field is missing or has a type or value the spec does not allow"
-    );
+    assert_eq!(ManifestError::Field("status").to_string(), "status: a field is missing or has a type or value the spec does not allow");
     assert_eq!(ManifestError::Unsupported("deletion vectors").description(), "unsupported");
     let e: Box<dyn std::error::Error> = Box::new(ManifestError::NotAvro);
     assert_eq!(e.to_string(), "not an Avro object container file");
@@ -1247,8 +1161,7 @@ fn reads_pyiceberg_files() {
     }
     let (mut manifests, mut entries) = (0, 0);
     for list_path in lists {
-        let list = read_manifest_list(&std::fs::read(list_path).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", list_path.display()));
+        let list = read_manifest_list(&std::fs::read(list_path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", list_path.display()));
         for mf in &list {
             let base = mf.manifest_path.rsplit('/').next().unwrap();
             // The same table first: manifest names are UUIDs, but fixtures may be copied.
@@ -1273,9 +1186,7 @@ fn reads_pyiceberg_files() {
                 .collect();
             assert!(mf.sequence_number >= mf.min_sequence_number);
             let count = |s: EntryStatus| m.entries.iter().filter(|e| e.status == s).count() as i32;
-            let rows = |s: EntryStatus| {
-                m.entries.iter().filter(|e| e.status == s).map(|e| e.data_file.record_count).sum::<i64>()
-            };
+            let rows = |s: EntryStatus| m.entries.iter().filter(|e| e.status == s).map(|e| e.data_file.record_count).sum::<i64>();
             assert_eq!(mf.added_files_count, Some(count(EntryStatus::Added)));
             assert_eq!(mf.existing_files_count, Some(count(EntryStatus::Existing)));
             assert_eq!(mf.deleted_files_count, Some(count(EntryStatus::Deleted)));
@@ -1321,8 +1232,7 @@ fn pyiceberg_live_files_hold_the_expected_rows() {
         let snapshots = t["snapshots"].as_array().unwrap();
         let mut live: Vec<(i64, DataFile)> = vec![];
         for s in snapshots {
-            let list =
-                read_manifest_list(&std::fs::read(local(s["manifest_list"].as_str().unwrap())).unwrap()).unwrap();
+            let list = read_manifest_list(&std::fs::read(local(s["manifest_list"].as_str().unwrap())).unwrap()).unwrap();
             for mf in list.iter().filter(|mf| mf.added_snapshot_id == s["snapshot_id"].as_i64().unwrap()) {
                 assert_eq!(mf.sequence_number, s["sequence_number"].as_i64().unwrap(), "{table}");
             }

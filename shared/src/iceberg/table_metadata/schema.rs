@@ -45,11 +45,9 @@ pub fn record_column_type(ty: crate::record::ColumnType, element_required: bool)
         ColumnType::TimestampMicros => Type::Primitive(PrimitiveType::Timestamp),
         ColumnType::Long => Type::Primitive(PrimitiveType::Long),
         ColumnType::Boolean => Type::Primitive(PrimitiveType::Boolean),
-        ColumnType::StringList { element_id } => Type::List(ListType {
-            element_id,
-            element_required,
-            element: alloc::boxed::Box::new(Type::Primitive(PrimitiveType::String)),
-        }),
+        ColumnType::StringList { element_id } => {
+            Type::List(ListType { element_id, element_required, element: alloc::boxed::Box::new(Type::Primitive(PrimitiveType::String)) })
+        }
     }
 }
 
@@ -58,7 +56,13 @@ pub fn record_column_type(ty: crate::record::ColumnType, element_required: bool)
 pub fn record_schema() -> Schema {
     let fields = crate::record::COLUMNS
         .iter()
-        .map(|c| NestedField { id: c.field_id, name: c.name.into(), required: c.required, field_type: record_column_type(c.ty, false), doc: None })
+        .map(|c| NestedField {
+            id: c.field_id,
+            name: c.name.into(),
+            required: c.required,
+            field_type: record_column_type(c.ty, false),
+            doc: None,
+        })
         .collect();
     Schema { schema_id: 0, identifier_field_ids: Vec::new(), fields }
 }
@@ -160,11 +164,7 @@ pub(super) fn schema_from_value(v: &Value) -> Result<Schema, MetadataError> {
         Some(Value::Array(ids)) => ids.iter().map(int).collect::<Result<_, _>>()?,
         Some(_) => return Err(MetadataError::Malformed),
     };
-    Ok(Schema {
-        schema_id: int(member(obj, "schema-id")?)?,
-        identifier_field_ids,
-        fields: fields_from_value(member(obj, "fields")?, 1)?,
-    })
+    Ok(Schema { schema_id: int(member(obj, "schema-id")?)?, identifier_field_ids, fields: fields_from_value(member(obj, "fields")?, 1)? })
 }
 
 pub(super) fn fields_from_value(v: &Value, depth: usize) -> Result<Vec<NestedField>, MetadataError> {

@@ -121,8 +121,7 @@ impl Snapshot {
         m.insert("sequence-number".into(), Value::from(self.sequence_number));
         m.insert("timestamp-ms".into(), Value::from(self.timestamp_ms));
         m.insert("manifest-list".into(), Value::String(self.manifest_list.clone()));
-        let mut summary: Map<String, Value> =
-            self.summary.properties.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let mut summary: Map<String, Value> = self.summary.properties.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         summary.insert("operation".into(), Value::String(self.summary.operation.as_str().into()));
         m.insert("summary".into(), Value::Object(summary));
         if let Some(schema_id) = self.schema_id {

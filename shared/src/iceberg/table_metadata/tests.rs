@@ -163,10 +163,7 @@ fn record_tables_carry_the_contract_field_ids() {
     }
     let spec = final_metadata(&e, "artifacts.pyi_partitioned").default_partition_spec().unwrap().clone();
     assert!(!spec.is_unpartitioned());
-    assert_eq!(
-        spec.fields,
-        [PartitionField { source_id: 1, field_id: 1000, name: "ns".into(), transform: Transform::Identity }]
-    );
+    assert_eq!(spec.fields, [PartitionField { source_id: 1, field_id: 1000, name: "ns".into(), transform: Transform::Identity }]);
 }
 
 #[test]
@@ -233,13 +230,7 @@ fn to_json_round_trips_every_fixture_to_the_same_json() {
 
 fn built() -> TableMetadata {
     let string = || Box::new(Type::Primitive(PrimitiveType::String));
-    let field = |id, name: &str, required, field_type| NestedField {
-        id,
-        name: name.into(),
-        required,
-        field_type,
-        doc: None,
-    };
+    let field = |id, name: &str, required, field_type| NestedField { id, name: name.into(), required, field_type, doc: None };
     let mut props = BTreeMap::new();
     props.insert("write.format.default".to_string(), "parquet".to_string());
     let mut summary = BTreeMap::new();
@@ -247,11 +238,23 @@ fn built() -> TableMetadata {
     let mut refs = BTreeMap::new();
     refs.insert(
         MAIN_BRANCH.to_string(),
-        SnapshotRef { snapshot_id: 7, ref_type: RefType::Branch, min_snapshots_to_keep: Some(3), max_snapshot_age_ms: Some(86_400_000), max_ref_age_ms: None },
+        SnapshotRef {
+            snapshot_id: 7,
+            ref_type: RefType::Branch,
+            min_snapshots_to_keep: Some(3),
+            max_snapshot_age_ms: Some(86_400_000),
+            max_ref_age_ms: None,
+        },
     );
     refs.insert(
         "release".to_string(),
-        SnapshotRef { snapshot_id: 6, ref_type: RefType::Tag, min_snapshots_to_keep: None, max_snapshot_age_ms: None, max_ref_age_ms: Some(1) },
+        SnapshotRef {
+            snapshot_id: 6,
+            ref_type: RefType::Tag,
+            min_snapshots_to_keep: None,
+            max_snapshot_age_ms: None,
+            max_ref_age_ms: Some(1),
+        },
     );
     let snapshot = |id: i64, parent, seq, operation| Snapshot {
         snapshot_id: id,
@@ -441,73 +444,141 @@ fn each_invariant_has_its_own_error() {
     };
     type Mutation = fn(&mut Value);
     let cases: Vec<(&str, Mutation, MetadataError)> = vec![
-        ("no table-uuid", |v| { v.as_object_mut().unwrap().remove("table-uuid"); }, E::MissingField("table-uuid")),
+        (
+            "no table-uuid",
+            |v| {
+                v.as_object_mut().unwrap().remove("table-uuid");
+            },
+            E::MissingField("table-uuid"),
+        ),
         ("null location", |v| v["location"] = Value::Null, E::MissingField("location")),
-        ("no sort-orders", |v| { v.as_object_mut().unwrap().remove("sort-orders"); }, E::MissingField("sort-orders")),
-        ("no format-version", |v| { v.as_object_mut().unwrap().remove("format-version"); }, E::MissingField("format-version")),
+        (
+            "no sort-orders",
+            |v| {
+                v.as_object_mut().unwrap().remove("sort-orders");
+            },
+            E::MissingField("sort-orders"),
+        ),
+        (
+            "no format-version",
+            |v| {
+                v.as_object_mut().unwrap().remove("format-version");
+            },
+            E::MissingField("format-version"),
+        ),
         ("location is a number", |v| v["location"] = json!(5), E::Malformed),
         ("version as a string", |v| v["format-version"] = json!("2"), E::Malformed),
         ("column id beyond i32", |v| v["last-column-id"] = json!(1u64 << 40), E::Malformed),
         ("not an object", |v| *v = json!([1, 2]), E::Malformed),
         ("version 1", |v| v["format-version"] = json!(1), E::UnsupportedVersion(1)),
-        ("version 3 with a v3 shape", |v| {
-            v["format-version"] = json!(3);
-            v["snapshots"] = json!({"not": "a list"});
-        }, E::UnsupportedVersion(3)),
+        (
+            "version 3 with a v3 shape",
+            |v| {
+                v["format-version"] = json!(3);
+                v["snapshots"] = json!({"not": "a list"});
+            },
+            E::UnsupportedVersion(3),
+        ),
         ("version 7", |v| v["format-version"] = json!(7), E::UnsupportedVersion(7)),
         ("unknown type", |v| v["schemas"][0]["fields"][0]["type"] = json!("varchar"), E::InvalidType),
         ("v3 type", |v| v["schemas"][0]["fields"][0]["type"] = json!("timestamp_ns"), E::InvalidType),
         ("decimal too wide", |v| v["schemas"][0]["fields"][0]["type"] = json!("decimal(39, 2)"), E::InvalidType),
         ("unknown nested type", |v| v["schemas"][0]["fields"][0]["type"] = json!({"type": "set"}), E::InvalidType),
-        ("list without element-id", |v| {
-            v["schemas"][0]["fields"][2]["type"].as_object_mut().unwrap().remove("element-id");
-        }, E::MissingField("element-id")),
-        ("field without required", |v| {
-            v["schemas"][0]["fields"][1].as_object_mut().unwrap().remove("required");
-        }, E::MissingField("required")),
-        ("schema without schema-id", |v| {
-            v["schemas"][0].as_object_mut().unwrap().remove("schema-id");
-        }, E::MissingField("schema-id")),
+        (
+            "list without element-id",
+            |v| {
+                v["schemas"][0]["fields"][2]["type"].as_object_mut().unwrap().remove("element-id");
+            },
+            E::MissingField("element-id"),
+        ),
+        (
+            "field without required",
+            |v| {
+                v["schemas"][0]["fields"][1].as_object_mut().unwrap().remove("required");
+            },
+            E::MissingField("required"),
+        ),
+        (
+            "schema without schema-id",
+            |v| {
+                v["schemas"][0].as_object_mut().unwrap().remove("schema-id");
+            },
+            E::MissingField("schema-id"),
+        ),
         ("schema of another type", |v| v["schemas"][0]["type"] = json!("list"), E::InvalidType),
         ("duplicate field id", |v| v["schemas"][0]["fields"][1]["id"] = json!(1), E::DuplicateFieldId),
         ("element id reused", |v| v["schemas"][0]["fields"][2]["type"]["element-id"] = json!(2), E::DuplicateFieldId),
         ("duplicate field name", |v| v["schemas"][0]["fields"][1]["name"] = json!("ns"), E::DuplicateFieldName),
-        ("duplicate schema id", |v| {
-            let s = v["schemas"][0].clone();
-            v["schemas"].as_array_mut().unwrap().push(s);
-        }, E::DuplicateSchemaId),
+        (
+            "duplicate schema id",
+            |v| {
+                let s = v["schemas"][0].clone();
+                v["schemas"].as_array_mut().unwrap().push(s);
+            },
+            E::DuplicateSchemaId,
+        ),
         ("current schema missing", |v| v["current-schema-id"] = json!(5), E::CurrentSchemaMissing),
-        ("duplicate spec id", |v| {
-            let s = v["partition-specs"][0].clone();
-            v["partition-specs"].as_array_mut().unwrap().push(s);
-        }, E::DuplicateSpecId),
+        (
+            "duplicate spec id",
+            |v| {
+                let s = v["partition-specs"][0].clone();
+                v["partition-specs"].as_array_mut().unwrap().push(s);
+            },
+            E::DuplicateSpecId,
+        ),
         ("default spec missing", |v| v["default-spec-id"] = json!(3), E::DefaultSpecMissing),
-        ("partition field without field-id", |v| {
-            v["partition-specs"][0]["fields"][0].as_object_mut().unwrap().remove("field-id");
-        }, E::MissingField("field-id")),
+        (
+            "partition field without field-id",
+            |v| {
+                v["partition-specs"][0]["fields"][0].as_object_mut().unwrap().remove("field-id");
+            },
+            E::MissingField("field-id"),
+        ),
         ("negative last sequence number", |v| v["last-sequence-number"] = json!(-1), E::NegativeSequenceNumber),
         ("negative snapshot sequence number", |v| v["snapshots"][0]["sequence-number"] = json!(-1), E::NegativeSequenceNumber),
         ("snapshot ahead of table", |v| v["snapshots"][1]["sequence-number"] = json!(3), E::SequenceNumberAhead),
-        ("snapshot without sequence number", |v| {
-            v["snapshots"][0].as_object_mut().unwrap().remove("sequence-number");
-        }, E::MissingField("sequence-number")),
-        ("snapshot without manifest list", |v| {
-            v["snapshots"][0].as_object_mut().unwrap().remove("manifest-list");
-        }, E::MissingField("manifest-list")),
-        ("snapshot without summary", |v| {
-            v["snapshots"][0].as_object_mut().unwrap().remove("summary");
-        }, E::MissingField("summary")),
+        (
+            "snapshot without sequence number",
+            |v| {
+                v["snapshots"][0].as_object_mut().unwrap().remove("sequence-number");
+            },
+            E::MissingField("sequence-number"),
+        ),
+        (
+            "snapshot without manifest list",
+            |v| {
+                v["snapshots"][0].as_object_mut().unwrap().remove("manifest-list");
+            },
+            E::MissingField("manifest-list"),
+        ),
+        (
+            "snapshot without summary",
+            |v| {
+                v["snapshots"][0].as_object_mut().unwrap().remove("summary");
+            },
+            E::MissingField("summary"),
+        ),
         ("summary without operation", |v| v["snapshots"][0]["summary"] = json!({"added-records": "1"}), E::MissingField("operation")),
         ("unknown operation", |v| v["snapshots"][0]["summary"]["operation"] = json!("merge"), E::UnknownOperation),
         ("summary value not a string", |v| v["snapshots"][0]["summary"]["added-records"] = json!(1), E::Malformed),
         ("duplicate snapshot id", |v| v["snapshots"][1]["snapshot-id"] = json!(1), E::DuplicateSnapshotId),
-        ("current snapshot missing", |v| {
-            v["current-snapshot-id"] = json!(9);
-            v["refs"] = json!({});
-        }, E::CurrentSnapshotMissing),
+        (
+            "current snapshot missing",
+            |v| {
+                v["current-snapshot-id"] = json!(9);
+                v["refs"] = json!({});
+            },
+            E::CurrentSnapshotMissing,
+        ),
         ("ref to no snapshot", |v| v["refs"]["old"] = json!({"snapshot-id": 9, "type": "tag"}), E::RefSnapshotMissing),
         ("main elsewhere", |v| v["refs"]["main"]["snapshot-id"] = json!(1), E::MainBranchMismatch),
-        ("main without current", |v| { v.as_object_mut().unwrap().remove("current-snapshot-id"); }, E::MainBranchMismatch),
+        (
+            "main without current",
+            |v| {
+                v.as_object_mut().unwrap().remove("current-snapshot-id");
+            },
+            E::MainBranchMismatch,
+        ),
         ("ref of unknown type", |v| v["refs"]["main"]["type"] = json!("leaf"), E::Malformed),
         ("log entry without timestamp", |v| v["snapshot-log"] = json!([{"snapshot-id": 1}]), E::MissingField("timestamp-ms")),
     ];
@@ -558,12 +629,37 @@ fn rejects_non_json_and_oversized_input() {
 
 #[test]
 fn primitive_and_transform_names() {
-    for name in ["boolean", "int", "long", "float", "double", "date", "time", "timestamp", "timestamptz", "string", "uuid", "binary", "fixed[16]", "decimal(38, 0)"] {
+    for name in [
+        "boolean",
+        "int",
+        "long",
+        "float",
+        "double",
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "string",
+        "uuid",
+        "binary",
+        "fixed[16]",
+        "decimal(38, 0)",
+    ] {
         assert_eq!(PrimitiveType::parse(name).unwrap().to_string(), name);
     }
     assert_eq!(PrimitiveType::parse("decimal(9,2)"), Some(PrimitiveType::Decimal { precision: 9, scale: 2 }));
     assert_eq!(PrimitiveType::parse("fixed[ 4 ]"), Some(PrimitiveType::Fixed(4)));
-    for bad in ["decimal(9, 10)", "decimal(0, 0)", "decimal(+9, 2)", "decimal(9)", "fixed[-1]", "fixed[]", "Long", "", "fixed[99999999999999999999]"] {
+    for bad in [
+        "decimal(9, 10)",
+        "decimal(0, 0)",
+        "decimal(+9, 2)",
+        "decimal(9)",
+        "fixed[-1]",
+        "fixed[]",
+        "Long",
+        "",
+        "fixed[99999999999999999999]",
+    ] {
         assert_eq!(PrimitiveType::parse(bad), None, "{bad}");
     }
     for name in ["identity", "bucket[16]", "truncate[4]", "year", "month", "day", "hour", "void", "zorder"] {
@@ -580,13 +676,28 @@ fn primitive_and_transform_names() {
 #[test]
 fn errors_describe_themselves() {
     let all = [
-        MetadataError::TooLarge, MetadataError::NotJson, MetadataError::Malformed, MetadataError::MissingField("schemas"),
-        MetadataError::UnsupportedVersion(1), MetadataError::UnsupportedVersion(3), MetadataError::UnsupportedVersion(9),
-        MetadataError::InvalidType, MetadataError::TypeTooDeep, MetadataError::DuplicateFieldId, MetadataError::DuplicateFieldName,
-        MetadataError::DuplicateSchemaId, MetadataError::DuplicateSpecId, MetadataError::DuplicateSnapshotId,
-        MetadataError::CurrentSchemaMissing, MetadataError::DefaultSpecMissing, MetadataError::CurrentSnapshotMissing,
-        MetadataError::RefSnapshotMissing, MetadataError::MainBranchMismatch, MetadataError::NegativeSequenceNumber,
-        MetadataError::SequenceNumberAhead, MetadataError::UnknownOperation,
+        MetadataError::TooLarge,
+        MetadataError::NotJson,
+        MetadataError::Malformed,
+        MetadataError::MissingField("schemas"),
+        MetadataError::UnsupportedVersion(1),
+        MetadataError::UnsupportedVersion(3),
+        MetadataError::UnsupportedVersion(9),
+        MetadataError::InvalidType,
+        MetadataError::TypeTooDeep,
+        MetadataError::DuplicateFieldId,
+        MetadataError::DuplicateFieldName,
+        MetadataError::DuplicateSchemaId,
+        MetadataError::DuplicateSpecId,
+        MetadataError::DuplicateSnapshotId,
+        MetadataError::CurrentSchemaMissing,
+        MetadataError::DefaultSpecMissing,
+        MetadataError::CurrentSnapshotMissing,
+        MetadataError::RefSnapshotMissing,
+        MetadataError::MainBranchMismatch,
+        MetadataError::NegativeSequenceNumber,
+        MetadataError::SequenceNumberAhead,
+        MetadataError::UnknownOperation,
     ];
     let mut descriptions: Vec<&str> = all.iter().map(MetadataError::description).collect();
     descriptions.sort_unstable();
@@ -626,8 +737,22 @@ fn garbage_never_panics() {
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let tokens: [&[u8]; 16] = [
-        b"{", b"}", b"[", b"]", b",", b":", b"\"", b"-1", b"1e999", b"null", b"true", b"\"type\"", b"\"list\"",
-        b"\"element\"", b"9223372036854775808", b"\\u0000",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b"\"",
+        b"-1",
+        b"1e999",
+        b"null",
+        b"true",
+        b"\"type\"",
+        b"\"list\"",
+        b"\"element\"",
+        b"9223372036854775808",
+        b"\\u0000",
     ];
     for round in 0..3000 {
         let mut doc = if round % 2 == 0 { small.clone() } else { big.clone() };

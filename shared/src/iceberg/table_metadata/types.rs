@@ -180,9 +180,7 @@ pub(super) fn type_from_value(v: &Value, depth: usize) -> Result<Type, MetadataE
         Value::Object(obj) => obj,
         _ => return Err(MetadataError::InvalidType),
     };
-    let inner = |key: &'static str| -> Result<Box<Type>, MetadataError> {
-        Ok(Box::new(type_from_value(member(obj, key)?, depth + 1)?))
-    };
+    let inner = |key: &'static str| -> Result<Box<Type>, MetadataError> { Ok(Box::new(type_from_value(member(obj, key)?, depth + 1)?)) };
     match obj.get("type").and_then(Value::as_str) {
         Some("struct") => Ok(Type::Struct(StructType { fields: fields_from_value(member(obj, "fields")?, depth + 1)? })),
         Some("list") => Ok(Type::List(ListType {
