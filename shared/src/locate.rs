@@ -395,6 +395,59 @@ fn keep_newest(best: &mut BTreeMap<String, Found>, id: String, found: Found) {
     best.insert(id, found);
 }
 
+/// What one scan looks for and which columns it reads, fixed before any data file is opened.
+struct ScanPlan<'a> {
+    table: &'a Table<'a>,
+    want_ns: &'a str,
+    want_ty: &'a str,
+    want_id: Option<&'a str>,
+    /// `(field id, value)` pairs that prune manifests and data files by their bounds.
+    ids: Vec<(Option<i32>, &'a [u8])>,
+    /// Columns read per row group: the locate columns, then those equality deletes compare.
+    names: Vec<&'a str>,
+    /// For each equality-delete field id, its index in `names`.
+    equality_at: Vec<(i32, usize)>,
+    /// Whether delete files apply (then every matching row is kept as a candidate).
+    has_deletes: bool,
+    /// The snapshot's sequence number (inherited by entries without one).
+    snapshot_sequence: i64,
+}
+
+/// What a scan has found so far: the newest row per id, or — with delete files — every
+/// matching row with its site, to be judged once the deletes are read.
+#[derive(Default)]
+struct Hits {
+    best: BTreeMap<String, Found>,
+    candidates: Vec<(String, Found, deletes::RowSite)>,
+}
+
+/// One data file's place in the table, for ordering and for delete files.
+struct FileAt<'a> {
+    manifest: &'a manifest::ManifestFile,
+    m_index: usize,
+    e_index: usize,
+    data_file: &'a manifest::DataFile,
+    sequence_number: i64,
+}
+
+/// The columns a scan reads: [`LOCATE_COLUMNS`], then any column equality deletes compare, with
+/// each equality field id's index among them.
+fn scan_columns<'a>(equality: &[(i32, &'a str)]) -> (Vec<&'a str>, Vec<(i32, usize)>) {
+    let mut names: Vec<&str> = LOCATE_COLUMNS.to_vec();
+    let mut equality_at: Vec<(i32, usize)> = Vec::with_capacity(equality.len());
+    for (fid, name) in equality {
+        let index = match names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
+        equality_at.push((*fid, index));
+    }
+    (names, equality_at)
+}
+
 /// The newest row per id of `ns/type` (only `id` when given).
 ///
 /// Without delete files only the newest row per id is kept while scanning. With delete files
@@ -409,8 +462,7 @@ async fn scan<S: ObjectStore>(
     at: &At,
     cost: &mut Cost,
 ) -> Result<BTreeMap<String, Found>, LocateError> {
-    let mut best: BTreeMap<String, Found> = BTreeMap::new();
-    let Some(snap) = snapshot(table.metadata, at) else { return Ok(best) };
+    let Some(snap) = snapshot(table.metadata, at) else { return Ok(BTreeMap::new()) };
     let list_key = key_for(&snap.manifest_list, table.location_prefix)?;
     let list_bytes = fetch(store, cost, &list_key, None).await?;
     let manifests = manifest::read_manifest_list(&list_bytes).map_err(|e| manifest_error(&list_key, e))?;
@@ -420,26 +472,25 @@ async fn scan<S: ObjectStore>(
         ids.push((field_id(table, "id"), id.as_bytes()));
     }
     let delete_files = deletes::live_delete_files(store, table, &manifests, &ids, snap.sequence_number, cost).await?;
-    // Columns read per row group: the locate columns, then those equality deletes compare.
     let equality = deletes::equality_columns(table, &delete_files)?;
-    let mut names: Vec<&str> = LOCATE_COLUMNS.to_vec();
-    let mut equality_at: Vec<(i32, usize)> = Vec::with_capacity(equality.len());
-    for (fid, name) in &equality {
-        let index = match names.iter().position(|n| n == name) {
-            Some(i) => i,
-            None => {
-                names.push(name);
-                names.len() - 1
-            }
-        };
-        equality_at.push((*fid, index));
-    }
-    let mut candidates: Vec<(String, Found, deletes::RowSite)> = Vec::new();
+    let (names, equality_at) = scan_columns(&equality);
+    let plan = ScanPlan {
+        table,
+        want_ns,
+        want_ty,
+        want_id,
+        ids,
+        names,
+        equality_at,
+        has_deletes: !delete_files.is_empty(),
+        snapshot_sequence: snap.sequence_number,
+    };
+    let mut hits = Hits::default();
     for (m_index, mf) in manifests.iter().enumerate() {
         if mf.content == ManifestContent::Deletes {
             continue;
         }
-        if !manifest_may_contain(table, mf, &ids) {
+        if !manifest_may_contain(table, mf, &plan.ids) {
             cost.pruned_manifests = cost.pruned_manifests.saturating_add(1);
             continue;
         }
@@ -451,7 +502,7 @@ async fn scan<S: ObjectStore>(
                 continue;
             }
             let df = &entry.data_file;
-            let in_bounds = ids.iter().all(|(fid, v)| match fid {
+            let in_bounds = plan.ids.iter().all(|(fid, v)| match fid {
                 Some(fid) => manifest::may_contain(df.lower_bound(*fid), df.upper_bound(*fid), v),
                 None => true,
             });
@@ -460,109 +511,12 @@ async fn scan<S: ObjectStore>(
                 continue;
             }
             cost.files = cost.files.saturating_add(1);
-            let file_key = key_for(&df.file_path, table.location_prefix)?;
-            let size = u64::try_from(df.file_size_in_bytes).map_err(|_| corrupt(&key, "negative file size"))?;
-            let fr = read_footer(store, cost, &file_key, size).await?;
-            let footer = &fr.footer;
-            // The column and value that prune row groups (and pages): `id`, or `ns` for listings.
-            let prune = match want_id {
-                Some(id) => parquet_column(footer, table, "id").map(|c| (c, id.as_bytes())),
-                None => parquet_column(footer, table, "ns").map(|c| (c, want_ns.as_bytes())),
-            };
-            let Some((prune_col, prune_value)) = prune else { continue };
-            let row_groups = parquet::prune_row_groups(footer, prune_col, prune_value);
-            let sequence_number = entry.sequence_number.unwrap_or(snap.sequence_number);
-            let cols: Vec<Option<usize>> = names.iter().map(|n| parquet_column(footer, table, n)).collect();
-            for rg in row_groups {
-                let paged = pages::worth_it(footer, rg, &cols);
-                // Large chunks with a page index: only the pages that may hold the value.
-                let mut rows = None;
-                if paged {
-                    match pages::candidate_rows(store, cost, &file_key, &fr, rg, prune_col, prune_value).await? {
-                        Some(r) if r.is_empty() => continue,
-                        Some(r) => rows = Some(r),
-                        None => {}
-                    }
-                }
-                // A lookup by id reads the id column first and the other columns only for the
-                // rows that hold the id (most row groups of an unsorted table hold none of them).
-                if want_id.is_some() {
-                    let hits = matching_rows(store, cost, &file_key, &fr, rg, prune_col, prune_value, rows.as_deref()).await?;
-                    if hits.is_empty() {
-                        continue;
-                    }
-                    rows = Some(hits);
-                }
-                let mut windows = None;
-                if let (true, Some(rows)) = (paged, rows.as_deref()) {
-                    windows = pages::read_windows(store, cost, &file_key, &fr, rg, &cols, rows).await?;
-                }
-                let windows = match windows {
-                    Some(w) => w,
-                    None => vec![(0, read_chunks(store, cost, &file_key, footer, rg, &cols).await?)],
-                };
-                // Position of the row group's first row in the file (for position deletes).
-                let first_row = footer.row_groups.get(..rg).map_or(0, |g| g.iter().map(|g| g.num_rows).sum::<u64>());
-                for (window_start, cols) in windows {
-                    let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) =
-                        cols.get(..LOCATE_COLUMNS.len())
-                    else {
-                        return Err(corrupt(&file_key, "column count"));
-                    };
-                    let rows = id.as_ref().map_or(0, ColumnValues::len);
-                    for i in 0..rows {
-                        // `i` indexes the window, `row` the row group.
-                        let row = usize::try_from(window_start).unwrap_or(usize::MAX).saturating_add(i);
-                        let Some(row_id) = bytes_at(id, i) else { continue };
-                        if want_id.is_some_and(|w| w.as_bytes() != row_id)
-                            || bytes_at(ty, i) != Some(want_ty.as_bytes())
-                            || bytes_at(ns, i) != Some(want_ns.as_bytes())
-                        {
-                            continue;
-                        }
-                        let row_ts = long_at(ts, i).unwrap_or(i64::MIN);
-                        // Later manifests, entries and rows come later in the table's history.
-                        let position = ((m_index as u64) << 40) | ((e_index as u64 & 0xFFFF) << 24) | (row as u64 & 0xFF_FFFF);
-                        let order = RowOrder { ts: row_ts, sequence_number, position };
-                        let row_id = String::from_utf8_lossy(row_id).into_owned();
-                        if delete_files.is_empty() && best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
-                            continue;
-                        }
-                        let found = Found {
-                            order,
-                            file_key: file_key.clone(),
-                            file_size: size,
-                            row_group: rg,
-                            row,
-                            ts: row_ts,
-                            deleted: bool_at(deleted, i).unwrap_or(false),
-                            visibility: string_at(visibility, i),
-                            owner_org: string_at(owner_org, i),
-                            owner_user: string_at(owner_user, i),
-                            content_hash: string_at(content_hash, i),
-                            size_bytes: long_at(size_bytes, i),
-                        };
-                        if delete_files.is_empty() {
-                            best.insert(row_id, found);
-                            continue;
-                        }
-                        let site = deletes::RowSite {
-                            file_path: df.file_path.clone(),
-                            sequence_number,
-                            spec_id: mf.partition_spec_id,
-                            partition: df.partition.clone(),
-                            pos: i64::try_from(first_row.saturating_add(row as u64)).unwrap_or(i64::MAX),
-                            values: equality_at
-                                .iter()
-                                .map(|(fid, at)| (*fid, cols.get(*at).map_or(Cell::Null, |c| cell_at(c, i))))
-                                .collect(),
-                        };
-                        candidates.push((row_id, found, site));
-                    }
-                }
-            }
+            let sequence_number = entry.sequence_number.unwrap_or(plan.snapshot_sequence);
+            let file = FileAt { manifest: mf, m_index, e_index, data_file: df, sequence_number };
+            scan_data_file(store, &plan, &file, &key, cost, &mut hits).await?;
         }
     }
+    let Hits { mut best, candidates } = hits;
     if !candidates.is_empty() {
         let sites: Vec<deletes::RowSite> = candidates.iter().map(|(_, _, s)| s.clone()).collect();
         let gone = deletes::deleted(store, table, &delete_files, &sites, cost).await?;
@@ -573,6 +527,138 @@ async fn scan<S: ObjectStore>(
         }
     }
     Ok(best)
+}
+
+/// One data file: its footer, the row groups (and pages) that may hold the value, and the rows
+/// of those that match (`manifest_key` names the manifest listing it, for errors).
+async fn scan_data_file<S: ObjectStore>(
+    store: &S,
+    plan: &ScanPlan<'_>,
+    file: &FileAt<'_>,
+    manifest_key: &str,
+    cost: &mut Cost,
+    hits: &mut Hits,
+) -> Result<(), LocateError> {
+    let table = plan.table;
+    let file_key = key_for(&file.data_file.file_path, table.location_prefix)?;
+    let size = u64::try_from(file.data_file.file_size_in_bytes).map_err(|_| corrupt(manifest_key, "negative file size"))?;
+    let fr = read_footer(store, cost, &file_key, size).await?;
+    let footer = &fr.footer;
+    // The column and value that prune row groups (and pages): `id`, or `ns` for listings.
+    let prune = match plan.want_id {
+        Some(id) => parquet_column(footer, table, "id").map(|c| (c, id.as_bytes())),
+        None => parquet_column(footer, table, "ns").map(|c| (c, plan.want_ns.as_bytes())),
+    };
+    let Some((prune_col, prune_value)) = prune else { return Ok(()) };
+    let cols: Vec<Option<usize>> = plan.names.iter().map(|n| parquet_column(footer, table, n)).collect();
+    for rg in parquet::prune_row_groups(footer, prune_col, prune_value) {
+        let paged = pages::worth_it(footer, rg, &cols);
+        // Large chunks with a page index: only the pages that may hold the value.
+        let mut rows = None;
+        if paged {
+            match pages::candidate_rows(store, cost, &file_key, &fr, rg, prune_col, prune_value).await? {
+                Some(r) if r.is_empty() => continue,
+                Some(r) => rows = Some(r),
+                None => {}
+            }
+        }
+        // A lookup by id reads the id column first and the other columns only for the rows
+        // that hold the id (most row groups of an unsorted table hold none of them).
+        if plan.want_id.is_some() {
+            let hits_in_rg = matching_rows(store, cost, &file_key, &fr, rg, prune_col, prune_value, rows.as_deref()).await?;
+            if hits_in_rg.is_empty() {
+                continue;
+            }
+            rows = Some(hits_in_rg);
+        }
+        let mut windows = None;
+        if let (true, Some(rows)) = (paged, rows.as_deref()) {
+            windows = pages::read_windows(store, cost, &file_key, &fr, rg, &cols, rows).await?;
+        }
+        let windows = match windows {
+            Some(w) => w,
+            None => vec![(0, read_chunks(store, cost, &file_key, footer, rg, &cols).await?)],
+        };
+        // Position of the row group's first row in the file (for position deletes).
+        let first_row = footer.row_groups.get(..rg).map_or(0, |g| g.iter().map(|g| g.num_rows).sum::<u64>());
+        for (window_start, window) in windows {
+            let place = WindowAt { file_key: &file_key, file_size: size, row_group: rg, window_start, first_row };
+            scan_window(plan, file, &place, &window, hits)?;
+        }
+    }
+    Ok(())
+}
+
+/// Where a window of decoded rows sits: its file, row group, first row within the row group, and
+/// the row group's first row within the file.
+struct WindowAt<'a> {
+    file_key: &'a str,
+    file_size: u64,
+    row_group: usize,
+    window_start: u64,
+    first_row: u64,
+}
+
+/// The matching rows of one decoded window of a row group, into `hits`.
+fn scan_window(
+    plan: &ScanPlan<'_>,
+    file: &FileAt<'_>,
+    place: &WindowAt<'_>,
+    cols: &[Option<ColumnValues>],
+    hits: &mut Hits,
+) -> Result<(), LocateError> {
+    let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) = cols.get(..LOCATE_COLUMNS.len())
+    else {
+        return Err(corrupt(place.file_key, "column count"));
+    };
+    let rows = id.as_ref().map_or(0, ColumnValues::len);
+    for i in 0..rows {
+        // `i` indexes the window, `row` the row group.
+        let row = usize::try_from(place.window_start).unwrap_or(usize::MAX).saturating_add(i);
+        let Some(row_id) = bytes_at(id, i) else { continue };
+        if plan.want_id.is_some_and(|w| w.as_bytes() != row_id)
+            || bytes_at(ty, i) != Some(plan.want_ty.as_bytes())
+            || bytes_at(ns, i) != Some(plan.want_ns.as_bytes())
+        {
+            continue;
+        }
+        let row_ts = long_at(ts, i).unwrap_or(i64::MIN);
+        // Later manifests, entries and rows come later in the table's history.
+        let position = ((file.m_index as u64) << 40) | ((file.e_index as u64 & 0xFFFF) << 24) | (row as u64 & 0xFF_FFFF);
+        let order = RowOrder { ts: row_ts, sequence_number: file.sequence_number, position };
+        let row_id = String::from_utf8_lossy(row_id).into_owned();
+        if !plan.has_deletes && hits.best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
+            continue;
+        }
+        let found = Found {
+            order,
+            file_key: place.file_key.to_string(),
+            file_size: place.file_size,
+            row_group: place.row_group,
+            row,
+            ts: row_ts,
+            deleted: bool_at(deleted, i).unwrap_or(false),
+            visibility: string_at(visibility, i),
+            owner_org: string_at(owner_org, i),
+            owner_user: string_at(owner_user, i),
+            content_hash: string_at(content_hash, i),
+            size_bytes: long_at(size_bytes, i),
+        };
+        if !plan.has_deletes {
+            hits.best.insert(row_id, found);
+            continue;
+        }
+        let site = deletes::RowSite {
+            file_path: file.data_file.file_path.clone(),
+            sequence_number: file.sequence_number,
+            spec_id: file.manifest.partition_spec_id,
+            partition: file.data_file.partition.clone(),
+            pos: i64::try_from(place.first_row.saturating_add(row as u64)).unwrap_or(i64::MAX),
+            values: plan.equality_at.iter().map(|(fid, at)| (*fid, cols.get(*at).map_or(Cell::Null, |c| cell_at(c, i)))).collect(),
+        };
+        hits.candidates.push((row_id, found, site));
+    }
+    Ok(())
 }
 
 /// Reads one string column of a found row (`None`: null, or the table lacks the column).
