@@ -81,6 +81,17 @@ test("repeats interleaved with other refs: one line each, in order of first appe
   ]);
 });
 
+// Review finding: refs that name one artifact in different spellings were answered (and read)
+// once per spelling.
+test("one artifact in different spellings is one line", async () => {
+  const enc = pubKey.replace("@", "%40");
+  const r = await batch(h, [`${pubKey}.md`, `/$.content/${pubKey}.md`, `${enc}.md`, `${pubKey}.json`]);
+  assert.deepEqual(r.lines.map((l) => [l.ref, l.positions, l.status]), [
+    [`${pubKey}.md`, [0, 1, 2], 200],
+    [`${pubKey}.json`, [3], 200],
+  ]);
+});
+
 test("bad batches are 400", async () => {
   const res = await h.serve("/$.content/batch", { method: "POST", body: "{}" });
   assert.equal(res.status, 400);

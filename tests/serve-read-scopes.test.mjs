@@ -104,3 +104,27 @@ test("signing needs read scope for the namespace", async () => {
   assert.equal(r.status, 200);
   assert.equal(r.text, orgW.row.markdown);
 });
+
+// Review finding: when an outsider's read cached the public `.json` (owners hidden) first, a
+// caller of the owner's org was served that entry and never saw the owners.
+test("the owners' org gets the .json with owners even when an anonymous read cached it first", async () => {
+  const fresh = await startWarehouse(ROOT);
+  try {
+    const p = `/$.content/${pubKey}.json`;
+    const anon = await fetchContent(fresh, p);
+    assert.equal(anon.status, 200);
+    assert.equal(anon.body.owner_org, undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await fetchContent(fresh, p)).headers.get("x-artifact-source"), "cache", "the owner-less entry is cached");
+    const inOrg = mint({ org: pubW.row.owner_org, sub: "someone", scopes: ["read:*"] });
+    const r = await fetchContent(fresh, p, { token: inOrg });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.owner_org, pubW.row.owner_org);
+    assert.equal(r.body.owner_user, pubW.row.owner_user);
+    assert.match(r.headers.get("cache-control"), /^private/);
+    // And anonymous callers still get the owner-less entry.
+    assert.equal((await fetchContent(fresh, p)).body.owner_org, undefined);
+  } finally {
+    await fresh.dispose();
+  }
+});

@@ -96,7 +96,8 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     if !bypass {
         // Private scopes only with read scope for the namespace: without it the caller reads `ns`
         // as an anonymous one does, from the cache too.
-        let mut scopes = shared::cache_key::reader_scopes(claims.as_ref().and_then(|t| Reader::Token(t).principal_for(&c.ns)));
+        let principal = claims.as_ref().and_then(|t| Reader::Token(t).principal_for(&c.ns));
+        let mut scopes = shared::cache_key::reader_scopes(principal);
         // A record (`.json`) shows owners inside their org: that variant, stored under the org's
         // scope, is looked up before the public one.
         if c.representation == Representation::Record {
@@ -109,10 +110,16 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             if !state.current(body.ts, &body.dedupe) {
                 continue;
             }
-            // The entry carries the windows of its tenant and mode; ?max_age may shorten them
-            // for this answer only.
+            // The public record hides owners; a caller of the owner's org gets the variant that
+            // shows them, which this entry is not: read the table (it stores that variant).
+            if c.representation == Representation::Record && scope == "public" && principal.is_some_and(|(org, _)| org == body.owner_org) {
+                break;
+            }
+            // The entry's own windows decide whether it is fresh (the configured ones, of its
+            // tenant and mode); ?max_age only shortens what this answer tells the client, so it
+            // cannot send a caller to the tables (security issue 6).
             let windows = stored.with_max_age(max_age.as_deref());
-            match freshness(age_ms, windows) {
+            match freshness(age_ms, stored) {
                 Freshness::Fresh => return finish_with(body, Source::Cache, age_ms, windows, None),
                 Freshness::Stale => {
                     // Answer now; refresh the entry in the background, with its own windows.
@@ -406,6 +413,9 @@ impl<'de> serde::Deserialize<'de> for Refs {
 /// One line of the answer per distinct ref, in order of first appearance.
 struct Entry {
     item: Value,
+    /// The ref parsed (refs that spell one artifact and representation differently —
+    /// `/$.content/` or not, percent-encoding — are one entry).
+    parsed: Option<content::ContentRef>,
     positions: Vec<usize>,
 }
 
@@ -420,6 +430,8 @@ struct Batch {
     lines: usize,
     bytes: usize,
     all_ok: bool,
+    /// A ref's line did not fit the cap: later refs are not read.
+    full: bool,
     done: bool,
 }
 
@@ -437,10 +449,27 @@ impl Batch {
             return serde_json::json!({ "ref": e.item, "positions": positions.clone(), "status": 400, "problem": problem_value(&p) })
                 .to_string();
         };
-        let rest = r.strip_prefix(content::PREFIX).unwrap_or(r);
-        let result = match content::parse(rest) {
-            Ok(c) => answer(&c, reader, &self.cfg, &self.r2, &mut self.cost).await.map(|a| (a, c.representation)),
-            Err(e) => Err(Problem::from(e)),
+        let too_large = |positions: Value| {
+            let p = Problem::new(
+                413,
+                "batch-answer-too-large",
+                "Payload Too Large",
+                format!("this ref would take the answer past {MAX_BATCH_ANSWER_BYTES} bytes; read it on its own"),
+            )
+            .with("limit", MAX_BATCH_ANSWER_BYTES);
+            serde_json::json!({ "ref": r, "positions": positions, "status": 413, "problem": problem_value(&p) }).to_string()
+        };
+        // From the first ref that did not fit, nothing more is read: the remaining refs cost no
+        // table reads, no memory and no rewriting.
+        if self.full {
+            return too_large(positions);
+        }
+        let result = match e.parsed {
+            Some(c) => answer(&c, reader, &self.cfg, &self.r2, &mut self.cost).await.map(|a| (a, c.representation)),
+            None => Err(match content::parse(r.strip_prefix(content::PREFIX).unwrap_or(r)) {
+                Err(e) => Problem::from(e),
+                Ok(_) => Problem::new(400, "bad-ref", "Bad Request", "a ref is ns/type/id.ext"),
+            }),
         };
         let line = match result {
             Ok((Answer::Body(b), rep)) => {
@@ -459,14 +488,8 @@ impl Batch {
         if self.bytes.saturating_add(line.len()) <= MAX_BATCH_ANSWER_BYTES {
             return line;
         }
-        let p = Problem::new(
-            413,
-            "batch-answer-too-large",
-            "Payload Too Large",
-            format!("this ref would take the answer past {MAX_BATCH_ANSWER_BYTES} bytes; read it on its own"),
-        )
-        .with("limit", MAX_BATCH_ANSWER_BYTES);
-        serde_json::json!({ "ref": r, "positions": positions, "status": 413, "problem": problem_value(&p) }).to_string()
+        self.full = true;
+        too_large(positions)
     }
 }
 
@@ -495,9 +518,14 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
     let count = refs.len();
     let mut entries: Vec<Entry> = Vec::new();
     for (i, item) in refs.into_iter().enumerate() {
-        match entries.iter_mut().find(|e| item.is_string() && e.item == item) {
+        let parsed = item.as_str().and_then(|r| content::parse(r.strip_prefix(content::PREFIX).unwrap_or(r)).ok());
+        let same = |e: &&mut Entry| match (&parsed, &e.parsed) {
+            (Some(p), Some(q)) => p == q,
+            _ => item.is_string() && e.item == item,
+        };
+        match entries.iter_mut().find(same) {
             Some(e) => e.positions.push(i),
-            None => entries.push(Entry { item, positions: vec![i] }),
+            None => entries.push(Entry { item, parsed, positions: vec![i] }),
         }
     }
     let state = Batch {
@@ -510,6 +538,7 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
         lines: 0,
         bytes: 0,
         all_ok: true,
+        full: false,
         done: false,
     };
     let stream = futures_util::stream::unfold(state, |mut b| async move {

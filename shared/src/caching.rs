@@ -19,13 +19,19 @@ use crate::locate::{ObjectStore, StoreError};
 
 /// Bytes of immutable objects kept per isolate.
 pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
-/// Bytes one request may keep in its read memo.
-pub const MEMO_BYTES: usize = 32 * 1024 * 1024;
+/// Bytes one request may keep in its read memo (a hostile request must not grow the isolate by
+/// more than 16 MiB: SECURITY.md, resource limits).
+pub const MEMO_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes of immutable reads one request may hold for the isolate cache until it succeeds.
+pub const PENDING_BYTES: usize = CACHE_BYTES / 4;
 /// Largest Parquet range that counts as a footer read (the tail ranges the locator asks first).
 pub const FOOTER_BYTES: u64 = 1024 * 1024;
 
 /// An object key and the range read (`None`: whole object).
 pub type ReadKey = (String, Option<(u64, u64)>);
+
+/// Reads and their bytes, in the order made.
+type Reads = Vec<(ReadKey, Vec<u8>)>;
 
 /// Whether a read of `key` may be cached for the isolate's life: Avro manifests, and Parquet
 /// footers (ranges of at most [`FOOTER_BYTES`]).
@@ -87,8 +93,9 @@ impl Immutable {
 pub struct Caching<S> {
     inner: S,
     isolate: Rc<RefCell<Immutable>>,
-    /// Immutable reads of this request, waiting for [`Caching::keep_reads`].
-    pending: RefCell<Vec<(ReadKey, Vec<u8>)>>,
+    /// Immutable reads of this request (and their bytes, at most [`PENDING_BYTES`]), waiting for
+    /// [`Caching::keep_reads`]; past the bound they are simply not kept.
+    pending: RefCell<(usize, Reads)>,
     memo: RefCell<(usize, HashMap<ReadKey, Vec<u8>>)>,
     /// Reads that reached `inner`.
     reads: Cell<u32>,
@@ -119,7 +126,11 @@ impl<S: ObjectStore> ObjectStore for Caching<S> {
             }
         }
         if cacheable && bytes.len() <= CACHE_BYTES / 8 {
-            self.pending.borrow_mut().push((read_key, bytes.clone()));
+            let mut pending = self.pending.borrow_mut();
+            if pending.0.saturating_add(bytes.len()) <= PENDING_BYTES {
+                pending.0 += bytes.len();
+                pending.1.push((read_key, bytes.clone()));
+            }
         }
         Ok(bytes)
     }
@@ -131,7 +142,7 @@ impl<S> Caching<S> {
         Caching {
             inner,
             isolate,
-            pending: RefCell::new(Vec::new()),
+            pending: RefCell::new((0, Vec::new())),
             memo: RefCell::new((0, HashMap::new())),
             reads: Cell::new(0),
             bytes: Cell::new(0),
@@ -155,7 +166,7 @@ impl<S> Caching<S> {
 
     /// Keeps this request's immutable reads for later requests (call once it succeeded).
     pub fn keep_reads(&self) {
-        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        let (_, pending) = std::mem::take(&mut *self.pending.borrow_mut());
         let mut isolate = self.isolate.borrow_mut();
         for (key, bytes) in pending {
             isolate.insert(key, bytes);
@@ -228,6 +239,24 @@ mod tests {
         block_on(third.get("d.parquet", Some((0, 8)))).unwrap();
         block_on(third.get("v1.metadata.json", None)).unwrap();
         assert_eq!(third.reads(), 1, "only the metadata reaches the store");
+    }
+
+    /// A request holds at most MEMO_BYTES in its memo and PENDING_BYTES of reads for the
+    /// isolate, however many footers it reads (security issue 12: bounded memory per request).
+    #[test]
+    fn one_request_holds_bounded_bytes() {
+        let isolate = Rc::new(RefCell::new(Immutable::new()));
+        let s = Caching::new(Counting::default(), isolate.clone());
+        let n = (MEMO_BYTES.max(PENDING_BYTES) / FOOTER_BYTES as usize) + 4;
+        for i in 0..n {
+            block_on(s.get(&alloc::format!("f{i}.parquet"), Some((0, FOOTER_BYTES)))).unwrap();
+        }
+        assert!(s.memo.borrow().0 <= MEMO_BYTES);
+        assert!(s.pending.borrow().0 <= PENDING_BYTES);
+        s.keep_reads();
+        assert!(isolate.borrow().bytes() <= PENDING_BYTES);
+        // What did not fit the memo is read again, not wrong.
+        block_on(s.get(&alloc::format!("f{}.parquet", n - 1), Some((0, FOOTER_BYTES)))).unwrap();
     }
 
     #[test]
