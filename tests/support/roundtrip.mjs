@@ -283,6 +283,7 @@ export async function roundTrip(h, { count = 600, clients = 16, readers = 4, bat
         if (res.status === 200) {
           for (const l of text.split("\n").filter(Boolean)) {
             const o = JSON.parse(l);
+            if (o.end) continue;
             if (o.status >= 500) { stats.during.errors++; problem(`batch ref ${o.ref} → ${o.status}: ${JSON.stringify(o.problem)}`); }
           }
         }
@@ -375,14 +376,19 @@ export async function roundTrip(h, { count = 600, clients = 16, readers = 4, bat
       });
       const text = res.text;
       count5xx(res.status, "final batch read");
-      const lines = res.status === 200 ? text.split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
-      if (lines.length !== group.length) {
-        problem(`final batch of ${group.length} → ${res.status}, ${lines.length} lines: ${text.slice(0, 200)}`);
+      // One line per distinct ref (its `positions` say which refs it answers), then the `end`
+      // line that marks a complete answer.
+      const all = res.status === 200 ? text.split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+      const end = all.at(-1);
+      const byPosition = [];
+      for (const o of all.slice(0, -1)) for (const p of o.positions ?? []) byPosition[p] = o;
+      if (end?.end !== true || group.some((_, k) => !byPosition[k])) {
+        problem(`final batch of ${group.length} → ${res.status}, ${all.length} lines: ${text.slice(0, 200)}`);
         stats.readBack.missing += group.filter((a) => !a.deleted).length;
         continue;
       }
       group.forEach((a, k) => {
-        const o = lines[k];
+        const o = byPosition[k];
         if (o.status >= 500) count5xx(o.status, `final batch ref ${o.ref}`);
         judge(a, o.status, o.content_type, o.body ?? JSON.stringify(o.problem));
       });
