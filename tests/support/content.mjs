@@ -117,16 +117,19 @@ export function rawGet(port, p) {
  * `contentLength` or chunked when it is null. The server may answer (a 413, say) and close before
  * the body is all sent — unlike fetch, that is an answer here, not an error.
  */
-export function rawPost(port, p, pieces, { headers = {}, contentLength = null } = {}) {
+export function rawPost(port, p, pieces, { headers = {}, contentLength = null, paceMs = 0 } = {}) {
   const head = [`POST ${p} HTTP/1.1`, "Host: localhost", "Connection: close"];
   for (const [k, v] of Object.entries(headers)) head.push(`${k}: ${v}`);
   head.push(contentLength === null ? "Transfer-Encoding: chunked" : `Content-Length: ${contentLength}`);
   const frames = pieces.map((b) => (contentLength === null ? Buffer.concat([Buffer.from(`${Buffer.byteLength(b).toString(16)}\r\n`), Buffer.from(b), Buffer.from("\r\n")]) : Buffer.from(b)));
   if (contentLength === null) frames.push(Buffer.from("0\r\n\r\n"));
-  return rawRequest(port, `${head.join("\r\n")}\r\n\r\n`, frames);
+  return rawRequest(port, `${head.join("\r\n")}\r\n\r\n`, frames, paceMs);
 }
 
-function rawRequest(port, head, frames = []) {
+/** `paceMs` > 0 waits that long after each frame: a server that stops reading part-way (a body
+ * over its bound) then answers while nothing of ours is unread, so its close is not a reset that
+ * could discard the answer before we read it. */
+function rawRequest(port, head, frames = [], paceMs = 0) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     const s = net.connect(port, "127.0.0.1", async () => {
@@ -137,6 +140,7 @@ function rawRequest(port, head, frames = []) {
       for (const f of frames) {
         if (s.destroyed || chunks.length) break; // answered already: stop sending
         if (!s.write(f)) await new Promise((r) => s.once("drain", r).once("close", r));
+        if (paceMs) await new Promise((r) => setTimeout(r, paceMs));
       }
     });
     s.setTimeout(30_000, () => s.destroy(new Error("raw request timed out")));
