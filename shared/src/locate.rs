@@ -728,12 +728,13 @@ fn cell_at(c: &Option<ColumnValues>, row: usize) -> Cell {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    /// The pyiceberg fixtures as an object store: keys are paths below the fixture warehouse.
-    struct FsStore(PathBuf);
+    /// The pyiceberg fixtures as an object store: keys are paths below the fixture warehouse
+    /// (also `answer`'s tests).
+    pub(crate) struct FsStore(pub(crate) PathBuf);
 
     impl ObjectStore for FsStore {
         async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {

@@ -174,17 +174,7 @@ fn modes_and_upstream_problems() {
 
 // End to end over the pyiceberg fixtures: two tables that both hold `team@acme.dev/page/home`.
 
-struct FsStore(PathBuf);
-
-impl ObjectStore for FsStore {
-    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
-        let bytes = std::fs::read(self.0.join(key)).map_err(|_| StoreError::NotFound)?;
-        Ok(match range {
-            None => bytes,
-            Some((start, len)) => bytes.get(start as usize..(start + len) as usize).ok_or(StoreError::Failed("range".into()))?.to_vec(),
-        })
-    }
-}
+use crate::locate::tests::FsStore;
 
 struct Fixtures {
     store: FsStore,
