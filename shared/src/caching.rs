@@ -4,9 +4,11 @@
 //! Two layers. The request memo: every read of one request, so a request never reads the same
 //! bytes twice (a batch reads each data-file range once for all refs that need it), up to
 //! [`MEMO_BYTES`]. The isolate cache ([`Immutable`], shared by the requests of one isolate):
-//! manifest lists and manifests (`*.avro`) and Parquet footers never change once written (a new
+//! manifest lists and manifests (`*.avro`), serving-table roots (`*.serving.json`) and Parquet
+//! ranges up to [`FOOTER_BYTES`] (footers, page indexes, pages) never change once written (a new
 //! snapshot writes new files), so reads of them are kept, keyed by object key and range, up to
-//! [`CACHE_BYTES`] (cleared whole when full). A request's immutable reads reach it only when the
+//! [`CACHE_BYTES`] (cleared whole when full). Both layers answer a range that lies inside a read
+//! they hold without reading (the footer inside a serving file's index region). A request's immutable reads reach it only when the
 //! caller says the request succeeded ([`Caching::keep_reads`]): a corrupt or short object must not
 //! stay cached. Metadata JSON is not cached here (the worker keeps it with its TTL).
 
@@ -33,21 +35,63 @@ pub type ReadKey = (String, Option<(u64, u64)>);
 /// Reads and their bytes, in the order made.
 type Reads = Vec<(ReadKey, Vec<u8>)>;
 
-/// Whether a read of `key` may be cached for the isolate's life: Avro manifests, and Parquet
-/// footers (ranges of at most [`FOOTER_BYTES`]).
+/// Whether a read of `key` may be cached for the isolate's life: Avro manifests, serving-table
+/// roots (`vN.serving.json`, create-only), and Parquet ranges of at most [`FOOTER_BYTES`]
+/// (footers, page indexes, single pages: data files are create-only too).
 pub fn immutable(key: &str, range: Option<(u64, u64)>) -> bool {
     match range {
-        None => key.ends_with(".avro"),
+        None => key.ends_with(".avro") || key.ends_with(".serving.json"),
         Some((_, len)) => key.ends_with(".parquet") && len <= FOOTER_BYTES,
+    }
+}
+
+/// Whether `want` lies inside a read of `have` (a whole object holds every range of it that
+/// it has bytes for); `Some(offset into have's bytes)`.
+fn within(have: Option<(u64, u64)>, have_len: usize, want: Option<(u64, u64)>) -> Option<usize> {
+    let (start, len) = want?;
+    let (h_start, h_len) = have.unwrap_or((0, have_len as u64));
+    let end = start.checked_add(len)?;
+    (start >= h_start && end <= h_start.saturating_add(h_len) && end.saturating_sub(h_start) <= have_len as u64)
+        .then(|| usize::try_from(start - h_start).ok())
+        .flatten()
+}
+
+/// Reads by object key, answering a range inside a read already held without a new read (the
+/// footer read after a serving lookup read the whole index region of the file).
+#[derive(Debug, Clone, Default)]
+struct Held {
+    bytes: usize,
+    reads: usize,
+    by_key: HashMap<String, Vec<(Option<(u64, u64)>, Vec<u8>)>>,
+}
+
+impl Held {
+    fn get(&self, key: &str, range: Option<(u64, u64)>) -> Option<Vec<u8>> {
+        let held = self.by_key.get(key)?;
+        if let Some((_, bytes)) = held.iter().find(|(r, _)| *r == range) {
+            return Some(bytes.clone());
+        }
+        let (_, len) = range?;
+        held.iter().find_map(|(r, bytes)| {
+            let at = within(*r, bytes.len(), range)?;
+            bytes.get(at..at.saturating_add(usize::try_from(len).ok()?)).map(<[u8]>::to_vec)
+        })
+    }
+
+    fn insert(&mut self, (key, range): ReadKey, bytes: Vec<u8>) {
+        let held = self.by_key.entry(key).or_default();
+        if held.iter().any(|(r, _)| *r == range) {
+            return;
+        }
+        self.bytes = self.bytes.saturating_add(bytes.len());
+        self.reads = self.reads.saturating_add(1);
+        held.push((range, bytes));
     }
 }
 
 /// The isolate cache: immutable reads and the bytes they hold.
 #[derive(Debug, Clone, Default)]
-pub struct Immutable {
-    bytes: usize,
-    reads: HashMap<ReadKey, Vec<u8>>,
-}
+pub struct Immutable(Held);
 
 impl Immutable {
     /// An empty cache.
@@ -57,35 +101,42 @@ impl Immutable {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.0.bytes
     }
 
     /// Reads held.
     pub fn len(&self) -> usize {
-        self.reads.len()
+        self.0.reads
     }
 
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
-        self.reads.is_empty()
+        self.0.reads == 0
     }
 
     /// Keeps only the reads `keep` says yes to (the benchmark's "metadata warm" isolate).
     pub fn retain(&mut self, mut keep: impl FnMut(&ReadKey) -> bool) {
-        self.reads.retain(|k, _| keep(k));
-        self.bytes = self.reads.values().map(Vec::len).sum();
+        let mut kept = Held::default();
+        for (key, held) in std::mem::take(&mut self.0.by_key) {
+            for (range, bytes) in held {
+                let read_key = (key.clone(), range);
+                if keep(&read_key) {
+                    kept.insert(read_key, bytes);
+                }
+            }
+        }
+        self.0 = kept;
     }
 
-    fn get(&self, key: &ReadKey) -> Option<Vec<u8>> {
-        self.reads.get(key).cloned()
+    fn get(&self, key: &str, range: Option<(u64, u64)>) -> Option<Vec<u8>> {
+        self.0.get(key, range)
     }
 
     fn insert(&mut self, key: ReadKey, bytes: Vec<u8>) {
-        if self.bytes.saturating_add(bytes.len()) > CACHE_BYTES {
+        if self.0.bytes.saturating_add(bytes.len()) > CACHE_BYTES {
             *self = Immutable::default();
         }
-        self.bytes = self.bytes.saturating_add(bytes.len());
-        self.reads.insert(key, bytes);
+        self.0.insert(key, bytes);
     }
 }
 
@@ -96,7 +147,7 @@ pub struct Caching<S> {
     /// Immutable reads of this request (and their bytes, at most [`PENDING_BYTES`]), waiting for
     /// [`Caching::keep_reads`]; past the bound they are simply not kept.
     pending: RefCell<(usize, Reads)>,
-    memo: RefCell<(usize, HashMap<ReadKey, Vec<u8>>)>,
+    memo: RefCell<Held>,
     /// Reads that reached `inner`.
     reads: Cell<u32>,
     /// Bytes those reads returned.
@@ -107,11 +158,11 @@ impl<S: ObjectStore> ObjectStore for Caching<S> {
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
         let cacheable = immutable(key, range);
         let read_key = (key.to_string(), range);
-        if let Some(hit) = self.memo.borrow().1.get(&read_key) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.memo.borrow().get(key, range) {
+            return Ok(hit);
         }
         if cacheable {
-            if let Some(hit) = self.isolate.borrow().get(&read_key) {
+            if let Some(hit) = self.isolate.borrow().get(key, range) {
                 return Ok(hit);
             }
         }
@@ -120,9 +171,8 @@ impl<S: ObjectStore> ObjectStore for Caching<S> {
         self.bytes.set(self.bytes.get().saturating_add(bytes.len() as u64));
         {
             let mut memo = self.memo.borrow_mut();
-            if memo.0.saturating_add(bytes.len()) <= MEMO_BYTES {
-                memo.0 += bytes.len();
-                memo.1.insert(read_key.clone(), bytes.clone());
+            if memo.bytes.saturating_add(bytes.len()) <= MEMO_BYTES {
+                memo.insert(read_key.clone(), bytes.clone());
             }
         }
         if cacheable && bytes.len() <= CACHE_BYTES / 8 {
@@ -143,7 +193,7 @@ impl<S> Caching<S> {
             inner,
             isolate,
             pending: RefCell::new((0, Vec::new())),
-            memo: RefCell::new((0, HashMap::new())),
+            memo: RefCell::new(Held::default()),
             reads: Cell::new(0),
             bytes: Cell::new(0),
         }
@@ -210,6 +260,8 @@ mod tests {
     #[test]
     fn what_is_immutable() {
         assert!(immutable("t/metadata/snap-1.avro", None));
+        assert!(immutable("serving/artifacts/metadata/v3.serving.json", None));
+        assert!(!immutable("serving/artifacts/metadata/version-hint.text", None));
         assert!(!immutable("t/metadata/v1.metadata.json", None));
         assert!(immutable("t/data/a.parquet", Some((100, FOOTER_BYTES))));
         assert!(!immutable("t/data/a.parquet", Some((100, FOOTER_BYTES + 1))), "data pages are not footers");
@@ -251,7 +303,7 @@ mod tests {
         for i in 0..n {
             block_on(s.get(&alloc::format!("f{i}.parquet"), Some((0, FOOTER_BYTES)))).unwrap();
         }
-        assert!(s.memo.borrow().0 <= MEMO_BYTES);
+        assert!(s.memo.borrow().bytes <= MEMO_BYTES);
         assert!(s.pending.borrow().0 <= PENDING_BYTES);
         s.keep_reads();
         assert!(isolate.borrow().bytes() <= PENDING_BYTES);
@@ -274,6 +326,32 @@ mod tests {
         assert_eq!(isolate.borrow().len(), 1);
     }
 
+    /// A serving lookup reads a file's index region `[index_offset, size)`; reading the value
+    /// then asks for the footer, a range inside it: answered from what is held (memo or isolate),
+    /// so a warm lookup costs the `_lookup` page and the value page only.
+    #[test]
+    fn a_range_inside_a_held_read_costs_no_read() {
+        let isolate = Rc::new(RefCell::new(Immutable::new()));
+        let first = Caching::new(Counting::default(), isolate.clone());
+        let whole = block_on(first.get("d.parquet", Some((1000, 500)))).unwrap();
+        assert_eq!(block_on(first.get("d.parquet", Some((1200, 300)))).unwrap(), whole[200..].to_vec());
+        assert_eq!(first.reads(), 1, "the memo answers a contained range");
+        assert!(block_on(first.get("d.parquet", Some((1200, 301)))).is_ok());
+        assert_eq!(first.reads(), 2, "a range past the held one is read");
+        first.keep_reads();
+        let second = Caching::new(Counting::default(), isolate.clone());
+        block_on(second.get("d.parquet", Some((1000, 10)))).unwrap();
+        block_on(second.get("d.parquet", Some((1499, 1)))).unwrap();
+        assert_eq!(second.reads(), 0, "the isolate cache answers contained ranges");
+        block_on(second.get("other.parquet", Some((1000, 10)))).unwrap();
+        assert_eq!(second.reads(), 1, "only for the same key");
+        // A whole object held answers its ranges.
+        block_on(second.get("r.serving.json", None)).unwrap();
+        assert_eq!(block_on(second.get("r.serving.json", Some((2, 3)))).unwrap().len(), 3);
+        assert!(block_on(second.get("r.serving.json", Some((8, 3)))).is_ok());
+        assert_eq!(second.reads(), 3, "a range past a whole object's bytes is read");
+    }
+
     #[test]
     fn the_isolate_cache_is_bounded() {
         let mut c = Immutable::new();
@@ -285,6 +363,7 @@ mod tests {
         c.insert(("9.avro".into(), None), vec![0; 1]);
         assert_eq!((c.len(), c.bytes()), (1, 1), "cleared whole when full");
         c.retain(|(k, _)| k != "9.avro");
+        assert_eq!(c.bytes(), 0);
         assert!(c.is_empty());
     }
 }
