@@ -370,7 +370,79 @@ pub async fn locate<S: ObjectStore>(
     at: &At,
     cost: &mut Cost,
 ) -> Result<Option<Found>, LocateError> {
-    let mut rows = scan(store, table, wanted.ns, wanted.ty, Some(wanted.id), at, cost).await?;
+    let mut rows = scan(store, table, wanted.ns, wanted.ty, Some(wanted.id), at, None, cost).await?;
+    Ok(rows.remove(wanted.id))
+}
+
+/// A serving table's watermark of one source table: the last snapshot it absorbed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermark {
+    /// The snapshot's id.
+    pub snapshot_id: i64,
+    /// Its sequence number: every data file of sequence number at most this one is absorbed.
+    pub sequence_number: i64,
+}
+
+/// Whether the current snapshot of `metadata` only appended after `watermark` (`None`: nothing
+/// absorbed yet, so since the table began): the tail may then be read with [`locate_after`].
+/// `Err` says why not — a snapshot after the watermark that is not an `append` (it may delete or
+/// replace rows the serving table holds), or a history that does not lead back to the watermark
+/// (rolled back, branched, or expired past it).
+pub fn appends_only_after(metadata: &TableMetadata, watermark: Option<Watermark>) -> Result<(), String> {
+    use crate::iceberg::table_metadata::Operation;
+    let mut at = metadata.current_snapshot();
+    // Bounded by the snapshots the metadata holds (a parent cycle must not loop).
+    for _ in 0..=metadata.snapshots.len() {
+        let Some(snap) = at else {
+            return match watermark {
+                None => Ok(()),
+                Some(w) => Err(alloc::format!("the table's history does not reach the watermark snapshot {}", w.snapshot_id)),
+            };
+        };
+        if let Some(w) = watermark {
+            if snap.sequence_number <= w.sequence_number {
+                return if snap.snapshot_id == w.snapshot_id {
+                    Ok(())
+                } else {
+                    Err(alloc::format!(
+                        "snapshot {} is not the watermark snapshot {} (rolled back or branched)",
+                        snap.snapshot_id,
+                        w.snapshot_id
+                    ))
+                };
+            }
+        }
+        if snap.summary.operation != Operation::Append {
+            return Err(alloc::format!(
+                "snapshot {} after the watermark is not an append ({})",
+                snap.snapshot_id,
+                snap.summary.operation.as_str()
+            ));
+        }
+        at = match snap.parent_snapshot_id {
+            None => None,
+            Some(parent) => match metadata.snapshot_by_id(parent) {
+                Some(p) => Some(p),
+                None => return Err(alloc::format!("snapshot {parent} (a parent after the watermark) is no longer in the metadata")),
+            },
+        };
+    }
+    Err("the snapshot history loops".into())
+}
+
+/// [`locate`] over the current snapshot, reading only data committed after the data sequence
+/// number `after` (the tail after a serving table's watermark): manifests added at or before it
+/// and entries whose data sequence number is at most it are skipped without a read, and delete
+/// files are not read (call [`appends_only_after`] first: after the watermark there are only
+/// appends, and older delete files never apply to newer data files).
+pub async fn locate_after<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    wanted: Wanted<'_>,
+    after: i64,
+    cost: &mut Cost,
+) -> Result<Option<Found>, LocateError> {
+    let mut rows = scan(store, table, wanted.ns, wanted.ty, Some(wanted.id), &At::Current, Some(after), cost).await?;
     Ok(rows.remove(wanted.id))
 }
 
@@ -384,7 +456,7 @@ pub async fn list<S: ObjectStore>(
     at: &At,
     cost: &mut Cost,
 ) -> Result<BTreeMap<String, Found>, LocateError> {
-    scan(store, table, ns, ty, None, at, cost).await
+    scan(store, table, ns, ty, None, at, None, cost).await
 }
 
 /// Keeps `found` for `id` when it is newer than what `best` holds.
@@ -453,6 +525,9 @@ fn scan_columns<'a>(equality: &[(i32, &'a str)]) -> (Vec<&'a str>, Vec<(i32, usi
 /// Without delete files only the newest row per id is kept while scanning. With delete files
 /// every matching row is kept with its [`deletes::RowSite`], the deletes are applied, and the
 /// newest surviving row wins (a deleted newer row lets an older one show again).
+///
+/// `after`: only data files of a greater data sequence number, no delete files ([`locate_after`]).
+#[allow(clippy::too_many_arguments)] // the scan's inputs, each needed
 async fn scan<S: ObjectStore>(
     store: &S,
     table: &Table<'_>,
@@ -460,6 +535,7 @@ async fn scan<S: ObjectStore>(
     want_ty: &str,
     want_id: Option<&str>,
     at: &At,
+    after: Option<i64>,
     cost: &mut Cost,
 ) -> Result<BTreeMap<String, Found>, LocateError> {
     let Some(snap) = snapshot(table.metadata, at) else { return Ok(BTreeMap::new()) };
@@ -471,7 +547,10 @@ async fn scan<S: ObjectStore>(
     if let Some(id) = want_id {
         ids.push((field_id(table, "id"), id.as_bytes()));
     }
-    let delete_files = deletes::live_delete_files(store, table, &manifests, &ids, snap.sequence_number, cost).await?;
+    let delete_files = match after {
+        Some(_) => Vec::new(),
+        None => deletes::live_delete_files(store, table, &manifests, &ids, snap.sequence_number, cost).await?,
+    };
     let equality = deletes::equality_columns(table, &delete_files)?;
     let (names, equality_at) = scan_columns(&equality);
     let plan = ScanPlan {
@@ -490,7 +569,8 @@ async fn scan<S: ObjectStore>(
         if mf.content == ManifestContent::Deletes {
             continue;
         }
-        if !manifest_may_contain(table, mf, &plan.ids) {
+        // A manifest added at or before `after` holds only data files of that age or older.
+        if after.is_some_and(|w| mf.sequence_number <= w) || !manifest_may_contain(table, mf, &plan.ids) {
             cost.pruned_manifests = cost.pruned_manifests.saturating_add(1);
             continue;
         }
@@ -510,8 +590,12 @@ async fn scan<S: ObjectStore>(
                 cost.pruned = cost.pruned.saturating_add(1);
                 continue;
             }
-            cost.files = cost.files.saturating_add(1);
             let sequence_number = entry.sequence_number.unwrap_or(plan.snapshot_sequence);
+            if after.is_some_and(|w| sequence_number <= w) {
+                cost.pruned = cost.pruned.saturating_add(1);
+                continue;
+            }
+            cost.files = cost.files.saturating_add(1);
             let file = FileAt { manifest: mf, m_index, e_index, data_file: df, sequence_number };
             scan_data_file(store, &plan, &file, &key, cost, &mut hits).await?;
         }
@@ -669,11 +753,7 @@ pub async fn read_value<S: ObjectStore>(
     column: &str,
     cost: &mut Cost,
 ) -> Result<Option<String>, LocateError> {
-    let values = read_row(store, table, found, &[column], cost).await?;
-    Ok(values.into_iter().next().and_then(|v| match v {
-        Cell::Text(s) => Some(s),
-        _ => None,
-    }))
+    read_value_in(store, Layout::Table(table), found, column, cost).await
 }
 
 /// One value of a row, by physical kind.
@@ -691,6 +771,20 @@ pub enum Cell {
     List(Vec<Option<String>>),
 }
 
+/// Where a found row's columns are and how they are named.
+#[derive(Clone, Copy)]
+pub enum Layout<'a> {
+    /// A file of a source table: columns by name in the table's current schema, then by field id.
+    Table(&'a Table<'a>),
+    /// A serving-table file: columns by name; its page index and footer are the bytes
+    /// `[index_offset, file size)`, read by the lookup already (so cached), and its pages are
+    /// always read one by one.
+    Serving {
+        /// Where the file's page index starts.
+        index_offset: u64,
+    },
+}
+
 /// Reads several columns of a found row in one pass over its row group (merged ranged reads).
 pub async fn read_row<S: ObjectStore>(
     store: &S,
@@ -699,9 +793,65 @@ pub async fn read_row<S: ObjectStore>(
     columns: &[&str],
     cost: &mut Cost,
 ) -> Result<Vec<Cell>, LocateError> {
-    let fr = read_footer(store, cost, &found.file_key, found.file_size).await?;
-    let cols: Vec<Option<usize>> = columns.iter().map(|n| parquet_column(&fr.footer, table, n)).collect();
-    if pages::worth_it(&fr.footer, found.row_group, &cols) {
+    read_row_in(store, Layout::Table(table), found, columns, cost).await
+}
+
+/// [`read_value`] in a file of either [`Layout`].
+pub async fn read_value_in<S: ObjectStore>(
+    store: &S,
+    layout: Layout<'_>,
+    found: &Found,
+    column: &str,
+    cost: &mut Cost,
+) -> Result<Option<String>, LocateError> {
+    let values = read_row_in(store, layout, found, &[column], cost).await?;
+    Ok(values.into_iter().next().and_then(|v| match v {
+        Cell::Text(s) => Some(s),
+        _ => None,
+    }))
+}
+
+/// The footer of a serving-table file from its index region `[index_offset, size)`.
+pub async fn read_index_region<S: ObjectStore>(
+    store: &S,
+    cost: &mut Cost,
+    key: &str,
+    size: u64,
+    index_offset: u64,
+) -> Result<FooterRead, LocateError> {
+    if index_offset >= size {
+        return Err(corrupt(key, "the index offset is past the end of the file"));
+    }
+    let tail = fetch(store, cost, key, Some((index_offset, size - index_offset))).await?;
+    match parquet::parse_footer(&tail, size) {
+        Ok(footer) => Ok(FooterRead { footer, tail_start: index_offset, tail }),
+        Err(FooterNeeds::More { .. }) => Err(corrupt(key, "the footer starts before the index offset")),
+        Err(FooterNeeds::Invalid(e)) => Err(corrupt(key, e.description())),
+    }
+}
+
+/// [`read_row`] in a file of either [`Layout`].
+pub async fn read_row_in<S: ObjectStore>(
+    store: &S,
+    layout: Layout<'_>,
+    found: &Found,
+    columns: &[&str],
+    cost: &mut Cost,
+) -> Result<Vec<Cell>, LocateError> {
+    let (fr, cols, paged) = match layout {
+        Layout::Table(table) => {
+            let fr = read_footer(store, cost, &found.file_key, found.file_size).await?;
+            let cols: Vec<Option<usize>> = columns.iter().map(|n| parquet_column(&fr.footer, table, n)).collect();
+            let paged = pages::worth_it(&fr.footer, found.row_group, &cols);
+            (fr, cols, paged)
+        }
+        Layout::Serving { index_offset } => {
+            let fr = read_index_region(store, cost, &found.file_key, found.file_size, index_offset).await?;
+            let cols: Vec<Option<usize>> = columns.iter().map(|n| fr.footer.column_by_name(n)).collect();
+            (fr, cols, true)
+        }
+    };
+    if paged {
         let row = found.row as u64;
         let rows = [(row, row.saturating_add(1))];
         if let Some(mut windows) = pages::read_windows(store, cost, &found.file_key, &fr, found.row_group, &cols, &rows).await? {
@@ -924,5 +1074,7 @@ pub(crate) mod tests {
 mod delete_tests;
 #[cfg(test)]
 mod page_tests;
+#[cfg(test)]
+mod tail_tests;
 #[cfg(test)]
 mod test_table;
