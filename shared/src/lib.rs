@@ -29,6 +29,8 @@
 //! - [`json_array`]: push splitter for a JSON-array body into raw top-level elements.
 //! - [`gzip`]: streaming gzip decoding with a hard bound on inflated output.
 //! - `parquet` (feature `parquet`): Parquet footers, row-group pruning and column-chunk decoding.
+//! - [`serving`]: the serving table (#15): key, winner order, lookup entry, root, bloom filter,
+//!   and the compactor's planner.
 //!
 //! Nothing here writes Parquet or Avro: the writers are the `iceberg-writer` crate (`writer/`).
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -70,6 +72,7 @@ pub mod problem;
 pub mod record;
 pub mod retry;
 pub mod route;
+pub mod serving;
 pub mod signed;
 pub mod state;
 pub mod tenant;

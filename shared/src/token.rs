@@ -306,7 +306,7 @@ fn b64_value(c: u8) -> Option<u32> {
 }
 
 /// Appends the unpadded base64url encoding of `data` to `out`.
-fn b64_encode_into(data: &[u8], out: &mut String) {
+pub(crate) fn b64_encode_into(data: &[u8], out: &mut String) {
     for chunk in data.chunks(3) {
         let mut n = 0u32;
         for (i, &b) in chunk.iter().enumerate() {
@@ -321,7 +321,7 @@ fn b64_encode_into(data: &[u8], out: &mut String) {
 
 /// Decodes unpadded base64url. `None` for padding, any other invalid character, an impossible
 /// length, or non-zero trailing bits (so every byte string has exactly one accepted encoding).
-fn b64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     if bytes.len() % 4 == 1 {
         return None;

@@ -1,0 +1,22 @@
+//! The serving table (issue #15, `docs/design/serving-table.md`): a derived Iceberg table that a
+//! compactor keeps sorted by key, so a lookup reads a bounded number of small objects whatever
+//! the source tables look like. Everything here is logic over bytes and values, no I/O, `no_std`:
+//!
+//! - [`key`]: the key of a row, `ns 0x00 type 0x00 id`, whose byte order is the tuple order.
+//! - [`order`]: [`order::Order`], the one total order that picks the winning version.
+//! - [`entry`]: the `_lookup` cell (key, order, tombstone, visibility, owners, hash, size).
+//! - [`root`]: the sidecar root `metadata/vN.serving.json` (sources and their watermarks, live
+//!   files and their key ranges, the merge cursor) and which files may hold a key.
+//! - [`bloom`]: Parquet's split-block bloom filter over xxHash64, kept in the root for L0 files.
+//! - [`plan`]: the compactor's pure planner (newest per key, file splitting, merge steps, the
+//!   next root).
+//! - `lookup` (feature `reader`): serve's lookup in the serving table.
+
+pub mod bloom;
+pub mod entry;
+pub mod key;
+#[cfg(feature = "reader")]
+pub mod lookup;
+pub mod order;
+pub mod plan;
+pub mod root;
