@@ -107,6 +107,14 @@ describe("stand-in", () => {
     assert.equal((await missing.json()).error.type, "NoSuchTableException");
   });
 
+  test("/flush takes POST only: other methods are 405 with Allow", async () => {
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      const res = await h.standin("/flush", { method });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get("allow"), "POST", method);
+    }
+  });
+
   for (const mode of MODES) {
     test(`${mode}: posted records read back field by field after a flush`, async () => {
       const recs = records(mode);

@@ -231,7 +231,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
     if path == "/flush" {
         if method != Method::Post {
-            return iceberg_error(405, "MethodNotAllowed", "POST /flush");
+            return iceberg_error(405, "MethodNotAllowed", "POST /flush").and_then(|r| r.headers().set("Allow", "POST").map(|()| r));
         }
         let modes: Vec<String> = match query("mode") {
             Some(m) => vec![m],
