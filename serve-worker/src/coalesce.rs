@@ -24,7 +24,7 @@ pub const MAX_ENTRIES: usize = 10_000;
 const POLL_MS: u64 = 5;
 
 /// What a read yields.
-pub type Outcome = (Result<Answer, Problem>, Cost);
+pub type Outcome = (Result<Answer, Problem>, Cost, shared::answer::Trace);
 
 thread_local! {
     static FLIGHTS: RefCell<Flights<Outcome>> = RefCell::new(Flights::new(TTL_MS, DONE_MS, MAX_ENTRIES));

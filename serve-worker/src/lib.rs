@@ -29,7 +29,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
         let (table_reads, joined, tracked) = coalesce::stats();
         let counters = [("table_reads", table_reads), ("coalesced", joined), ("in_flight", tracked as u64)];
-        return glue::json(200, &shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes(), &counters));
+        let mut body = shared::health::body("serve", VERSION, glue::instance_resets(), glue::memory_bytes(), &counters);
+        // The serving table's member (an object, so not one of the numeric counters).
+        if body.ends_with('}') {
+            body.pop();
+            body.push_str(",\"serving\":");
+            body.push_str(&tables::serving_health(&tables::Config::from_env(&env)).to_string());
+            body.push('}');
+        }
+        return glue::json(200, &body);
     }
     if path == "/$.content/batch" {
         return match method {

@@ -2,7 +2,7 @@
 //! configured tables, check visibility, and answer with the representation asked for.
 
 use serde_json::Value;
-use shared::answer::{self, Answer, Body, Reads};
+use shared::answer::{self, Answer, Body, Reads, Serving, Trace};
 use shared::content::{self, ContentRef, Reader, Representation};
 
 use shared::cache_policy::{client_cache_control, freshness, Freshness, Windows};
@@ -20,7 +20,40 @@ use crate::tables::{self, Config};
 #[derive(Clone, Copy)]
 enum Source {
     Cache,
-    Table,
+    /// The serving table.
+    Serving,
+    /// The source tables (the tail after the serving watermark, or every table).
+    Tail,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Cache => "cache",
+            Source::Serving => "serving",
+            Source::Tail => "tail",
+        }
+    }
+}
+
+/// A reason as a `Server-Timing` `desc` (a quoted string): printable ASCII, no quotes or
+/// backslashes, at most 200 bytes.
+fn timing_text(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).take(200).collect()
+}
+
+/// `Server-Timing` members that say how the serving table took part.
+fn serving_timing(trace: &Trace) -> String {
+    let serving = match &trace.serving {
+        Serving::Fallback(reason) => format!("fallback: {}", timing_text(reason)),
+        s => s.status().to_string(),
+    };
+    format!(
+        "source;desc=\"{}\", serving-reads;desc=\"{}\", tail-reads;desc=\"{}\", serving;desc=\"{serving}\"",
+        trace.source.unwrap_or("tail"),
+        trace.serving_reads,
+        trace.tail_reads
+    )
 }
 
 /// Handles a content request; `rest` is the path after `/$.content/`.
@@ -129,7 +162,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                         let Ok(bucket) = env.bucket("WAREHOUSE") else { return };
                         let r2 = crate::store::r2(bucket);
                         let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
-                        if let Ok(Answer::Body(fresh)) = answer(&c, reader, &cfg, &r2, &mut Cost::default()).await {
+                        let mut trace = Trace::default();
+                        let outcome = answer(&c, reader, &cfg, &r2, &mut Cost::default(), &mut trace).await;
+                        crate::tables::note_serving(&trace);
+                        if let Ok(Answer::Body(fresh)) = outcome {
                             r2.keep_reads();
                             if !state.current(fresh.ts, &fresh.dedupe) {
                                 return;
@@ -168,19 +204,23 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         reads_ns,
         if bypass { "1" } else { "0" },
     ]);
-    let (outcome, cost) = crate::coalesce::run(coalesce_key, !bypass, async {
+    let (outcome, cost, trace) = crate::coalesce::run(coalesce_key, !bypass, async {
         let mut cost = Cost::default();
-        let outcome = answer(&c, reader, &cfg, &r2, &mut cost).await;
+        let mut trace = Trace::default();
+        let outcome = answer(&c, reader, &cfg, &r2, &mut cost, &mut trace).await;
         if outcome.is_ok() {
             r2.keep_reads();
         }
-        (outcome, cost)
+        crate::tables::note_serving(&trace);
+        (outcome, cost, trace)
     })
     .await;
     match outcome {
         Ok(Answer::Body(b)) => {
+            let source = if trace.source == Some("serving") { Source::Serving } else { Source::Tail };
             let timing = format!(
-                "r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", fetches;desc=\"{} ({} bytes, isolate cache included)\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
+                "{}, r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", fetches;desc=\"{} ({} bytes, isolate cache included)\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
+                serving_timing(&trace),
                 r2.reads(),
                 r2.bytes(),
                 cost.reads,
@@ -201,7 +241,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                 let tag = tag.clone();
                 ctx.wait_until(async move { cache::store(&key, &entry, stored, &tag).await });
             }
-            finish_with(b, Source::Table, 0, stored.with_max_age(max_age.as_deref()), Some(timing))
+            finish_with(b, source, 0, stored.with_max_age(max_age.as_deref()), Some(timing))
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
@@ -247,7 +287,7 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
-    match answer(&c, Reader::Token(&claims), &cfg, &r2, &mut Cost::default()).await {
+    match answer(&c, Reader::Token(&claims), &cfg, &r2, &mut Cost::default(), &mut Trace::default()).await {
         Ok(Answer::Body(_)) => {}
         Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
     }
@@ -287,13 +327,7 @@ fn respond(
     h.set("cache-tag", tag)?;
     let cache_control = if bypass { "no-store".to_string() } else { client_cache_control(b.private, age_ms, windows) };
     h.set("cache-control", &cache_control)?;
-    h.set(
-        "x-artifact-source",
-        match source {
-            Source::Cache => "cache",
-            Source::Table => "table",
-        },
-    )?;
+    h.set("x-artifact-source", source.as_str())?;
     h.set("x-artifact-age", &(age_ms / 1_000).to_string())?;
     if b.private {
         h.set("vary", "authorization")?;
@@ -302,18 +336,25 @@ fn respond(
         h.set("content-security-policy", csp)?;
         h.set("x-content-type-options", "nosniff")?;
     }
-    let timing = timing.unwrap_or_else(|| "cache;desc=\"hit\", r2-reads;desc=\"0\", r2-bytes;desc=\"0\"".into());
+    let timing = timing.unwrap_or_else(|| "source;desc=\"cache\", cache;desc=\"hit\", r2-reads;desc=\"0\", r2-bytes;desc=\"0\"".into());
     h.set("server-timing", &timing)?;
     Ok(res)
 }
 
-/// The core's answer (`shared::answer`) over this request's R2 reads and the configured tables,
-/// counted as one table read for `/$.health`.
-async fn answer(c: &ContentRef, reader: Reader<'_>, cfg: &Config, r2: &R2, cost: &mut Cost) -> std::result::Result<Answer, Problem> {
+/// The core's answer (`shared::answer`) over this request's R2 reads and the configured tables
+/// (and the serving table when `SERVING_ROOT` is set), counted as one table read for `/$.health`.
+async fn answer(
+    c: &ContentRef,
+    reader: Reader<'_>,
+    cfg: &Config,
+    r2: &R2,
+    cost: &mut Cost,
+    trace: &mut Trace,
+) -> std::result::Result<Answer, Problem> {
     crate::coalesce::count_table_read();
     let catalog = tables::Tables { cfg, r2 };
     let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
-    reads.answer(c, reader, cost).await
+    reads.answer(c, reader, cost, trace).await
 }
 
 /// Most items a listing page holds.
@@ -465,7 +506,7 @@ impl Batch {
             return too_large(positions);
         }
         let result = match e.parsed {
-            Some(c) => answer(&c, reader, &self.cfg, &self.r2, &mut self.cost).await.map(|a| (a, c.representation)),
+            Some(c) => answer(&c, reader, &self.cfg, &self.r2, &mut self.cost, &mut Trace::default()).await.map(|a| (a, c.representation)),
             None => Err(match content::parse(r.strip_prefix(content::PREFIX).unwrap_or(r)) {
                 Err(e) => Problem::from(e),
                 Ok(_) => Problem::new(400, "bad-ref", "Bad Request", "a ref is ns/type/id.ext"),

@@ -5,14 +5,20 @@
 //! `metadata/*.metadata.json` (`v3.metadata.json`, `00005-<uuid>.metadata.json`). The REST
 //! catalog (`CATALOG_URL`): `loadTable` names the current `metadata-location`. Parsed metadata is
 //! kept for `METADATA_TTL_SECONDS`, keyed by its location.
+//!
+//! The serving table (`SERVING_ROOT`, empty: off): its pointer `metadata/version-hint.text` is
+//! trusted for `METADATA_TTL_SECONDS` like the tables' pointers; the root it names
+//! (`vN.serving.json`, create-only) is kept parsed for the isolate's life. The last root and
+//! serving state a read saw are kept for `/$.health`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use shared::answer::{Catalog, Policy};
+use shared::answer::{Catalog, Policy, Serving, Trace};
 use shared::iceberg::table_metadata::TableMetadata;
 use shared::locate::{key_for, LocateError, ObjectStore, StoreError};
+use shared::serving::root::{root_key, Root};
 use worker::{Date, Env};
 
 use crate::store::R2;
@@ -36,6 +42,8 @@ pub struct Config {
     pub catalog_token: Option<String>,
     /// Cache lifetime of pointers and metadata, ms.
     pub ttl_ms: f64,
+    /// The serving table's root in the bucket (`SERVING_ROOT`; empty: no serving table).
+    pub serving_root: String,
     /// `UNOWNED_VISIBILITY` (visibility of rows that have none: tables written by other tools)
     /// and `TRUSTED_ORGS` (comma-separated orgs whose *public* HTML runs unsanitised; default none:
     /// every tenant's HTML is sanitised, since all tenants share one origin).
@@ -75,6 +83,7 @@ impl Config {
                 .map(|s| s.to_string())
                 .or_else(|| env.var("CATALOG_TOKEN").ok().map(|v| v.to_string())),
             ttl_ms: var(env, "METADATA_TTL_SECONDS").trim().parse::<f64>().unwrap_or(5.0) * 1000.0,
+            serving_root: var(env, "SERVING_ROOT").trim().trim_end_matches('/').to_string(),
             policy: Policy {
                 unowned_visibility: shared::record::Visibility::parse(var(env, "UNOWNED_VISIBILITY").trim())
                     .unwrap_or(shared::record::Visibility::Public),
@@ -89,7 +98,14 @@ thread_local! {
     static POINTERS: RefCell<HashMap<String, (f64, String)>> = RefCell::new(HashMap::new());
     /// Metadata key → (fetched at, parsed metadata).
     static METADATA: RefCell<HashMap<String, (f64, Rc<TableMetadata>)>> = RefCell::new(HashMap::new());
+    /// Serving root key → parsed root (create-only: kept until replaced by a newer one).
+    static ROOTS: RefCell<HashMap<String, Rc<Root>>> = RefCell::new(HashMap::new());
+    /// The serving state of the last read that used the tables, and the last root seen.
+    static LAST_SERVING: RefCell<(Serving, Option<Rc<Root>>)> = const { RefCell::new((Serving::Off, None)) };
 }
+
+/// Roots kept parsed (the current one and a few a slow request may still use).
+const MAX_ROOTS: usize = 4;
 
 const MAX_CACHED: usize = 256;
 
@@ -211,6 +227,91 @@ pub async fn metadata(cfg: &Config, r2: &R2, key: &str) -> Result<Rc<TableMetada
     Ok(parsed)
 }
 
+/// The serving table's current root key, from its pointer (a number `N` → `vN.serving.json`).
+async fn serving_pointer(r2: &R2, root: &str) -> Result<String, LocateError> {
+    let hint_key = format!("{root}/metadata/version-hint.text");
+    let bytes = r2.get(&hint_key, None).await.map_err(store_err(&hint_key))?;
+    let hint = String::from_utf8_lossy(&bytes).trim().to_string();
+    match hint.parse::<u64>() {
+        Ok(n) => Ok(root_key(root, n)),
+        Err(_) => Err(LocateError::Corrupt { key: hint_key, reason: "the serving version hint is not a number".into() }),
+    }
+}
+
+/// The serving table's current root, parsed (`None`: `SERVING_ROOT` is empty).
+pub async fn serving_root(cfg: &Config, r2: &R2) -> Result<Option<Rc<Root>>, LocateError> {
+    if cfg.serving_root.is_empty() {
+        return Ok(None);
+    }
+    let id = format!("serving:{}", cfg.serving_root);
+    let key = match fresh(&POINTERS, &id, cfg.ttl_ms) {
+        Some(k) => k,
+        None => {
+            let k = serving_pointer(r2, &cfg.serving_root).await?;
+            remember(&POINTERS, &id, k.clone());
+            k
+        }
+    };
+    if let Some(root) = ROOTS.with(|r| r.borrow().get(&key).cloned()) {
+        return Ok(Some(root));
+    }
+    let bytes = r2.get(&key, None).await.map_err(store_err(&key))?;
+    let root = Rc::new(Root::parse(&bytes).map_err(|reason| LocateError::Corrupt { key: key.clone(), reason })?);
+    ROOTS.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= MAX_ROOTS {
+            r.clear();
+        }
+        r.insert(key, root.clone());
+    });
+    Ok(Some(root))
+}
+
+/// Remembers how a read used the serving table, for `/$.health` (reads that did not use it,
+/// `@version` ones, change nothing).
+pub fn note_serving(trace: &Trace) {
+    if trace.serving == Serving::Off {
+        return;
+    }
+    LAST_SERVING.with(|l| {
+        let mut l = l.borrow_mut();
+        l.0 = trace.serving.clone();
+        if trace.root.is_some() {
+            l.1 = trace.root.clone();
+        }
+    });
+}
+
+/// `/$.health`'s `serving` member: the last read's state (`off` when `SERVING_ROOT` is empty)
+/// and the last root this isolate saw (version, sources and their watermarks and errors).
+pub fn serving_health(cfg: &Config) -> serde_json::Value {
+    if cfg.serving_root.is_empty() {
+        return serde_json::json!({ "status": "off", "reason": null, "version": null, "sources": [] });
+    }
+    LAST_SERVING.with(|l| {
+        let l = l.borrow();
+        let reason = match &l.0 {
+            Serving::Fallback(r) => Some(r.clone()),
+            _ => None,
+        };
+        // Before any read: on (nothing has failed yet).
+        let status = match l.0 {
+            Serving::Off => "on",
+            ref s => s.status(),
+        };
+        let sources: Vec<serde_json::Value> = l.1.as_ref().map_or_else(Vec::new, |root| {
+            root.sources
+                .iter()
+                .map(|s| {
+                    let watermark = s.snapshot_id.map(|id| serde_json::json!({ "snapshot_id": id, "sequence_number": s.sequence_number }));
+                    serde_json::json!({ "id": s.id, "watermark": watermark, "error": s.error })
+                })
+                .collect()
+        });
+        serde_json::json!({ "status": status, "reason": reason, "version": l.1.as_ref().map(|r| r.version), "sources": sources })
+    })
+}
+
 /// The configured tables as the core's [`Catalog`], over this request's reads.
 pub struct Tables<'a> {
     /// Where the tables are.
@@ -230,5 +331,16 @@ impl Catalog for Tables<'_> {
 
     fn prefix_for(&self, location: &str) -> &str {
         self.cfg.prefix_for(location)
+    }
+
+    async fn serving_root(&self) -> Result<Option<Rc<Root>>, LocateError> {
+        serving_root(self.cfg, self.r2).await
+    }
+
+    /// Table roots by their bucket prefix; catalog tables as `catalog:<table>` (the compactor
+    /// names its sources by table root, so a catalog configuration falls back).
+    fn source_ids(&self) -> Vec<String> {
+        let catalog = self.cfg.catalog_tables.iter().filter(|_| !self.cfg.catalog_url.is_empty()).map(|t| format!("catalog:{t}"));
+        self.cfg.roots.iter().cloned().chain(catalog).collect()
     }
 }

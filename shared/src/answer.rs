@@ -6,6 +6,11 @@
 //! `@version`, the cache scope, `.json` owner hiding, the `ETag`, the dedupe key), then the
 //! representation ([`Reads::answer`]; the `.json` record layout is [`record_json`]). The object
 //! store, the tables ([`Catalog`]) and the HTML rewriter ([`Html`]) are the caller's.
+//!
+//! With a serving table (`docs/design/serving-table.md`), a latest read is the newest of the
+//! serving-table lookup and the tail (each source's snapshots after the root's watermark); any
+//! serving error falls back to reading the source tables whole, as without it ([`Trace`] says
+//! which path answered and why).
 
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
@@ -17,9 +22,12 @@ use serde_json::{Map, Value};
 
 use crate::content::{self, ContentRef, Reader, Representation, Version};
 use crate::iceberg::table_metadata::TableMetadata;
-use crate::locate::{self, At, Cell, Cost, Found, LocateError, ObjectStore, Table, Wanted};
+use crate::locate::{self, At, Cell, Cost, Found, Layout, LocateError, ObjectStore, Table, Wanted, Watermark};
 use crate::problem::Problem;
 use crate::record::{Content, Mode, Visibility, COLUMNS};
+use crate::serving::lookup::{self, Hit};
+use crate::serving::order::Order;
+use crate::serving::root::Root;
 
 /// What the cache stores and the client gets, before headers are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +101,100 @@ pub trait Catalog {
     fn metadata(&self, key: &str) -> impl Future<Output = Result<Rc<TableMetadata>, LocateError>>;
     /// The configured prefix of `location`.
     fn prefix_for(&self, location: &str) -> &str;
+    /// The serving table's current root (`None`: no serving table configured). The pointer is
+    /// trusted for the metadata TTL, the root (create-only) for as long as the caller likes.
+    fn serving_root(&self) -> impl Future<Output = Result<Option<Rc<Root>>, LocateError>> {
+        async { Ok(None) }
+    }
+    /// The id of every configured table as a serving root names its sources (the table root),
+    /// in [`Catalog::metadata_keys`] order.
+    fn source_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Whether the serving table took part in a read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Serving {
+    /// No serving table configured (or an `@version` read: history reads the source tables).
+    #[default]
+    Off,
+    /// The serving table and the tail answered.
+    On,
+    /// The serving table could not be used: the source tables answered whole, as without it.
+    Fallback(String),
+}
+
+impl Serving {
+    /// `on`, `off` or `fallback`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Serving::Off => "off",
+            Serving::On => "on",
+            Serving::Fallback(_) => "fallback",
+        }
+    }
+}
+
+/// How one read was answered, for `Server-Timing` and `/$.health`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// The serving table's part.
+    pub serving: Serving,
+    /// Where the answer's row came from: `serving` or `tail` (`None`: no row).
+    pub source: Option<&'static str>,
+    /// Reads of the serving table (pointer, root, index regions, pages, the value page).
+    pub serving_reads: u32,
+    /// Reads of the source tables (pointers, metadata, manifests, data files).
+    pub tail_reads: u32,
+    /// The serving root the read used, when it got one.
+    pub root: Option<Rc<Root>>,
+}
+
+/// Where the winning row is and how to read its columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// A source table, by its metadata.
+    Table(Rc<TableMetadata>),
+    /// A serving-table file; `mode` is its source's.
+    Serving {
+        /// Where the file's index region starts.
+        index_offset: u64,
+        /// The source table's mode.
+        mode: Option<String>,
+    },
+}
+
+/// The newest row for a read and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Winner {
+    /// The row.
+    pub found: Found,
+    /// Where it is.
+    pub origin: Origin,
+}
+
+/// Why the serving path did not answer: the serving table failed (fall back), or the read failed
+/// as it would have without a serving table.
+enum Fail {
+    Serving(String),
+    Problem(Problem),
+}
+
+impl From<Problem> for Fail {
+    fn from(p: Problem) -> Fail {
+        Fail::Problem(p)
+    }
+}
+
+impl From<LocateError> for Fail {
+    fn from(e: LocateError) -> Fail {
+        Fail::Problem(e.into())
+    }
+}
+
+fn serving_failed(e: LocateError) -> Fail {
+    Fail::Serving(e.to_string())
 }
 
 /// Where an HTML page sits, for rewriting its links, and whether to sanitise it.
@@ -271,8 +373,9 @@ pub struct Reads<'a, S, C, H> {
 }
 
 impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
-    /// The newest row for `c` at `at` across the configured tables, and its table's metadata.
-    pub async fn newest(&self, c: &ContentRef, at: &At, cost: &mut Cost) -> Result<Option<(Found, Rc<TableMetadata>)>, Problem> {
+    /// The newest row for `c` at `at` across the configured tables, and its table's metadata,
+    /// reading every table (the path without a serving table, and every `@version` read).
+    pub async fn newest_in_tables(&self, c: &ContentRef, at: &At, cost: &mut Cost) -> Result<Option<Winner>, Problem> {
         let keys = self.catalog.metadata_keys().await?;
         let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
         let mut best: Option<(Found, Rc<TableMetadata>)> = None;
@@ -286,7 +389,108 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 }
             }
         }
-        Ok(best)
+        Ok(best.map(|(found, metadata)| Winner { found, origin: Origin::Table(metadata) }))
+    }
+
+    /// The store's reads so far (the locator's fetches when the store does not count them).
+    fn reads(&self, cost: &Cost) -> u32 {
+        self.store.reads_made().unwrap_or(cost.reads)
+    }
+
+    /// The newest row for `c` at `at`: from the serving table and the tail for a latest read
+    /// when a serving table is configured (falling back to every table whole when it fails),
+    /// else from every table. `trace` says which.
+    pub async fn newest(&self, c: &ContentRef, at: &At, cost: &mut Cost, trace: &mut Trace) -> Result<Option<Winner>, Problem> {
+        if matches!(at, At::Current) {
+            let before = self.reads(cost);
+            match self.newest_with_serving(c, cost, trace).await {
+                Ok(Some(w)) => return Ok(w),
+                Ok(None) => {}
+                Err(Fail::Problem(p)) => return Err(p),
+                Err(Fail::Serving(reason)) => {
+                    trace.serving = Serving::Fallback(reason);
+                    // What was read for the serving path is the serving path's cost.
+                    trace.serving_reads = self.reads(cost).saturating_sub(before).saturating_sub(trace.tail_reads);
+                }
+            }
+        }
+        let before = self.reads(cost);
+        let w = self.newest_in_tables(c, at, cost).await;
+        trace.tail_reads = trace.tail_reads.saturating_add(self.reads(cost).saturating_sub(before));
+        if let Ok(Some(_)) = &w {
+            trace.source = Some("tail");
+        }
+        w
+    }
+
+    /// The serving path: `Ok(None)` when there is no serving table, `Ok(Some(winner))` when it
+    /// answered, `Err(Fail::Serving)` to fall back.
+    async fn newest_with_serving(&self, c: &ContentRef, cost: &mut Cost, trace: &mut Trace) -> Result<Option<Option<Winner>>, Fail> {
+        let start = self.reads(cost);
+        let root = match self.catalog.serving_root().await {
+            Ok(None) => return Ok(None),
+            Ok(Some(root)) => root,
+            Err(e) => return Err(serving_failed(e)),
+        };
+        trace.root = Some(root.clone());
+        let ids = self.catalog.source_ids();
+        if root.sources.len() != ids.len() || root.sources.iter().zip(&ids).any(|(s, id)| s.id != *id) {
+            return Err(Fail::Serving(alloc::format!(
+                "the serving root's sources ({}) are not the configured tables ({})",
+                root.sources.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(","),
+                ids.join(",")
+            )));
+        }
+        let mut serving_reads = self.reads(cost).saturating_sub(start);
+        // The tail: per source, what it committed after the watermark.
+        let before = self.reads(cost);
+        let keys = self.catalog.metadata_keys().await?;
+        let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
+        let mut best: Option<(Order, Winner)> = None;
+        for (i, (key, source)) in keys.iter().zip(&root.sources).enumerate() {
+            if source.metadata.as_deref() == Some(key.as_str()) {
+                continue;
+            }
+            let metadata = self.catalog.metadata(key).await?;
+            let watermark = match (source.snapshot_id, source.sequence_number) {
+                (Some(snapshot_id), Some(sequence_number)) => Some(Watermark { snapshot_id, sequence_number }),
+                _ => None,
+            };
+            locate::appends_only_after(&metadata, watermark).map_err(|why| Fail::Serving(alloc::format!("{}: {why}", source.id)))?;
+            let table = Table { metadata: &metadata, location_prefix: self.catalog.prefix_for(&metadata.location) };
+            let after = watermark.map_or(i64::MIN, |w| w.sequence_number);
+            if let Some(f) = locate::locate_after(self.store, &table, wanted, after, cost).await? {
+                let order = Order {
+                    ts: f.order.ts,
+                    seq: f.order.sequence_number,
+                    source: u32::try_from(i).unwrap_or(u32::MAX),
+                    pos: f.order.position,
+                };
+                if best.as_ref().is_none_or(|(b, _)| order > *b) {
+                    best = Some((order, Winner { found: f, origin: Origin::Table(metadata.clone()) }));
+                }
+            }
+        }
+        trace.tail_reads = self.reads(cost).saturating_sub(before);
+        // The serving table.
+        let before = self.reads(cost);
+        let key = crate::serving::key::key(&c.ns, &c.ty, &c.id);
+        let hit = lookup::lookup(self.store, &root, &key, cost).await.map_err(serving_failed)?;
+        serving_reads = serving_reads.saturating_add(self.reads(cost).saturating_sub(before));
+        trace.serving_reads = serving_reads;
+        trace.serving = Serving::On;
+        let mut source = "tail";
+        if let Some(Hit { found, order, index_offset }) = hit {
+            if best.as_ref().is_none_or(|(b, _)| order > *b) {
+                let mode = usize::try_from(order.source).ok().and_then(|s| root.sources.get(s)).and_then(|s| s.mode.clone());
+                best = Some((order, Winner { found, origin: Origin::Serving { index_offset, mode } }));
+                source = "serving";
+            }
+        }
+        if best.is_some() {
+            trace.source = Some(source);
+        }
+        Ok(Some(best.map(|(_, w)| w)))
     }
 
     /// The live rows of `ns`/`ty` across the configured tables, newest per id, in id order.
@@ -305,23 +509,83 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         Ok(merged)
     }
 
-    /// The answer to `reader` for `c`: a body, a 404 problem, or an upstream failure.
-    pub async fn answer(&self, c: &ContentRef, reader: Reader<'_>, cost: &mut Cost) -> Result<Answer, Problem> {
-        let Some((found, metadata)) = self.newest(c, &at(c.version), cost).await? else { return Ok(Answer::Problem(not_found(c))) };
+    /// The answer to `reader` for `c`: a body, a 404 problem, or an upstream failure; `trace`
+    /// says how it was read. A serving-table file that fails while its value is read sends the
+    /// read back to the source tables (as any other serving failure does).
+    pub async fn answer(&self, c: &ContentRef, reader: Reader<'_>, cost: &mut Cost, trace: &mut Trace) -> Result<Answer, Problem> {
+        match self.answer_once(c, reader, cost, trace).await {
+            Ok(a) => Ok(a),
+            Err(Fail::Problem(p)) => Err(p),
+            Err(Fail::Serving(reason)) => {
+                let before = self.reads(cost);
+                trace.serving = Serving::Fallback(reason);
+                trace.source = None;
+                let result = match self.newest_in_tables(c, &at(c.version), cost).await {
+                    Ok(Some(w)) => {
+                        trace.source = Some("tail");
+                        match self.answer_from(c, reader, w, None, cost).await {
+                            Ok(a) => Ok(a),
+                            Err(Fail::Problem(p)) => Err(p),
+                            // Not reached: the source tables' rows are not serving reads.
+                            Err(Fail::Serving(reason)) => Err(Problem::new(502, "bad-upstream-object", "Bad Gateway", reason)),
+                        }
+                    }
+                    Ok(None) => Ok(Answer::Problem(not_found(c))),
+                    Err(p) => Err(p),
+                };
+                trace.tail_reads = trace.tail_reads.saturating_add(self.reads(cost).saturating_sub(before));
+                result
+            }
+        }
+    }
+
+    async fn answer_once(&self, c: &ContentRef, reader: Reader<'_>, cost: &mut Cost, trace: &mut Trace) -> Result<Answer, Fail> {
+        let Some(winner) = self.newest(c, &at(c.version), cost, trace).await? else { return Ok(Answer::Problem(not_found(c))) };
         // Refused before the current row is read (a `@version` needs both).
-        if !readable(&found, visibility_of(&found, self.policy.unowned_visibility), &c.ns, reader) {
+        if !readable(&winner.found, visibility_of(&winner.found, self.policy.unowned_visibility), &c.ns, reader) {
             return Ok(Answer::Problem(not_found(c)));
         }
         let current = match c.version {
             Version::Latest => None,
-            _ => match self.newest(c, &At::Current, cost).await? {
-                Some((current, _)) => Some(current),
+            _ => match self.newest_in_tables(c, &At::Current, cost).await? {
+                Some(current) => Some(current.found),
                 None => return Ok(Answer::Problem(not_found(c))),
             },
         };
-        let Some(d) = decide(c, reader, &found, current.as_ref(), self.policy) else { return Ok(Answer::Problem(not_found(c))) };
-        let table = Table { metadata: &metadata, location_prefix: self.catalog.prefix_for(&metadata.location) };
-        let mode = mode_of(&metadata.location);
+        let before = self.reads(cost);
+        let from_serving = matches!(winner.origin, Origin::Serving { .. });
+        let answer = self.answer_from(c, reader, winner, current.as_ref(), cost).await;
+        let spent = self.reads(cost).saturating_sub(before);
+        if from_serving {
+            trace.serving_reads = trace.serving_reads.saturating_add(spent);
+        } else {
+            trace.tail_reads = trace.tail_reads.saturating_add(spent);
+        }
+        answer
+    }
+
+    /// The representation of `winner` for `reader` (`current`: the newest row now, for a
+    /// `@version` read). A read of a serving-table file that fails is [`Fail::Serving`].
+    async fn answer_from(
+        &self,
+        c: &ContentRef,
+        reader: Reader<'_>,
+        winner: Winner,
+        current: Option<&Found>,
+        cost: &mut Cost,
+    ) -> Result<Answer, Fail> {
+        let Winner { found, origin } = winner;
+        let Some(d) = decide(c, reader, &found, current, self.policy) else { return Ok(Answer::Problem(not_found(c))) };
+        let (mode, metadata, serving) = match &origin {
+            Origin::Table(metadata) => (mode_of(&metadata.location), Some(metadata.clone()), None),
+            Origin::Serving { index_offset, mode } => (mode.clone(), None, Some(*index_offset)),
+        };
+        let table = metadata.as_ref().map(|m| Table { metadata: m, location_prefix: self.catalog.prefix_for(&m.location) });
+        let layout = match &table {
+            Some(t) => Layout::Table(t),
+            None => Layout::Serving { index_offset: serving.unwrap_or_default() },
+        };
+        let failed = |e: LocateError| if serving.is_some() { serving_failed(e) } else { Fail::from(e) };
         let body = |content_type: &str, body: String, csp: Option<&str>| {
             Answer::Body(Body {
                 status: 200,
@@ -344,10 +608,10 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         };
         let Some((column, content_type)) = single else {
             let names = record_columns(d.show_owner);
-            let cells = locate::read_row(self.store, &table, &found, &names, cost).await?;
+            let cells = locate::read_row_in(self.store, layout, &found, &names, cost).await.map_err(failed)?;
             return Ok(body("application/json", record_json(&names, cells), None));
         };
-        match locate::read_value(self.store, &table, &found, column, cost).await? {
+        match locate::read_value_in(self.store, layout, &found, column, cost).await.map_err(failed)? {
             Some(html) if column == "html" => {
                 let page = Page { ns: &c.ns, ty: &c.ty, dir: c.id.rsplit_once('/').map_or("", |(d, _)| d), sanitize: d.sanitize };
                 let (html, csp) = self.html.rewrite(&html, &page).map_err(|e| {

@@ -56,13 +56,16 @@ fn within(have: Option<(u64, u64)>, have_len: usize, want: Option<(u64, u64)>) -
         .flatten()
 }
 
+/// One read held: its range (`None`: the whole object) and bytes.
+type Range = (Option<(u64, u64)>, Vec<u8>);
+
 /// Reads by object key, answering a range inside a read already held without a new read (the
 /// footer read after a serving lookup read the whole index region of the file).
 #[derive(Debug, Clone, Default)]
 struct Held {
     bytes: usize,
     reads: usize,
-    by_key: HashMap<String, Vec<(Option<(u64, u64)>, Vec<u8>)>>,
+    by_key: HashMap<String, Vec<Range>>,
 }
 
 impl Held {
@@ -183,6 +186,10 @@ impl<S: ObjectStore> ObjectStore for Caching<S> {
             }
         }
         Ok(bytes)
+    }
+
+    fn reads_made(&self) -> Option<u32> {
+        Some(self.reads.get())
     }
 }
 

@@ -43,6 +43,13 @@ pub enum StoreError {
 pub trait ObjectStore {
     /// The bytes of `key` in `[start, start + len)`, or the whole object for `None`.
     fn get(&self, key: &str, range: Option<(u64, u64)>) -> impl Future<Output = Result<Vec<u8>, StoreError>>;
+
+    /// Reads that reached the backing storage so far, when the store counts them (the caching
+    /// store does; caches and memos answer the others): lets a caller split one request's reads
+    /// by purpose (serve's `serving-reads` and `tail-reads`).
+    fn reads_made(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// Why a lookup failed (the serve worker answers 502 naming `key` for the object errors).

@@ -223,7 +223,7 @@ fn fixtures(tables: &[&str]) -> Fixtures {
 
 fn read(f: &Fixtures, p: &str, reader: Reader<'_>) -> Result<Answer, Problem> {
     let reads = Reads { store: &f.store, catalog: f, policy: &policy(), html: &Marker };
-    block_on(reads.answer(&path(p), reader, &mut Cost::default()))
+    block_on(reads.answer(&path(p), reader, &mut Cost::default(), &mut Trace::default()))
 }
 
 #[test]
