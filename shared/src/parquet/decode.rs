@@ -278,6 +278,187 @@ fn decode_typed<T: Value>(bytes: &[u8], meta: &ColumnChunkInfo, limits: DecodeLi
     Ok(decode_entries(bytes, meta, limits)?.values)
 }
 
+/// Decodes the chunk page by page until it holds the entries its footer promises.
+fn decode_entries<T: Value>(bytes: &[u8], meta: &ColumnChunkInfo, limits: DecodeLimits) -> Result<Entries<T>, ParquetError> {
+    let mut chunk = ChunkDecoder::new(meta, limits)?;
+    let mut rest = bytes;
+    while !chunk.is_complete() {
+        let page = next_page(&mut rest, limits)?;
+        chunk.take(page)?;
+    }
+    Ok(chunk.entries)
+}
+
+/// One page cut from the front of a chunk: its header, its body as stored, and the size the
+/// header says that body decompresses to.
+struct Page<'a> {
+    header: pf::PageHeader,
+    body: &'a [u8],
+    uncompressed: usize,
+}
+
+/// Cuts the next page off the front of `rest`, both its sizes bounded by `limits` before anything
+/// is allocated for it.
+fn next_page<'a>(rest: &mut &'a [u8], limits: DecodeLimits) -> Result<Page<'a>, ParquetError> {
+    if rest.is_empty() {
+        return Err(ParquetError::TruncatedChunk);
+    }
+    // Thrift budget: the header cannot hold more than its bytes, lists are charged 8 per item.
+    let budget = rest.len().min(limits.max_page_bytes).saturating_mul(8).saturating_add(1024);
+    let (header, used) = read_page_header(rest, budget)?;
+    let after_header = rest.get(used..).ok_or(ParquetError::CorruptPageHeader)?;
+    let compressed = size(header.compressed_page_size, limits.max_page_bytes)?;
+    let uncompressed = size(header.uncompressed_page_size, limits.max_page_bytes)?;
+    let (body, after) = after_header.split_at_checked(compressed).ok_or(ParquetError::TruncatedPage)?;
+    *rest = after;
+    Ok(Page { header, body, uncompressed })
+}
+
+/// The levels a column's data pages carry: each maximum (0: none of that kind) and its bit width.
+#[derive(Debug, Clone, Copy)]
+struct LevelShape {
+    max_rep: u32,
+    rep_width: u32,
+    max_def: u32,
+    def_width: u32,
+}
+
+/// One data page's levels; `None` where the column has none of that kind.
+struct PageLevels {
+    reps: Option<Vec<u32>>,
+    defs: Option<Vec<u32>>,
+}
+
+impl LevelShape {
+    fn of(meta: &ColumnChunkInfo) -> Self {
+        let max_rep = u32::from(meta.max_rep_level);
+        let max_def = u32::from(meta.max_def_level);
+        LevelShape { max_rep, rep_width: bit_width(max_rep), max_def, def_width: bit_width(max_def) }
+    }
+
+    /// Data page v1: repetition levels come first, then definition levels, each with its length
+    /// prefix, at the front of the decompressed `page`, which is left at the values.
+    fn read_v1(&self, page: &mut &[u8], header: &pf::DataPageHeader, n: usize) -> Result<PageLevels, ParquetError> {
+        let reps =
+            if self.max_rep > 0 { Some(levels_v1(page, header.repetition_level_encoding, self.rep_width, n, self.max_rep)?) } else { None };
+        let defs =
+            if self.max_def > 0 { Some(levels_v1(page, header.definition_level_encoding, self.def_width, n, self.max_def)?) } else { None };
+        Ok(PageLevels { reps, defs })
+    }
+
+    /// Data page v2: the runs of each kind, stored uncompressed ahead of the values.
+    fn read_v2(&self, rep_runs: &[u8], def_runs: &[u8], n: usize) -> Result<PageLevels, ParquetError> {
+        let reps = if self.max_rep > 0 { Some(levels(rep_runs, self.rep_width, n, self.max_rep)?) } else { None };
+        let defs = if self.max_def > 0 { Some(levels(def_runs, self.def_width, n, self.max_def)?) } else { None };
+        Ok(PageLevels { reps, defs })
+    }
+}
+
+/// A column chunk being decoded: the dictionary once its page is read, and the entries so far.
+struct ChunkDecoder<'m, T> {
+    meta: &'m ColumnChunkInfo,
+    limits: DecodeLimits,
+    shape: LevelShape,
+    /// Entries the footer promises (`num_values`, nulls included).
+    expected: usize,
+    dict: Option<Vec<T>>,
+    entries: Entries<T>,
+}
+
+impl<'m, T: Value> ChunkDecoder<'m, T> {
+    fn new(meta: &'m ColumnChunkInfo, limits: DecodeLimits) -> Result<Self, ParquetError> {
+        let expected = usize::try_from(meta.num_values).map_err(|_| ParquetError::TooManyValues)?;
+        if expected > limits.max_values {
+            return Err(ParquetError::TooManyValues);
+        }
+        // `expected` comes from the footer: grow as pages prove their values instead of reserving it.
+        let entries = Entries { values: Vec::with_capacity(expected.min(1 << 12)), reps: Vec::new(), defs: Vec::new() };
+        Ok(ChunkDecoder { meta, limits, shape: LevelShape::of(meta), expected, dict: None, entries })
+    }
+
+    fn is_complete(&self) -> bool {
+        self.entries.values.len() >= self.expected
+    }
+
+    /// Takes one page: the dictionary, a data page (v1 or v2), or a page without values.
+    fn take(&mut self, page: Page<'_>) -> Result<(), ParquetError> {
+        let Page { header, body, uncompressed } = page;
+        match header.type_ {
+            pf::PageType::DICTIONARY_PAGE => {
+                self.dictionary(header.dictionary_page_header.ok_or(ParquetError::CorruptPageHeader)?, body, uncompressed)
+            }
+            pf::PageType::DATA_PAGE => self.data_v1(header.data_page_header.ok_or(ParquetError::CorruptPageHeader)?, body, uncompressed),
+            pf::PageType::DATA_PAGE_V2 => {
+                self.data_v2(header.data_page_header_v2.ok_or(ParquetError::CorruptPageHeader)?, body, uncompressed)
+            }
+            // Index pages carry no values; unknown page types are skipped as the spec allows.
+            _ => Ok(()),
+        }
+    }
+
+    /// The dictionary: PLAIN values, at most one, and only before the first data page.
+    fn dictionary(&mut self, header: pf::DictionaryPageHeader, body: &[u8], uncompressed: usize) -> Result<(), ParquetError> {
+        if self.dict.is_some() || !self.entries.values.is_empty() {
+            return Err(ParquetError::UnexpectedDictionary);
+        }
+        if header.encoding != pf::Encoding::PLAIN && header.encoding != pf::Encoding::PLAIN_DICTIONARY {
+            return Err(unsupported_encoding(header.encoding));
+        }
+        let n = count(header.num_values, self.limits.max_values)?;
+        let data = decompress(self.meta.codec, body, uncompressed)?;
+        self.dict = Some(T::plain(&data, n)?);
+        Ok(())
+    }
+
+    /// The entries a data page declares, refused when more than the chunk has left.
+    fn page_count(&self, num_values: i32) -> Result<usize, ParquetError> {
+        let n = count(num_values, self.limits.max_values)?;
+        check_room(self.entries.values.len(), n, self.expected)?;
+        Ok(n)
+    }
+
+    /// Data page v1: the whole body compressed, levels included.
+    fn data_v1(&mut self, header: pf::DataPageHeader, body: &[u8], uncompressed: usize) -> Result<(), ParquetError> {
+        let n = self.page_count(header.num_values)?;
+        let data = decompress(self.meta.codec, body, uncompressed)?;
+        let mut page = data.as_slice();
+        let levels = self.shape.read_v1(&mut page, &header, n)?;
+        self.push(levels, n, header.encoding, page)
+    }
+
+    /// Data page v2: repetition runs, definition runs (their lengths in the header, never
+    /// compressed), then the values, compressed unless the header says otherwise.
+    fn data_v2(&mut self, header: pf::DataPageHeaderV2, body: &[u8], uncompressed: usize) -> Result<(), ParquetError> {
+        let n = self.page_count(header.num_values)?;
+        let rep_len = usize::try_from(header.repetition_levels_byte_length).map_err(|_| ParquetError::CorruptPageHeader)?;
+        let def_len = usize::try_from(header.definition_levels_byte_length).map_err(|_| ParquetError::CorruptPageHeader)?;
+        if self.shape.max_rep == 0 && rep_len != 0 {
+            return Err(ParquetError::CorruptLevels);
+        }
+        let (rep_runs, body) = body.split_at_checked(rep_len).ok_or(ParquetError::PageSizeMismatch)?;
+        let (def_runs, values) = body.split_at_checked(def_len).ok_or(ParquetError::PageSizeMismatch)?;
+        let values_uncomp = uncompressed.checked_sub(def_len).and_then(|u| u.checked_sub(rep_len)).ok_or(ParquetError::PageSizeMismatch)?;
+        let data = if header.is_compressed.unwrap_or(true) {
+            decompress(self.meta.codec, values, values_uncomp)?
+        } else {
+            if values.len() != values_uncomp {
+                return Err(ParquetError::PageSizeMismatch);
+            }
+            values.to_vec()
+        };
+        let levels = self.shape.read_v2(rep_runs, def_runs, n)?;
+        self.push(levels, n, header.encoding, &data)
+    }
+
+    /// Appends one data page's `n` entries, keeping its levels where lists are assembled from them.
+    fn push(&mut self, levels: PageLevels, n: usize, encoding: pf::Encoding, values: &[u8]) -> Result<(), ParquetError> {
+        let PageLevels { reps, defs } = levels;
+        let entries = &mut self.entries;
+        keep_levels(&mut entries.reps, &mut entries.defs, reps, defs.as_deref(), self.shape.max_rep, n);
+        push_page(&mut entries.values, defs.as_deref(), self.shape.max_def, n, encoding, values, self.dict.as_deref())
+    }
+}
+
 /// Levels with a 4-byte little-endian length prefix (data page v1), from the front of `page`.
 fn levels_v1(page: &mut &[u8], encoding: pf::Encoding, width: u32, n: usize, max: u32) -> Result<Vec<u32>, ParquetError> {
     if encoding != pf::Encoding::RLE {
@@ -287,94 +468,7 @@ fn levels_v1(page: &mut &[u8], encoding: pf::Encoding, width: u32, n: usize, max
     let len = u32::from_le_bytes(<[u8; 4]>::try_from(len).map_err(|_| ParquetError::CorruptLevels)?);
     let (runs, after) = after.split_at_checked(len as usize).ok_or(ParquetError::CorruptLevels)?;
     *page = after;
-    def_levels(runs, width, n, max)
-}
-
-fn decode_entries<T: Value>(bytes: &[u8], meta: &ColumnChunkInfo, limits: DecodeLimits) -> Result<Entries<T>, ParquetError> {
-    let expected = usize::try_from(meta.num_values).map_err(|_| ParquetError::TooManyValues)?;
-    if expected > limits.max_values {
-        return Err(ParquetError::TooManyValues);
-    }
-    let max_def = u32::from(meta.max_def_level);
-    let def_width = bit_width(max_def);
-    let max_rep = u32::from(meta.max_rep_level);
-    let rep_width = bit_width(max_rep);
-    let mut reps: Vec<u32> = Vec::new();
-    let mut defs: Vec<u32> = Vec::new();
-    // `expected` comes from the footer: grow as pages prove their values instead of reserving it.
-    let mut out: Vec<Option<T>> = Vec::with_capacity(expected.min(1 << 12));
-    let mut dict: Option<Vec<T>> = None;
-    let mut rest = bytes;
-    while out.len() < expected {
-        if rest.is_empty() {
-            return Err(ParquetError::TruncatedChunk);
-        }
-        // Thrift budget: the header cannot hold more than its bytes, lists are charged 8 per item.
-        let budget = rest.len().min(limits.max_page_bytes).saturating_mul(8).saturating_add(1024);
-        let (header, used) = read_page_header(rest, budget)?;
-        rest = rest.get(used..).ok_or(ParquetError::CorruptPageHeader)?;
-        let comp = size(header.compressed_page_size, limits.max_page_bytes)?;
-        let uncomp = size(header.uncompressed_page_size, limits.max_page_bytes)?;
-        let (body, after) = rest.split_at_checked(comp).ok_or(ParquetError::TruncatedPage)?;
-        rest = after;
-        match header.type_ {
-            pf::PageType::DICTIONARY_PAGE => {
-                let dh = header.dictionary_page_header.ok_or(ParquetError::CorruptPageHeader)?;
-                if dict.is_some() || !out.is_empty() {
-                    return Err(ParquetError::UnexpectedDictionary);
-                }
-                if dh.encoding != pf::Encoding::PLAIN && dh.encoding != pf::Encoding::PLAIN_DICTIONARY {
-                    return Err(unsupported_encoding(dh.encoding));
-                }
-                let n = count(dh.num_values, limits.max_values)?;
-                let data = decompress(meta.codec, body, uncomp)?;
-                dict = Some(T::plain(&data, n)?);
-            }
-            pf::PageType::DATA_PAGE => {
-                let dh = header.data_page_header.ok_or(ParquetError::CorruptPageHeader)?;
-                let n = count(dh.num_values, limits.max_values)?;
-                check_room(out.len(), n, expected)?;
-                let data = decompress(meta.codec, body, uncomp)?;
-                let mut page = data.as_slice();
-                // Repetition levels come first, then definition levels.
-                let page_reps =
-                    if max_rep > 0 { Some(levels_v1(&mut page, dh.repetition_level_encoding, rep_width, n, max_rep)?) } else { None };
-                let levels =
-                    if max_def > 0 { Some(levels_v1(&mut page, dh.definition_level_encoding, def_width, n, max_def)?) } else { None };
-                keep_levels(&mut reps, &mut defs, page_reps, levels.as_deref(), max_rep, n);
-                push_page(&mut out, levels.as_deref(), max_def, n, dh.encoding, page, dict.as_deref())?;
-            }
-            pf::PageType::DATA_PAGE_V2 => {
-                let dh = header.data_page_header_v2.ok_or(ParquetError::CorruptPageHeader)?;
-                let n = count(dh.num_values, limits.max_values)?;
-                check_room(out.len(), n, expected)?;
-                let rep_len = usize::try_from(dh.repetition_levels_byte_length).map_err(|_| ParquetError::CorruptPageHeader)?;
-                let def_len = usize::try_from(dh.definition_levels_byte_length).map_err(|_| ParquetError::CorruptPageHeader)?;
-                if max_rep == 0 && rep_len != 0 {
-                    return Err(ParquetError::CorruptLevels);
-                }
-                let (rep_runs, body) = body.split_at_checked(rep_len).ok_or(ParquetError::PageSizeMismatch)?;
-                let (def_runs, values) = body.split_at_checked(def_len).ok_or(ParquetError::PageSizeMismatch)?;
-                let values_uncomp =
-                    uncomp.checked_sub(def_len).and_then(|u| u.checked_sub(rep_len)).ok_or(ParquetError::PageSizeMismatch)?;
-                let data = if dh.is_compressed.unwrap_or(true) {
-                    decompress(meta.codec, values, values_uncomp)?
-                } else {
-                    if values.len() != values_uncomp {
-                        return Err(ParquetError::PageSizeMismatch);
-                    }
-                    values.to_vec()
-                };
-                let page_reps = if max_rep > 0 { Some(def_levels(rep_runs, rep_width, n, max_rep)?) } else { None };
-                let levels = if max_def > 0 { Some(def_levels(def_runs, def_width, n, max_def)?) } else { None };
-                keep_levels(&mut reps, &mut defs, page_reps, levels.as_deref(), max_rep, n);
-                push_page(&mut out, levels.as_deref(), max_def, n, dh.encoding, &data, dict.as_deref())?;
-            }
-            // Index pages carry no values; unknown page types are skipped as the spec allows.
-            _ => {}
-        }
-    }
-    Ok(Entries { values: out, reps, defs })
+    levels(runs, width, n, max)
 }
 
 /// Keeps a page's levels for list assembly (repeated columns only).
@@ -432,13 +526,14 @@ fn check_room(have: usize, n: usize, expected: usize) -> Result<(), ParquetError
     Ok(())
 }
 
-fn def_levels(runs: &[u8], width: u32, n: usize, max_def: u32) -> Result<Vec<u32>, ParquetError> {
-    let mut levels = Vec::with_capacity(n);
-    decode_hybrid(runs, width, n, &mut levels, ParquetError::CorruptLevels)?;
-    if levels.iter().any(|&l| l > max_def) {
+/// `n` levels (repetition or definition) from their hybrid runs, none above `max`.
+fn levels(runs: &[u8], width: u32, n: usize, max: u32) -> Result<Vec<u32>, ParquetError> {
+    let mut out = Vec::with_capacity(n);
+    decode_hybrid(runs, width, n, &mut out, ParquetError::CorruptLevels)?;
+    if out.iter().any(|&l| l > max) {
         return Err(ParquetError::CorruptLevels);
     }
-    Ok(levels)
+    Ok(out)
 }
 
 /// Decodes one data page's values and appends `n` entries: with definition levels, a value is
