@@ -1,7 +1,8 @@
 //! One append commit over a table's metadata, as the stand-in, the benchmark tables and the
 //! tests commit: a written Parquet file becomes a [`DataFile`] ([`data_file`]), the files of a
 //! snapshot become ADDED manifest entries ([`added`]), and [`append`] gives the next metadata
-//! (snapshot with totals in its summary, snapshot and metadata logs, `main` moved). Storing the
+//! (snapshot with totals in its summary, snapshot and metadata logs, `main` moved);
+//! [`append_with_deletes`] does the same for a snapshot that also adds delete files. Storing the
 //! files and moving the pointer stay with the caller.
 
 use std::collections::BTreeMap;
@@ -76,8 +77,45 @@ fn total(prev: Option<&Snapshot>, key: &str) -> i64 {
     prev.and_then(|s| s.summary.properties.get(key)).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
+/// The delete files one snapshot adds, for its summary ([`append_with_deletes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddedDeletes {
+    /// Delete files, position and equality.
+    pub files: i64,
+    /// Rows of the position delete files.
+    pub position_deletes: i64,
+    /// Rows of the equality delete files.
+    pub equality_deletes: i64,
+    /// Bytes of the delete files.
+    pub file_size: i64,
+}
+
+impl AddedDeletes {
+    /// The delete files among `files` (data files are not counted).
+    pub fn of(files: &[DataFile]) -> Self {
+        let mut d = AddedDeletes::default();
+        for f in files {
+            match f.content {
+                DataContent::Data => continue,
+                DataContent::PositionDeletes => d.position_deletes += f.record_count,
+                DataContent::EqualityDeletes => d.equality_deletes += f.record_count,
+            }
+            d.files += 1;
+            d.file_size += f.file_size_in_bytes;
+        }
+        d
+    }
+}
+
 /// `prev` plus one snapshot with the next sequence number, made current on `main`.
 pub fn append(prev: &TableMetadata, a: Append) -> TableMetadata {
+    append_with_deletes(prev, a, AddedDeletes::default())
+}
+
+/// [`append`] for a snapshot that also adds delete files: the summary counts them as Iceberg's
+/// does (`added-delete-files`, `added-position-deletes`, `added-equality-deletes`, their totals,
+/// and their bytes in `added-files-size` / `total-files-size`).
+pub fn append_with_deletes(prev: &TableMetadata, a: Append, deletes: AddedDeletes) -> TableMetadata {
     let mut next = prev.clone();
     let parent = prev.current_snapshot();
     let seq = prev.last_sequence_number.saturating_add(1);
@@ -85,15 +123,21 @@ pub fn append(prev: &TableMetadata, a: Append) -> TableMetadata {
     let mut put = |k: &str, v: String| {
         props.insert(k.to_string(), v);
     };
+    let file_size = a.file_size + deletes.file_size;
     put("added-data-files", a.data_files.to_string());
     put("added-records", a.records.to_string());
-    put("added-files-size", a.file_size.to_string());
+    put("added-files-size", file_size.to_string());
+    if deletes.files > 0 {
+        put("added-delete-files", deletes.files.to_string());
+        put("added-position-deletes", deletes.position_deletes.to_string());
+        put("added-equality-deletes", deletes.equality_deletes.to_string());
+    }
     put("total-data-files", (total(parent, "total-data-files") + a.data_files).to_string());
     put("total-records", (total(parent, "total-records") + a.records).to_string());
-    put("total-files-size", (total(parent, "total-files-size") + a.file_size).to_string());
-    put("total-delete-files", "0".into());
-    put("total-position-deletes", "0".into());
-    put("total-equality-deletes", "0".into());
+    put("total-files-size", (total(parent, "total-files-size") + file_size).to_string());
+    put("total-delete-files", (total(parent, "total-delete-files") + deletes.files).to_string());
+    put("total-position-deletes", (total(parent, "total-position-deletes") + deletes.position_deletes).to_string());
+    put("total-equality-deletes", (total(parent, "total-equality-deletes") + deletes.equality_deletes).to_string());
     next.snapshots.push(Snapshot {
         snapshot_id: a.snapshot_id,
         parent_snapshot_id: parent.map(|p| p.snapshot_id),

@@ -258,3 +258,22 @@ fn the_delete_fixture_is_current_and_answers_as_its_scenario_says() {
         assert_eq!(got, want, "{id}");
     }
 }
+
+#[test]
+fn the_delete_fixture_snapshots_count_their_data_and_delete_files() {
+    let (tables, _) = fixture();
+    // (root, data files, records, delete files, position deletes, equality deletes) at the end:
+    // pos has two position delete files (3 positions); eq three equality delete files (a row
+    // each) and one position delete file (1 position).
+    let want = [("pos", 3, 6, 2, 3, 0), ("eq", 3, 5, 4, 1, 3)];
+    for (t, (root, data_files, records, delete_files, positions, equalities)) in tables.iter().zip(want) {
+        assert_eq!(t.root, root);
+        let summary = &t.meta.current_snapshot().unwrap().summary.properties;
+        let n = |key: &str| summary.get(key).and_then(|v| v.parse::<i64>().ok()).unwrap_or_else(|| panic!("{root}: {key}"));
+        assert_eq!(
+            [n("total-data-files"), n("total-records"), n("total-delete-files"), n("total-position-deletes"), n("total-equality-deletes")],
+            [data_files, records, delete_files, positions, equalities],
+            "{root}"
+        );
+    }
+}

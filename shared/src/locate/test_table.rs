@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use super::deletes::{POSITION_FILE_PATH_ID, POSITION_POS_ID};
 use super::*;
 use crate::iceberg::manifest::{DataContent, DataFile, FileFormat, ManifestFile, PartitionSpec as ManifestSpec};
-use crate::iceberg::table_metadata::{record_schema, Operation, Snapshot, SnapshotLogEntry, Summary, TableMetadata};
-use crate::writer::commit::{added, schema_json};
+use crate::iceberg::table_metadata::{record_schema, Operation, TableMetadata};
+use crate::writer::commit::{added, append_with_deletes, data_file, schema_json, AddedDeletes, Append};
 use crate::writer::manifest::{summarize, write_manifest, write_manifest_list};
 use crate::writer::parquet::{write_parquet, ColumnData, WriteCodec, WriteColumn};
 use crate::writer::table::new_record_table;
@@ -96,16 +96,9 @@ impl Builder {
 
     pub fn file(&mut self, name: &str, columns: &[WriteColumn], row_group_rows: usize, content: DataContent) -> DataFile {
         let written = write_parquet(columns, WriteCodec::Zstd, row_group_rows).unwrap();
-        let size = written.bytes.len() as i64;
+        let mut df = data_file(String::new(), &written, content);
         let key = self.put(name, written.bytes);
-        // Bounds and counts only (no sizes, no split offsets): the committed delete fixture
-        // (`tests/fixtures/iceberg/deletes`) is these bytes.
-        let mut df = DataFile::new(format!("{}{key}", self.prefix), FileFormat::Parquet, written.record_count, size);
-        df.content = content;
-        df.lower_bounds = written.lower_bounds;
-        df.upper_bounds = written.upper_bounds;
-        df.value_counts = written.value_counts;
-        df.null_value_counts = written.null_value_counts;
+        df.file_path = format!("{}{key}", self.prefix);
         df
     }
 
@@ -185,14 +178,20 @@ impl Builder {
         df
     }
 
-    /// Commits `files` as one snapshot (a data manifest and/or a delete manifest); returns its id.
+    /// Commits `files` as one snapshot (a data manifest and/or a delete manifest) with the
+    /// writer's [`append_with_deletes`]; returns its id. Every snapshot is an `overwrite` (the
+    /// locator reads any operation; `tail_tests` rely on a plain commit not being an `append`),
+    /// at `sequence number × 1000` ms, with no metadata log (the table has one metadata file).
     pub fn commit(&mut self, files: Vec<DataFile>) -> i64 {
         let seq = self.meta.last_sequence_number + 1;
         let snapshot_id = 1000 + seq;
         let schema_json = schema_json(&self.meta);
         let spec = ManifestSpec::unpartitioned();
-        let (data, deletes): (Vec<DataFile>, Vec<DataFile>) = files.into_iter().partition(|f| f.content == DataContent::Data);
-        for group in [data, deletes] {
+        let deletes = AddedDeletes::of(&files);
+        let (data, delete_files): (Vec<DataFile>, Vec<DataFile>) = files.into_iter().partition(|f| f.content == DataContent::Data);
+        let (data_files, records, file_size) =
+            (data.len() as i64, data.iter().map(|f| f.record_count).sum(), data.iter().map(|f| f.file_size_in_bytes).sum());
+        for group in [data, delete_files] {
             if group.is_empty() {
                 continue;
             }
@@ -202,23 +201,20 @@ impl Builder {
             let key = self.put("m.avro", bytes);
             self.manifests.push(summarize(format!("{}{key}", self.prefix), len, &spec, snapshot_id, seq, &entries).unwrap());
         }
-        let parent = self.meta.current_snapshot_id;
-        let list = write_manifest_list(&self.manifests, snapshot_id, parent, seq).unwrap();
+        let list = write_manifest_list(&self.manifests, snapshot_id, self.meta.current_snapshot_id, seq).unwrap();
         let list_key = self.put("snap.avro", list);
-        // A bare snapshot (no summary counts, no `main` ref, no metadata log), unlike
-        // `commit::append`: the committed delete fixture is this metadata.
-        self.meta.snapshots.push(Snapshot {
+        let append = Append {
             snapshot_id,
-            parent_snapshot_id: parent,
-            sequence_number: seq,
-            timestamp_ms: seq * 1000,
             manifest_list: format!("{}{list_key}", self.prefix),
-            summary: Summary { operation: Operation::Overwrite, properties: BTreeMap::new() },
-            schema_id: Some(0),
-        });
-        self.meta.snapshot_log.push(SnapshotLogEntry { snapshot_id, timestamp_ms: seq * 1000 });
-        self.meta.current_snapshot_id = Some(snapshot_id);
-        self.meta.last_sequence_number = seq;
+            operation: Operation::Overwrite,
+            data_files,
+            records,
+            file_size,
+            properties: BTreeMap::new(),
+            now_ms: seq * 1000,
+            previous_location: None,
+        };
+        self.meta = append_with_deletes(&self.meta, append, deletes);
         snapshot_id
     }
 
