@@ -23,7 +23,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { start, resets } from "./support/harness.mjs";
-import { post, del, ndjson, fresh, assertProblem, contentHash } from "./support/ingest.mjs";
+import { post, del, read, ndjson, fresh, assertProblem, contentHash } from "./support/ingest.mjs";
 import { fetchContent, assertLooksMissing } from "./support/content.mjs";
 import { mint } from "./support/token.mjs";
 
@@ -167,14 +167,7 @@ async function signRequest(token, path) {
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ path, expires_in: 600 }),
   });
-  const text = await res.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, body };
+  return read(res);
 }
 
 /** Performs one content route for artifact `id` as `caller`; `etag` for the conditional routes. */

@@ -11,47 +11,21 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { start, resets } from "./support/harness.mjs";
-import { post, ndjson, fresh } from "./support/ingest.mjs";
-import { fetchContent, readToken } from "./support/content.mjs";
-import { mint } from "./support/token.mjs";
+import { fresh } from "./support/ingest.mjs";
+import { fetchContent } from "./support/content.mjs";
+import { serveVars, LONG_ROLLS, owner, send, assertServed } from "./support/standin.mjs";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = path.join(root, ".venv/bin/python");
 const READER = path.join(root, "tests/support/pyiceberg_read.py");
-const serveVars = { METADATA_TTL_SECONDS: "0" };
-// Only explicit flushes commit.
-const LONG_ROLLS = { ROLL_MS_PREVIEW: "600000", ROLL_MS_BUILD: "600000", ROLL_MS_BULK: "600000" };
-const writer = () => mint({ org: "acme", sub: "alice", scopes: ["write:*"] });
-const owner = () => readToken("acme", "alice");
 
 function records(tag) {
   return [
     { ns: "docs", type: "guide", id: fresh(`${tag}-a`), markdown: "# Grüße", mdast: { type: "root", children: [] }, inputs: ["docs/guide/x"] },
     { ns: "docs", type: "guide", id: fresh(`${tag}-b`), markdown: "", html: "<p>b</p>", frontmatter: { t: 1 } },
   ];
-}
-
-async function send(h, recs, mode = "build") {
-  const r = await post(h, ndjson(recs), { token: writer(), mode });
-  assert.equal(r.status, 200, r.text);
-  assert.equal(r.body.accepted, recs.length, r.text);
-}
-
-async function assertServed(h, r) {
-  const key = `${r.ns}/${r.type}/${r.id}`;
-  const md = await fetchContent(h, `/$.content/${key}.md`, { token: owner() });
-  assert.equal(md.status, 200, `${key}.md: ${md.text.slice(0, 300)}`);
-  assert.equal(md.text, r.markdown);
-  const j = await fetchContent(h, `/$.content/${key}.json`, { token: owner() });
-  assert.equal(j.status, 200, `${key}.json: ${j.text.slice(0, 300)}`);
-  for (const f of ["ns", "type", "id", "markdown"]) assert.equal(j.body[f], r[f], f);
-  assert.match(j.body.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-  assert.deepEqual(j.body.mdast, r.mdast ?? null);
-  assert.deepEqual(j.body.frontmatter, r.frontmatter ?? null);
-  assert.deepEqual(j.body.inputs, r.inputs ?? null);
-  assert.equal(j.body.__ingest_ts, undefined, "the sink's column is not part of the record");
 }
 
 async function metadata(h, mode = "build") {
@@ -227,7 +201,7 @@ describe("pyiceberg reads the sink-shaped tables", { timeout: 300_000 }, () => {
     const location = `file://${dir}/`;
     h = await start({
       standin: true,
-      serveVars: { LOCATION_PREFIX: location, METADATA_TTL_SECONDS: "0" },
+      serveVars: { ...serveVars, LOCATION_PREFIX: location },
       standinVars: { ...LONG_ROLLS, PARTITION_BY_INGEST_DAY: "1", WAREHOUSE_LOCATION: location },
     });
     for (const batch of [records("py-1"), records("py-2")]) {

@@ -6,16 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { start, resets } from "./support/harness.mjs";
-import { post, del, ndjson, fresh, COLUMNS } from "./support/ingest.mjs";
-import { fetchContent, readToken } from "./support/content.mjs";
-import { mint } from "./support/token.mjs";
+import { del, fresh, COLUMNS } from "./support/ingest.mjs";
+import { fetchContent } from "./support/content.mjs";
+import { serveVars, LONG_ROLLS, writer, owner, send, assertServed } from "./support/standin.mjs";
 
 const MODES = ["preview", "build", "bulk"];
-const serveVars = { METADATA_TTL_SECONDS: "0" };
-// Long roll intervals: only explicit flushes commit, so the specs decide when.
-const standinVars = { ROLL_MS_PREVIEW: "600000", ROLL_MS_BUILD: "600000", ROLL_MS_BULK: "600000" };
-const writer = () => mint({ org: "acme", sub: "alice", scopes: ["write:*"] });
-const owner = () => readToken("acme", "alice");
 
 const mdast = { type: "root", children: [{ type: "heading", depth: 1, children: [{ type: "text", value: "Grüße 👋" }] }] };
 
@@ -25,35 +20,6 @@ function records(tag) {
     { ns: "docs", type: "guide", id: fresh(`${tag}-empty`), markdown: "", html: "<p>x</p>", frontmatter: { title: "t", n: 1 } },
     { ns: "docs", type: "guide", id: fresh(`${tag}-big`), markdown: "x".repeat(200 * 1024), inputs: [] },
   ];
-}
-
-async function send(h, recs, mode) {
-  const r = await post(h, ndjson(recs), { token: writer(), mode });
-  assert.equal(r.status, 200, r.text);
-  return r;
-}
-
-async function assertServed(h, r) {
-  const key = `${r.ns}/${r.type}/${r.id}`;
-  const md = await fetchContent(h, `/$.content/${key}.md`, { token: owner() });
-  assert.equal(md.status, 200, `${key}.md: ${md.text.slice(0, 300)}`);
-  assert.equal(md.text, r.markdown);
-  const j = await fetchContent(h, `/$.content/${key}.json`, { token: owner() });
-  assert.equal(j.status, 200, `${key}.json: ${j.text.slice(0, 300)}`);
-  const b = j.body;
-  for (const f of ["ns", "type", "id", "markdown"]) assert.equal(b[f], r[f], f);
-  assert.equal(b.owner_org, "acme");
-  assert.equal(b.owner_user, "alice");
-  assert.equal(b.visibility, r.visibility ?? b.visibility);
-  assert.match(b.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-  assert.equal(b.deleted, false);
-  assert.equal(typeof b.content_hash, "string");
-  assert.equal(typeof b.size_bytes, "number");
-  assert.deepEqual(b.mdast, r.mdast ?? null);
-  assert.deepEqual(b.frontmatter, r.frontmatter ?? null);
-  assert.equal(b.html, r.html ?? null);
-  for (const f of ["mdx", "esm", "dts", "css", "hast", "estree"]) assert.equal(b[f], null, f);
-  assert.deepEqual(b.inputs, r.inputs ?? null);
 }
 
 async function metadataChain(h, mode) {
@@ -85,7 +51,7 @@ async function metadataChain(h, mode) {
 describe("stand-in", () => {
   let h;
   before(async () => {
-    h = await start({ standin: true, serveVars, standinVars });
+    h = await start({ standin: true, serveVars, standinVars: LONG_ROLLS });
   });
   after(() => h?.dispose());
 
@@ -235,13 +201,13 @@ test("acknowledged but unflushed records survive a restart", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "standin-"));
   try {
     const recs = records("persist");
-    let h = await start({ standin: true, serveVars, standinVars, persistRoot: dir });
+    let h = await start({ standin: true, serveVars, standinVars: LONG_ROLLS, persistRoot: dir });
     try {
       await send(h, recs, "build");
     } finally {
       await h.dispose();
     }
-    h = await start({ standin: true, serveVars, standinVars, persistRoot: dir });
+    h = await start({ standin: true, serveVars, standinVars: LONG_ROLLS, persistRoot: dir });
     try {
       const outs = await h.flush();
       assert.equal(outs.find((o) => o.mode === "build").committed, recs.length);
@@ -256,7 +222,7 @@ test("acknowledged but unflushed records survive a restart", async () => {
 
 for (const codec of ["snappy", "gzip", "none"]) {
   test(`PARQUET_CODEC=${codec}: data files serve reads back`, async () => {
-    const h = await start({ standin: true, serveVars, standinVars: { ...standinVars, PARQUET_CODEC: codec } });
+    const h = await start({ standin: true, serveVars, standinVars: { ...LONG_ROLLS, PARQUET_CODEC: codec } });
     try {
       const recs = records(codec);
       await send(h, recs, "build");

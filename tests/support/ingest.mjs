@@ -50,6 +50,7 @@ export async function del(h, path, { token = mint(), mode, headers = {} } = {}) 
   return read(await h.ingest(`/$.artifacts/${path}`, { method: "DELETE", headers: hdrs }));
 }
 
+/** Any fetch Response as { status, headers, text, body (parsed JSON or undefined) }. */
 export async function read(res) {
   const text = await res.text();
   let body;
