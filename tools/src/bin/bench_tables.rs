@@ -2,7 +2,7 @@
 //!
 //! `bench_tables generate --out bench/.data` writes the benchmark tables with the stand-in's
 //! writers (the `iceberg-writer` crate: `write_parquet`, zstd; manifests, snappy Avro; `commit::append`):
-//! unpartitioned Iceberg v2 tables of 20k, 200k and 1M rows in 10, 100 and 1,000 data files, one
+//! unpartitioned Iceberg v2 tables of 20k, 200k and 1M rows in 10, 100, 1,000 and 10,000 data files, one
 //! commit per data file as the stand-in (and Pipelines) commit: each commit adds one data file and
 //! one manifest, and the manifest list carries every manifest so far. Only the current snapshot's
 //! manifest list and metadata file are written (the older ones are never read by a lookup at the
@@ -54,7 +54,9 @@ const TYPE: &str = "page";
 /// The grid of tables (ids in random order), plus the 200k-row tables with ids sorted across files
 /// (what a compaction sorted by id would leave: bounds prune all files but one).
 const ROWS: [usize; 3] = [20_000, 200_000, 1_000_000];
-const FILES: [usize; 3] = [10, 100, 1_000];
+const FILES: [usize; 4] = [10, 100, 1_000, 10_000];
+/// The sorted tables stop at 1,000 files (10,000 one-commit files of sorted ids add nothing).
+const SORTED_FILES: [usize; 3] = [10, 100, 1_000];
 const SORTED_ROWS: usize = 200_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -719,7 +721,7 @@ fn specs(args: &[String], seed: u64) -> Vec<Spec> {
     let only = arg(args, "--tables");
     let mut out = Vec::new();
     let grid = ROWS.iter().flat_map(|&r| FILES.iter().map(move |&f| (r, f, false)));
-    let sorted = FILES.iter().map(|&f| (SORTED_ROWS, f, true));
+    let sorted = SORTED_FILES.iter().map(|&f| (SORTED_ROWS, f, true));
     for (rows, files, sorted) in grid.chain(sorted) {
         let name = format!("{rows}x{files}{}", if sorted { "s" } else { "" });
         if only.as_deref().is_some_and(|o| !o.split(',').any(|t| t == name)) {
