@@ -87,6 +87,8 @@ fn expected(data: &ColumnData, rows: std::ops::Range<usize>) -> ColumnValues {
         ColumnData::Utf8(v) => ColumnValues::ByteArray(v[rows].iter().map(s).collect()),
         ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => ColumnValues::Int64(v[rows].to_vec()),
         ColumnData::Boolean(v) => ColumnValues::Boolean(v[rows].to_vec()),
+        ColumnData::Binary(v) => ColumnValues::ByteArray(v[rows].to_vec()),
+        ColumnData::Int32(v) => ColumnValues::Int32(v[rows].to_vec()),
         ColumnData::Utf8List(v) => {
             ColumnValues::ByteArrayList(v[rows].iter().map(|l| l.as_ref().map(|l| l.iter().map(s).collect())).collect())
         }
@@ -158,6 +160,8 @@ fuzz_target!(|data: &[u8]| {
                         v.iter().filter(|x| x.is_none()).count()
                     }
                     ColumnData::Boolean(v) => v.iter().filter(|x| x.is_none()).count(),
+                    ColumnData::Binary(v) => v.iter().filter(|x| x.is_none()).count(),
+                    ColumnData::Int32(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Utf8List(_) => 0,
                 };
                 assert_eq!(get(&written.null_value_counts), Some(nulls as i64));

@@ -10,6 +10,8 @@
 //! - [`table`]: [`new_record_table`], the metadata of a new table of the record contract.
 //! - [`commit`]: [`append`], one append snapshot over a table's metadata, as the stand-in, the
 //!   benchmarks and the tests commit.
+//! - [`serving`]: the serving table's data files ([`serving::write_serving_file`]), its new
+//!   metadata and its commits (#15).
 //!
 //! The types are `shared`'s. `shared`'s own tests compile this crate's source in by path (see
 //! `shared/src/lib.rs`), so they check reader against writer with one set of types. Hence two
@@ -20,9 +22,10 @@ pub mod avro;
 pub mod commit;
 pub mod manifest;
 pub mod parquet;
+pub mod serving;
 pub mod table;
 
 pub use commit::append;
 pub use manifest::{summarize, write_manifest, write_manifest_list};
-pub use parquet::{write_parquet, ColumnData, WriteCodec, WriteColumn, WrittenFile};
+pub use parquet::{write_parquet, write_parquet_with, ColumnData, WriteCodec, WriteColumn, WriteOptions, WrittenFile};
 pub use table::new_record_table;

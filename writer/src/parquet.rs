@@ -10,7 +10,10 @@
 //! - Data pages v1, values PLAIN, levels in the RLE / bit-packed hybrid (RLE runs only) with
 //!   their 4-byte length prefix; one page per column chunk unless its values pass
 //!   [`PAGE_VALUE_BYTES`] or its rows [`PAGE_ROWS`], then pages split at row boundaries. No
-//!   dictionary, no CRC.
+//!   dictionary, no CRC. [`write_parquet_with`] takes [`WriteOptions`]: per-column page limits
+//!   (at most so many value bytes a page) and exact statistics (never left out for length; the
+//!   serving table's `_lookup` column), and every [`WrittenFile`] says where its page indexes
+//!   start (`page_index_offset`).
 //! - A page index, as arrow-rs writes it (so Pipelines): after the last row group, every chunk's
 //!   column index (per-page min/max/null pages, for flat columns whose page bounds fit
 //!   [`MAX_STATISTICS_BYTES`]), then every chunk's offset index (page offsets, sizes, first rows).
@@ -114,6 +117,10 @@ pub enum ColumnData {
     TimestampNtzMicros(Vec<Option<i64>>),
     /// `list<string>`: per row a null list or a list of (nullable) strings.
     Utf8List(Vec<Option<Vec<Option<String>>>>),
+    /// `binary`: BYTE_ARRAY without annotation.
+    Binary(Vec<Option<Vec<u8>>>),
+    /// `int`: INT32.
+    Int32(Vec<Option<i32>>),
 }
 
 impl ColumnData {
@@ -125,6 +132,8 @@ impl ColumnData {
             ColumnData::Boolean(v) => v.len(),
             ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => v.len(),
             ColumnData::Utf8List(v) => v.len(),
+            ColumnData::Binary(v) => v.len(),
+            ColumnData::Int32(v) => v.len(),
         }
     }
 
@@ -135,7 +144,8 @@ impl ColumnData {
 
     fn physical_type(&self) -> pf::Type {
         match self {
-            ColumnData::Utf8(_) | ColumnData::Utf8List(_) => pf::Type::BYTE_ARRAY,
+            ColumnData::Utf8(_) | ColumnData::Utf8List(_) | ColumnData::Binary(_) => pf::Type::BYTE_ARRAY,
+            ColumnData::Int32(_) => pf::Type::INT32,
             ColumnData::Int64(_) | ColumnData::TimestampMicros(_) | ColumnData::TimestampNtzMicros(_) => pf::Type::INT64,
             ColumnData::Boolean(_) => pf::Type::BOOLEAN,
         }
@@ -180,6 +190,33 @@ pub struct WrittenFile {
     pub upper_bounds: Vec<(i32, Vec<u8>)>,
     /// File offsets where row groups start, ascending (the `data_file`'s `split_offsets`).
     pub split_offsets: Vec<i64>,
+    /// Where the page indexes start: `[page_index_offset, len)` is every column and offset index
+    /// and the footer.
+    pub page_index_offset: u64,
+}
+
+/// How [`write_parquet_with`] writes a file; [`write_parquet`] is [`WriteOptions::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Compression of every page.
+    pub codec: WriteCodec,
+    /// Rows per row group (0 is taken as 1).
+    pub row_group_rows: usize,
+    /// Per field id: the most value bytes (PLAIN, length prefixes included) a page of that
+    /// column holds; a page holds at least one row. Other columns' pages close once their values
+    /// reach [`PAGE_VALUE_BYTES`]. Every page closes at [`PAGE_ROWS`] rows.
+    pub page_bytes: Vec<(i32, usize)>,
+    /// Field ids whose statistics (chunk statistics and column index) are exact: never left out
+    /// for their length ([`MAX_STATISTICS_BYTES`]). A string or binary column among them has a
+    /// column index that says `ASCENDING` when its pages' bounds are in order.
+    pub exact_statistics: Vec<i32>,
+}
+
+impl WriteOptions {
+    /// What [`write_parquet`] writes: no per-column page limits, no exact statistics.
+    pub fn new(codec: WriteCodec, row_group_rows: usize) -> Self {
+        WriteOptions { codec, row_group_rows, page_bytes: Vec::new(), exact_statistics: Vec::new() }
+    }
 }
 
 /// Writes `columns` as one Parquet file with row groups of up to `row_group_rows` rows (0 is
@@ -191,8 +228,14 @@ pub struct WrittenFile {
 /// [`ParquetError::PageTooLarge`] when a page, a value or a count does not fit Parquet's 32-bit
 /// fields.
 pub fn write_parquet(columns: &[WriteColumn], codec: WriteCodec, row_group_rows: usize) -> Result<WrittenFile, ParquetError> {
+    write_parquet_with(columns, &WriteOptions::new(codec, row_group_rows))
+}
+
+/// [`write_parquet`] with per-column page limits and exact statistics ([`WriteOptions`]).
+pub fn write_parquet_with(columns: &[WriteColumn], options: &WriteOptions) -> Result<WrittenFile, ParquetError> {
     let rows = check_columns(columns)?;
-    let group = row_group_rows.max(1);
+    let codec = options.codec;
+    let group = options.row_group_rows.max(1);
     let mut out: Vec<u8> = Vec::new();
     out.extend_from_slice(MAGIC);
     let mut metrics: Vec<Metrics> = columns.iter().map(|_| Metrics::default()).collect();
@@ -209,7 +252,9 @@ pub fn write_parquet(columns: &[WriteColumn], codec: WriteCodec, row_group_rows:
         let mut uncompressed_total = 0i64;
         let mut compressed_total = 0i64;
         for (col, m) in columns.iter().zip(metrics.iter_mut()) {
-            let (chunk, index) = write_chunk(&mut out, col, start..end, codec, m)?;
+            let page_bytes = options.page_bytes.iter().find(|(id, _)| *id == col.field_id).map(|(_, b)| *b);
+            let exact = options.exact_statistics.contains(&col.field_id);
+            let (chunk, index) = write_chunk(&mut out, col, start..end, ChunkOptions { codec, page_bytes, exact }, m)?;
             indexes.push(index);
             if let Some(meta) = &chunk.meta_data {
                 uncompressed_total = uncompressed_total.saturating_add(meta.total_uncompressed_size);
@@ -229,6 +274,7 @@ pub fn write_parquet(columns: &[WriteColumn], codec: WriteCodec, row_group_rows:
         page_indexes.push(indexes);
         start = end;
     }
+    let page_index_offset = out.len() as u64;
     write_page_indexes(&mut out, &mut row_groups, &page_indexes)?;
     let leaves = columns.len();
     let meta = pf::FileMetaData {
@@ -258,6 +304,7 @@ pub fn write_parquet(columns: &[WriteColumn], codec: WriteCodec, row_group_rows:
         lower_bounds: Vec::new(),
         upper_bounds: Vec::new(),
         split_offsets,
+        page_index_offset,
     };
     for (col, m) in columns.iter().zip(metrics) {
         let id = col.element_field_id.unwrap_or(col.field_id);
@@ -345,6 +392,8 @@ fn schema(columns: &[WriteColumn]) -> Vec<pf::SchemaElement> {
         match &col.data {
             ColumnData::Utf8(_) => string_leaf(&mut el),
             ColumnData::Int64(_) => el.type_ = Some(pf::Type::INT64),
+            ColumnData::Int32(_) => el.type_ = Some(pf::Type::INT32),
+            ColumnData::Binary(_) => el.type_ = Some(pf::Type::BYTE_ARRAY),
             ColumnData::Boolean(_) => el.type_ = Some(pf::Type::BOOLEAN),
             ColumnData::TimestampMicros(_) | ColumnData::TimestampNtzMicros(_) => {
                 el.type_ = Some(pf::Type::INT64);
@@ -421,7 +470,9 @@ impl<T: Ord + Copy> MinMax<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ValueRange {
     Str(MinMax<String>),
+    Bytes(MinMax<Vec<u8>>),
     Long(MinMax<i64>),
+    Int(MinMax<i32>),
     Bool(MinMax<bool>),
 }
 
@@ -437,7 +488,19 @@ impl ValueRange {
                     a.max.clone_from(&b.max);
                 }
             }
+            (Some(ValueRange::Bytes(a)), ValueRange::Bytes(b)) => {
+                if b.min < a.min {
+                    a.min.clone_from(&b.min);
+                }
+                if b.max > a.max {
+                    a.max.clone_from(&b.max);
+                }
+            }
             (Some(ValueRange::Long(a)), ValueRange::Long(b)) => {
+                a.min = a.min.min(b.min);
+                a.max = a.max.max(b.max);
+            }
+            (Some(ValueRange::Int(a)), ValueRange::Int(b)) => {
                 a.min = a.min.min(b.min);
                 a.max = a.max.max(b.max);
             }
@@ -450,17 +513,15 @@ impl ValueRange {
         }
     }
 
-    /// Column chunk statistics: PLAIN-encoded min and max, `None` when too large.
-    fn statistics(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+    /// Column chunk statistics: PLAIN-encoded min and max, `None` when too large (unless
+    /// `exact`: then never left out).
+    fn statistics(&self, exact: bool) -> Option<(Vec<u8>, Vec<u8>)> {
+        let fits = |min: usize, max: usize| exact || (min <= MAX_STATISTICS_BYTES && max <= MAX_STATISTICS_BYTES);
         match self {
-            ValueRange::Str(m) => {
-                if m.min.len() > MAX_STATISTICS_BYTES || m.max.len() > MAX_STATISTICS_BYTES {
-                    None
-                } else {
-                    Some((m.min.as_bytes().to_vec(), m.max.as_bytes().to_vec()))
-                }
-            }
+            ValueRange::Str(m) => fits(m.min.len(), m.max.len()).then(|| (m.min.as_bytes().to_vec(), m.max.as_bytes().to_vec())),
+            ValueRange::Bytes(m) => fits(m.min.len(), m.max.len()).then(|| (m.min.clone(), m.max.clone())),
             ValueRange::Long(m) => Some((m.min.to_le_bytes().to_vec(), m.max.to_le_bytes().to_vec())),
+            ValueRange::Int(m) => Some((m.min.to_le_bytes().to_vec(), m.max.to_le_bytes().to_vec())),
             ValueRange::Bool(m) => Some((vec![u8::from(m.min)], vec![u8::from(m.max)])),
         }
     }
@@ -473,10 +534,32 @@ impl ValueRange {
                 truncate_lower_bound(&m.min, STRING_BOUND_CHARS).as_bytes().to_vec(),
                 truncate_upper_bound(&m.max, STRING_BOUND_CHARS).map(String::into_bytes),
             ),
+            ValueRange::Bytes(m) => {
+                (m.min.get(..STRING_BOUND_CHARS).unwrap_or(&m.min).to_vec(), truncate_binary_upper_bound(&m.max, STRING_BOUND_CHARS))
+            }
             ValueRange::Long(m) => (m.min.to_le_bytes().to_vec(), Some(m.max.to_le_bytes().to_vec())),
+            ValueRange::Int(m) => (m.min.to_le_bytes().to_vec(), Some(m.max.to_le_bytes().to_vec())),
             ValueRange::Bool(m) => (vec![u8::from(m.min)], Some(vec![u8::from(m.max)])),
         }
     }
+}
+
+/// Upper bound of a binary value truncated to `len` bytes, as Iceberg (Java
+/// `BinaryUtil.truncateBinaryMax`) computes it: the value when short enough; otherwise its prefix
+/// with the last byte that is not 0xFF incremented and the bytes after it dropped; `None` when
+/// every byte of the prefix is 0xFF.
+pub fn truncate_binary_upper_bound(value: &[u8], len: usize) -> Option<Vec<u8>> {
+    if value.len() <= len {
+        return Some(value.to_vec());
+    }
+    let mut prefix = value.get(..len)?.to_vec();
+    while let Some(last) = prefix.pop() {
+        if let Some(next) = last.checked_add(1) {
+            prefix.push(next);
+            return Some(prefix);
+        }
+    }
+    None
 }
 
 /// File-level metrics of one column.
@@ -546,6 +629,30 @@ fn encode_chunk(col: &WriteColumn, rows: Range<usize>) -> Result<Encoded, Parque
                 }
             }
             enc.range = range.map(ValueRange::Long);
+        }
+        ColumnData::Binary(v) => {
+            let mut range: Option<MinMax<&[u8]>> = None;
+            for value in v.get(rows).unwrap_or(&[]) {
+                enc.flat(value.is_some())?;
+                if let Some(b) = value {
+                    let len = u32::try_from(b.len()).map_err(|_| ParquetError::PageTooLarge)?;
+                    enc.values.extend_from_slice(&len.to_le_bytes());
+                    enc.values.extend_from_slice(b);
+                    MinMax::add(&mut range, b.as_slice());
+                }
+            }
+            enc.range = range.map(|m| ValueRange::Bytes(MinMax { min: m.min.to_vec(), max: m.max.to_vec() }));
+        }
+        ColumnData::Int32(v) => {
+            let mut range = None;
+            for value in v.get(rows).unwrap_or(&[]) {
+                enc.flat(value.is_some())?;
+                if let Some(x) = value {
+                    enc.values.extend_from_slice(&x.to_le_bytes());
+                    MinMax::add(&mut range, *x);
+                }
+            }
+            enc.range = range.map(ValueRange::Int);
         }
         ColumnData::Boolean(v) => {
             let mut range = None;
@@ -725,13 +832,15 @@ pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// Rows per page: consecutive ranges of `rows`, each closed once its values reach
 /// [`PAGE_VALUE_BYTES`] (so a page holds at least one row, and lists never straddle pages).
-fn page_ranges(data: &ColumnData, rows: Range<usize>) -> Vec<Range<usize>> {
+fn page_ranges(data: &ColumnData, rows: Range<usize>, page_bytes: Option<usize>) -> Vec<Range<usize>> {
     let str_bytes = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len().saturating_add(4));
     let row_bytes = |i: usize| -> usize {
         match data {
             ColumnData::Utf8(v) => v.get(i).map_or(0, str_bytes),
             ColumnData::Int64(_) | ColumnData::TimestampMicros(_) | ColumnData::TimestampNtzMicros(_) => 8,
             ColumnData::Boolean(_) => 1,
+            ColumnData::Binary(v) => v.get(i).map_or(0, |b| b.as_ref().map_or(0, |b| b.len().saturating_add(4))),
+            ColumnData::Int32(_) => 4,
             ColumnData::Utf8List(v) => match v.get(i) {
                 Some(Some(list)) => list.iter().map(str_bytes).fold(1, usize::saturating_add),
                 _ => 1,
@@ -742,6 +851,21 @@ fn page_ranges(data: &ColumnData, rows: Range<usize>) -> Vec<Range<usize>> {
     let mut page_start = rows.start;
     let mut bytes = 0usize;
     for i in rows.clone() {
+        if let Some(max) = page_bytes {
+            // At most `max` bytes: close the page before a row that would pass it.
+            if i > page_start && bytes.saturating_add(row_bytes(i)) > max {
+                out.push(page_start..i);
+                page_start = i;
+                bytes = 0;
+            }
+            bytes = bytes.saturating_add(row_bytes(i));
+            if i + 1 - page_start >= PAGE_ROWS {
+                out.push(page_start..i + 1);
+                page_start = i + 1;
+                bytes = 0;
+            }
+            continue;
+        }
         bytes = bytes.saturating_add(row_bytes(i));
         if bytes >= PAGE_VALUE_BYTES || i + 1 - page_start >= PAGE_ROWS {
             out.push(page_start..i + 1);
@@ -793,13 +917,24 @@ struct PageIndex {
     columns: Option<pf::ColumnIndex>,
 }
 
+/// How one column's chunks are written.
+#[derive(Clone, Copy)]
+struct ChunkOptions {
+    codec: WriteCodec,
+    /// The most value bytes of a page (`None`: [`PAGE_VALUE_BYTES`], closed once reached).
+    page_bytes: Option<usize>,
+    /// Statistics never left out for length.
+    exact: bool,
+}
+
 fn write_chunk(
     out: &mut Vec<u8>,
     col: &WriteColumn,
     rows: Range<usize>,
-    codec: WriteCodec,
+    options: ChunkOptions,
     metrics: &mut Metrics,
 ) -> Result<(pf::ColumnChunk, PageIndex), ParquetError> {
+    let ChunkOptions { codec, page_bytes, exact } = options;
     let offset = to_i64(out.len())?;
     let (mut uncompressed_size, mut compressed_size) = (0i64, 0i64);
     let (mut entries, mut nulls) = (0usize, 0usize);
@@ -816,7 +951,7 @@ fn write_chunk(
             null_counts: Some(Vec::new()),
         }),
     };
-    for page_rows in page_ranges(&col.data, rows) {
+    for page_rows in page_ranges(&col.data, rows, page_bytes) {
         let page_offset = to_i64(out.len())?;
         let first_row_index = to_i64(page_rows.start.saturating_sub(first))?;
         let encoded = encode_chunk(col, page_rows)?;
@@ -826,7 +961,7 @@ fn write_chunk(
             compressed_page_size: i32::try_from(to_i64(out.len())?.saturating_sub(page_offset)).map_err(|_| ParquetError::PageTooLarge)?,
             first_row_index,
         });
-        let bounds = encoded.range.as_ref().and_then(ValueRange::statistics);
+        let bounds = encoded.range.as_ref().and_then(|r| r.statistics(exact));
         let all_null = encoded.nulls == encoded.entries;
         index.columns = index.columns.take().and_then(|mut ci| {
             match (all_null, bounds) {
@@ -858,12 +993,21 @@ fn write_chunk(
         }
     }
 
+    // Pages in key order (the serving table's `_lookup`): say so, so readers may binary-search.
+    if exact && matches!(col.data, ColumnData::Utf8(_) | ColumnData::Binary(_)) {
+        if let Some(ci) = index.columns.as_mut() {
+            let ascending = |v: &[Vec<u8>]| v.windows(2).all(|w| w.first() <= w.get(1));
+            if !ci.null_pages.contains(&true) && ascending(&ci.min_values) && ascending(&ci.max_values) {
+                ci.boundary_order = pf::BoundaryOrder::ASCENDING;
+            }
+        }
+    }
     let num_values = to_i64(entries)?;
     let null_count = to_i64(nulls)?;
     let mut statistics =
         pf::Statistics { max: None, min: None, null_count: Some(null_count), distinct_count: None, max_value: None, min_value: None };
     if let Some(range) = &chunk_range {
-        if let Some((min, max)) = range.statistics() {
+        if let Some((min, max)) = range.statistics(exact) {
             // The deprecated fields are ordered signed: right for INT64 and BOOLEAN only.
             if !matches!(range, ValueRange::Str(_)) {
                 statistics.min = Some(min.clone());

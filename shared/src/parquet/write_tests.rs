@@ -103,6 +103,8 @@ mod tests {
             ColumnData::Utf8(v) => ColumnValues::ByteArray(v[r].iter().map(bytes_of).collect()),
             ColumnData::Int64(v) | ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => ColumnValues::Int64(v[r].to_vec()),
             ColumnData::Boolean(v) => ColumnValues::Boolean(v[r].to_vec()),
+            ColumnData::Binary(v) => ColumnValues::ByteArray(v[r].to_vec()),
+            ColumnData::Int32(v) => ColumnValues::Int32(v[r].to_vec()),
             ColumnData::Utf8List(v) => {
                 ColumnValues::ByteArrayList(v[r].iter().map(|l| l.as_ref().map(|l| l.iter().map(bytes_of).collect())).collect())
             }
@@ -210,7 +212,8 @@ mod tests {
             ColumnData::Int64(v) => v[i].map_or(Field::Null, Field::Long),
             ColumnData::TimestampMicros(v) | ColumnData::TimestampNtzMicros(v) => v[i].map_or(Field::Null, Field::TimestampMicros),
             ColumnData::Boolean(v) => v[i].map_or(Field::Null, Field::Bool),
-            ColumnData::Utf8List(_) => unreachable!(),
+            ColumnData::Int32(v) => v[i].map_or(Field::Null, Field::Int),
+            ColumnData::Utf8List(_) | ColumnData::Binary(_) => unreachable!(),
         }
     }
 
@@ -586,6 +589,20 @@ mod tests {
                     for x in v.iter().flatten() {
                         assert!(i64::from_le_bytes(lower.unwrap().try_into().unwrap()) <= *x);
                         assert!(i64::from_le_bytes(upper.unwrap().try_into().unwrap()) >= *x);
+                    }
+                    continue;
+                }
+                ColumnData::Int32(v) => {
+                    for x in v.iter().flatten() {
+                        assert!(i32::from_le_bytes(lower.unwrap().try_into().unwrap()) <= *x);
+                        assert!(i32::from_le_bytes(upper.unwrap().try_into().unwrap()) >= *x);
+                    }
+                    continue;
+                }
+                ColumnData::Binary(v) => {
+                    for b in v.iter().flatten() {
+                        assert!(lower.unwrap() <= b.as_slice());
+                        assert!(upper.is_none_or(|u| b.as_slice() <= u));
                     }
                     continue;
                 }
