@@ -1084,4 +1084,4 @@ mod page_tests;
 #[cfg(test)]
 mod tail_tests;
 #[cfg(test)]
-mod test_table;
+pub(crate) mod test_table;

@@ -273,3 +273,322 @@ fn read_scopes_decide_org_and_user_reads_and_owner_names() {
     assert_eq!(listed(&org, "docs", Reader::Token(&other), &policy()), None, "listings apply it per item");
     assert_eq!(listed(&org, "other-ns", Reader::Token(&other), &policy()), Some(Visibility::Org));
 }
+
+// The serving table: every answer is the same with it on and off, over the same source tables.
+
+mod serving {
+    use super::*;
+    use crate::iceberg::manifest::DataContent;
+    use crate::iceberg::table_metadata::{record_schema, Operation};
+    use crate::locate::test_table::{Builder, MemStore, PREFIX};
+    use crate::serving::lookup::tests::{root_of, serving_file, srow, SRow, Shared};
+    use crate::serving::order::Order;
+    use crate::writer::parquet::{ColumnData, WriteColumn};
+
+    /// One source row: id, ts, markdown, tombstone, visibility.
+    type R = (&'static str, i64, &'static str, bool, &'static str);
+
+    fn column(name: &str, data: ColumnData) -> WriteColumn {
+        WriteColumn {
+            name: name.into(),
+            field_id: record_schema().field_id_by_name(name).unwrap(),
+            required: false,
+            data,
+            element_field_id: None,
+        }
+    }
+
+    /// Commits `rows` to `t` as one `append`; returns the key of the metadata written for it.
+    fn append(t: &mut Builder, rows: &[R]) -> String {
+        let text = |f: &dyn Fn(&R) -> Option<String>| ColumnData::Utf8(rows.iter().map(f).collect());
+        let columns = vec![
+            column("ns", text(&|_| Some("docs".into()))),
+            column("type", text(&|_| Some("guide".into()))),
+            column("id", text(&|r| Some(r.0.into()))),
+            column("ts", ColumnData::TimestampNtzMicros(rows.iter().map(|r| Some(r.1)).collect())),
+            column("deleted", ColumnData::Boolean(rows.iter().map(|r| Some(r.3)).collect())),
+            column("visibility", text(&|r| Some(r.4.into()))),
+            column("owner_org", text(&|_| Some("acme".into()))),
+            column("owner_user", text(&|_| Some("alice".into()))),
+            column("content_hash", text(&|r| Some(format!("h-{}", r.2)))),
+            column("size_bytes", ColumnData::Int64(rows.iter().map(|r| Some(r.2.len() as i64)).collect())),
+            column("markdown", text(&|r| (!r.3).then(|| r.2.to_string()))),
+        ];
+        let df = t.file("data.parquet", &columns, 100, DataContent::Data);
+        t.commit(vec![df]);
+        t.meta.snapshots.last_mut().unwrap().summary.operation = Operation::Append;
+        let key = format!("{}/metadata/v{}.metadata.json", t.root, t.meta.last_sequence_number);
+        t.store.objects.borrow_mut().insert(key.clone(), t.meta.to_json().into_bytes());
+        key
+    }
+
+    /// Source tables, the metadata key of each of their commits, and a store holding it all.
+    struct World {
+        tables: Vec<Builder>,
+        commits: Vec<Vec<String>>,
+        store: MemStore,
+        serving: Option<String>,
+    }
+
+    impl Catalog for World {
+        async fn metadata_keys(&self) -> Result<Vec<String>, LocateError> {
+            Ok(self.commits.iter().map(|c| c.last().cloned().unwrap()).collect())
+        }
+        async fn metadata(&self, key: &str) -> Result<Rc<TableMetadata>, LocateError> {
+            let bytes = self.store.get(key, None).await.map_err(|error| LocateError::Store { key: key.into(), error })?;
+            TableMetadata::from_json(&bytes)
+                .map(Rc::new)
+                .map_err(|e| LocateError::Corrupt { key: key.into(), reason: e.description().into() })
+        }
+        fn prefix_for(&self, _: &str) -> &str {
+            PREFIX
+        }
+        async fn serving_root(&self) -> Result<Option<Rc<Root>>, LocateError> {
+            let Some(key) = &self.serving else { return Ok(None) };
+            let bytes = self.store.get(key, None).await.map_err(|error| LocateError::Store { key: key.clone(), error })?;
+            Root::parse(&bytes).map(|r| Some(Rc::new(r))).map_err(|reason| LocateError::Corrupt { key: key.clone(), reason })
+        }
+        fn source_ids(&self) -> Vec<String> {
+            self.tables.iter().map(|t| t.root.clone()).collect()
+        }
+    }
+
+    const IDS: &[&str] = &["x", "tie", "tie2", "gone", "back", "only-tail", "only-serving", "org", "missing"];
+    const ROOT_KEY: &str = "serving/metadata/v1.serving.json";
+
+    /// Two tables: what the compactor absorbed (commits up to `absorbed[i]` of table i) and what
+    /// came after (the tail).
+    fn world(history: &[Vec<Vec<R>>]) -> World {
+        let mut tables = Vec::new();
+        let mut commits = Vec::new();
+        for (i, table_commits) in history.iter().enumerate() {
+            let mut t = Builder::at(PREFIX, &format!("t/{}", ["a", "b", "c"][i]));
+            commits.push(table_commits.iter().map(|rows| append(&mut t, rows)).collect());
+            tables.push(t);
+        }
+        let store = MemStore::default();
+        for t in &tables {
+            store.objects.borrow_mut().extend(t.store.objects.borrow().clone());
+        }
+        World { tables, commits, store, serving: None }
+    }
+
+    /// What the compactor would write having absorbed the first `absorbed[i]` commits of table i:
+    /// the newest row per key by the winner rule, one L1 file, and the root naming it.
+    fn compact(w: &mut World, absorbed: &[usize]) -> Root {
+        let mut best: BTreeMap<&str, SRow> = BTreeMap::new();
+        let mut root = root_of(Vec::new(), &w.tables.iter().map(|t| t.root.as_str()).collect::<Vec<_>>());
+        for (i, (t, &n)) in w.tables.iter().zip(absorbed).enumerate() {
+            let source = &mut root.sources[i];
+            if n == 0 {
+                continue;
+            }
+            let snap = &t.meta.snapshots[n - 1];
+            source.metadata = Some(w.commits[i][n - 1].clone());
+            source.snapshot_id = Some(snap.snapshot_id);
+            source.sequence_number = Some(snap.sequence_number);
+            let table = Table { metadata: &t.meta, location_prefix: PREFIX };
+            for id in IDS {
+                let wanted = Wanted { ns: "docs", ty: "guide", id };
+                let Some(f) =
+                    block_on(locate::locate(&w.store, &table, wanted, &At::Snapshot(snap.snapshot_id), &mut Cost::default())).unwrap()
+                else {
+                    continue;
+                };
+                let md = block_on(locate::read_value(&w.store, &table, &f, "markdown", &mut Cost::default())).unwrap();
+                let order = Order { ts: f.ts, seq: f.order.sequence_number, source: i as u32, pos: f.order.position };
+                let mut row = srow(id, f.ts, f.order.sequence_number, i as u32, "");
+                row.order = order;
+                row.deleted = f.deleted;
+                row.visibility = f.visibility.clone();
+                row.content_hash = f.content_hash.clone();
+                row.size_bytes = f.size_bytes;
+                row.markdown = md;
+                if best.get(id).is_none_or(|b| order > b.order) {
+                    best.insert(id, row);
+                }
+            }
+        }
+        let rows: Vec<SRow> = best.into_values().collect();
+        if !rows.is_empty() {
+            let (bytes, entry) = serving_file("serving/data/L1-1-0.parquet", &rows);
+            w.store.objects.borrow_mut().insert(entry.key.clone(), bytes);
+            root.files = vec![entry];
+        }
+        w.store.objects.borrow_mut().insert(ROOT_KEY.into(), root.to_json().into_bytes());
+        w.serving = Some(ROOT_KEY.into());
+        root
+    }
+
+    fn read(w: &World, p: &str, reader: Reader<'_>) -> (Result<Answer, Problem>, Trace) {
+        let reads = Reads { store: &w.store, catalog: w, policy: &policy(), html: &Marker };
+        let mut trace = Trace::default();
+        let a = block_on(reads.answer(&path(p), reader, &mut Cost::default(), &mut trace));
+        (a, trace)
+    }
+
+    /// Every id, representation and reader: the same answer with serving on as with it off;
+    /// returns the traces of the `.md` reads by id.
+    fn same_answers(w: &mut World) -> BTreeMap<&'static str, Trace> {
+        let alice = claims("acme", "alice", &["read:*"]);
+        let serving = w.serving.take();
+        let mut off = Vec::new();
+        for id in IDS {
+            for ext in ["md", "json"] {
+                for reader in [Reader::Anonymous, Reader::Token(&alice)] {
+                    let (a, t) = read(w, &format!("docs/guide/{id}.{ext}"), reader);
+                    assert_eq!(t.serving, Serving::Off);
+                    off.push(a);
+                }
+            }
+        }
+        w.serving = serving;
+        let mut traces = BTreeMap::new();
+        let mut off = off.into_iter();
+        for id in IDS {
+            for ext in ["md", "json"] {
+                for reader in [Reader::Anonymous, Reader::Token(&alice)] {
+                    let (a, t) = read(w, &format!("docs/guide/{id}.{ext}"), reader);
+                    assert_eq!(a, off.next().unwrap(), "{id}.{ext} with serving {:?}", t.serving);
+                    if ext == "md" {
+                        traces.insert(*id, t);
+                    }
+                }
+            }
+        }
+        traces
+    }
+
+    fn history() -> Vec<Vec<Vec<R>>> {
+        vec![
+            // t/a
+            vec![
+                vec![("x", 1, "x-a1", false, "public"), ("tie", 5, "tie-a", false, "public"), ("gone", 1, "gone-1", false, "public")],
+                vec![("gone", 2, "", true, "public"), ("back", 1, "back-1", false, "public"), ("org", 1, "org-1", false, "org")],
+                vec![("back", 2, "", true, "public"), ("only-serving", 1, "s", false, "public")],
+                // After the watermark: the tail.
+                vec![
+                    ("back", 3, "back-3", false, "public"),
+                    ("tie2", 9, "tie2-a", false, "public"),
+                    ("only-tail", 1, "t", false, "public"),
+                ],
+            ],
+            // t/b
+            vec![
+                vec![("tie", 5, "tie-b", false, "public"), ("x", 2, "x-b2", false, "public")],
+                vec![("tie2", 9, "tie2-b", false, "public"), ("org", 2, "org-2", false, "org")],
+                // After the watermark.
+                vec![("x", 3, "x-b3", false, "public")],
+            ],
+        ]
+    }
+
+    #[test]
+    fn the_same_answers_with_the_serving_table_on_and_off() {
+        let mut w = world(&history());
+        compact(&mut w, &[3, 2]);
+        let traces = same_answers(&mut w);
+        for (id, t) in &traces {
+            assert_eq!(t.serving, Serving::On, "{id}");
+        }
+        let source = |id: &str| traces[id].source;
+        // The tail is newer than the serving table.
+        assert_eq!(source("x"), Some("tail"));
+        assert_eq!(source("back"), Some("tail"), "a live row in the tail over a tombstone in the serving table");
+        assert_eq!(source("only-tail"), Some("tail"));
+        // An exact (ts, seq) tie of the tail (t/a, seq 4) and the serving table (t/b, seq 2) is
+        // not one: the sequence numbers differ; the tie of `tie` (ts 5, seq 1 in both) goes to t/a.
+        assert_eq!(source("tie"), Some("serving"));
+        assert_eq!(source("only-serving"), Some("serving"));
+        assert_eq!(source("gone"), Some("serving"), "the tombstone comes from the serving table");
+        assert_eq!(source("missing"), None);
+        let Ok(Answer::Body(b)) = read(&w, "docs/guide/tie.md", Reader::Anonymous).0 else { panic!("tie") };
+        assert_eq!(b.body, "tie-a", "the first configured table wins an exact tie");
+        // Everything absorbed: the tail reads no metadata and the serving table answers all.
+        let mut w = world(&history());
+        compact(&mut w, &[4, 3]);
+        let traces = same_answers(&mut w);
+        assert!(traces.iter().all(|(id, t)| t.source == if *id == "missing" { None } else { Some("serving") }), "{traces:?}");
+        w.store.reads.borrow_mut().clear();
+        let isolate = Rc::new(core::cell::RefCell::new(crate::caching::Immutable::new()));
+        let s = crate::caching::Caching::new(Shared(&w.store), isolate);
+        let reads = Reads { store: &s, catalog: &w, policy: &policy(), html: &Marker };
+        let mut trace = Trace::default();
+        let Ok(Answer::Body(b)) = block_on(reads.answer(&path("docs/guide/x.md"), Reader::Anonymous, &mut Cost::default(), &mut trace))
+        else {
+            panic!("x")
+        };
+        assert_eq!((b.body.as_str(), trace.source), ("x-b3", Some("serving")));
+        let keys = w.store.reads.borrow().clone();
+        assert!(keys.iter().all(|k| !k.ends_with(".metadata.json") && !k.ends_with(".avro")), "no table is read: {keys:?}");
+        // Cold (the pointers and the root are the catalog's reads here): the file's index
+        // region, the `_lookup` page, the value page (its footer is inside the index region).
+        assert_eq!((s.reads(), trace.serving_reads, trace.tail_reads), (3, 3, 0), "{keys:?}");
+        // Nothing absorbed yet: the tail is every commit.
+        let mut w = world(&history());
+        compact(&mut w, &[0, 0]);
+        same_answers(&mut w);
+    }
+
+    #[test]
+    fn serving_failures_fall_back_to_the_tables_with_the_same_answers() {
+        let fallback = |w: &mut World, why: &str| {
+            let traces = same_answers(w);
+            for (id, t) in traces {
+                match &t.serving {
+                    Serving::Fallback(reason) => assert!(reason.contains(why), "{id}: {reason} (wanted {why})"),
+                    other => panic!("{id}: {other:?}, wanted a fallback for {why}"),
+                }
+                if id != "missing" {
+                    assert_eq!(t.source, Some("tail"), "{id}");
+                }
+            }
+        };
+        // The root is missing, or not a root.
+        let mut w = world(&history());
+        compact(&mut w, &[3, 2]);
+        w.store.objects.borrow_mut().remove(ROOT_KEY);
+        fallback(&mut w, "is missing");
+        w.store.objects.borrow_mut().insert(ROOT_KEY.into(), b"{\"format\":1".to_vec());
+        fallback(&mut w, "not a serving root");
+        // The root's sources are not the configured tables.
+        let mut root = compact(&mut w, &[3, 2]);
+        root.sources.reverse();
+        w.store.objects.borrow_mut().insert(ROOT_KEY.into(), root.to_json().into_bytes());
+        fallback(&mut w, "are not the configured tables");
+        // The data file is missing, or garbage.
+        compact(&mut w, &[3, 2]);
+        w.store.objects.borrow_mut().remove("serving/data/L1-1-0.parquet");
+        fallback(&mut w, "serving/data/L1-1-0.parquet is missing");
+        w.store.objects.borrow_mut().insert("serving/data/L1-1-0.parquet".into(), vec![7; 4000]);
+        fallback(&mut w, "serving/data/L1-1-0.parquet is corrupt");
+        // A snapshot after the watermark that is not an append.
+        let mut w = world(&history());
+        compact(&mut w, &[3, 2]);
+        let t = &mut w.tables[1];
+        t.meta.snapshots.last_mut().unwrap().summary.operation = Operation::Overwrite;
+        let key = w.commits[1].last().unwrap().clone();
+        w.store.objects.borrow_mut().insert(key, t.meta.to_json().into_bytes());
+        fallback(&mut w, "is not an append (overwrite)");
+    }
+
+    #[test]
+    fn a_value_page_that_fails_falls_back_too() {
+        let mut w = world(&history());
+        compact(&mut w, &[4, 3]);
+        // Break the markdown column's pages; the index region and the `_lookup` page stay good.
+        let file = "serving/data/L1-1-0.parquet";
+        let mut bytes = w.store.objects.borrow()[file].clone();
+        let footer = crate::parquet::parse_footer(&bytes, bytes.len() as u64).ok().unwrap();
+        let (start, len) = footer.chunk(0, footer.column_by_name("markdown").unwrap()).unwrap().range();
+        for b in bytes.iter_mut().skip(start as usize).take(len as usize) {
+            *b = 0xFF;
+        }
+        w.store.objects.borrow_mut().insert(file.into(), bytes);
+        let (a, t) = read(&w, "docs/guide/only-serving.md", Reader::Anonymous);
+        let Ok(Answer::Body(b)) = a else { panic!("{a:?}") };
+        assert_eq!(b.body, "s");
+        assert!(matches!(t.serving, Serving::Fallback(_)), "{t:?}");
+        assert_eq!(t.source, Some("tail"));
+    }
+}

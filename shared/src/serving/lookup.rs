@@ -180,4 +180,4 @@ fn page_for(fr: &FooterRead, fkey: &str, rg: usize, col: usize, low: &[u8], high
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,5 +1,178 @@
 use super::*;
+use crate::iceberg::table_metadata::record_schema;
+use crate::locate::test_table::{block_on, MemStore};
+use crate::locate::{read_value_in, Cost, StoreError};
 use crate::serving::key::key;
+use crate::serving::root::SourceState;
+use crate::writer::parquet::{write_parquet, ColumnData, WriteCodec, WriteColumn};
+
+/// One row of a serving file (what the compactor copies from a source row).
+#[derive(Debug, Clone)]
+pub(crate) struct SRow {
+    pub ns: String,
+    pub ty: String,
+    pub id: String,
+    pub order: Order,
+    pub deleted: bool,
+    pub visibility: Option<String>,
+    pub owner_org: Option<String>,
+    pub owner_user: Option<String>,
+    pub content_hash: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub markdown: Option<String>,
+}
+
+pub(crate) fn srow(id: &str, ts: i64, seq: i64, source: u32, markdown: &str) -> SRow {
+    SRow {
+        ns: "docs".into(),
+        ty: "guide".into(),
+        id: id.into(),
+        order: Order { ts, seq, source, pos: 0 },
+        deleted: false,
+        visibility: Some("public".into()),
+        owner_org: Some("acme".into()),
+        owner_user: Some("alice".into()),
+        content_hash: Some(markdown.into()),
+        size_bytes: Some(markdown.len() as i64),
+        markdown: Some(markdown.into()),
+    }
+}
+
+impl SRow {
+    fn key(&self) -> Vec<u8> {
+        key(&self.ns, &self.ty, &self.id)
+    }
+
+    fn cell(&self) -> String {
+        let e = Entry {
+            key: self.key(),
+            order: self.order,
+            deleted: self.deleted,
+            visibility: self.visibility.clone(),
+            owner_org: self.owner_org.clone(),
+            owner_user: self.owner_user.clone(),
+            content_hash: self.content_hash.clone(),
+            size_bytes: self.size_bytes,
+        };
+        String::from_utf8(e.encode()).unwrap()
+    }
+}
+
+/// A serving data file of `rows` (sorted by key here, one row per key), as the root lists it:
+/// the bytes and its [`FileEntry`] under `key`. The page index is found from the footer (the
+/// writer puts it after the last row group, before the footer).
+pub(crate) fn serving_file(file_key: &str, rows: &[SRow]) -> (Vec<u8>, FileEntry) {
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(SRow::key);
+    rows.dedup_by_key(|r| r.key());
+    let id = |n: &str| record_schema().field_id_by_name(n).unwrap();
+    let text = |n: &str, f: &dyn Fn(&SRow) -> Option<String>| WriteColumn {
+        name: n.into(),
+        field_id: id(n),
+        required: false,
+        data: ColumnData::Utf8(rows.iter().map(f).collect()),
+        element_field_id: None,
+    };
+    let long = |n: &str, field_id: i32, f: &dyn Fn(&SRow) -> Option<i64>| WriteColumn {
+        name: n.into(),
+        field_id,
+        required: false,
+        data: ColumnData::Int64(rows.iter().map(f).collect()),
+        element_field_id: None,
+    };
+    let columns = vec![
+        text("ns", &|r| Some(r.ns.clone())),
+        text("type", &|r| Some(r.ty.clone())),
+        text("id", &|r| Some(r.id.clone())),
+        WriteColumn {
+            name: "ts".into(),
+            field_id: id("ts"),
+            required: false,
+            data: ColumnData::TimestampNtzMicros(rows.iter().map(|r| Some(r.order.ts)).collect()),
+            element_field_id: None,
+        },
+        WriteColumn {
+            name: "deleted".into(),
+            field_id: id("deleted"),
+            required: false,
+            data: ColumnData::Boolean(rows.iter().map(|r| Some(r.deleted)).collect()),
+            element_field_id: None,
+        },
+        text("visibility", &|r| r.visibility.clone()),
+        text("owner_org", &|r| r.owner_org.clone()),
+        text("owner_user", &|r| r.owner_user.clone()),
+        text("content_hash", &|r| r.content_hash.clone()),
+        long("size_bytes", id("size_bytes"), &|r| r.size_bytes),
+        text("markdown", &|r| r.markdown.clone()),
+        WriteColumn {
+            name: LOOKUP_COLUMN.into(),
+            field_id: LOOKUP_FIELD_ID,
+            required: true,
+            data: ColumnData::Utf8(rows.iter().map(|r| Some(r.cell())).collect()),
+            element_field_id: None,
+        },
+        long("_source", 101, &|r| Some(i64::from(r.order.source))),
+        long("_seq", 102, &|r| Some(r.order.seq)),
+        long("_pos", 103, &|r| Some(r.order.pos as i64)),
+    ];
+    let written = write_parquet(&columns, WriteCodec::Snappy, 1_000_000).unwrap();
+    let size = written.bytes.len() as u64;
+    let footer = match parquet::parse_footer(&written.bytes, size) {
+        Ok(f) => f,
+        Err(_) => panic!("footer"),
+    };
+    let index_offset = footer
+        .row_groups
+        .iter()
+        .flat_map(|g| g.columns.iter())
+        .flat_map(|c| [c.column_index, c.offset_index])
+        .flatten()
+        .map(|(o, _)| o)
+        .min()
+        .unwrap();
+    let entry = FileEntry {
+        key: file_key.into(),
+        size,
+        level: 1,
+        rows: rows.len() as u64,
+        min: rows.first().unwrap().key(),
+        max: rows.last().unwrap().key(),
+        index_offset,
+        merged_through: None,
+        bloom: None,
+    };
+    (written.bytes, entry)
+}
+
+pub(crate) fn root_of(files: Vec<FileEntry>, sources: &[&str]) -> Root {
+    let sources = sources
+        .iter()
+        .map(|id| SourceState { id: (*id).into(), metadata: None, snapshot_id: None, sequence_number: None, mode: None, error: None })
+        .collect();
+    Root { format: 1, version: 1, metadata: "serving/metadata/v1.metadata.json".into(), sources, files, merge_cursor: None }
+}
+
+/// A borrowed store under the caching store.
+pub(crate) struct Shared<'a>(pub(crate) &'a MemStore);
+
+impl ObjectStore for Shared<'_> {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreError> {
+        self.0.get(key, range).await
+    }
+}
+
+fn put(store: &MemStore, (bytes, entry): (Vec<u8>, FileEntry)) -> FileEntry {
+    store.objects.borrow_mut().insert(entry.key.clone(), bytes);
+    entry
+}
+
+fn find(store: &MemStore, root: &Root, id: &str) -> Result<Option<Hit>, LocateError> {
+    block_on(lookup(store, root, &key("docs", "guide", id), &mut Cost::default()))
+}
+
+fn value(store: &MemStore, hit: &Hit) -> Option<String> {
+    block_on(read_value_in(store, hit.layout(), &hit.found, "markdown", &mut Cost::default())).unwrap()
+}
 
 #[test]
 fn the_cells_of_a_key_lie_between_its_bounds_and_no_other_keys_do() {
@@ -15,4 +188,99 @@ fn the_cells_of_a_key_lie_between_its_bounds_and_no_other_keys_do() {
         let c = cell(&other);
         assert!(!(low.as_slice() <= c.as_slice() && c.as_slice() < high.as_slice()), "{other:?}");
     }
+}
+
+#[test]
+fn finds_every_key_of_a_file_and_reads_its_value() {
+    let store = MemStore::default();
+    let rows: Vec<SRow> = (0..50).map(|i| srow(&format!("k{i:03}"), 100 + i, 2, (i % 2) as u32, &format!("# {i}"))).collect();
+    let file = put(&store, serving_file("serving/data/L1-1-0.parquet", &rows));
+    let root = root_of(vec![file], &["t/a", "t/b"]);
+    for (i, r) in rows.iter().enumerate() {
+        let hit = find(&store, &root, &r.id).unwrap().unwrap();
+        assert_eq!(hit.order, r.order, "{}", r.id);
+        assert_eq!((hit.found.ts, hit.found.row, hit.found.row_group), (r.order.ts, i, 0));
+        assert_eq!((hit.found.visibility.as_deref(), hit.found.content_hash.as_deref()), (Some("public"), r.content_hash.as_deref()));
+        assert_eq!(value(&store, &hit), r.markdown, "{}", r.id);
+    }
+    for missing in ["k", "k0", "k000 ", "k0000", "k049x", "a", "z"] {
+        assert_eq!(find(&store, &root, missing).unwrap(), None, "{missing}");
+    }
+}
+
+/// Enough rows for three `_lookup` pages and three value pages (the writer closes a page every
+/// 20,000 rows): a lookup reads one page of each, never the chunk.
+#[test]
+fn a_warm_lookup_reads_two_pages_and_a_cold_one_adds_the_index_region() {
+    use crate::caching::{Caching, Immutable};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let store = MemStore::default();
+    let rows: Vec<SRow> = (0..45_000).map(|i| srow(&format!("k{i:05}"), i, 1, 0, &format!("v{i}"))).collect();
+    let file = put(&store, serving_file("serving/data/L1-1-0.parquet", &rows));
+    let root = root_of(vec![file], &["t/a"]);
+    let isolate = Rc::new(RefCell::new(Immutable::new()));
+    let read = |id: &str| {
+        let s = Caching::new(Shared(&store), isolate.clone());
+        let mut cost = Cost::default();
+        let hit = block_on(lookup(&s, &root, &key("docs", "guide", id), &mut cost)).unwrap().unwrap();
+        let v = block_on(read_value_in(&s, hit.layout(), &hit.found, "markdown", &mut cost)).unwrap();
+        s.keep_reads();
+        (v, s.reads())
+    };
+    assert_eq!(read("k00007"), (Some("v7".into()), 3), "cold: index region, _lookup page, value page");
+    assert_eq!(read("k44000"), (Some("v44000".into()), 2), "warm: the two pages only");
+    assert_eq!(read("k21000"), (Some("v21000".into()), 2));
+}
+
+#[test]
+fn the_newest_entry_across_candidate_files_wins_tombstones_included() {
+    let store = MemStore::default();
+    let l1 = put(
+        &store,
+        serving_file("serving/data/L1-1-0.parquet", &[srow("a", 1, 1, 0, "a1"), srow("b", 1, 1, 0, "b1"), srow("c", 5, 1, 1, "c1")]),
+    );
+    let mut gone = srow("b", 2, 2, 0, "");
+    gone.deleted = true;
+    gone.markdown = None;
+    let mut l0 = put(&store, serving_file("serving/data/L0-2-0.parquet", &[srow("a", 2, 2, 1, "a2"), gone, srow("c", 5, 1, 0, "c0")]));
+    l0.level = 0;
+    let root = root_of(vec![l1, l0], &["t/a", "t/b"]);
+    let a = find(&store, &root, "a").unwrap().unwrap();
+    assert_eq!((a.order.ts, a.found.file_key.as_str(), value(&store, &a).as_deref()), (2, "serving/data/L0-2-0.parquet", Some("a2")));
+    let b = find(&store, &root, "b").unwrap().unwrap();
+    assert!(b.found.deleted, "the newer tombstone wins over the older live row");
+    // An exact (ts, seq) tie: the lower source wins.
+    let c = find(&store, &root, "c").unwrap().unwrap();
+    assert_eq!((c.order.source, value(&store, &c).as_deref()), (0, Some("c0")));
+}
+
+#[test]
+fn a_corrupt_or_missing_serving_file_is_an_error_never_absent() {
+    let store = MemStore::default();
+    let rows: Vec<SRow> = (0..20).map(|i| srow(&format!("k{i:02}"), i, 1, 0, "x")).collect();
+    let file = put(&store, serving_file("serving/data/L1-1-0.parquet", &rows));
+    let root = root_of(vec![file.clone()], &["t/a"]);
+    assert!(find(&store, &root, "k05").unwrap().is_some());
+    // The `_lookup` column index overwritten.
+    let good = store.objects.borrow()[&file.key].clone();
+    let footer = parquet::parse_footer(&good, good.len() as u64).ok().unwrap();
+    let (at, len) = footer.chunk(0, footer.column_by_name(LOOKUP_COLUMN).unwrap()).unwrap().column_index.unwrap();
+    let mut bad = good.clone();
+    for b in bad.iter_mut().skip(at as usize).take(len as usize) {
+        *b = 0xFF;
+    }
+    store.objects.borrow_mut().insert(file.key.clone(), bad);
+    assert!(matches!(find(&store, &root, "k05"), Err(LocateError::Corrupt { .. })));
+    // Missing.
+    store.objects.borrow_mut().remove(&file.key);
+    assert!(matches!(find(&store, &root, "k05"), Err(LocateError::Store { error: StoreError::NotFound, .. })));
+    // A root whose index offset is wrong.
+    store.objects.borrow_mut().insert(file.key.clone(), good);
+    let mut wrong = root.clone();
+    wrong.files[0].index_offset = file.size - 20;
+    assert!(find(&store, &wrong, "k05").is_err());
+    // An entry naming a source the root does not list.
+    let one = root_of(vec![file.clone()], &[]);
+    assert!(find(&store, &one, "k05").unwrap_err().to_string().contains("source the root does not list"));
 }
