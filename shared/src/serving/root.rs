@@ -99,7 +99,7 @@ impl FileEntry {
 
     /// Whether the bloom filter admits `key` (no filter: yes).
     pub fn admits(&self, key: &[u8]) -> bool {
-        self.bloom.as_deref().and_then(Bloom::from_bytes).is_none_or(|b| b.may_contain(key))
+        self.bloom.as_deref().is_none_or(|b| super::bloom::bytes_may_contain(b, key))
     }
 }
 
