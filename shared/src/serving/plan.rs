@@ -86,8 +86,8 @@ pub fn file_key(table: &str, level: u8, version: u64, n: usize) -> String {
     format!("{}/data/L{level}-{version}-{n}.parquet", table.trim_end_matches('/'))
 }
 
-/// The run a file belongs to: the `L{level}-{version}` of its name (the whole key when it is not
-/// named by [`file_key`]).
+/// The run a file belongs to: its name up to the last `-` (`L0-{version}` for [`file_key`]'s
+/// names, `L0-{version}-{nonce}` when a run adds a nonce); the whole key for other names.
 pub fn run_of(key: &str) -> &str {
     let name = key.rsplit('/').next().unwrap_or(key);
     match name.rfind('-') {

@@ -225,6 +225,7 @@ fn names_and_runs() {
     assert_eq!(file_key("serving/artifacts/", 0, 7, 2), "serving/artifacts/data/L0-7-2.parquet");
     assert_eq!(run_of("serving/artifacts/data/L0-7-2.parquet"), "L0-7");
     assert_eq!(run_of("serving/artifacts/data/L0-7-12.parquet"), "L0-7");
+    assert_eq!(run_of("serving/artifacts/data/L0-7-3fa9c1-12.parquet"), "L0-7-3fa9c1", "a run nonce in the name");
     assert_eq!(run_of("other.parquet"), "other.parquet");
 }
 
