@@ -56,12 +56,13 @@ check-nostd: tools
 clippy: tools
 	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -q -p shared --features reader --all-targets -- -D warnings
-	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker -p iceberg-writer -p shared --no-default-features -- -D warnings
+	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker -p iceberg-writer -p compactor -p shared --no-default-features -- -D warnings
 
 test-rust:
 	$(CARGO) test -p artifact-tools
 	$(CARGO) test -p serve-worker -p standin-worker --lib
 	$(CARGO) test -p iceberg-writer
+	$(CARGO) test -p compactor
 	$(CARGO) test -p shared --features reader
 
 test-node: tools pyenv
@@ -82,6 +83,16 @@ pyenv: .venv/stamp
 ## unset NAME on as "" (which dev.mjs also reads as unset).
 dev: build
 	node tools/dev.mjs
+
+## compact: run the serving table's compactor once over a warehouse directory and print its report, e.g.
+## make compact WAREHOUSE_DIR=/abs/dir [TABLES=a/b,c/d] [FULL=1] [FROM_SCRATCH=1] [SERVING_ROOT=serving/artifacts]
+## (TABLES default: the stand-in's three tables; WAREHOUSE_LOCATION: another prefix their locations use)
+.PHONY: compact
+compact:
+	@if [ -z "$(strip $(WAREHOUSE_DIR))" ]; then echo "make compact: WAREHOUSE_DIR=/abs/dir is required" >&2; exit 2; fi
+	@$(CARGO) run -q --bin compact -- --warehouse '$(strip $(WAREHOUSE_DIR))' --tables '$(strip $(TABLES))' \
+	  --full='$(strip $(FULL))' --from-scratch='$(strip $(FROM_SCRATCH))' --serving-root '$(strip $(SERVING_ROOT))' \
+	  --location-prefix '$(strip $(WAREHOUSE_LOCATION))'
 
 ## token: print a signed dev token, e.g. make token ORG=acme SUB=alice SCOPES='write:*'
 # Defaults also when the variable is set but empty (an empty value means unset, as for make dev).

@@ -1,0 +1,208 @@
+//! The serving table's compactor (issue #15, `docs/design/serving-table.md`): one [`run`] reads
+//! the serving table's pointer and root, absorbs every append snapshot of each source table after
+//! its watermark, and commits the next version — a new L0 run of the newest row per key, bounded
+//! merge steps into L1, one manifest listing every live file, the root, the metadata, and the
+//! pointer moved last with a conditional put.
+//!
+//! The decisions (newest per key, file splits, merge steps, the next root) are
+//! `shared::serving::plan`'s, pure; the files are `iceberg_writer::serving`'s. This crate is the
+//! I/O between them over a [`store::Store`]: R2 in the stand-in, the filesystem in `make compact`,
+//! memory in tests.
+//!
+//! - [`store`]: the [`store::Store`] trait, [`store::MemStore`], `store::FsStore` (native).
+//! - [`source`]: a source table's current metadata, the snapshots after a watermark, their rows.
+//! - [`rows`]: every column of a data file, decoded.
+//! - `table` (private): the serving table: read, plan, write, commit.
+
+pub mod rows;
+pub mod source;
+pub mod store;
+mod table;
+
+use serde_json::{json, Value};
+
+pub use shared::serving::plan::Limits;
+pub use store::Store;
+
+/// What one run does.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The serving table's root in the bucket (`serving/artifacts`).
+    pub serving_root: String,
+    /// Prefix of the serving table's absolute locations (`s3://artifacts-warehouse/`,
+    /// `file:///abs/dir/`): locations are this plus the key.
+    pub location_prefix: String,
+    /// Source table roots, in order: index `i` is `_source = i` and `sources[i]` of the root.
+    pub sources: Vec<String>,
+    /// Prefixes mapping the sources' absolute locations to keys (the first one a location
+    /// starts with).
+    pub source_prefixes: Vec<String>,
+    /// File sizes and merge pacing.
+    pub limits: Limits,
+    /// Most source rows absorbed per run (whole snapshots: at least one snapshot is absorbed).
+    pub max_rows: u64,
+    /// Merge until L0 is empty (`make compact FULL=1`).
+    pub full: bool,
+    /// Ignore the current root: absorb every source snapshot into the next version.
+    pub from_scratch: bool,
+    /// Now, ms since the epoch (commit times).
+    pub now_ms: i64,
+    /// A fresh string per run (hex): names of the files it writes and its snapshot id, so a
+    /// rerun after a crash never collides with the orphans of the crashed one.
+    pub nonce: String,
+    /// Parquet codec of the serving files.
+    pub codec: iceberg_writer::WriteCodec,
+}
+
+/// Rows absorbed per run unless configured (one run's memory holds them all).
+pub const MAX_ROWS: u64 = 200_000;
+
+impl Config {
+    /// Defaults for `sources` under `serving_root`.
+    pub fn new(serving_root: &str, location_prefix: &str, sources: Vec<String>, now_ms: i64, nonce: String) -> Config {
+        Config {
+            serving_root: serving_root.trim_end_matches('/').to_string(),
+            location_prefix: location_prefix.to_string(),
+            sources,
+            source_prefixes: vec![location_prefix.to_string()],
+            limits: Limits::default(),
+            max_rows: MAX_ROWS,
+            full: false,
+            from_scratch: false,
+            now_ms,
+            nonce,
+            codec: iceberg_writer::WriteCodec::Snappy,
+        }
+    }
+}
+
+/// What happened to one source in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceReport {
+    /// The source's root.
+    pub id: String,
+    /// Snapshots absorbed.
+    pub snapshots: u64,
+    /// Rows absorbed.
+    pub rows: u64,
+    /// Bytes of the source data files read.
+    pub bytes: u64,
+    /// Its watermark after the run (snapshot id).
+    pub watermark: Option<i64>,
+    /// Whether snapshots after the watermark are left (row budget or error).
+    pub behind: bool,
+    /// Why the compactor stopped for it (its watermark stays).
+    pub error: Option<String>,
+}
+
+/// What one run did (`make compact` prints it, the stand-in's commit answer carries it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// The version committed (`None`: nothing to do).
+    pub version: Option<u64>,
+    /// The version it started from (0: none).
+    pub previous: u64,
+    /// A version a crashed commit left behind that this run moved the pointer to.
+    pub helped_along: Option<u64>,
+    /// Whether it lost a race and started over.
+    pub restarted: bool,
+    /// Whether it rebuilt from every source snapshot (`from_scratch`, or the sources changed).
+    pub rebuilt: bool,
+    /// Per source, in order.
+    pub sources: Vec<SourceReport>,
+    /// Rows written to serving files.
+    pub rows_written: u64,
+    /// Serving data files written.
+    pub files_written: u64,
+    /// Serving data files no longer live after the run.
+    pub files_removed: u64,
+    /// Bytes of serving data files written.
+    pub bytes_written: u64,
+    /// Merge steps done.
+    pub merge_steps: u64,
+    /// L0 runs and L1 files live after the run.
+    pub l0_runs: u64,
+    /// L1 files live after the run.
+    pub l1_files: u64,
+}
+
+impl Report {
+    /// Rows absorbed over every source.
+    pub fn rows_absorbed(&self) -> u64 {
+        self.sources.iter().map(|s| s.rows).sum()
+    }
+
+    /// Serving bytes written per source byte absorbed (`None` when nothing was absorbed).
+    pub fn write_amplification(&self) -> Option<f64> {
+        let read: u64 = self.sources.iter().map(|s| s.bytes).sum();
+        (read > 0).then(|| self.bytes_written as f64 / read as f64)
+    }
+
+    /// Errors by source.
+    pub fn errors(&self) -> Vec<(&str, &str)> {
+        self.sources.iter().filter_map(|s| Some((s.id.as_str(), s.error.as_deref()?))).collect()
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "version": self.version,
+            "previous": self.previous,
+            "helped_along": self.helped_along,
+            "restarted": self.restarted,
+            "rebuilt": self.rebuilt,
+            "rows_absorbed": self.rows_absorbed(),
+            "rows_written": self.rows_written,
+            "files_written": self.files_written,
+            "files_removed": self.files_removed,
+            "bytes_written": self.bytes_written,
+            "write_amplification": self.write_amplification(),
+            "merge_steps": self.merge_steps,
+            "l0_runs": self.l0_runs,
+            "l1_files": self.l1_files,
+            "sources": self.sources.iter().map(|s| json!({
+                "id": s.id, "snapshots": s.snapshots, "rows": s.rows, "bytes": s.bytes,
+                "watermark": s.watermark, "behind": s.behind, "error": s.error,
+            })).collect::<Vec<_>>(),
+            "errors": self.errors().into_iter().map(|(id, e)| json!({"source": id, "error": e})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Why a run failed as a whole (a source's own trouble is its `error`, not this).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompactError {
+    /// A serving-table object could not be read or written.
+    Store(String),
+    /// A serving-table object is not what it should be (pointer, root, metadata).
+    Corrupt(String),
+    /// Lost the race for the next version twice in a row.
+    Conflict(String),
+    /// Writing a file failed (the writer refused the rows).
+    Write(String),
+}
+
+impl core::fmt::Display for CompactError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CompactError::Store(m) => write!(f, "serving table storage: {m}"),
+            CompactError::Corrupt(m) => write!(f, "serving table corrupt: {m}"),
+            CompactError::Conflict(m) => write!(f, "lost the commit race twice: {m}"),
+            CompactError::Write(m) => write!(f, "writing the serving table: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CompactError {}
+
+/// One compactor run (see the crate doc). A lost race restarts it once from the new version.
+pub async fn run<S: Store>(store: &S, cfg: &Config) -> Result<Report, CompactError> {
+    match table::attempt(store, cfg, 0).await {
+        Err(CompactError::Conflict(_)) => {
+            let mut report = table::attempt(store, cfg, 1).await?;
+            report.restarted = true;
+            Ok(report)
+        }
+        other => other,
+    }
+}
