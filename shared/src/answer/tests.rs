@@ -558,9 +558,10 @@ mod serving {
         fallback(&mut w, "are not the configured tables");
         // The data file is missing, or garbage.
         compact(&mut w, &[3, 2]);
+        let size = w.store.objects.borrow()["serving/data/L1-1-0.parquet"].len();
         w.store.objects.borrow_mut().remove("serving/data/L1-1-0.parquet");
         fallback(&mut w, "serving/data/L1-1-0.parquet is missing");
-        w.store.objects.borrow_mut().insert("serving/data/L1-1-0.parquet".into(), vec![7; 4000]);
+        w.store.objects.borrow_mut().insert("serving/data/L1-1-0.parquet".into(), vec![7; size]);
         fallback(&mut w, "serving/data/L1-1-0.parquet is corrupt");
         // A snapshot after the watermark that is not an append.
         let mut w = world(&history());

@@ -1,10 +1,11 @@
 use super::*;
-use crate::iceberg::table_metadata::record_schema;
 use crate::locate::test_table::{block_on, MemStore};
-use crate::locate::{read_value_in, Cost, StoreError};
+use crate::locate::{read_value_in, Cell, Cost, StoreError};
+use crate::record::COLUMNS;
 use crate::serving::key::key;
 use crate::serving::root::SourceState;
-use crate::writer::parquet::{write_parquet, ColumnData, WriteCodec, WriteColumn};
+use crate::writer::parquet::WriteCodec;
+use crate::writer::serving::{write_serving_file, ServingRow};
 
 /// One row of a serving file (what the compactor copies from a source row).
 #[derive(Debug, Clone)]
@@ -43,8 +44,8 @@ impl SRow {
         key(&self.ns, &self.ty, &self.id)
     }
 
-    fn cell(&self) -> String {
-        let e = Entry {
+    fn entry(&self) -> Entry {
+        Entry {
             key: self.key(),
             order: self.order,
             deleted: self.deleted,
@@ -53,95 +54,43 @@ impl SRow {
             owner_user: self.owner_user.clone(),
             content_hash: self.content_hash.clone(),
             size_bytes: self.size_bytes,
-        };
-        String::from_utf8(e.encode()).unwrap()
+        }
     }
 }
 
-/// A serving data file of `rows` (sorted by key here, one row per key), as the root lists it:
-/// the bytes and its [`FileEntry`] under `key`. The page index is found from the footer (the
-/// writer puts it after the last row group, before the footer).
+/// A serving data file of `rows` (sorted by key here, one row per key) written by the
+/// compactor's writer, as the root lists it: the bytes and its [`FileEntry`] under `file_key`.
 pub(crate) fn serving_file(file_key: &str, rows: &[SRow]) -> (Vec<u8>, FileEntry) {
     let mut rows = rows.to_vec();
     rows.sort_by_key(SRow::key);
     rows.dedup_by_key(|r| r.key());
-    let id = |n: &str| record_schema().field_id_by_name(n).unwrap();
-    let text = |n: &str, f: &dyn Fn(&SRow) -> Option<String>| WriteColumn {
-        name: n.into(),
-        field_id: id(n),
-        required: false,
-        data: ColumnData::Utf8(rows.iter().map(f).collect()),
-        element_field_id: None,
-    };
-    let long = |n: &str, field_id: i32, f: &dyn Fn(&SRow) -> Option<i64>| WriteColumn {
-        name: n.into(),
-        field_id,
-        required: false,
-        data: ColumnData::Int64(rows.iter().map(f).collect()),
-        element_field_id: None,
-    };
-    let columns = vec![
-        text("ns", &|r| Some(r.ns.clone())),
-        text("type", &|r| Some(r.ty.clone())),
-        text("id", &|r| Some(r.id.clone())),
-        WriteColumn {
-            name: "ts".into(),
-            field_id: id("ts"),
-            required: false,
-            data: ColumnData::TimestampNtzMicros(rows.iter().map(|r| Some(r.order.ts)).collect()),
-            element_field_id: None,
-        },
-        WriteColumn {
-            name: "deleted".into(),
-            field_id: id("deleted"),
-            required: false,
-            data: ColumnData::Boolean(rows.iter().map(|r| Some(r.deleted)).collect()),
-            element_field_id: None,
-        },
-        text("visibility", &|r| r.visibility.clone()),
-        text("owner_org", &|r| r.owner_org.clone()),
-        text("owner_user", &|r| r.owner_user.clone()),
-        text("content_hash", &|r| r.content_hash.clone()),
-        long("size_bytes", id("size_bytes"), &|r| r.size_bytes),
-        text("markdown", &|r| r.markdown.clone()),
-        WriteColumn {
-            name: LOOKUP_COLUMN.into(),
-            field_id: LOOKUP_FIELD_ID,
-            required: true,
-            data: ColumnData::Utf8(rows.iter().map(|r| Some(r.cell())).collect()),
-            element_field_id: None,
-        },
-        long("_source", 101, &|r| Some(i64::from(r.order.source))),
-        long("_seq", 102, &|r| Some(r.order.seq)),
-        long("_pos", 103, &|r| Some(r.order.pos as i64)),
-    ];
-    let written = write_parquet(&columns, WriteCodec::Snappy, 1_000_000).unwrap();
-    let size = written.bytes.len() as u64;
-    let footer = match parquet::parse_footer(&written.bytes, size) {
-        Ok(f) => f,
-        Err(_) => panic!("footer"),
-    };
-    let index_offset = footer
-        .row_groups
+    let text = |v: &Option<String>| v.clone().map_or(Cell::Null, Cell::Text);
+    let serving: Vec<ServingRow> = rows
         .iter()
-        .flat_map(|g| g.columns.iter())
-        .flat_map(|c| [c.column_index, c.offset_index])
-        .flatten()
-        .map(|(o, _)| o)
-        .min()
-        .unwrap();
-    let entry = FileEntry {
-        key: file_key.into(),
-        size,
-        level: 1,
-        rows: rows.len() as u64,
-        min: rows.first().unwrap().key(),
-        max: rows.last().unwrap().key(),
-        index_offset,
-        merged_through: None,
-        bloom: None,
-    };
-    (written.bytes, entry)
+        .map(|r| ServingRow {
+            entry: r.entry(),
+            cells: COLUMNS
+                .iter()
+                .map(|c| match c.name {
+                    "ns" => Cell::Text(r.ns.clone()),
+                    "type" => Cell::Text(r.ty.clone()),
+                    "id" => Cell::Text(r.id.clone()),
+                    "ts" => Cell::Long(r.order.ts),
+                    "deleted" => Cell::Bool(r.deleted),
+                    "visibility" => text(&r.visibility),
+                    "owner_org" => text(&r.owner_org),
+                    "owner_user" => text(&r.owner_user),
+                    "content_hash" => text(&r.content_hash),
+                    "size_bytes" => r.size_bytes.map_or(Cell::Null, Cell::Long),
+                    "markdown" => text(&r.markdown),
+                    _ => Cell::Null,
+                })
+                .collect(),
+        })
+        .collect();
+    let file = write_serving_file(&serving, WriteCodec::Snappy).unwrap();
+    let entry = file.file_entry(file_key.into(), 1);
+    (file.written.bytes, entry)
 }
 
 pub(crate) fn root_of(files: Vec<FileEntry>, sources: &[&str]) -> Root {
@@ -208,15 +157,16 @@ fn finds_every_key_of_a_file_and_reads_its_value() {
     }
 }
 
-/// Enough rows for three `_lookup` pages and three value pages (the writer closes a page every
-/// 20,000 rows): a lookup reads one page of each, never the chunk.
+/// The writer's pages: `_lookup` pages of at most 16 KiB (about a hundred entries here), value
+/// pages of at most 64 KiB (about six hundred of these values): a lookup reads one page of each.
 #[test]
 fn a_warm_lookup_reads_two_pages_and_a_cold_one_adds_the_index_region() {
     use crate::caching::{Caching, Immutable};
     use std::cell::RefCell;
     use std::rc::Rc;
     let store = MemStore::default();
-    let rows: Vec<SRow> = (0..45_000).map(|i| srow(&format!("k{i:05}"), i, 1, 0, &format!("v{i}"))).collect();
+    let pad = "x".repeat(100);
+    let rows: Vec<SRow> = (0..3000).map(|i| srow(&format!("k{i:05}"), i, 1, 0, &format!("v{i}{pad}"))).collect();
     let file = put(&store, serving_file("serving/data/L1-1-0.parquet", &rows));
     let root = root_of(vec![file], &["t/a"]);
     let isolate = Rc::new(RefCell::new(Immutable::new()));
@@ -228,9 +178,9 @@ fn a_warm_lookup_reads_two_pages_and_a_cold_one_adds_the_index_region() {
         s.keep_reads();
         (v, s.reads())
     };
-    assert_eq!(read("k00007"), (Some("v7".into()), 3), "cold: index region, _lookup page, value page");
-    assert_eq!(read("k44000"), (Some("v44000".into()), 2), "warm: the two pages only");
-    assert_eq!(read("k21000"), (Some("v21000".into()), 2));
+    assert_eq!(read("k00007"), (Some(format!("v7{pad}")), 3), "cold: index region, _lookup page, value page");
+    assert_eq!(read("k02900"), (Some(format!("v2900{pad}")), 2), "warm: the two pages only");
+    assert_eq!(read("k01500"), (Some(format!("v1500{pad}")), 2));
 }
 
 #[test]
