@@ -65,8 +65,11 @@ test-rust:
 	$(CARGO) test -p compactor
 	$(CARGO) test -p shared --features reader
 
+# The suite runs with the serving table on (the harness's default); then serve's specs again with it
+# off (SERVING=off: serve reads the tables only, the stand-in does not compact), so both paths answer alike.
 test-node: tools pyenv
 	node --test --test-concurrency=1 tests/
+	SERVING=off node --test --test-concurrency=1 tests/serve-*.test.mjs tests/serving-*.test.mjs
 
 ## pyenv: .venv with pyiceberg for the interop tests, versions pinned in tools/python-requirements.txt
 .PHONY: pyenv

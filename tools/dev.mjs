@@ -187,7 +187,9 @@ const inner = { ingest: await freePort(), serve: await freePort() };
 // The local Pipelines → Iceberg stand-in takes ingest's sends and commits every roll interval: a
 // poll every 250 ms commits a mode at most 250 ms after its roll is due (the README's `sleep 3`
 // after a build-mode publish, 2 s roll, relies on it).
-starting = start({ persistRoot, ports: inner, authSecret: devSecret(), serveVars, standin: true, flushEveryMs: 250 });
+// The serving table (#15, off with SERVING=off): the stand-in compacts after each commit, and
+// every 2 s when TABLES names tables other tools write (their commits do not pass the stand-in).
+starting = start({ persistRoot, ports: inner, authSecret: devSecret(), serveVars, standin: true, flushEveryMs: 250, compactEveryMs: setting("TABLES") ? 2000 : undefined });
 try {
   h = await starting;
 } catch (e) {

@@ -8,10 +8,13 @@
 //!   entry then commits in `waitUntil`.
 //! - [`flush`] / `POST /flush[?mode=][&due=1]`: commits a mode (see [`commit`]); `due=1` only
 //!   modes past their roll interval or size. `POST /init` creates missing tables (empty `v1`).
+//! - `POST /compact`: runs the serving table's compactor once ([`compact`]; `SERVING_ROOT` set),
+//!   as every commit does after it lands; answers its report.
 //! - `GET /v1/config`, `GET /v1/{prefix}/namespaces/{ns}/tables/{table}` and the other read
 //!   routes of the REST catalog (see [`catalog`]): what serve and pyiceberg's `RestCatalog` call.
 mod catalog;
 mod commit;
+mod compact;
 mod rows;
 mod table;
 
@@ -136,7 +139,23 @@ pub fn in_flight_floor(prefix: &str) -> Option<String> {
 #[wasm_bindgen]
 pub async fn flush(mode: String, env: Env) -> std::result::Result<String, JsValue> {
     let cfg = ModeConfig::new(&env, &mode).ok_or_else(|| js_err(format!("unknown mode {mode}")))?;
-    commit::commit_all(&env, &cfg).await.map(|v| v.to_string()).map_err(js_err)
+    let mut out = commit::commit_all(&env, &cfg).await.map_err(js_err)?;
+    if committed(&out) {
+        with_compactor(&mut out, compact::run(&env).await);
+    }
+    Ok(out.to_string())
+}
+
+/// Whether a commit summary committed rows.
+fn committed(summary: &serde_json::Value) -> bool {
+    summary.get("committed").and_then(serde_json::Value::as_u64).unwrap_or(0) > 0
+}
+
+/// Adds what the compactor did after a commit (its report or error) to the commit's summary.
+fn with_compactor(summary: &mut serde_json::Value, report: serde_json::Value) {
+    if let (Some(m), false) = (summary.as_object_mut(), report.is_null()) {
+        m.insert("compactor".into(), report);
+    }
 }
 
 fn json(status: u16, body: &serde_json::Value) -> Result<Response> {
@@ -251,7 +270,21 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => return iceberg_error(500, "CommitFailedException", &format!("{m}: {e}")),
             }
         }
+        // The compactor runs once after the commits of this flush; its report rides on each.
+        if out.iter().any(committed) {
+            let report = compact::run(&env).await;
+            for summary in out.iter_mut().filter(|s| committed(s)) {
+                with_compactor(summary, report.clone());
+            }
+        }
         return json(200, &serde_json::Value::Array(out));
+    }
+    if path == "/compact" {
+        if method != Method::Post {
+            return iceberg_error(405, "MethodNotAllowed", "POST /compact").and_then(|r| r.headers().set("Allow", "POST").map(|()| r));
+        }
+        let on = |name: &str| query(name).is_some_and(|v| matches!(v.as_str(), "" | "1" | "true" | "yes"));
+        return json(200, &compact::run_with(&env, on("full"), on("from_scratch")).await);
     }
     if path == "/init" && method == Method::Post {
         let mut out = Vec::new();

@@ -23,6 +23,10 @@ const standinBindings = {
 };
 export const STANDIN_ROOTS = "artifacts/preview,artifacts/build,artifacts/bulk";
 export const STANDIN_LOCATION = "s3://artifacts-warehouse/";
+// The serving table (#15): on unless `start({ serving: false })` or env SERVING=off. Serve reads
+// it at SERVING_ROOT; the stand-in's compactor writes it after each commit.
+export const SERVING_ROOT = "serving/artifacts";
+export const servingDefault = () => (process.env.SERVING ?? "").trim().toLowerCase() !== "off";
 
 const modulesRules = [
   { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
@@ -57,11 +61,24 @@ function rustWorker(name, extra) {
  * `faults: true` wraps ingest's and serve's storage bindings in the fault injector (see
  * tests/support/fault-wrap.mjs; `POST /__faults` on either worker arms it).
  * `ports` ({ ingest, serve, standin }, each optional) also serves that worker on 127.0.0.1:<port>.
+ * `serving` (default on; env SERVING=off turns it off): serve gets `SERVING_ROOT` and the
+ * stand-in runs the compactor after each commit over serve's tables (`TABLE_ROOTS`,
+ * `LOCATION_PREFIX`); `h.compact()` runs it now (`POST /compact`), `compactEveryMs` on a period.
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs } = {}) {
   const recorder = new PipelineRecorder();
   // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
   const outbound = { calls: [], status: 200 };
+  const serveBindings = {
+    AUTH_SECRET: authSecret,
+    ...(standin ? { TABLE_ROOTS: STANDIN_ROOTS, LOCATION_PREFIX: STANDIN_LOCATION } : {}),
+    ...(serving ? { SERVING_ROOT } : {}),
+    ...serveVars,
+  };
+  // The compactor's sources are serve's tables, in serve's order (the root's `sources` must equal them).
+  const compactVars = serving
+    ? { SERVING_ROOT: serveBindings.SERVING_ROOT || SERVING_ROOT, TABLE_ROOTS: serveBindings.TABLE_ROOTS ?? STANDIN_ROOTS, LOCATION_PREFIX: serveBindings.LOCATION_PREFIX ?? STANDIN_LOCATION }
+    : {};
   const socket = (name) =>
     ports?.[name] ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports[name] }] } : {};
   const mf = new Miniflare({
@@ -82,11 +99,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
       rustWorker("serve", {
         ...socket("serve"),
         ...(faults ? faultEntry("serve") : {}),
-        bindings: {
-          AUTH_SECRET: authSecret,
-          ...(standin ? { TABLE_ROOTS: STANDIN_ROOTS, LOCATION_PREFIX: STANDIN_LOCATION } : {}),
-          ...serveVars,
-        },
+        bindings: serveBindings,
         // Outbound fetches of serve (the Iceberg REST catalog) go to a Node double when given.
         ...(serveOutbound ? { outboundService: serveOutbound } : {}),
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
@@ -107,7 +120,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
         serviceBindings: { RECORDER: (req) => recorder.handle(req) },
       },
       ...(standin
-        ? [rustWorker("standin", { ...socket("standin"), bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...standinVars }, r2Buckets: { WAREHOUSE: "warehouse" } })]
+        ? [rustWorker("standin", { ...socket("standin"), bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...compactVars, ...standinVars }, r2Buckets: { WAREHOUSE: "warehouse" } })]
         : []),
     ],
   });
@@ -139,6 +152,28 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     if (res.status !== 200) throw new Error(`stand-in flush answered ${res.status}: ${body}`);
     return JSON.parse(body);
   };
+  const compact = async () => {
+    const res = await standinFetch("/compact", { method: "POST" });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`stand-in compact answered ${res.status}: ${body}`);
+    return JSON.parse(body);
+  };
+  let compactor;
+  if (standin && serving && compactEveryMs) {
+    let busy = false;
+    compactor = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const report = await compact();
+        if (report?.error) console.error("compactor failed:", report.error);
+      } catch (e) {
+        console.error("compactor failed", e);
+      } finally {
+        busy = false;
+      }
+    }, compactEveryMs);
+  }
   let poller;
   if (standin && flushEveryMs) {
     let busy = false;
@@ -163,8 +198,11 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     probe: call(probeWorker),
     standin: standinFetch,
     flush,
+    compact,
+    serving,
     dispose: () => {
       if (poller) clearInterval(poller);
+      if (compactor) clearInterval(compactor);
       return mf.dispose();
     },
   };

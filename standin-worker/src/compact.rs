@@ -1,0 +1,149 @@
+//! The serving table's compactor in the stand-in (#15): an R2 [`compactor::Store`] over the
+//! `WAREHOUSE` bucket, and [`run`], called after each commit (`/flush`, the commits `send`
+//! triggers) and by `POST /compact` (which `make dev` calls on a timer when `TABLES` is set).
+//!
+//! Vars: `SERVING_ROOT` (empty or unset: no compaction), `TABLE_ROOTS` (the sources, in serve's
+//! order; default the three mode tables), `LOCATION_PREFIX` (comma-separated prefixes of the
+//! sources' locations; default `WAREHOUSE_LOCATION`), `SERVING_FILE_ROWS`, `COMPACT_MAX_ROWS`.
+
+use std::cell::Cell;
+
+use compactor::store::{Object, StoreError};
+use compactor::{Config, Store};
+use serde_json::{json, Value};
+use shared::record::Mode;
+use worker::{Bucket, Conditional, Env, Range};
+
+use crate::{now_ms, random_hex, var, ModeConfig};
+
+/// `WAREHOUSE` as the compactor's store.
+pub struct R2(pub Bucket);
+
+fn failed(key: &str, e: worker::Error) -> StoreError {
+    StoreError::Failed(format!("{key}: {e}"))
+}
+
+impl Store for R2 {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Object, StoreError> {
+        let mut req = self.0.get(key);
+        if let Some((offset, length)) = range {
+            req = req.range(Range::OffsetWithLength { offset, length });
+        }
+        let obj = req.execute().await.map_err(|e| failed(key, e))?.ok_or(StoreError::NotFound)?;
+        let etag = obj.etag();
+        let body = obj.body().ok_or_else(|| StoreError::Failed(format!("{key}: no body")))?;
+        Ok(Object { bytes: body.bytes().await.map_err(|e| failed(key, e))?, etag })
+    }
+
+    async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, StoreError> {
+        let cond = Conditional { etag_does_not_match: Some("*".into()), ..Conditional::default() };
+        Ok(self.0.put(key, bytes).only_if(cond).execute().await.map_err(|e| failed(key, e))?.is_some())
+    }
+
+    async fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> Result<bool, StoreError> {
+        let Some(etag) = etag else { return self.put_new(key, bytes).await };
+        let cond = Conditional { etag_matches: Some(etag.to_string()), ..Conditional::default() };
+        Ok(self.0.put(key, bytes).only_if(cond).execute().await.map_err(|e| failed(key, e))?.is_some())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..100 {
+            let mut req = self.0.list().prefix(prefix.to_string());
+            if let Some(c) = cursor.take() {
+                req = req.cursor(c);
+            }
+            let page = req.execute().await.map_err(|e| failed(prefix, e))?;
+            out.extend(page.objects().iter().map(|o| o.key()));
+            match page.cursor() {
+                Some(c) if page.truncated() => cursor = Some(c),
+                _ => break,
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',').map(|p| p.trim().trim_end_matches('/')).filter(|p| !p.is_empty()).map(String::from).collect()
+}
+
+/// The compactor's settings from the stand-in's vars; `None` when serving is off.
+pub fn config(env: &Env) -> Option<Config> {
+    let root = var(env, "SERVING_ROOT", "");
+    let root = root.trim().trim_matches('/');
+    if root.is_empty() || root == "off" {
+        return None;
+    }
+    let location = var(env, "WAREHOUSE_LOCATION", "s3://artifacts-warehouse/");
+    let modes: Vec<String> = Mode::ALL.iter().filter_map(|m| ModeConfig::new(env, m.as_str())).map(|c| c.root).collect();
+    let sources = match list(&var(env, "TABLE_ROOTS", "")) {
+        s if s.is_empty() => modes,
+        s => s,
+    };
+    let mut cfg = Config::new(root, &location, sources, now_ms() as i64, random_hex(4));
+    let prefixes: Vec<String> =
+        var(env, "LOCATION_PREFIX", "").split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
+    if !prefixes.is_empty() {
+        cfg.source_prefixes = prefixes;
+        if !cfg.source_prefixes.contains(&location) {
+            cfg.source_prefixes.push(location);
+        }
+    }
+    if let Ok(n) = var(env, "SERVING_FILE_ROWS", "").trim().parse::<usize>() {
+        cfg.limits.file_rows = n.max(1);
+    }
+    if let Ok(n) = var(env, "COMPACT_MAX_ROWS", "").trim().parse::<u64>() {
+        cfg.max_rows = n.max(1);
+    }
+    Some(cfg)
+}
+
+/// Runs the compactor once; the report (or `{"error": …}`) as JSON, `Value::Null` when serving is
+/// off. Never fails: a commit's answer carries this without failing the commit.
+pub async fn run(env: &Env) -> Value {
+    run_with(env, false, false).await
+}
+
+thread_local! {
+    /// Whether a run is in progress in this isolate: runs take turns (the commits' runs, the
+    /// timer's and `POST /compact` would otherwise race for the same version and restart).
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears [`BUSY`] when the run ends, however it ends.
+struct Turn;
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        BUSY.with(|b| b.set(false));
+    }
+}
+
+/// Waits for this isolate's other run to finish (bounded), then takes the turn.
+async fn turn() -> Option<Turn> {
+    for _ in 0..1200 {
+        if !BUSY.with(|b| b.replace(true)) {
+            return Some(Turn);
+        }
+        worker::Delay::from(std::time::Duration::from_millis(25)).await;
+    }
+    None
+}
+
+/// [`run`] with `full` (merge until L0 is empty) and `from_scratch` (rebuild into the next version).
+pub async fn run_with(env: &Env, full: bool, from_scratch: bool) -> Value {
+    let Some(mut cfg) = config(env) else { return Value::Null };
+    let Some(_turn) = turn().await else { return json!({"error": "another compactor run did not finish within 30 s"}) };
+    cfg.full = full;
+    cfg.from_scratch = from_scratch;
+    let bucket = match env.bucket("WAREHOUSE") {
+        Ok(b) => b,
+        Err(e) => return json!({"error": format!("WAREHOUSE: {e}")}),
+    };
+    match compactor::run(&R2(bucket), &cfg).await {
+        Ok(report) => report.to_json(),
+        Err(e) => json!({"error": e.to_string()}),
+    }
+}
