@@ -10,6 +10,9 @@
 //! - [`table`]: [`new_record_table`], the metadata of a new table of the record contract.
 //! - [`commit`]: [`append`], one append snapshot over a table's metadata, as the stand-in, the
 //!   benchmarks and the tests commit.
+//! - [`rewrite`] and [`expire`]: table maintenance as R2 Data Catalog does it — binpack small
+//!   files into `compacted-*` files under a `replace` snapshot, expire old snapshots and list the
+//!   files only they reached (the stand-in's `/maintain` routes).
 //! - [`serving`]: the serving table's data files ([`serving::write_serving_file`]), its new
 //!   metadata and its commits (#15).
 //!
@@ -20,8 +23,10 @@
 
 pub mod avro;
 pub mod commit;
+pub mod expire;
 pub mod manifest;
 pub mod parquet;
+pub mod rewrite;
 pub mod serving;
 pub mod table;
 
