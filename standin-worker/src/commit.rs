@@ -55,7 +55,7 @@ pub struct Current {
     pub metadata: TableMetadata,
 }
 
-fn warehouse_location(env: &Env) -> String {
+pub(crate) fn warehouse_location(env: &Env) -> String {
     var(env, "WAREHOUSE_LOCATION", "s3://artifacts-warehouse/")
 }
 
@@ -77,11 +77,11 @@ fn hint_key(cfg: &ModeConfig) -> String {
     format!("{}/metadata/version-hint.text", cfg.root)
 }
 
-fn metadata_key(cfg: &ModeConfig, n: u64) -> String {
+pub(crate) fn metadata_key(cfg: &ModeConfig, n: u64) -> String {
     format!("{}/metadata/v{n}.metadata.json", cfg.root)
 }
 
-async fn get(bucket: &Bucket, key: &str) -> Res<Option<(Vec<u8>, String)>> {
+pub(crate) async fn get(bucket: &Bucket, key: &str) -> Res<Option<(Vec<u8>, String)>> {
     let Some(obj) = bucket.get(key).execute().await.map_err(e(key))? else {
         return Ok(None);
     };
@@ -96,11 +96,11 @@ async fn put(bucket: &Bucket, key: &str, bytes: Vec<u8>) -> Res<()> {
 }
 
 /// Conditional put; `Ok(false)` when the condition failed.
-async fn put_if(bucket: &Bucket, key: &str, bytes: Vec<u8>, cond: Conditional) -> Res<bool> {
+pub(crate) async fn put_if(bucket: &Bucket, key: &str, bytes: Vec<u8>, cond: Conditional) -> Res<bool> {
     Ok(bucket.put(key, bytes).only_if(cond).execute().await.map_err(e(key))?.is_some())
 }
 
-fn create_only() -> Conditional {
+pub(crate) fn create_only() -> Conditional {
     Conditional { etag_does_not_match: Some("*".into()), ..Conditional::default() }
 }
 
@@ -128,7 +128,7 @@ pub async fn current(env: &Env, cfg: &ModeConfig) -> Res<Option<Current>> {
     current_in(&bucket, env, cfg).await
 }
 
-async fn current_in(bucket: &Bucket, env: &Env, cfg: &ModeConfig) -> Res<Option<Current>> {
+pub(crate) async fn current_in(bucket: &Bucket, env: &Env, cfg: &ModeConfig) -> Res<Option<Current>> {
     let Some((version, hint_etag)) = read_hint(bucket, cfg).await? else {
         return Ok(None);
     };
@@ -170,7 +170,7 @@ pub async fn due(env: &Env, cfg: &ModeConfig) -> Res<bool> {
     Ok(more || bytes >= cfg.roll_bytes || now_ms() - ms >= cfg.roll_ms)
 }
 
-fn codec(env: &Env) -> Res<WriteCodec> {
+pub(crate) fn codec(env: &Env) -> Res<WriteCodec> {
     match var(env, "PARQUET_CODEC", "zstd").trim().to_ascii_lowercase().as_str() {
         "zstd" => Ok(WriteCodec::Zstd),
         "snappy" => Ok(WriteCodec::Snappy),
@@ -180,7 +180,7 @@ fn codec(env: &Env) -> Res<WriteCodec> {
     }
 }
 
-fn random_snapshot_id() -> i64 {
+pub(crate) fn random_snapshot_id() -> i64 {
     // 53 random bits, positive.
     let hi = (js_sys::Math::random() * 2f64.powi(26)) as i64;
     let lo = (js_sys::Math::random() * 2f64.powi(27)) as i64;
@@ -298,7 +298,7 @@ async fn write_append(
 }
 
 /// Moves the pointer from `from` (its etag, `None`: absent) to `to`; `false` when it moved meanwhile.
-async fn move_hint(bucket: &Bucket, cfg: &ModeConfig, etag: Option<String>, to: u64) -> Res<bool> {
+pub(crate) async fn move_hint(bucket: &Bucket, cfg: &ModeConfig, etag: Option<String>, to: u64) -> Res<bool> {
     put_if(bucket, &hint_key(cfg), to.to_string().into_bytes(), matches(etag)).await
 }
 
@@ -403,7 +403,7 @@ async fn delete(bucket: &Bucket, keys: Vec<String>) {
 }
 
 /// Moves the pointer forward over every metadata version that exists past it.
-async fn help_along(bucket: &Bucket, cfg: &ModeConfig) -> Res<()> {
+pub(crate) async fn help_along(bucket: &Bucket, cfg: &ModeConfig) -> Res<()> {
     for _ in 0..MAX_ATTEMPTS {
         let hint = read_hint(bucket, cfg).await?;
         let n = hint.as_ref().map_or(0, |(n, _)| *n);

@@ -10,11 +10,14 @@
 //!   modes past their roll interval or size. `POST /init` creates missing tables (empty `v1`).
 //! - `POST /compact`: runs the serving table's compactor once ([`compact`]; `SERVING_ROOT` set),
 //!   as every commit does after it lands; answers its report.
+//! - `POST /maintain/compact` and `POST /maintain/expire`: the catalog's own maintenance on the
+//!   stand-in's tables (see [`maintain`]).
 //! - `GET /v1/config`, `GET /v1/{prefix}/namespaces/{ns}/tables/{table}` and the other read
 //!   routes of the REST catalog (see [`catalog`]): what serve and pyiceberg's `RestCatalog` call.
 mod catalog;
 mod commit;
 mod compact;
+mod maintain;
 mod rows;
 mod table;
 
@@ -285,6 +288,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         let on = |name: &str| query(name).is_some_and(|v| matches!(v.as_str(), "" | "1" | "true" | "yes"));
         return json(200, &compact::run_with(&env, on("full"), on("from_scratch")).await);
+    }
+    // Table maintenance as R2 Data Catalog runs it (#16): dev and tests only.
+    if let Some(op) = path.strip_prefix("/maintain/") {
+        return maintain::route(op, &req, &env).await;
     }
     if path == "/init" && method == Method::Post {
         let mut out = Vec::new();
