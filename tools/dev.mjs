@@ -44,6 +44,11 @@ function portSetting(name, fallback) {
 const ports = { ingest: portSetting("INGEST_PORT", 8787), serve: portSetting("SERVE_PORT", 8788) };
 if (ports.ingest === ports.serve) die(`INGEST_PORT and SERVE_PORT are both ${ports.ingest}; they need two ports`);
 const portVar = { ingest: "INGEST_PORT", serve: "SERVE_PORT" };
+// The stand-in itself on a port of its own, only when STANDIN_PORT is set (no front: it is not part of
+// the product): its table maintenance (POST /maintain/compact, /maintain/expire), /flush, /compact
+// and the REST catalog, for trying what R2 Data Catalog does to a sink's tables.
+const standinPort = portSetting("STANDIN_PORT", undefined);
+if (standinPort !== undefined && Object.values(ports).includes(standinPort)) die(`STANDIN_PORT ${standinPort} is taken by INGEST_PORT or SERVE_PORT`);
 
 // The same secret `make token` signs with (tools/src/bin/token.rs): a non-empty $AUTH_SECRET, else
 // the last `AUTH_SECRET=` line of wrangler/.dev.vars (blanks and one pair of quotes stripped; an
@@ -189,7 +194,7 @@ const inner = { ingest: await freePort(), serve: await freePort() };
 // after a build-mode publish, 2 s roll, relies on it).
 // The serving table (#15, off with SERVING=off): the stand-in compacts after each commit, and
 // every 2 s when TABLES names tables other tools write (their commits do not pass the stand-in).
-starting = start({ persistRoot, ports: inner, authSecret: devSecret(), serveVars, standin: true, flushEveryMs: 250, compactEveryMs: setting("TABLES") ? 2000 : undefined });
+starting = start({ persistRoot, ports: { ...inner, ...(standinPort ? { standin: standinPort } : {}) }, authSecret: devSecret(), serveVars, standin: true, flushEveryMs: 250, compactEveryMs: setting("TABLES") ? 2000 : undefined });
 try {
   h = await starting;
 } catch (e) {
@@ -215,6 +220,7 @@ if (!stopping) {
     const res = await fetch(`http://127.0.0.1:${port}${HEALTH}`);
     console.log(`${name.padEnd(6)} http://127.0.0.1:${port}  ${res.status} ${await res.text()}`);
   }
+  if (standinPort) console.log(`standin http://127.0.0.1:${standinPort}  POST /maintain/compact, /maintain/expire?keep=N`);
   console.log(`
 state: ${persistRoot}
 try:
