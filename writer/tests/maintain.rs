@@ -435,3 +435,49 @@ fn delete_files_are_refused() {
     live[0].data_file.content = DataContent::PositionDeletes;
     assert!(plan_binpack(&live, &Binpack::new(1 << 30)).is_err());
 }
+
+/// A live file for the planner alone: `seq`, manifest slot `m`, `bytes`, day partition `day`.
+fn planned(seq: i64, m: usize, bytes: i64, day: i32) -> LiveFile {
+    let mut f = shared::iceberg::manifest::DataFile::new(
+        format!("{LOCATION}/data/day={day}/{seq}-{m}.parquet"),
+        shared::iceberg::manifest::FileFormat::Parquet,
+        10,
+        bytes,
+    );
+    f.partition = vec![("day".into(), shared::iceberg::manifest::PartitionValue::Int(day))];
+    LiveFile { manifest: m, entry: 0, sequence_number: seq, file_sequence_number: seq, snapshot_id: seq, spec_id: 0, data_file: f }
+}
+
+#[test]
+fn runs_stop_at_a_large_file_another_partition_or_a_commit_that_spans_two() {
+    let opts = Binpack::new(1000); // small: below 750
+    let files = |bins: &[iceberg_writer::rewrite::Bin], live: &[LiveFile]| -> Vec<Vec<i64>> {
+        bins.iter().map(|b| b.files.iter().map(|&i| live[i].sequence_number).collect()).collect()
+    };
+    // Day 1: commits 1–3; commit 4 writes day 1 and day 2 (one commit, two files); day 2: 5–6;
+    // commit 7 large; day 2: 8–9.
+    let live = vec![
+        planned(1, 0, 100, 1),
+        planned(2, 1, 100, 1),
+        planned(3, 2, 100, 1),
+        planned(4, 3, 100, 1),
+        planned(4, 3, 100, 2),
+        planned(5, 4, 100, 2),
+        planned(6, 5, 100, 2),
+        planned(7, 6, 5000, 2),
+        planned(8, 7, 100, 2),
+        planned(9, 8, 100, 2),
+    ];
+    let bins = plan_binpack(&live, &opts).unwrap();
+    assert_eq!(files(&bins, &live), vec![vec![1, 2, 3], vec![5, 6], vec![8, 9]]);
+    assert_eq!(bins.iter().map(|b| b.sequence_number).collect::<Vec<_>>(), vec![3, 6, 9]);
+
+    // Bins close at the target; a last bin of one file joins the one before it.
+    let live: Vec<LiveFile> = (1..=7).map(|s| planned(s, s as usize, 400, 1)).collect();
+    let bins = plan_binpack(&live, &opts).unwrap();
+    assert_eq!(files(&bins, &live), vec![vec![1, 2, 3], vec![4, 5, 6, 7]]);
+    assert_eq!(bins.iter().map(|b| b.sequence_number).collect::<Vec<_>>(), vec![3, 7]);
+
+    // A lone small file is left alone.
+    assert!(plan_binpack(&[planned(1, 0, 100, 1), planned(2, 1, 5000, 1)], &opts).unwrap().is_empty());
+}
