@@ -1,6 +1,8 @@
 //! Reading one source table: its current metadata, the append snapshots after the watermark and
 //! every row they added, with the winner rule's `_seq` and `_pos`.
 
+use std::collections::BTreeMap;
+
 use shared::iceberg::manifest::{read_manifest, read_manifest_list, DataContent, EntryStatus, ManifestContent};
 use shared::iceberg::table_metadata::{Operation, Snapshot, TableMetadata};
 use shared::locate::{key_for, Cell, StoreError};
@@ -100,14 +102,81 @@ pub fn key_in(location: &str, prefixes: &[String]) -> Result<String, String> {
         .ok_or_else(|| format!("location {location} is outside every configured prefix ({})", prefixes.join(", ")))
 }
 
-/// Every row one append snapshot added, in commit order, and the bytes of the data files read;
-/// all or nothing (any error: nothing).
+/// A data file a snapshot after the watermark added, as the current snapshot's manifests list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedFile {
+    /// Rank of its manifest among the current list's manifests holding that snapshot's files.
+    pub rank: u64,
+    /// Its index among its manifest's entries.
+    pub entry: u64,
+    /// Its data sequence number.
+    pub seq: i64,
+    /// Bucket key.
+    pub key: String,
+    /// Rows, as its manifest entry says.
+    pub record_count: i64,
+}
+
+/// The data files the snapshots after the watermark (data sequence number `after`) added, per
+/// snapshot id, in manifest and entry order — read from the **current** snapshot's manifest list
+/// only: one list read however many snapshots are new, and the lists of older snapshots may be
+/// gone (the sink expires them; the benchmark tables keep only the current one). Manifests added
+/// at or before the watermark hold nothing newer and are skipped unread. Any delete file after
+/// the watermark is an error (part 1 absorbs appends only).
+pub async fn added_files<S: Store>(
+    store: &S,
+    meta: &TableMetadata,
+    after: Option<i64>,
+    prefixes: &[String],
+) -> Result<BTreeMap<i64, Vec<AddedFile>>, String> {
+    let mut out: BTreeMap<i64, Vec<AddedFile>> = BTreeMap::new();
+    let Some(current) = meta.current_snapshot() else { return Ok(out) };
+    let after = after.unwrap_or(i64::MIN);
+    let list_key = key_in(&current.manifest_list, prefixes)?;
+    let list = store.get(&list_key, None).await.map_err(|e| err(&list_key, e))?.bytes;
+    let manifests = read_manifest_list(&list).map_err(|e| format!("{list_key} is corrupt: {}", e.description()))?;
+    // Per snapshot, the manifests seen so far holding its files (the rank of the next one).
+    let mut ranks: BTreeMap<i64, u64> = BTreeMap::new();
+    for mf in manifests.iter().filter(|m| m.sequence_number > after) {
+        let key = key_in(&mf.manifest_path, prefixes)?;
+        let bytes = store.get(&key, None).await.map_err(|e| err(&key, e))?.bytes;
+        let manifest = read_manifest(&bytes, mf).map_err(|e| format!("{key} is corrupt: {}", e.description()))?;
+        let mut seen: Vec<i64> = Vec::new();
+        for (e_index, entry) in manifest.entries.iter().enumerate() {
+            let seq = entry.sequence_number.unwrap_or(mf.sequence_number);
+            if entry.status == EntryStatus::Deleted || seq <= after {
+                continue;
+            }
+            if mf.content == ManifestContent::Deletes || entry.data_file.content != DataContent::Data {
+                return Err(format!("snapshot {} adds delete files (not absorbed in part 1)", entry.snapshot_id));
+            }
+            if !seen.contains(&entry.snapshot_id) {
+                seen.push(entry.snapshot_id);
+            }
+            let rank = ranks.get(&entry.snapshot_id).copied().unwrap_or(0);
+            out.entry(entry.snapshot_id).or_default().push(AddedFile {
+                rank,
+                entry: e_index as u64,
+                seq,
+                key: key_in(&entry.data_file.file_path, prefixes)?,
+                record_count: entry.data_file.record_count,
+            });
+        }
+        for id in seen {
+            *ranks.entry(id).or_insert(0) += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Every row one append snapshot added (its `files`, from [`added_files`]), in commit order, and
+/// the bytes of the data files read; all or nothing (any error: nothing).
 pub async fn snapshot_rows<S: Store>(
     store: &S,
     meta: &TableMetadata,
     snap: &Snapshot,
+    files: &[AddedFile],
     source: u32,
-    prefixes: &[String],
 ) -> Result<(Vec<SourceRow>, u64), String> {
     if snap.summary.operation != Operation::Append {
         return Err(format!(
@@ -116,39 +185,19 @@ pub async fn snapshot_rows<S: Store>(
             snap.summary.operation.as_str()
         ));
     }
-    let list_key = key_in(&snap.manifest_list, prefixes)?;
-    let list = store.get(&list_key, None).await.map_err(|e| err(&list_key, e))?.bytes;
-    let manifests = read_manifest_list(&list).map_err(|e| format!("{list_key} is corrupt: {}", e.description()))?;
     let schema = meta.current_schema();
     let mut out = Vec::new();
     let mut bytes_read = 0u64;
-    let added = manifests.iter().filter(|m| m.added_snapshot_id == snap.snapshot_id);
-    for (rank, mf) in added.enumerate() {
-        if mf.content == ManifestContent::Deletes {
-            return Err(format!("snapshot {} adds delete files (not absorbed in part 1)", snap.snapshot_id));
+    for file in files {
+        let data = store.get(&file.key, None).await.map_err(|e| err(&file.key, e))?.bytes;
+        bytes_read = bytes_read.saturating_add(data.len() as u64);
+        let rows = rows::read_all(&data, schema, &[]).map_err(|e| format!("{} is corrupt: {e}", file.key))?;
+        if i64::try_from(rows.len()).ok() != Some(file.record_count) {
+            return Err(format!("{} holds {} rows, its manifest says {}", file.key, rows.len(), file.record_count));
         }
-        let key = key_in(&mf.manifest_path, prefixes)?;
-        let bytes = store.get(&key, None).await.map_err(|e| err(&key, e))?.bytes;
-        let manifest = read_manifest(&bytes, mf).map_err(|e| format!("{key} is corrupt: {}", e.description()))?;
-        for (e_index, entry) in manifest.entries.iter().enumerate() {
-            if entry.status != EntryStatus::Added || entry.snapshot_id != snap.snapshot_id {
-                continue;
-            }
-            if entry.data_file.content != DataContent::Data {
-                return Err(format!("snapshot {} adds delete files (not absorbed in part 1)", snap.snapshot_id));
-            }
-            let seq = entry.sequence_number.unwrap_or(snap.sequence_number);
-            let file_key = key_in(&entry.data_file.file_path, prefixes)?;
-            let data = store.get(&file_key, None).await.map_err(|e| err(&file_key, e))?.bytes;
-            bytes_read = bytes_read.saturating_add(data.len() as u64);
-            let rows = rows::read_all(&data, schema, &[]).map_err(|e| format!("{file_key} is corrupt: {e}"))?;
-            if i64::try_from(rows.len()).ok() != Some(entry.data_file.record_count) {
-                return Err(format!("{file_key} holds {} rows, its manifest says {}", rows.len(), entry.data_file.record_count));
-            }
-            for r in rows {
-                let pos = ((rank as u64) << 40) | ((e_index as u64 & 0xFFFF) << 24) | (r.row as u64 & 0xFF_FFFF);
-                out.push(SourceRow { cells: r.cells, source, seq, pos });
-            }
+        for r in rows {
+            let pos = (file.rank << 40) | ((file.entry & 0xFFFF) << 24) | (r.row as u64 & 0xFF_FFFF);
+            out.push(SourceRow { cells: r.cells, source, seq: file.seq, pos });
         }
     }
     Ok((out, bytes_read))

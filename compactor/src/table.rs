@@ -250,37 +250,45 @@ async fn absorb<S: Store>(store: &S, cfg: &Config, states: &mut [SourceState], r
             Ok(None) => {}
             Ok(Some((meta_key, meta))) => match source::after(&meta, state.snapshot_id) {
                 Err(e) => error = Some(e),
-                Ok(snaps) => {
-                    let mut caught_up = true;
-                    for snap in snaps {
-                        if absorbed > 0 && absorbed.saturating_add(source::added_records(snap)) > cfg.max_rows {
-                            caught_up = false;
-                            report.behind = true;
-                            break;
-                        }
-                        match source::snapshot_rows(store, &meta, snap, source, &cfg.source_prefixes).await {
-                            Ok((snap_rows, bytes)) => {
-                                absorbed = absorbed.saturating_add(snap_rows.len() as u64);
-                                report.rows = report.rows.saturating_add(snap_rows.len() as u64);
-                                report.bytes = report.bytes.saturating_add(bytes);
-                                report.snapshots = report.snapshots.saturating_add(1);
-                                rows.extend(snap_rows);
-                                state.snapshot_id = Some(snap.snapshot_id);
-                                state.sequence_number = Some(snap.sequence_number);
-                            }
-                            Err(e) => {
-                                error = Some(e);
+                Ok(snaps) if snaps.is_empty() => state.metadata = Some(meta_key),
+                Ok(snaps) => match source::added_files(store, &meta, state.sequence_number, &cfg.source_prefixes).await {
+                    Err(e) => {
+                        error = Some(e);
+                        report.behind = true;
+                    }
+                    Ok(files) => {
+                        let mut caught_up = true;
+                        for snap in snaps {
+                            if absorbed > 0 && absorbed.saturating_add(source::added_records(snap)) > cfg.max_rows {
                                 caught_up = false;
                                 report.behind = true;
                                 break;
                             }
+                            let added = files.get(&snap.snapshot_id).map_or(&[][..], Vec::as_slice);
+                            match source::snapshot_rows(store, &meta, snap, added, source).await {
+                                Ok((snap_rows, bytes)) => {
+                                    absorbed = absorbed.saturating_add(snap_rows.len() as u64);
+                                    report.rows = report.rows.saturating_add(snap_rows.len() as u64);
+                                    report.bytes = report.bytes.saturating_add(bytes);
+                                    report.snapshots = report.snapshots.saturating_add(1);
+                                    rows.extend(snap_rows);
+                                    state.snapshot_id = Some(snap.snapshot_id);
+                                    state.sequence_number = Some(snap.sequence_number);
+                                }
+                                Err(e) => {
+                                    error = Some(e);
+                                    caught_up = false;
+                                    report.behind = true;
+                                    break;
+                                }
+                            }
+                        }
+                        // The tail is empty for serve only when the root names the source's current metadata.
+                        if caught_up {
+                            state.metadata = Some(meta_key);
                         }
                     }
-                    // The tail is empty for serve only when the root names the source's current metadata.
-                    if caught_up {
-                        state.metadata = Some(meta_key);
-                    }
-                }
+                },
             },
         }
         state.error = error.clone();
