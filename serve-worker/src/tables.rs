@@ -244,13 +244,26 @@ pub async fn serving_root(cfg: &Config, r2: &R2) -> Result<Option<Rc<Root>>, Loc
         return Ok(None);
     }
     let id = format!("serving:{}", cfg.serving_root);
+    let missing = || {
+        let key = format!("{}/metadata/version-hint.text", cfg.serving_root);
+        LocateError::Store { key, error: StoreError::NotFound }
+    };
     let key = match fresh(&POINTERS, &id, cfg.ttl_ms) {
+        // No serving table yet (the compactor has not run): remembered for the TTL too, so the
+        // fallback does not cost every read a pointer read.
+        Some(k) if k.is_empty() => return Err(missing()),
         Some(k) => k,
-        None => {
-            let k = serving_pointer(r2, &cfg.serving_root).await?;
-            remember(&POINTERS, &id, k.clone());
-            k
-        }
+        None => match serving_pointer(r2, &cfg.serving_root).await {
+            Ok(k) => {
+                remember(&POINTERS, &id, k.clone());
+                k
+            }
+            Err(LocateError::Store { error: StoreError::NotFound, .. }) => {
+                remember(&POINTERS, &id, String::new());
+                return Err(missing());
+            }
+            Err(e) => return Err(e),
+        },
     };
     if let Some(root) = ROOTS.with(|r| r.borrow().get(&key).cloned()) {
         return Ok(Some(root));
