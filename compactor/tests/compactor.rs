@@ -242,3 +242,49 @@ fn a_non_append_snapshot_is_an_error_and_the_watermark_stays() {
     let (root, _) = read_serving(&w.store).unwrap();
     assert_eq!(root.sources[0].snapshot_id, Some(meta.snapshots[0].snapshot_id), "the watermark stays");
 }
+
+#[test]
+fn the_filesystem_store_is_create_only_and_conditional_and_runs_the_compactor() {
+    use compactor::store::{FsStore, MemStore};
+    use compactor::Store;
+    let dir = std::env::temp_dir().join(format!("compactor-fs-{}-{}", std::process::id(), line!()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fs = FsStore(dir.clone());
+    assert!(block_on(fs.put_new("a/b.txt", b"1".to_vec())).unwrap());
+    assert!(!block_on(fs.put_new("a/b.txt", b"2".to_vec())).unwrap(), "create-only");
+    let got = block_on(fs.get("a/b.txt", None)).unwrap();
+    assert_eq!(got.bytes, b"1");
+    assert!(!block_on(fs.put_if("a/b.txt", b"3".to_vec(), Some("not-the-etag"))).unwrap());
+    assert!(block_on(fs.put_if("a/b.txt", b"3".to_vec(), Some(&got.etag))).unwrap());
+    assert!(!block_on(fs.put_if("a/b.txt", b"4".to_vec(), Some(&got.etag))).unwrap(), "the etag moved with the content");
+    assert_eq!(block_on(fs.get("a/b.txt", Some((0, 1)))).unwrap().bytes, b"3");
+    assert!(matches!(block_on(fs.get("a/none", None)), Err(compactor::store::StoreError::NotFound)));
+    assert_eq!(block_on(fs.list("a/")).unwrap().unwrap(), vec!["a/b.txt".to_string()]);
+    assert!(block_on(fs.get("../x", None)).is_err(), "no key leaves the directory");
+
+    // Sources written to the directory, compacted there (as `make compact` does), read back.
+    let mut w = World::new(&ROOTS);
+    let mut rng = Rng(99);
+    for round in 0..6 {
+        let batch = random_batch(&mut rng, round);
+        w.commit(round % 3, &batch, 4);
+    }
+    for k in w.store.keys() {
+        let path = dir.join(&k);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, w.store.bytes(&k).unwrap()).unwrap();
+    }
+    let mut cfg = w.config();
+    let r = block_on(compactor::run(&fs, &cfg)).unwrap();
+    assert_eq!(r.version, Some(1));
+    cfg.full = true;
+    cfg.nonce = "f".into();
+    block_on(compactor::run(&fs, &cfg)).unwrap();
+    let back = MemStore::new();
+    for k in block_on(fs.list("")).unwrap().unwrap() {
+        back.set(&k, std::fs::read(dir.join(&k)).unwrap());
+    }
+    assert_eq!(answers(&back), w.expected());
+    let _ = std::fs::remove_dir_all(&dir);
+}
