@@ -169,7 +169,7 @@ bench-size: tools
 	@command -v twiggy >/dev/null || $(CARGO) install twiggy --version $(TWIGGY_VERSION) --locked
 	node bench/size/run.mjs --runs $(BENCH_SIZE_RUNS)
 
-## bench-serve: serve lookups on generated tables (20k/200k/1M rows × 10/100/1,000 files) vs hyparquet and pyarrow
+## bench-serve: serve lookups on generated tables (20k/200k/1M rows × 10/100/1,000/10,000 files), scan and serving table, vs hyparquet and pyarrow
 ## → bench/out/serve.{md,json} and bench/out/bytes-requests-vs-files.png (needs build; tables in bench/.data)
 .PHONY: bench-serve
 BENCH_SERVE_DATA := bench/.data
@@ -188,6 +188,7 @@ bench-serve: tools
 	@bench/.venv/bin/python -c 'import matplotlib, pyarrow, sys; sys.exit(matplotlib.__version__ != "$(MATPLOTLIB_VERSION)" or pyarrow.__version__ != "$(PYARROW_VERSION)")' 2>/dev/null \
 	  || bench/.venv/bin/pip install -q matplotlib==$(MATPLOTLIB_VERSION) pyarrow==$(PYARROW_VERSION)
 	target/bench-native/bench_tables generate --data $(BENCH_SERVE_DATA)
+	target/bench-native/bench_tables compact --data $(BENCH_SERVE_DATA) --out $(BENCH_SERVE_DATA)/compact.json
 	target/bench-native-z/bench_tables measure --data $(BENCH_SERVE_DATA) --samples $(BENCH_SERVE_SAMPLES) \
 	  --reps $(BENCH_SERVE_REPS) --budget-secs $(BENCH_SERVE_BUDGET) --out $(BENCH_SERVE_DATA)/native.json
 	HYPARQUET_TABLE_BUDGET_MS=$(BENCH_SERVE_BUDGET)000 node bench/serve/hyparquet.mjs $(BENCH_SERVE_DATA)/native.json \
@@ -197,7 +198,7 @@ bench-serve: tools
 	node bench/serve/miniflare.mjs $(BENCH_SERVE_DATA)/native.json $(BENCH_SERVE_DATA)/warehouse \
 	  $(BENCH_SERVE_DATA)/miniflare.json $(BENCH_SERVE_MF_TABLES) 10 3
 	node bench/serve/report.mjs $(BENCH_SERVE_DATA)/native.json $(BENCH_SERVE_DATA)/hyparquet.json \
-	  $(BENCH_SERVE_DATA)/miniflare.json bench/out $(BENCH_SERVE_DATA)/pyarrow.json
+	  $(BENCH_SERVE_DATA)/miniflare.json bench/out $(BENCH_SERVE_DATA)/pyarrow.json $(BENCH_SERVE_DATA)/compact.json
 	bench/.venv/bin/python bench/serve/plot.py bench/out/serve.json bench/out/bytes-requests-vs-files.png
 
 clean:

@@ -11,7 +11,8 @@
 // `filter: {id: {$eq: id}}` and `columns: ["id"]` (row groups skipped by statistics; the row
 // index kept), then, for the winning row only, parquetReadObjects of `markdown` for that single
 // row. Two modes, like ours: cold (nothing cached) and warm metadata (each file's parsed
-// footer kept from an earlier lookup, so only data pages are read).
+// footer kept from an earlier lookup, so only data pages are read). Where our serving path ran,
+// the same lookup also runs on the serving-table file(s) it opened (`serving`).
 import fs from "node:fs";
 import path from "node:path";
 import { parquetMetadataAsync, parquetReadObjects, rowIndex } from "hyparquet";
@@ -144,7 +145,23 @@ for (const t of native.tables) {
     if (!cold[0].found || cold[0].markdown_bytes !== s.markdown_bytes) {
       throw new Error(`${t.root} ${s.id}: hyparquet found ${cold[0].found} with ${cold[0].markdown_bytes} bytes, ours ${s.markdown_bytes}`);
     }
-    samples.push({ id: s.id, files: s.files.length, cold: summary(cold), warm_metadata: summary(warm) });
+    // The same lookup on the serving-table file(s) our serving path opened for this id.
+    let serving = null;
+    if (s.serving?.files?.length) {
+      const sc = [];
+      const sw = [];
+      const servingCache = new Map();
+      for (let i = 0; i < REPS; i++) {
+        sc.push(await lookup(s.serving.files, s.id, null));
+        if (i === 0) await lookup(s.serving.files, s.id, servingCache);
+        sw.push(await lookup(s.serving.files, s.id, servingCache));
+      }
+      if (!sc[0].found || sc[0].markdown_bytes !== s.markdown_bytes) {
+        throw new Error(`${t.root} ${s.id} (serving): hyparquet found ${sc[0].found} with ${sc[0].markdown_bytes} bytes, ours ${s.markdown_bytes}`);
+      }
+      serving = { files: s.serving.files.length, cold: summary(sc), warm_metadata: summary(sw) };
+    }
+    samples.push({ id: s.id, files: s.files.length, cold: summary(cold), warm_metadata: summary(warm), serving });
   }
   out.tables.push({ root: t.root, rows: t.rows, files: t.files, samples });
   console.error(`hyparquet ${t.root}: ${samples.length} ids, ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -3,6 +3,9 @@
 // isolate's immutable-read cache warm) and answer-cache hits (Cache API). R2 reads and bytes are
 // what the worker reports in `Server-Timing`; wall time is measured here around `fetch`.
 //
+// With a serving table (`bench_tables compact` wrote `serving/<name>`), the same runs again with
+// `SERVING_ROOT` set: the serving path's reads, bytes and worker time in workerd.
+//
 // Usage: node bench/serve/miniflare.mjs <native.json> <warehouse dir> <out.json> <roots,...> [ids] [cold restarts]
 import fs from "node:fs";
 import path from "node:path";
@@ -28,7 +31,9 @@ function walk(dir) {
   });
 }
 
-async function startServe(root) {
+const servingOf = (root) => `serving/${root.replace(/^bench\//, "")}`;
+
+async function startServe(root, serving = "") {
   const dir = serveDir;
   const mf = new Miniflare({
     // Only R2 persists (the tables, loaded once); KV and the Cache API start empty every time.
@@ -44,7 +49,13 @@ async function startServe(root) {
           { type: "CompiledWasm", include: ["**/*.wasm"] },
         ],
         compatibilityDate: "2026-04-01",
-        bindings: { AUTH_SECRET: "bench", TABLE_ROOTS: root, LOCATION_PREFIX: native.location_prefix, METADATA_TTL_SECONDS: "3600" },
+        bindings: {
+          AUTH_SECRET: "bench",
+          TABLE_ROOTS: root,
+          LOCATION_PREFIX: native.location_prefix,
+          METADATA_TTL_SECONDS: "3600",
+          SERVING_ROOT: serving,
+        },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         r2Buckets: { WAREHOUSE: "bench-warehouse" },
       },
@@ -57,12 +68,15 @@ async function startServe(root) {
 
 /** Loads the table's objects into the persisted R2 bucket once (stamped by the table's STAMP). */
 async function load(root) {
-  const stamp = fs.readFileSync(path.join(warehouse, root, "STAMP"), "utf8");
+  const serving = path.join(warehouse, servingOf(root), "metadata", "version-hint.text");
+  // The serving table is rebuilt by every `bench_tables compact`: its pointer is part of the stamp.
+  const stamp = fs.readFileSync(path.join(warehouse, root, "STAMP"), "utf8") + (fs.existsSync(serving) ? fs.statSync(serving).mtimeMs : "");
   const marker = path.join(persist, `${root.replaceAll("/", "_")}.loaded`);
   if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === stamp) return;
   const { mf } = await startServe(root);
   const bucket = await mf.getR2Bucket("WAREHOUSE");
-  for (const file of walk(path.join(warehouse, root))) {
+  const dirs = [path.join(warehouse, root), ...(fs.existsSync(serving) ? [path.join(warehouse, servingOf(root))] : [])];
+  for (const file of dirs.flatMap(walk)) {
     const key = path.relative(warehouse, file);
     if (key.endsWith("STAMP")) continue;
     await bucket.put(key, new Uint8Array(fs.readFileSync(file)));
@@ -106,25 +120,31 @@ for (const t of native.tables.filter((t) => wanted.has(t.root))) {
   const started = performance.now();
   await load(t.root);
   const ids = t.samples.slice(0, IDS).map((s) => s.id);
-  // Fully cold: a fresh workerd (empty isolate caches, empty answer cache) per lookup.
-  const cold = [];
-  for (const id of ids.slice(0, COLD)) {
-    const serve = await startServe(t.root);
-    cold.push(await get(serve, id));
+  const pass = async (serving) => {
+    // Fully cold: a fresh workerd (empty isolate caches, empty answer cache) per lookup.
+    const cold = [];
+    for (const id of ids.slice(0, COLD)) {
+      const serve = await startServe(t.root, serving);
+      cold.push(await get(serve, id));
+      await serve.mf.dispose();
+    }
+    // Warm isolate: one lookup of another id first (the answer cache is empty, so it reads the
+    // tables), then each id once (an answer-cache miss), then again (an answer-cache hit).
+    const serve = await startServe(t.root, serving);
+    await get(serve, t.samples.at(-1).id);
+    const warm = [];
+    const hit = [];
+    for (const id of ids) {
+      warm.push(await get(serve, id));
+      hit.push(await get(serve, id));
+    }
     await serve.mf.dispose();
-  }
-  // Warm isolate: one lookup of another id first, then each id once (an answer-cache miss), then
-  // again (an answer-cache hit).
-  const serve = await startServe(t.root);
-  await get(serve, t.samples.at(-1).id, "?fresh=true");
-  const warm = [];
-  const hit = [];
-  for (const id of ids) {
-    warm.push(await get(serve, id));
-    hit.push(await get(serve, id));
-  }
-  await serve.mf.dispose();
-  out.tables.push({ root: t.root, rows: t.rows, files: t.files, cold: summarize(cold), warm_isolate: summarize(warm), cache_hit: summarize(hit), runs: { cold, warm, hit } });
+    return { cold: summarize(cold), warm_isolate: summarize(warm), cache_hit: summarize(hit), runs: { cold, warm, hit } };
+  };
+  const scan = await pass("");
+  const hasServing = fs.existsSync(path.join(warehouse, servingOf(t.root), "metadata", "version-hint.text"));
+  const serving = hasServing ? await pass(servingOf(t.root)) : null;
+  out.tables.push({ root: t.root, rows: t.rows, files: t.files, ...scan, serving });
   console.error(`miniflare ${t.root}: ${ids.length} ids, ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 fs.writeFileSync(outPath, JSON.stringify(out, null, 1));

@@ -1,5 +1,6 @@
 """bench/out/bytes-requests-vs-files.png from bench/out/serve.json: bytes read and requests per
-lookup against the number of data files, ours and hyparquet, fully cold and with metadata warm (plus ours with serve's whole isolate cache warm),
+lookup against the number of data files, ours and hyparquet, fully cold and with metadata warm (plus ours with serve's whole isolate cache warm,
+and the serving table's path, cold and isolate warm, where the table has one),
 one colour per row count. Run with the venv `make bench-serve` sets up (matplotlib, pinned)."""
 
 import json
@@ -26,8 +27,16 @@ def label(g):
 
 fig, axes = plt.subplots(2, 2, figsize=(13.5, 8.5))
 panels = [
-    ("fully cold", [("ours", "cold", "-", "o"), ("hyparquet", "cold", "--", "s")]),
-    ("metadata warm", [("ours", "warm_metadata", "-", "o"), ("hyparquet", "warm_metadata", "--", "s"), ("ours", "warm_isolate", ":", "^")]),
+    ("fully cold", [("ours", "cold", "-", "o"), ("hyparquet", "cold", "--", "s"), ("serving", "cold", "-.", "D")]),
+    (
+        "metadata warm",
+        [
+            ("ours", "warm_metadata", "-", "o"),
+            ("hyparquet", "warm_metadata", "--", "s"),
+            ("ours", "warm_isolate", ":", "^"),
+            ("serving", "warm_isolate", "-.", "D"),
+        ],
+    ),
 ]
 names = {"cold": "cold", "warm_metadata": "warm metadata", "warm_isolate": "warm isolate"}
 for row, (title, series) in enumerate(panels):
@@ -56,8 +65,8 @@ for row, (title, series) in enumerate(panels):
         ax.set_ylabel(unit)
         ax.set_title(f"{what}, {title}")
         ax.grid(True, which="both", alpha=0.3)
-        ax.set_xticks([10, 100, 1000])
-        ax.set_xticklabels(["10", "100", "1,000"])
+        ax.set_xticks([10, 100, 1000, 10000])
+        ax.set_xticklabels(["10", "100", "1,000", "10,000"])
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 # One legend: colour = table, line = reader and mode.
@@ -70,6 +79,7 @@ handles = [
     Line2D([], [], color="black", ls="-", marker="o", label="ours"),
     Line2D([], [], color="black", ls="--", marker="s", label="hyparquet"),
     Line2D([], [], color="black", ls=":", marker="^", label="ours, whole isolate warm"),
+    Line2D([], [], color="black", ls="-.", marker="D", label="serving table (#15): cold / whole isolate warm"),
 ]
 fig.legend(handles=handles, loc="center right", fontsize=9, frameon=False)
 fig.suptitle("Serve lookup by id: ours (native, serve's caching) vs hyparquet, same Parquet files", fontsize=11)

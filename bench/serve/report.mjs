@@ -1,17 +1,18 @@
 // `make bench-serve`, last step: bench/out/serve.json (raw numbers and medians) and
 // bench/out/serve.md (the Serve fragment of BENCHMARKS.md) from the three result files.
 //
-// Usage: node bench/serve/report.mjs <native.json> <hyparquet.json> <miniflare.json> <outdir> [pyarrow.json]
+// Usage: node bench/serve/report.mjs <native.json> <hyparquet.json> <miniflare.json> <outdir> [pyarrow.json] [compact.json]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-const [nativePath, hypPath, mfPath, outDir, paPath] = process.argv.slice(2);
+const [nativePath, hypPath, mfPath, outDir, paPath, compactPath] = process.argv.slice(2);
 const readJson = (p) => (p && fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, "utf8")) : null);
 const native = readJson(nativePath);
 const hyp = readJson(hypPath);
 const mf = readJson(mfPath);
 const pa = readJson(paPath);
+const compacted = readJson(compactPath);
 if (!native) throw new Error(`no native results at ${nativePath}`);
 
 const FREE_CPU_MS = 10;
@@ -48,6 +49,41 @@ function ours(t) {
     wall_ms: ms(med(s, m, "wall_us")),
   });
   return { ids: s.length, cold: mode("cold"), warm_metadata: mode("warm_metadata"), warm_isolate: mode("warm_isolate") };
+}
+
+/** The serving path (#15) where the table has a serving table: ours, and hyparquet on the same serving file. */
+function servingOf(t) {
+  const s = t.samples.filter((x) => x.serving);
+  if (!s.length) return null;
+  const mode = (m) => ({
+    r2_reads: median(s.map((x) => x.serving[m]?.r2_reads)),
+    r2_bytes: median(s.map((x) => x.serving[m]?.r2_bytes)),
+    data_reads: median(s.map((x) => x.serving[m]?.data_reads)),
+    data_bytes: median(s.map((x) => x.serving[m]?.data_bytes)),
+    max_reads: Math.max(...s.map((x) => x.serving[m]?.r2_reads ?? 0)),
+    min_reads: Math.min(...s.map((x) => x.serving[m]?.r2_reads ?? Infinity)),
+    cpu_ms: ms(median(s.map((x) => x.serving[m]?.cpu_us))),
+    max_cpu_ms: ms(Math.max(...s.map((x) => x.serving[m]?.cpu_us ?? 0))),
+  });
+  const h = hyp?.tables.find((x) => x.root === t.root);
+  const pairs = (h?.samples ?? []).filter((hs) => hs.serving).map((hs) => [s.find((x) => x.id === hs.id)?.serving, hs.serving]).filter(([o]) => o);
+  const r = (fo, fp) => median(pairs.map(([o, p]) => ratio(fo(o), fp(p))));
+  return {
+    ids: s.length,
+    cold: mode("cold"),
+    warm_isolate: mode("warm_isolate"),
+    hyparquet: pairs.length
+      ? {
+          ids: pairs.length,
+          cold_bytes: median(pairs.map(([, p]) => p.cold.r2_bytes)),
+          warm_bytes: median(pairs.map(([, p]) => p.warm_metadata.r2_bytes)),
+          // The same lookup on the same file: our reads of that file against hyparquet's.
+          cold_bytes_ratio: r((o) => o.cold.data_bytes, (p) => p.cold.r2_bytes),
+          warm_bytes_ratio: r((o) => o.warm_isolate.data_bytes, (p) => p.warm_metadata.r2_bytes),
+        }
+      : null,
+    compact: compacted?.tables.find((x) => x.table === t.root)?.compact ?? null,
+  };
 }
 
 function peer(t) {
@@ -100,6 +136,7 @@ const tables = native.tables.map((t) => {
     objects: t.objects,
     warm_cache_bytes: t.warm_cache_bytes,
     ours: o,
+    serving: servingOf(t),
     hyparquet: peer(t),
     ratios: { cold: ratios(t, "cold"), warm_metadata: ratios(t, "warm_metadata") },
     pyarrow: pyarrowOf(t),
@@ -233,6 +270,41 @@ L.push("| rows | data files | objects | bytes on disk | ids measured (ours / hyp
 for (const t of tables) L.push(`| ${n0(t.rows)}${t.sorted ? " (ids sorted)" : ""} | ${n0(t.files)} | ${n0(t.objects)} | ${mb(t.table_bytes)} | ${t.ours.ids} / ${t.hyparquet?.ids ?? "–"} |`);
 L.push("");
 
+{
+  const st = tables.filter((t) => t.serving);
+  if (st.length) {
+    L.push("### The serving table (#15): lookups after the compactor has run", "");
+    L.push(
+      `\`bench_tables compact\` builds each table's serving table with the compactor (\`compactor::run\` over the directory until every snapshot is absorbed, then one \`FULL\` run: every key in one L1 file, L0 empty; design: docs/design/serving-table.md). The lookup is serve's own answer code (\`shared::answer::Reads::answer\` for \`.md\`) over the same counting store with serve's caching: the serving pointer and root, the source table's pointer (its tail is empty: the root names its current metadata), the file's index region, one \`_lookup\` page, one \`markdown\` page. Every answer is checked to come from the serving table with the same bytes as the scan. Targets: warm ≤ 2 reads, cold ≤ 8, flat across sizes; CPU ≤ 2 ms; bytes ≤ 0.5× hyparquet's on the same serving file (hyparquet as above, handed the serving file our lookup opened).`,
+      "",
+    );
+    L.push(
+      "| rows | files | cold: R2 reads (min–max) | bytes | CPU ms (max) | warm isolate: reads (min–max) | bytes | CPU ms (max) | same file, hyparquet bytes cold / warm | ours ÷ hyparquet (that file) cold / warm |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const t of st) {
+      const { cold: c, warm_isolate: w, hyparquet: h } = t.serving;
+      L.push(
+        `| ${tableLabel(t)} | ${n0(t.files)} | ${n0(c.r2_reads)} (${n0(c.min_reads)}–${n0(c.max_reads)}) | ${mb(c.r2_bytes)} | ${f2(c.cpu_ms)} (${f2(c.max_cpu_ms)}) | ${n0(w.r2_reads)} (${n0(w.min_reads)}–${n0(w.max_reads)}) | ${mb(w.r2_bytes)} | ${f2(w.cpu_ms)} (${f2(w.max_cpu_ms)}) | ${h ? `${mb(h.cold_bytes)} / ${mb(h.warm_bytes)}` : "–"} | ${h ? `${rx(h.cold_bytes_ratio)} / ${rx(h.warm_bytes_ratio)}` : "–"} |`,
+      );
+    }
+    L.push("");
+    const cs = st.filter((t) => t.serving.compact);
+    if (cs.length) {
+      L.push("#### The compactor building them (native, one process, from scratch)", "");
+      L.push(
+        "| rows | files | runs | CPU s | rows per CPU s | bytes written | write amplification (written ÷ source data bytes) | serving table ÷ source table (bytes on disk) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      );
+      for (const t of cs) {
+        const k = t.serving.compact;
+        L.push(`| ${tableLabel(t)} | ${n0(t.files)} | ${k.runs} | ${f1(k.cpu_s)} | ${n0(k.rows_per_cpu_s)} | ${mb(k.bytes_written)} | ${f2(k.write_amplification)} | ${f2(k.serving_bytes / k.source_bytes)} |`);
+      }
+      L.push("");
+    }
+  }
+}
+
 L.push("### Our lookup (native, medians)", "");
 L.push(
   "| rows | files | cold: R2 reads | bytes | CPU ms | wall ms | warm metadata: reads | bytes | CPU ms | warm isolate: reads | bytes | CPU ms |",
@@ -299,6 +371,20 @@ if (mf?.tables?.length) {
     );
   }
   L.push("");
+  const ms2 = mf.tables.filter((m) => m.serving);
+  if (ms2.length) {
+    L.push(
+      "With the serving table (`SERVING_ROOT` set; here `r2-reads`/`r2-bytes` are the reads that reached R2, pointers and root included). *Worker ms* is the worker's own `Server-Timing` `total` (wall time inside workerd, local R2).",
+      "",
+      "| rows | files | fully cold: reads | bytes | worker ms | wall ms | warm isolate: reads | bytes | worker ms | wall ms | source |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    );
+    for (const m of ms2) {
+      const { cold: c, warm_isolate: w } = m.serving;
+      L.push(`| ${rowsLabel(m.rows)} | ${n0(m.files)} | ${n0(c.r2_reads)} | ${mb(c.r2_bytes)} | ${f1(c.total_ms)} | ${f1(c.wall_ms)} | ${n0(w.r2_reads)} | ${mb(w.r2_bytes)} | ${f1(w.total_ms)} | ${f1(w.wall_ms)} | ${w.sources.join(", ")} |`);
+    }
+    L.push("");
+  }
 }
 
 L.push("### Cost growth against data files", "");
