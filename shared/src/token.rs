@@ -341,6 +341,81 @@ pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
     (acc == 0).then_some(out)
 }
 
+/// Dev tokens as `make token` (`tools/src/bin/token.rs`) and `artifacts token` (`cli/`) mint them:
+/// one secret lookup and one minting path, so the two commands cannot drift. Native tools only.
+#[cfg(feature = "std")]
+pub mod dev {
+    use super::{sign, verify, Claims};
+    use std::path::PathBuf;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    /// The documented dev secret, used when neither `AUTH_SECRET` nor a `.dev.vars` file sets one.
+    pub const DEV_SECRET: &str = "dev-secret-change-me";
+
+    /// The `AUTH_SECRET` value in dotenv-style text (`KEY=value`, optional quotes, `#` comments);
+    /// the last assignment wins, an empty value is none.
+    pub fn secret_from_dev_vars(text: &str) -> Option<String> {
+        text.lines().rev().find_map(|line| {
+            let rest = line.trim().strip_prefix("AUTH_SECRET")?.trim_start().strip_prefix('=')?;
+            let value = rest.trim();
+            let value = ['"', '\''].iter().find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q))).unwrap_or(value);
+            (!value.is_empty()).then(|| value.to_string())
+        })
+    }
+
+    /// The secret and where it came from: `$AUTH_SECRET` when set and not empty, else the
+    /// `AUTH_SECRET=` line of the first of `dev_vars` that has one, else [`DEV_SECRET`].
+    pub fn secret(dev_vars: &[PathBuf]) -> (String, String) {
+        if let Ok(s) = std::env::var("AUTH_SECRET") {
+            if !s.is_empty() {
+                return (s, "$AUTH_SECRET".into());
+            }
+        }
+        for path in dev_vars {
+            if let Some(s) = std::fs::read_to_string(path).ok().as_deref().and_then(secret_from_dev_vars) {
+                return (s, path.display().to_string());
+            }
+        }
+        (DEV_SECRET.into(), "the dev default".into())
+    }
+
+    /// A token for `sub` of `org` with `scopes`, valid for `ttl` seconds from `now` (seconds since
+    /// the epoch), signed with `secret`; checked with [`verify`] before it is handed out, so what
+    /// is printed is what the workers accept (it is not over `MAX_TOKEN_BYTES`, say).
+    pub fn mint(org: &str, sub: &str, scopes: Vec<String>, ttl: u64, now: u64, secret: &str) -> Result<(String, Claims), String> {
+        let exp = now.checked_add(ttl).ok_or_else(|| std::format!("`--ttl` {ttl} is too large"))?;
+        let claims = Claims { sub: sub.into(), org: org.into(), scopes, exp, nbf: None, iat: Some(now) };
+        let token = sign(&claims, secret.as_bytes());
+        verify(&token, secret.as_bytes(), now).map_err(|e| std::format!("the minted token does not verify: {e}"))?;
+        Ok((token, claims))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn dev_vars_parsing() {
+            assert_eq!(secret_from_dev_vars("AUTH_SECRET=abc\n"), Some("abc".into()));
+            assert_eq!(secret_from_dev_vars("X=1\nAUTH_SECRET = \"a b\"\n"), Some("a b".into()));
+            assert_eq!(secret_from_dev_vars("AUTH_SECRET='q'"), Some("q".into()));
+            assert_eq!(secret_from_dev_vars("# AUTH_SECRET=no\nAUTH_SECRETS=no"), None);
+            assert_eq!(secret_from_dev_vars("AUTH_SECRET=\n"), None);
+            assert_eq!(secret_from_dev_vars(""), None);
+        }
+
+        #[test]
+        fn minted_tokens_verify_with_their_claims() {
+            let (token, claims) = mint("acme", "alice", std::vec!["write:*".into()], 60, 1_000, "s").unwrap();
+            assert_eq!(verify(&token, b"s", 1_000), Ok(claims.clone()));
+            assert_eq!(claims.exp, 1_060);
+            assert!(mint("acme", "alice", Vec::new(), u64::MAX, 1, "s").is_err());
+            assert!(mint("acme", "alice", Vec::new(), 60, 1, "").is_err(), "an empty secret does not verify");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,15 +4,14 @@
 //! (defaults: `acme`, `alice`, `write:* read:*`, `86400`; `--flag=value` also works).
 //!
 //! The secret is `AUTH_SECRET` from the environment, else the `AUTH_SECRET=` line of
-//! `wrangler/.dev.vars` (in the current directory, then in the workspace), else [`DEV_SECRET`].
-//! One explanatory line goes to stderr. Exit code 2 for bad arguments.
+//! `wrangler/.dev.vars` (in the current directory, then in the workspace), else the dev default
+//! (`shared::token::dev`, which `artifacts token` shares). One explanatory line goes to stderr.
+//! Exit code 2 for bad arguments.
 
-use shared::token::{sign, verify, Claims};
+use shared::token::dev;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The documented dev secret, used when neither `AUTH_SECRET` nor `wrangler/.dev.vars` sets one.
-const DEV_SECRET: &str = "dev-secret-change-me";
 
 const USAGE: &str = "usage: token [--org ORG] [--sub SUB] [--scopes 'write:* read:*'] [--ttl SECONDS]";
 
@@ -71,30 +70,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     Ok(Command::Mint(Args { org: org.trim().into(), sub: sub.trim().into(), scopes, ttl }))
 }
 
-/// The `AUTH_SECRET` value in dotenv-style text (`KEY=value`, optional quotes, `#` comments).
-fn secret_from_dev_vars(text: &str) -> Option<String> {
-    text.lines().rev().find_map(|line| {
-        let rest = line.trim().strip_prefix("AUTH_SECRET")?.trim_start().strip_prefix('=')?;
-        let value = rest.trim();
-        let value = ['"', '\''].iter().find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q))).unwrap_or(value);
-        (!value.is_empty()).then(|| value.to_string())
-    })
-}
-
 /// The secret and a description of where it came from.
 fn secret() -> (String, String) {
-    if let Ok(s) = std::env::var("AUTH_SECRET") {
-        if !s.is_empty() {
-            return (s, "$AUTH_SECRET".into());
-        }
-    }
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wrangler/.dev.vars");
-    for path in [std::path::PathBuf::from("wrangler/.dev.vars"), workspace] {
-        if let Some(s) = std::fs::read_to_string(&path).ok().as_deref().and_then(secret_from_dev_vars) {
-            return (s, path.display().to_string());
-        }
-    }
-    (DEV_SECRET.into(), "the dev default".into())
+    dev::secret(&[PathBuf::from("wrangler/.dev.vars"), workspace])
 }
 
 fn main() -> ExitCode {
@@ -116,23 +95,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let Some(exp) = now.checked_add(args.ttl) else {
-        eprintln!("error: `--ttl` {} is too large", args.ttl);
-        return ExitCode::from(2);
-    };
     let (secret, source) = secret();
-    let claims = Claims { sub: args.sub, org: args.org, scopes: args.scopes, exp, nbf: None, iat: Some(now) };
-    let token = sign(&claims, secret.as_bytes());
-    // Self-check: the workers must accept what we print (e.g. it is not over MAX_TOKEN_BYTES).
-    if let Err(e) = verify(&token, secret.as_bytes(), now) {
-        eprintln!("error: the minted token does not verify: {e}");
-        return ExitCode::FAILURE;
-    }
+    let (token, claims) = match dev::mint(&args.org, &args.sub, args.scopes, args.ttl, now, &secret) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     eprintln!(
-        "token for sub={} org={} scopes=[{}], expires at unix {exp} (in {} s), signed with the secret from {source}",
+        "token for sub={} org={} scopes=[{}], expires at unix {} (in {} s), signed with the secret from {source}",
         claims.sub,
         claims.org,
         claims.scopes.join(" "),
+        claims.exp,
         args.ttl,
     );
     println!("{token}");
@@ -176,15 +152,5 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn dev_vars_parsing() {
-        assert_eq!(secret_from_dev_vars("AUTH_SECRET=abc\n"), Some("abc".into()));
-        assert_eq!(secret_from_dev_vars("X=1\nAUTH_SECRET = \"a b\"\n"), Some("a b".into()));
-        assert_eq!(secret_from_dev_vars("AUTH_SECRET='q'"), Some("q".into()));
-        assert_eq!(secret_from_dev_vars("# AUTH_SECRET=no\nAUTH_SECRETS=no"), None);
-        assert_eq!(secret_from_dev_vars("AUTH_SECRET=\n"), None);
-        assert_eq!(secret_from_dev_vars(""), None);
     }
 }
