@@ -13,7 +13,8 @@
 //! Both commit as the stand-in commits: new objects create-only, `vN+1.metadata.json`
 //! create-only, then the pointer moved with an etag-conditional put. A lost race deletes what
 //! this attempt wrote, helps the pointer along and redoes the work from the new version. Without
-//! `mode`, every mode's table in turn; the answer is one summary per table. Every other method
+//! `mode`, every mode's table in turn; the answer is one summary per table (`attempts`: how many
+//! tries its commit took). Every other method
 //! is 405 with `Allow: POST`.
 
 use std::collections::BTreeMap;
@@ -97,7 +98,7 @@ async fn publish(
 pub async fn compact(env: &Env, cfg: &ModeConfig, target_bytes: i64) -> Res<Value> {
     let bucket = env.bucket("WAREHOUSE").map_err(|e| format!("WAREHOUSE: {e}"))?;
     let codec = commit::codec(env)?;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 1..=MAX_ATTEMPTS {
         let Some(cur) = commit::current_in(&bucket, env, cfg).await? else {
             return Ok(json!({"mode": cfg.mode, "rewritten": 0, "version": null}));
         };
@@ -160,7 +161,7 @@ pub async fn compact(env: &Env, cfg: &ModeConfig, target_bytes: i64) -> Res<Valu
         let rewritten: usize = compacted.iter().map(|c| c.bin.files.len()).sum();
         let files: Vec<&str> = compacted.iter().map(|c| c.data_file.file_path.as_str()).collect();
         return Ok(json!({
-            "mode": cfg.mode, "version": version, "snapshot_id": snapshot_id, "rewritten": rewritten, "compacted": files,
+            "mode": cfg.mode, "version": version, "snapshot_id": snapshot_id, "rewritten": rewritten, "compacted": files, "attempts": attempt,
             "records": compacted.iter().map(|c| c.data_file.record_count).sum::<i64>(),
         }));
     }
@@ -195,7 +196,7 @@ async fn reach(
 /// Expires one table's old snapshots and deletes what only they reached; its summary.
 pub async fn expire_table(env: &Env, cfg: &ModeConfig, retain: Retain) -> Res<Value> {
     let bucket = env.bucket("WAREHOUSE").map_err(|e| format!("WAREHOUSE: {e}"))?;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 1..=MAX_ATTEMPTS {
         let Some(cur) = commit::current_in(&bucket, env, cfg).await? else {
             return Ok(json!({"mode": cfg.mode, "expired": 0, "version": null, "deleted": []}));
         };
@@ -215,7 +216,7 @@ pub async fn expire_table(env: &Env, cfg: &ModeConfig, retain: Retain) -> Res<Va
         // Only now, with the pointer past every snapshot that reached them.
         delete(&bucket, &keys).await?;
         return Ok(json!({
-            "mode": cfg.mode, "version": version, "expired": expiry.expired.len(), "kept": expiry.kept.len(), "deleted": keys,
+            "mode": cfg.mode, "version": version, "expired": expiry.expired.len(), "kept": expiry.kept.len(), "deleted": keys, "attempts": attempt,
         }));
     }
     Err(format!("{}: gave up after {MAX_ATTEMPTS} conflicting attempts", cfg.mode))
