@@ -859,11 +859,25 @@ pub async fn read_row_in<S: ObjectStore>(
         }
     };
     if paged {
+        // Repeated columns (`inputs`) have no page-by-page reading: their chunks are read whole,
+        // the others one page each (a serving file's `.json` must not read the whole file).
+        let repeated = |c: &Option<usize>| c.and_then(|c| fr.footer.chunk(found.row_group, c)).is_some_and(|k| k.max_rep_level > 0);
+        let flat: Vec<Option<usize>> = cols.iter().map(|c| if repeated(c) { None } else { *c }).collect();
         let row = found.row as u64;
         let rows = [(row, row.saturating_add(1))];
-        if let Some(mut windows) = pages::read_windows(store, cost, &found.file_key, &fr, found.row_group, &cols, &rows).await? {
+        if let Some(mut windows) = pages::read_windows(store, cost, &found.file_key, &fr, found.row_group, &flat, &rows).await? {
             let (_, values) = windows.pop().ok_or_else(|| corrupt(&found.file_key, "no window for the row"))?;
-            return Ok(values.iter().map(|c| cell_at(c, 0)).collect());
+            let mut cells: Vec<Cell> = values.iter().map(|c| cell_at(c, 0)).collect();
+            let nested: Vec<Option<usize>> = cols.iter().map(|c| if repeated(c) { *c } else { None }).collect();
+            if nested.iter().any(Option::is_some) {
+                let chunks = read_chunks(store, cost, &found.file_key, &fr.footer, found.row_group, &nested).await?;
+                for ((cell, chunk), c) in cells.iter_mut().zip(&chunks).zip(&nested) {
+                    if c.is_some() {
+                        *cell = cell_at(chunk, found.row);
+                    }
+                }
+            }
+            return Ok(cells);
         }
     }
     let values = read_chunks(store, cost, &found.file_key, &fr.footer, found.row_group, &cols).await?;

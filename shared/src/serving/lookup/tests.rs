@@ -234,3 +234,36 @@ fn a_corrupt_or_missing_serving_file_is_an_error_never_absent() {
     let one = root_of(vec![file.clone()], &[]);
     assert!(find(&store, &one, "k05").unwrap_err().to_string().contains("source the root does not list"));
 }
+
+/// A `.json` record reads every column of the row: one page of each flat column, the repeated
+/// `inputs` chunk whole — never the whole file.
+#[test]
+fn a_whole_record_reads_pages_not_the_file() {
+    let store = MemStore::default();
+    // Documents that do not compress, so the value column is most of the file, as it is.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut noise = || {
+        (0..25)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                format!("{:08x}", x as u32)
+            })
+            .collect::<String>()
+    };
+    let docs: Vec<String> = (0..3000).map(|_| noise()).collect();
+    let rows: Vec<SRow> = (0..3000).map(|i| srow(&format!("k{i:05}"), i, 1, 0, &docs[i as usize])).collect();
+    let file = put(&store, serving_file("serving/data/L1-1-0.parquet", &rows));
+    let size = file.size;
+    let root = root_of(vec![file], &["t/a"]);
+    let mut cost = Cost::default();
+    let hit = block_on(lookup(&store, &root, &key("docs", "guide", "k01234"), &mut cost)).unwrap().unwrap();
+    let names = crate::answer::record_columns(true);
+    let cells = block_on(crate::locate::read_row_in(&store, hit.layout(), &hit.found, &names, &mut cost)).unwrap();
+    let at = |n: &str| cells[names.iter().position(|c| *c == n).unwrap()].clone();
+    assert_eq!(at("markdown"), Cell::Text(docs[1234].clone()));
+    assert_eq!((at("id"), at("ts"), at("deleted")), (Cell::Text("k01234".into()), Cell::Long(1234), Cell::Bool(false)));
+    assert_eq!(at("inputs"), Cell::Null);
+    assert!(cost.bytes < size / 3, "read {} of {size} bytes", cost.bytes);
+}
