@@ -76,6 +76,14 @@ describe("serve reads the serving table", { skip: process.env.SERVING === "off" 
     const build = s.sources[1];
     assert.equal(build.error, null);
     assert.equal(typeof build.watermark.sequence_number, "number");
+    // The whole record comes from the serving file too (one page per column).
+    const rec = await fetchContent(h, `/$.content/docs/guide/${id}.json?fresh=1`, { token: reader() });
+    assert.equal(rec.status, 200, rec.text);
+    assert.equal(rec.headers.get("x-artifact-source"), "serving");
+    const body = JSON.parse(rec.text);
+    assert.equal(body.markdown, "# one");
+    assert.equal(body.id, id);
+    assert.equal(body.owner_org, "acme", "the owners' org sees owners");
     // Warm: the same artifact again reads nothing of the serving table the isolate does not
     // hold (root, index region and pages are cached) but its pointer (a TTL of 0 here).
     const again = timing(await fresh_read(`docs/guide/${id}`));
