@@ -32,7 +32,8 @@
 //!   TYPE_ORDER for every leaf.
 //! - Codecs, pure Rust (the stand-in runs as a wasm worker): snappy (`snap`), gzip (one gzip
 //!   member: `miniz_oxide` deflate, `crc32fast`), zstd (`ruzstd`'s encoder at its `Fastest`
-//!   level, one frame, 128 KiB window).
+//!   level, one frame, 128 KiB window), LZ4_RAW (`lz4_flex`'s safe block encoder: one raw LZ4
+//!   block per page, no framing).
 //!
 //! Iceberg metrics are keyed by the leaf's field id (the element id for a list, as Java and
 //! pyiceberg key them): `column_sizes` (compressed bytes, headers included), `value_counts`
@@ -87,6 +88,8 @@ pub enum WriteCodec {
     /// One zstd frame per page (the default, like Pipelines).
     #[default]
     Zstd,
+    /// Parquet's `LZ4_RAW`: one raw LZ4 block per page (no Hadoop framing, no LZ4 frame).
+    Lz4Raw,
 }
 
 impl WriteCodec {
@@ -96,6 +99,7 @@ impl WriteCodec {
             WriteCodec::Snappy => pf::CompressionCodec::SNAPPY,
             WriteCodec::Gzip => pf::CompressionCodec::GZIP,
             WriteCodec::Zstd => pf::CompressionCodec::ZSTD,
+            WriteCodec::Lz4Raw => pf::CompressionCodec::LZ4_RAW,
         }
     }
 }
@@ -816,6 +820,7 @@ fn compress(codec: WriteCodec, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
         WriteCodec::Snappy => snap::raw::Encoder::new().compress_vec(data).map_err(|_| ParquetError::PageTooLarge)?,
         WriteCodec::Gzip => gzip(data),
         WriteCodec::Zstd => ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest),
+        WriteCodec::Lz4Raw => lz4_flex::block::compress(data),
     })
 }
 

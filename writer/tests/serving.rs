@@ -103,7 +103,7 @@ fn lookup_page(bytes: &[u8], index_offset: u64, k: &[u8]) -> Option<Vec<Vec<u8>>
 #[test]
 fn a_serving_file_reads_back_from_its_index_region_and_one_lookup_page() {
     let rows = rows(1_500);
-    for codec in [WriteCodec::Snappy, WriteCodec::Zstd, WriteCodec::Uncompressed] {
+    for codec in [WriteCodec::Snappy, WriteCodec::Zstd, WriteCodec::Lz4Raw, WriteCodec::Uncompressed] {
         let f = write_serving_file(&rows, codec).unwrap();
         assert_eq!(f.min, rows[0].entry.key);
         assert_eq!(f.max, rows.last().unwrap().entry.key);

@@ -111,11 +111,12 @@ mod tests {
         }
     }
 
-    const CODECS: [(WriteCodec, Codec); 4] = [
+    const CODECS: [(WriteCodec, Codec); 5] = [
         (WriteCodec::Uncompressed, Codec::Uncompressed),
         (WriteCodec::Snappy, Codec::Snappy),
         (WriteCodec::Gzip, Codec::Gzip),
         (WriteCodec::Zstd, Codec::Zstd),
+        (WriteCodec::Lz4Raw, Codec::Lz4Raw),
     ];
 
     fn check_with_our_reader(columns: &[WriteColumn], written: &WrittenFile, codec: Codec, per: usize) {
@@ -315,7 +316,7 @@ mod tests {
     fn compression_shrinks_the_big_values() {
         let columns = record_columns(23);
         let plain = write_parquet(&columns, WriteCodec::Uncompressed, 23).unwrap();
-        for codec in [WriteCodec::Snappy, WriteCodec::Gzip, WriteCodec::Zstd] {
+        for codec in [WriteCodec::Snappy, WriteCodec::Gzip, WriteCodec::Zstd, WriteCodec::Lz4Raw] {
             let small = write_parquet(&columns, codec, 23).unwrap();
             assert!(small.bytes.len() * 4 < plain.bytes.len(), "{codec:?}: {} vs {}", small.bytes.len(), plain.bytes.len());
             check_with_our_reader(&columns, &small, CODECS.iter().find(|c| c.0 == codec).unwrap().1, 23);
