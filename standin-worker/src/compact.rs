@@ -4,7 +4,8 @@
 //!
 //! Vars: `SERVING_ROOT` (empty or unset: no compaction), `TABLE_ROOTS` (the sources, in serve's
 //! order; default the three mode tables), `LOCATION_PREFIX` (comma-separated prefixes of the
-//! sources' locations; default `WAREHOUSE_LOCATION`), `SERVING_FILE_ROWS`, `COMPACT_MAX_ROWS`.
+//! sources' locations; default `WAREHOUSE_LOCATION`), `SERVING_FILE_ROWS`, `COMPACT_MAX_ROWS`
+//! (default 20,000: a run's rows are in the isolate's memory).
 
 use std::cell::Cell;
 
@@ -15,6 +16,9 @@ use shared::record::Mode;
 use worker::{Bucket, Conditional, Env, Range};
 
 use crate::{now_ms, random_hex, var, ModeConfig};
+
+/// Source rows one run absorbs unless `COMPACT_MAX_ROWS` says otherwise.
+const STANDIN_MAX_ROWS: u64 = 20_000;
 
 /// `WAREHOUSE` as the compactor's store.
 pub struct R2(pub Bucket);
@@ -94,9 +98,9 @@ pub fn config(env: &Env) -> Option<Config> {
     if let Ok(n) = var(env, "SERVING_FILE_ROWS", "").trim().parse::<usize>() {
         cfg.limits.file_rows = n.max(1);
     }
-    if let Ok(n) = var(env, "COMPACT_MAX_ROWS", "").trim().parse::<u64>() {
-        cfg.max_rows = n.max(1);
-    }
+    // One run holds every row it absorbs in the isolate's memory (128 MB in workerd): fewer rows
+    // per run than natively; a source that is behind goes on at the next commit or tick.
+    cfg.max_rows = var(env, "COMPACT_MAX_ROWS", "").trim().parse::<u64>().unwrap_or(STANDIN_MAX_ROWS).max(1);
     Some(cfg)
 }
 
