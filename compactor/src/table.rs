@@ -164,7 +164,8 @@ fn at(name: &str) -> usize {
 }
 
 /// A source row as a serving row (`None` without its key columns: it can never be served).
-fn serving_row(r: SourceRow) -> Option<ServingRow> {
+fn serving_row(mut r: SourceRow) -> Option<ServingRow> {
+    normalize(&mut r.cells);
     let get = |n: &str| r.cells.get(at(n));
     let (ns, ty, id) = (text(get("ns"))?, text(get("type"))?, text(get("id"))?);
     let entry = Entry {
@@ -178,6 +179,29 @@ fn serving_row(r: SourceRow) -> Option<ServingRow> {
         size_bytes: long(get("size_bytes")),
     };
     Some(ServingRow { entry, cells: r.cells })
+}
+
+/// Cells as the serving file's types take them, read as the locator reads them: a value of another
+/// physical type than its column's is null (the locator's `string_at`/`long_at`/`bool_at` see
+/// none), and a null `ts` (required in the serving table) is the locator's `i64::MIN`.
+fn normalize(cells: &mut [Cell]) {
+    use shared::record::ColumnType;
+    for (cell, col) in cells.iter_mut().zip(COLUMNS) {
+        let fits = matches!(
+            (col.ty, &*cell),
+            (_, Cell::Null)
+                | (ColumnType::String, Cell::Text(_))
+                | (ColumnType::TimestampMicros | ColumnType::Long, Cell::Long(_))
+                | (ColumnType::Boolean, Cell::Bool(_))
+                | (ColumnType::StringList { .. }, Cell::List(_))
+        );
+        if !fits {
+            *cell = Cell::Null;
+        }
+        if col.name == "ts" && *cell == Cell::Null {
+            *cell = Cell::Long(i64::MIN);
+        }
+    }
 }
 
 /// Every row of a serving file (`within`: only those whose key is in the step's range).
@@ -448,4 +472,37 @@ fn uuid(cfg: &Config) -> String {
     let h = format!("{:016x}{:016x}", snapshot_id(cfg, 0), snapshot_id(cfg, u64::MAX));
     let part = |a: usize, b: usize| h.get(a..b).unwrap_or("0").to_string();
     format!("{}-{}-4{}-a{}-{}", part(0, 8), part(8, 12), part(13, 16), part(17, 20), part(20, 32))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_of_another_type_read_as_null_and_a_null_ts_as_the_locators_minimum() {
+        let mut cells = vec![Cell::Null; COLUMNS.len()];
+        cells[at("ns")] = Cell::Text("docs".into());
+        cells[at("type")] = Cell::Text("guide".into());
+        cells[at("id")] = Cell::Text("a".into());
+        cells[at("visibility")] = Cell::Long(3);
+        cells[at("deleted")] = Cell::Text("true".into());
+        cells[at("size_bytes")] = Cell::Long(7);
+        let row = serving_row(SourceRow { cells, source: 1, seq: 2, pos: 3 }).unwrap();
+        assert_eq!(row.cells[at("visibility")], Cell::Null);
+        assert_eq!(row.cells[at("deleted")], Cell::Null);
+        assert_eq!(row.cells[at("size_bytes")], Cell::Long(7));
+        assert_eq!(row.cells[at("ts")], Cell::Long(i64::MIN));
+        assert_eq!(row.entry.order, Order { ts: i64::MIN, seq: 2, source: 1, pos: 3 });
+        assert!(!row.entry.deleted);
+        assert!(write_serving_file(&[row], iceberg_writer::WriteCodec::Snappy).is_ok());
+        let no_id = vec![Cell::Null; COLUMNS.len()];
+        assert!(serving_row(SourceRow { cells: no_id, source: 0, seq: 1, pos: 0 }).is_none(), "a row without its key is never served");
+    }
+
+    #[test]
+    fn modes_of_stand_in_roots() {
+        assert_eq!(mode_of("artifacts/build").as_deref(), Some("build"));
+        assert_eq!(mode_of("warehouse/other"), None);
+    }
 }
