@@ -195,8 +195,10 @@ pub async fn snapshot_rows<S: Store>(
         if i64::try_from(rows.len()).ok() != Some(file.record_count) {
             return Err(format!("{} holds {} rows, its manifest says {}", file.key, rows.len(), file.record_count));
         }
-        for r in rows {
-            let pos = (file.rank << 40) | ((file.entry & 0xFFFF) << 24) | (r.row as u64 & 0xFF_FFFF);
+        // `read_all` gives the rows in file order: `i` is the row's index in its file, as the
+        // locator counts it.
+        for (i, r) in rows.into_iter().enumerate() {
+            let pos = (file.rank << 40) | ((file.entry & 0xFFFF) << 24) | (i as u64 & 0xFF_FFFF);
             out.push(SourceRow { cells: r.cells, source, seq: file.seq, pos });
         }
     }

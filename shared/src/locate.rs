@@ -715,7 +715,10 @@ fn scan_window(
         }
         let row_ts = long_at(ts, i).unwrap_or(i64::MIN);
         // Later manifests, entries and rows come later in the table's history.
-        let position = ((file.m_index as u64) << 40) | ((file.e_index as u64 & 0xFFFF) << 24) | (row as u64 & 0xFF_FFFF);
+        // The row's index in its file (not in its row group): of two rows of one file with equal
+        // `ts`, the later one wins, however the file is cut into row groups.
+        let in_file = place.first_row.saturating_add(row as u64);
+        let position = ((file.m_index as u64) << 40) | ((file.e_index as u64 & 0xFFFF) << 24) | (in_file & 0xFF_FFFF);
         let order = RowOrder { ts: row_ts, sequence_number: file.sequence_number, position };
         let row_id = String::from_utf8_lossy(row_id).into_owned();
         if !plan.has_deletes && hits.best.get(&row_id).is_some_and(|b| !crate::content::newer(order, b.order)) {
@@ -1093,6 +1096,8 @@ pub(crate) mod tests {
 
 #[cfg(test)]
 mod delete_tests;
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod page_tests;
 #[cfg(test)]

@@ -127,11 +127,8 @@ type PartitionKey = (i32, String);
 /// Hence no answer can change. (Iceberg Java's RewriteDataFiles gives the starting snapshot's
 /// number instead; that would lift old rows above newer outside files, which is why not here.)
 ///
-/// One exception, in the readers rather than here: the locator (and the serving table's `_pos`)
-/// counts a row by its index *within its row group*, so two versions of a key with equal `ts` in
-/// different row groups of one input file tie, and the first scanned — the older — wins. In the
-/// compacted file (one row group) the later row wins, as file order says. Only a commit of more
-/// than `ROW_GROUP_ROWS` rows holding one key twice at one `ts` can show it.
+/// The readers count a row by its index in its file (the locator's position, the serving table's
+/// `_pos`), never in its row group, so writing the rows into other row groups changes no order.
 ///
 /// A run of fewer than two files is left alone; a bin is closed once it reaches `target_bytes`
 /// or [`MAX_FILE_ROWS`], and a last bin of one file joins the one before it.

@@ -151,9 +151,9 @@ impl World {
         );
         self.store.set(&format!("{root}/metadata/v{}.metadata.json", n + 1), next.to_json().into_bytes());
         self.store.set(&format!("{root}/metadata/version-hint.text"), (n + 1).to_string().into_bytes());
-        let rg = row_group_rows.max(1);
+        // The position is the row's index in its file, whatever the row groups.
         for (r, rec) in rows.iter().enumerate() {
-            self.committed.push((i as u32, seq, (r % rg) as u64, rec.clone()));
+            self.committed.push((i as u32, seq, r as u64, rec.clone()));
         }
     }
 
