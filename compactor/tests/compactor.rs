@@ -288,3 +288,44 @@ fn the_filesystem_store_is_create_only_and_conditional_and_runs_the_compactor() 
     assert_eq!(answers(&back), w.expected());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A store on which another compactor commits first: just before this run's first metadata put.
+struct Racing<'a> {
+    inner: &'a compactor::store::MemStore,
+    rival: compactor::Config,
+    raced: std::cell::Cell<bool>,
+}
+
+impl compactor::Store for Racing<'_> {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<compactor::store::Object, compactor::store::StoreError> {
+        self.inner.get(key, range).await
+    }
+    async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, compactor::store::StoreError> {
+        if key.ends_with(".metadata.json") && !self.raced.replace(true) {
+            let report = block_on(compactor::run(self.inner, &self.rival)).unwrap();
+            assert!(report.version.is_some(), "the rival commits");
+        }
+        self.inner.put_new(key, bytes).await
+    }
+    async fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> Result<bool, compactor::store::StoreError> {
+        self.inner.put_if(key, bytes, etag).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, compactor::store::StoreError> {
+        self.inner.list(prefix).await
+    }
+}
+
+#[test]
+fn a_lost_race_for_the_next_version_restarts_from_it() {
+    let mut w = World::new(&ROOTS);
+    w.commit(0, &[rec("a", 1, "a1"), rec("b", 1, "b1")], 10);
+    w.run(&w.config());
+    w.commit(1, &[rec("a", 2, "a2")], 10);
+    w.commit(2, &[rec("c", 1, "c1")], 10);
+    let racing = Racing { inner: &w.store, rival: w.config(), raced: std::cell::Cell::new(false) };
+    let report = block_on(compactor::run(&racing, &w.config())).unwrap();
+    assert!(report.restarted, "{report:?}");
+    assert_eq!(report.previous, 2, "the restart starts from the rival's version");
+    assert_eq!(report.version, None, "the rival absorbed everything: nothing left to commit");
+    assert_eq!(answers(&w.store), w.expected());
+}
