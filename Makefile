@@ -201,5 +201,27 @@ bench-serve: tools
 	  $(BENCH_SERVE_DATA)/miniflare.json bench/out $(BENCH_SERVE_DATA)/pyarrow.json $(BENCH_SERVE_DATA)/compact.json
 	bench/.venv/bin/python bench/serve/plot.py bench/out/serve.json bench/out/bytes-requests-vs-files.png
 
+## bench-codec: the serving table's page codec (#15): the 200k×100 and 1M×100 tables compacted once per codec
+## (serving-<codec>/<name>), native CPU and the built worker in workerd per codec → bench/.data/codec-*.json and the
+## "Page codec" table (printed; the next `make bench-serve` puts it in serve.md). Needs build; tables in bench/.data.
+.PHONY: bench-codec
+BENCH_CODECS ?= snappy,zstd,lz4_raw
+BENCH_CODEC_TABLES ?= 200000x100,1000000x100
+BENCH_CODEC_ROOTS ?= bench/r200000_f100,bench/r1000000_f100
+# Ids per codec and table in workerd (each after 30 warm-up lookups of other ids).
+BENCH_CODEC_IDS ?= 300
+bench-codec: tools
+	@test -f $(BUILD)/serve/entry.mjs || $(MAKE) --no-print-directory build
+	$(CARGO) build -q $(BENCH_NATIVE) --profile bench-native --bin bench_tables
+	$(CARGO) build -q $(BENCH_NATIVE_Z) --profile bench-native-z --bin bench_tables
+	target/bench-native/bench_tables generate --data $(BENCH_SERVE_DATA) --tables $(BENCH_CODEC_TABLES)
+	target/bench-native/bench_tables compact --data $(BENCH_SERVE_DATA) --tables $(BENCH_CODEC_TABLES) --codecs $(BENCH_CODECS) \
+	  --out $(BENCH_SERVE_DATA)/codec-compact.json
+	target/bench-native-z/bench_tables measure --data $(BENCH_SERVE_DATA) --tables $(BENCH_CODEC_TABLES) --codecs-only \
+	  --samples $$(($(BENCH_CODEC_IDS) + 31)) --reps $(BENCH_SERVE_REPS) --out $(BENCH_SERVE_DATA)/codec-native.json
+	BENCH_MF_DIR=$(BENCH_SERVE_DATA)/codec-mf BENCH_MF_CODEC_WARMUP=30 node bench/serve/miniflare.mjs $(BENCH_SERVE_DATA)/codec-native.json \
+	  $(BENCH_SERVE_DATA)/warehouse $(BENCH_SERVE_DATA)/codec-miniflare.json $(BENCH_CODEC_ROOTS) $(BENCH_CODEC_IDS) 0 --codecs-only
+	node bench/serve/codec.mjs $(BENCH_SERVE_DATA)
+
 clean:
 	rm -rf $(BUILD) target .tools-stamp

@@ -1,10 +1,14 @@
 // `make bench-serve`, last step: bench/out/serve.json (raw numbers and medians) and
 // bench/out/serve.md (the Serve fragment of BENCHMARKS.md) from the three result files.
 //
+// The serving section's "Page codec" table comes from `make bench-codec`'s codec-*.json beside
+// native.json when they are there (bench/serve/codec.mjs).
+//
 // Usage: node bench/serve/report.mjs <native.json> <hyparquet.json> <miniflare.json> <outdir> [pyarrow.json] [compact.json]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { codecResults, codecSection } from "./codec.mjs";
 
 const [nativePath, hypPath, mfPath, outDir, paPath, compactPath] = process.argv.slice(2);
 const readJson = (p) => (p && fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, "utf8")) : null);
@@ -303,6 +307,7 @@ L.push("");
       L.push("");
     }
   }
+  L.push(...codecSection(path.dirname(nativePath)));
 }
 
 L.push("### Our lookup (native, medians)", "");
@@ -437,6 +442,7 @@ const doc = {
   hyparquet_version: hyp?.version ?? null,
   pyarrow_version: pa?.version ?? null,
   tables,
+  page_codec: codecResults(path.dirname(nativePath)),
   where_we_lose: lose,
   raw: {
     native: native.tables.map((t) => ({ ...t, samples: t.samples.map(({ files, ...s }) => ({ ...s, files: files.length })) })),

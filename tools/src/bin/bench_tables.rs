@@ -14,7 +14,9 @@
 //! (`compactor::run` over the directory: runs until every snapshot is absorbed, then one `FULL`
 //! run so L0 is empty), rebuilt every time, and writes each run's report, CPU and wall time,
 //! rows per CPU second, bytes written against the source's data bytes (write amplification) and
-//! the serving table's size against the source's (`compact.json`).
+//! the serving table's size against the source's (`compact.json`). With `--codecs snappy,zstd,lz4_raw`
+//! it builds, instead, one serving table per page codec at `serving-<codec>/<name>` (the default
+//! `serving/<name>` is left as it is), for #15's codec measurement (`make bench-codec`).
 //!
 //! `bench_tables measure --data bench/.data --out FILE` runs the serve worker's lookup natively —
 //! the same `shared::locate` code serve runs as wasm — over a counting object store under serve's
@@ -24,7 +26,11 @@
 //! counts, wall and thread-CPU times as JSON for `bench/serve/*.mjs`. Where a table has a serving
 //! table it also measures serve's answer with it on (`shared::answer::Reads::answer`: pointers,
 //! root, the tail check, the serving lookup, the value page), cold and isolate-warm, and checks
-//! it answers from the serving table with the same bytes as the scan.
+//! it answers from the serving table with the same bytes as the scan. Where a table has serving
+//! tables per codec (`serving-<codec>/<name>`), `codecs` measures each the same way for every
+//! sampled id (not cut by the budget), the codecs taking turns per id and per repetition so
+//! machine noise spreads over all of them; `--codecs-only` skips the scan and the default serving
+//! table (only the codecs' block and the ids).
 
 // A benchmark driver, not worker code: a failed read or write should stop it loudly, and its
 // indices are bounded by its own loops. The workspace denies these for code that handles
@@ -540,12 +546,7 @@ impl<'a> Request<'a> {
     /// What the isolate keeps after this request.
     fn into_isolate(self) -> Isolate {
         let immutable = self.immutable.borrow().clone();
-        Isolate {
-            immutable,
-            pointer: self.pointer.into_inner(),
-            metadata: self.metadata.into_inner(),
-            serving: self.serving.into_inner(),
-        }
+        Isolate { immutable, pointer: self.pointer.into_inner(), metadata: self.metadata.into_inner(), serving: self.serving.into_inner() }
     }
 }
 
@@ -708,11 +709,10 @@ impl answer::Html for NoHtml {
 
 /// serve's `.md` answer for one id with the serving table on: `shared::answer::Reads::answer`
 /// (pointer, root, the tail check, the serving lookup, the value page), the code serve runs.
-fn lookup_serving(root: &Path, spec: &Spec, id: &str, isolate: Isolate) -> (Measured, Isolate, answer::Trace) {
+fn lookup_serving(root: &Path, spec: &Spec, serving: &str, id: &str, isolate: Isolate) -> (Measured, Isolate, answer::Trace) {
     let req = Request::new(root, isolate);
     let table_root = spec.root();
-    let serving = serving_root(spec);
-    let catalog = BenchCatalog { req: &req, table_root: &table_root, serving_root: &serving };
+    let catalog = BenchCatalog { req: &req, table_root: &table_root, serving_root: serving };
     let policy = answer::Policy { unowned_visibility: shared::record::Visibility::Public, trusted_orgs: Vec::new() };
     let reads = answer::Reads { store: &req, catalog: &catalog, policy: &policy, html: &NoHtml };
     let c = shared::content::parse(&format!("{NS}/{TYPE}/{id}.md")).unwrap();
@@ -744,14 +744,72 @@ fn lookup_serving(root: &Path, spec: &Spec, id: &str, isolate: Isolate) -> (Meas
     (m, req.into_isolate(), trace)
 }
 
-/// Builds the serving table of `spec`'s table from scratch with the compactor (runs until every
-/// snapshot is absorbed, then one `FULL` run: L0 empty), timing each run.
-fn compact(warehouse: &Path, spec: &Spec) -> Value {
-    let root = serving_root(spec);
+/// The names `compact --codecs` takes (and `serving-<codec>/` directories carry).
+fn codec_name(codec: WriteCodec) -> &'static str {
+    match codec {
+        WriteCodec::Uncompressed => "uncompressed",
+        WriteCodec::Snappy => "snappy",
+        WriteCodec::Gzip => "gzip",
+        WriteCodec::Zstd => "zstd",
+        WriteCodec::Lz4Raw => "lz4_raw",
+    }
+}
+
+fn parse_codec(name: &str) -> WriteCodec {
+    [WriteCodec::Uncompressed, WriteCodec::Snappy, WriteCodec::Gzip, WriteCodec::Zstd, WriteCodec::Lz4Raw]
+        .into_iter()
+        .find(|c| codec_name(*c) == name)
+        .unwrap_or_else(|| panic!("unknown codec {name:?} (uncompressed, snappy, gzip, zstd, lz4_raw)"))
+}
+
+/// The compactor's default page codec (`compactor::Config::new`).
+fn default_codec() -> WriteCodec {
+    compactor::Config::new("s", LOCATION_PREFIX, Vec::new(), 0, String::new()).codec
+}
+
+/// The serving table of a bench table written with `codec`: `serving-<codec>/<name>`.
+fn codec_root(spec: &Spec, codec: &str) -> String {
+    format!("serving-{codec}/{}", spec.root().trim_start_matches("bench/"))
+}
+
+/// The codecs of `spec` with a serving table of their own (`serving-<codec>/<name>` with a
+/// pointer), by name: (codec, root).
+fn codec_tables(warehouse: &Path, spec: &Spec) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = fs::read_dir(warehouse)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("serving-").map(str::to_string))
+        .map(|codec| {
+            let root = codec_root(spec, &codec);
+            (codec, root)
+        })
+        .filter(|(_, root)| warehouse.join(root).join("metadata/version-hint.text").exists())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The live data files of a serving table (its current root's `files`): how many, their bytes.
+fn live_files(warehouse: &Path, root: &str) -> (usize, u64) {
+    let hint = fs::read_to_string(warehouse.join(root).join("metadata/version-hint.text")).unwrap();
+    let bytes = fs::read(warehouse.join(root_key(root, hint.trim().parse().unwrap()))).unwrap();
+    let parsed = Root::parse(&bytes).unwrap();
+    (parsed.files.len(), parsed.files.iter().map(|f| f.size).sum())
+}
+
+/// Builds the serving table of `spec`'s table at `root` from scratch with the compactor (runs
+/// until every snapshot is absorbed, then one `FULL` run: L0 empty) with page codec `codec` (the
+/// compactor's default when `None`), timing each run.
+fn compact(warehouse: &Path, spec: &Spec, root: &str, codec: Option<WriteCodec>) -> Value {
+    let root = root.to_string();
     let _ = fs::remove_dir_all(warehouse.join(&root));
     let store = compactor::store::FsStore(warehouse.to_path_buf());
     let mut cfg = compactor::Config::new(&root, LOCATION_PREFIX, vec![spec.root()], 1_767_225_600_000, String::new());
     cfg.source_prefixes = vec![LOCATION_PREFIX.into()];
+    if let Some(codec) = codec {
+        cfg.codec = codec;
+    }
     let mut runs = Vec::new();
     let (mut rows, mut bytes_written, mut cpu_total, mut wall_total) = (0u64, 0u64, 0u64, 0u64);
     for n in 0.. {
@@ -776,8 +834,12 @@ fn compact(warehouse: &Path, spec: &Spec) -> Value {
     let (serving_bytes, serving_objects) = dir_bytes(&warehouse.join(&root));
     let (source_bytes, _) = dir_bytes(&warehouse.join(spec.root()));
     let data_bytes: u64 = walk_parquet_bytes(&warehouse.join(spec.root()));
+    let (live_files, live_bytes) = live_files(warehouse, &root);
     json!({
         "root": root,
+        "codec": codec_name(cfg.codec),
+        "live_files": live_files,
+        "live_bytes": live_bytes,
         "runs": runs.len(),
         "rows": rows,
         "cpu_s": cpu_total as f64 / 1e9,
@@ -846,21 +908,111 @@ fn dir_bytes(dir: &Path) -> (u64, usize) {
     total
 }
 
-/// Measures up to `samples` ids, stopping early (after at least 3) once `budget` is spent.
+/// The medians over ids of one mode of [`measure_codecs`]' per-id results.
+fn codec_summary(samples: &[Value], mode: &str) -> Value {
+    let m = |k: &str| median(samples.iter().filter_map(|s| s[mode][k].as_f64()).collect());
+    json!({
+        "r2_reads": m("r2_reads"),
+        "r2_bytes": m("r2_bytes"),
+        "data_reads": m("data_reads"),
+        "data_bytes": m("data_bytes"),
+        "cpu_us": m("cpu_us"),
+        "wall_us": m("wall_us"),
+        "io_wall_us": m("io_wall_us"),
+    })
+}
+
+/// Each codec's serving table of `spec` (`serving-<codec>/<name>`): serve's answer for every id,
+/// cold and isolate-warm (after one lookup of `warm_id`), `reps` times; per id and repetition the
+/// codecs take turns in an order that rotates, so machine noise spreads over all of them. Every
+/// answer must come from the serving table with the same bytes whatever the codec. `None` when
+/// the table has no codec variants.
+fn measure_codecs(warehouse: &Path, spec: &Spec, ids: &[usize], warm_id: usize, reps: usize) -> Option<Value> {
+    let variants = codec_tables(warehouse, spec);
+    if variants.is_empty() {
+        return None;
+    }
+    let n = variants.len();
+    let warm: Vec<Isolate> =
+        variants.iter().map(|(_, root)| lookup_serving(warehouse, spec, root, &artifact_id(warm_id), Isolate::default()).1).collect();
+    let mut per_codec: Vec<Vec<Value>> = vec![Vec::new(); n];
+    for (i, &k) in ids.iter().enumerate() {
+        let id = artifact_id(k);
+        let mut cold: Vec<Vec<Measured>> = (0..n).map(|_| Vec::new()).collect();
+        let mut warm_runs: Vec<Vec<Measured>> = (0..n).map(|_| Vec::new()).collect();
+        for r in 0..reps {
+            for j in 0..n {
+                let v = (i + r + j) % n;
+                let root = &variants[v].1;
+                let (m, _, trace) = lookup_serving(warehouse, spec, root, &id, Isolate::default());
+                assert_eq!(trace.source, Some("serving"), "{id} in {root}: answered from {:?}", trace.source);
+                cold[v].push(m);
+                warm_runs[v].push(lookup_serving(warehouse, spec, root, &id, warm[v].clone()).0);
+            }
+        }
+        let len = cold[0][0].markdown_len;
+        for v in 0..n {
+            assert_eq!(cold[v][0].markdown_len, len, "{id}: {} answered other bytes than {}", variants[v].1, variants[0].1);
+            per_codec[v].push(json!({"id": id, "cold": measured_json(&cold[v]), "warm_isolate": measured_json(&warm_runs[v])}));
+        }
+    }
+    let codecs: Vec<Value> = variants
+        .iter()
+        .zip(per_codec)
+        .map(|((codec, root), samples)| {
+            let (files, bytes) = live_files(warehouse, root);
+            json!({
+                "codec": codec,
+                "root": root,
+                "live_files": files,
+                "live_bytes": bytes,
+                "ids": samples.len(),
+                "cold": codec_summary(&samples, "cold"),
+                "warm_isolate": codec_summary(&samples, "warm_isolate"),
+                "samples": samples,
+            })
+        })
+        .collect();
+    Some(json!({"default_codec": codec_name(default_codec()), "reps": reps, "codecs": codecs}))
+}
+
+/// The sampled ids of `spec` and the warm-up id (another random id, not in the sample).
+fn sample_ids(spec: &Spec, samples: usize) -> (Vec<usize>, usize) {
+    let mut rng = Rng(spec.seed ^ 0x1D5);
+    let ids: Vec<usize> = (0..samples).map(|_| rng.below(spec.rows)).collect();
+    let warm_id = std::iter::repeat_with(|| rng.below(spec.rows)).find(|k| !ids.contains(k)).unwrap();
+    (ids, warm_id)
+}
+
+/// `--codecs-only`: each codec's serving table of `spec` and the ids (no scan, no default
+/// serving table).
+fn measure_codecs_only(warehouse: &Path, spec: &Spec, samples: usize, reps: usize) -> Value {
+    let (ids, warm_id) = sample_ids(spec, samples);
+    json!({
+        "root": spec.root(),
+        "rows": spec.rows,
+        "files": spec.files,
+        "sorted": spec.sorted,
+        "ids": ids.iter().map(|&k| artifact_id(k)).collect::<Vec<_>>(),
+        "warm_id": artifact_id(warm_id),
+        "codecs": measure_codecs(warehouse, spec, &ids, warm_id, reps),
+    })
+}
+
+/// Measures up to `samples` ids, stopping early (after at least 3) once `budget` is spent; then
+/// each codec's serving table, if any, for all `samples` ids.
 fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: std::time::Duration) -> Value {
     let started = Instant::now();
     let root = spec.root();
-    let mut rng = Rng(spec.seed ^ 0x1D5);
-    let ids: Vec<usize> = (0..samples).map(|_| rng.below(spec.rows)).collect();
-    // The warm-up id: another random id, not in the sample.
-    let warm_id = std::iter::repeat_with(|| rng.below(spec.rows)).find(|k| !ids.contains(k)).unwrap();
+    let (ids, warm_id) = sample_ids(spec, samples);
     let (_, warm) = lookup(warehouse, &root, &artifact_id(warm_id), Isolate::default());
     // Metadata-only warm: the same isolate without the Parquet ranges that are not footers.
     let mut meta_only = warm.clone();
     meta_only.immutable.retain(|(k, r)| !k.ends_with(".parquet") || r.is_some_and(|(_, len)| len == shared::parquet::FOOTER_GUESS));
     // The serving path's warm isolate: after one lookup of the warm-up id.
-    let has_serving = warehouse.join(serving_root(spec)).join("metadata/version-hint.text").exists();
-    let serving_warm = has_serving.then(|| lookup_serving(warehouse, spec, &artifact_id(warm_id), Isolate::default()).1);
+    let serving = serving_root(spec);
+    let has_serving = warehouse.join(&serving).join("metadata/version-hint.text").exists();
+    let serving_warm = has_serving.then(|| lookup_serving(warehouse, spec, &serving, &artifact_id(warm_id), Isolate::default()).1);
     let mut out = Vec::new();
     for (n, &k) in ids.iter().enumerate() {
         if n >= 3 && started.elapsed() > budget {
@@ -880,11 +1032,11 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
             let mut s_cold = Vec::new();
             let mut s_warm = Vec::new();
             for _ in 0..reps {
-                let (m, _, trace) = lookup_serving(warehouse, spec, &id, Isolate::default());
+                let (m, _, trace) = lookup_serving(warehouse, spec, &serving, &id, Isolate::default());
                 assert_eq!(trace.source, Some("serving"), "{id}: answered from {:?}", trace.source);
                 assert_eq!(m.markdown_len, cold[0].markdown_len, "{id}: the serving path answered other bytes");
                 s_cold.push(m);
-                s_warm.push(lookup_serving(warehouse, spec, &id, sw.clone()).0);
+                s_warm.push(lookup_serving(warehouse, spec, &serving, &id, sw.clone()).0);
             }
             let files: Vec<Value> = s_cold[0]
                 .parquet_files
@@ -920,6 +1072,7 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
         "warm_cache_entries": warm.immutable.len(),
         "serving_warm_cache_bytes": serving_warm.as_ref().map(|w| w.immutable.bytes()),
         "samples": out,
+        "codecs": measure_codecs(warehouse, spec, &ids, warm_id, reps),
     })
 }
 
@@ -971,21 +1124,41 @@ fn main() {
         }
         "compact" => {
             let out = PathBuf::from(arg(&args, "--out").unwrap_or_else(|| data.join("compact.json").display().to_string()));
+            // `--codecs a,b`: one serving table per codec at serving-<codec>/<name>, instead of the
+            // default serving/<name>.
+            let codecs: Option<Vec<WriteCodec>> = arg(&args, "--codecs").map(|l| l.split(',').map(parse_codec).collect());
             let mut tables = Vec::new();
             for spec in specs(&args, seed) {
-                let t = Instant::now();
-                let c = compact(&warehouse, &spec);
-                eprintln!(
-                    "compacted {} into {}: {} rows in {} runs, {:.1} s CPU",
-                    spec.root(),
-                    c["root"].as_str().unwrap_or(""),
-                    c["rows"],
-                    c["runs"],
-                    t.elapsed().as_secs_f64()
-                );
-                tables.push(json!({"table": spec.root(), "rows": spec.rows, "files": spec.files, "sorted": spec.sorted, "compact": c}));
+                let builds: Vec<(String, Option<WriteCodec>)> = match &codecs {
+                    None => vec![(serving_root(&spec), None)],
+                    Some(list) => list.iter().map(|&c| (codec_root(&spec, codec_name(c)), Some(c))).collect(),
+                };
+                let mut built = Vec::new();
+                for (root, codec) in builds {
+                    let t = Instant::now();
+                    let c = compact(&warehouse, &spec, &root, codec);
+                    eprintln!(
+                        "compacted {} into {} ({}): {} rows in {} runs, {:.1} s CPU, live files {:.1} MB",
+                        spec.root(),
+                        root,
+                        c["codec"].as_str().unwrap_or(""),
+                        c["rows"],
+                        c["runs"],
+                        t.elapsed().as_secs_f64(),
+                        c["live_bytes"].as_f64().unwrap_or(0.0) / 1e6
+                    );
+                    built.push(c);
+                }
+                let mut entry = json!({"table": spec.root(), "rows": spec.rows, "files": spec.files, "sorted": spec.sorted});
+                if codecs.is_some() {
+                    entry["codecs"] = Value::Array(built);
+                } else {
+                    entry["compact"] = built.pop().unwrap();
+                }
+                tables.push(entry);
             }
-            fs::write(&out, serde_json::to_string_pretty(&json!({"tables": tables})).unwrap()).unwrap();
+            let default = codec_name(default_codec());
+            fs::write(&out, serde_json::to_string_pretty(&json!({"default_codec": default, "tables": tables})).unwrap()).unwrap();
         }
         "measure" => {
             let samples = arg(&args, "--samples").and_then(|s| s.parse().ok()).unwrap_or(100);
@@ -997,8 +1170,12 @@ fn main() {
             let mut tables = Vec::new();
             for spec in specs(&args, seed) {
                 let t = Instant::now();
-                let m = measure(&warehouse, &spec, samples, reps, budget);
-                let n = m["samples"].as_array().map_or(0, Vec::len);
+                let m = if args.iter().any(|a| a == "--codecs-only") {
+                    measure_codecs_only(&warehouse, &spec, samples, reps)
+                } else {
+                    measure(&warehouse, &spec, samples, reps, budget)
+                };
+                let n = m["samples"].as_array().or(m["ids"].as_array()).map_or(0, Vec::len);
                 tables.push(m);
                 eprintln!("measured {} ({n} ids × {reps}): {:.1} s", spec.root(), t.elapsed().as_secs_f64());
             }
@@ -1015,7 +1192,7 @@ fn main() {
             fs::write(&out, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
         }
         _ => {
-            eprintln!("usage: bench_tables generate|compact|measure [--data bench/.data] [--tables 20000x10,200000x100s,...] [--seed N] [--threads N] [--samples N] [--reps N] [--budget-secs N] [--out FILE]");
+            eprintln!("usage: bench_tables generate|compact|measure [--data bench/.data] [--tables 20000x10,200000x100s,...] [--seed N] [--threads N] [--samples N] [--reps N] [--budget-secs N] [--out FILE] [--codecs snappy,zstd,lz4_raw] [--codecs-only]");
             std::process::exit(2);
         }
     }
