@@ -199,6 +199,9 @@ pub struct WrittenFile {
     pub page_index_offset: u64,
 }
 
+/// Where to cut a page bound: its length from the value ([`WriteOptions::page_bound_prefix`]).
+pub type BoundPrefix = fn(&[u8]) -> usize;
+
 /// How [`write_parquet_with`] writes a file; [`write_parquet`] is [`WriteOptions::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -214,13 +217,32 @@ pub struct WriteOptions {
     /// for their length ([`MAX_STATISTICS_BYTES`]). A string or binary column among them has a
     /// column index that says `ASCENDING` when its pages' bounds are in order.
     pub exact_statistics: Vec<i32>,
+    /// Per field id of a binary column: where to cut each page's column-index bounds (a length
+    /// from the value), as Parquet allows bounds to be truncated — the min becomes its prefix, the
+    /// max its prefix with the last byte incremented (still bounds of every value of the page).
+    /// The serving table cuts `_lookup` cells after their key, so its page index holds keys only.
+    pub page_bound_prefix: Vec<(i32, BoundPrefix)>,
 }
 
 impl WriteOptions {
     /// What [`write_parquet`] writes: no per-column page limits, no exact statistics.
     pub fn new(codec: WriteCodec, row_group_rows: usize) -> Self {
-        WriteOptions { codec, row_group_rows, page_bytes: Vec::new(), exact_statistics: Vec::new() }
+        WriteOptions { codec, row_group_rows, page_bytes: Vec::new(), exact_statistics: Vec::new(), page_bound_prefix: Vec::new() }
     }
+}
+
+/// Page bounds cut by `prefix` (see [`WriteOptions::page_bound_prefix`]): `(min[..n], max[..m] + 1)`;
+/// the max stays whole when its prefix cannot be incremented (all 0xFF).
+fn cut_bounds((min, max): (Vec<u8>, Vec<u8>), prefix: BoundPrefix) -> (Vec<u8>, Vec<u8>) {
+    let low = min.get(..prefix(&min)).map_or_else(|| min.clone(), <[u8]>::to_vec);
+    let mut high = max.get(..prefix(&max)).map_or_else(|| max.clone(), <[u8]>::to_vec);
+    while let Some(last) = high.pop() {
+        if last < 0xFF {
+            high.push(last.saturating_add(1));
+            return (low, high);
+        }
+    }
+    (low, max)
 }
 
 /// Writes `columns` as one Parquet file with row groups of up to `row_group_rows` rows (0 is
@@ -258,7 +280,8 @@ pub fn write_parquet_with(columns: &[WriteColumn], options: &WriteOptions) -> Re
         for (col, m) in columns.iter().zip(metrics.iter_mut()) {
             let page_bytes = options.page_bytes.iter().find(|(id, _)| *id == col.field_id).map(|(_, b)| *b);
             let exact = options.exact_statistics.contains(&col.field_id);
-            let (chunk, index) = write_chunk(&mut out, col, start..end, ChunkOptions { codec, page_bytes, exact }, m)?;
+            let cut = options.page_bound_prefix.iter().find(|(id, _)| *id == col.field_id).map(|(_, f)| *f);
+            let (chunk, index) = write_chunk(&mut out, col, start..end, ChunkOptions { codec, page_bytes, exact, cut }, m)?;
             indexes.push(index);
             if let Some(meta) = &chunk.meta_data {
                 uncompressed_total = uncompressed_total.saturating_add(meta.total_uncompressed_size);
@@ -930,6 +953,8 @@ struct ChunkOptions {
     page_bytes: Option<usize>,
     /// Statistics never left out for length.
     exact: bool,
+    /// Where to cut the column index's page bounds.
+    cut: Option<BoundPrefix>,
 }
 
 fn write_chunk(
@@ -939,7 +964,7 @@ fn write_chunk(
     options: ChunkOptions,
     metrics: &mut Metrics,
 ) -> Result<(pf::ColumnChunk, PageIndex), ParquetError> {
-    let ChunkOptions { codec, page_bytes, exact } = options;
+    let ChunkOptions { codec, page_bytes, exact, cut } = options;
     let offset = to_i64(out.len())?;
     let (mut uncompressed_size, mut compressed_size) = (0i64, 0i64);
     let (mut entries, mut nulls) = (0usize, 0usize);
@@ -967,6 +992,10 @@ fn write_chunk(
             first_row_index,
         });
         let bounds = encoded.range.as_ref().and_then(|r| r.statistics(exact));
+        let bounds = match (bounds, cut, &encoded.range) {
+            (Some(b), Some(f), Some(ValueRange::Bytes(_))) => Some(cut_bounds(b, f)),
+            (b, _, _) => b,
+        };
         let all_null = encoded.nulls == encoded.entries;
         index.columns = index.columns.take().and_then(|mut ci| {
             match (all_null, bounds) {

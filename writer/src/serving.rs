@@ -235,10 +235,18 @@ pub fn write_serving_file(rows: &[ServingRow], codec: WriteCodec) -> Result<Serv
         row_group_rows: rows.len(),
         page_bytes: columns.iter().map(|c| (c.field_id, if c.field_id == LOOKUP_ID { LOOKUP_PAGE_BYTES } else { PAGE_BYTES })).collect(),
         exact_statistics: vec![LOOKUP_ID],
+        // The page index holds each page's first and last key, not whole cells: a lookup needs
+        // only the keys, and the JSON after them would be most of the index region's bytes.
+        page_bound_prefix: vec![(LOOKUP_ID, key_prefix)],
     };
     let written = write_parquet_with(&columns, &options)?;
     let bloom = Bloom::from_keys(rows.iter().map(|r| r.entry.key.as_slice())).to_bytes();
     Ok(ServingFile { index_offset: written.page_index_offset, written, min: first.entry.key.clone(), max: last.entry.key.clone(), bloom })
+}
+
+/// A `_lookup` cell's key with its terminating 0x00 (the whole cell when it has none).
+fn key_prefix(cell: &[u8]) -> usize {
+    shared::serving::entry::cell_key(cell).map_or(cell.len(), |k| k.len().saturating_add(1))
 }
 
 /// A timestamp column with the Parquet logical type of its Iceberg type in the record schema.

@@ -65,7 +65,7 @@ fn rows(n: usize) -> Vec<ServingRow> {
 }
 
 /// Reads the `_lookup` page that may hold `k` using only the index region and one page: the
-/// offset and column indexes from `[index_offset, size)`, a binary search over the pages' exact
+/// offset and column indexes from `[index_offset, size)`, a binary search over the pages' key
 /// bounds, the page decoded. Returns the page's cells.
 fn lookup_page(bytes: &[u8], index_offset: u64, k: &[u8]) -> Option<Vec<Vec<u8>>> {
     let size = bytes.len() as u64;
@@ -94,9 +94,10 @@ fn lookup_page(bytes: &[u8], index_offset: u64, k: &[u8]) -> Option<Vec<Vec<u8>>
     let values = decode_page_run(None, page, chunk, end - first, DecodeLimits::default()).unwrap();
     let ColumnValues::ByteArray(cells) = values else { panic!("_lookup is a byte array column") };
     let cells: Vec<Vec<u8>> = cells.into_iter().map(Option::unwrap).collect();
-    // Exact statistics: the page's bounds are its first and last cells, untruncated.
-    assert_eq!(b.min, cells[0]);
-    assert_eq!(&b.max, cells.last().unwrap());
+    // The page's bounds are its first and last keys, cut after them: `first 0x00`, `last 0x01`.
+    let key_of = |c: &[u8]| shared::serving::entry::cell_key(c).unwrap().to_vec();
+    assert_eq!(b.min, [key_of(&cells[0]), vec![0]].concat());
+    assert_eq!(b.max, [key_of(cells.last().unwrap()), vec![1]].concat());
     Some(cells)
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Per candidate file ([`Root::candidates`]): one read of `[index_offset, size)` (the page index
 //! and the footer, cached per isolate: data files are create-only), a binary search of the
-//! `_lookup` column index (exact min/max per page, pages in key order) for the one page whose
+//! `_lookup` column index (per page: first key 0x00 and last key 0x01, pages in key order) for the one page whose
 //! range may hold the key's cells (`key 0x00 …`), one read of that page, and the key's cell
 //! decoded ([`Entry::decode`]). The best entry by the winner rule is the [`Hit`]; its value is
 //! read with `locate::read_value_in` and [`Layout::Serving`] (the footer comes from the same
@@ -105,9 +105,11 @@ async fn lookup_file<S: ObjectStore>(store: &S, file: &FileEntry, key: &[u8], co
         let Some(Some(ColumnValues::ByteArray(cells))) = values.into_iter().next() else {
             return Err(corrupt(fkey, "the _lookup column is not binary"));
         };
-        // The bounds are exact: a page that disagrees with them is not the page they describe.
+        // The bounds (each page's first key 0x00 and last key 0x01, as the writer cuts them)
+        // hold every cell of the page: a page outside them is not the page they describe.
         let ends = (cells.first().and_then(Option::as_deref), cells.last().and_then(Option::as_deref));
-        if ends != (Some(page.min.as_slice()), Some(page.max.as_slice())) {
+        let within = matches!(ends, (Some(first), Some(last)) if page.min.as_slice() <= first && last <= page.max.as_slice());
+        if !within {
             return Err(corrupt(fkey, "the _lookup page disagrees with its column index"));
         }
         let mut found = None;
