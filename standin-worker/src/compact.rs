@@ -4,8 +4,8 @@
 //!
 //! Vars: `SERVING_ROOT` (empty or unset: no compaction), `TABLE_ROOTS` (the sources, in serve's
 //! order; default the three mode tables), `LOCATION_PREFIX` (comma-separated prefixes of the
-//! sources' locations; default `WAREHOUSE_LOCATION`), `SERVING_FILE_ROWS`, `COMPACT_MAX_ROWS`
-//! (default 20,000: a run's rows are in the isolate's memory).
+//! sources' locations; default `WAREHOUSE_LOCATION`), `SERVING_FILE_ROWS` (default 10,000, files of
+//! about 8 MiB) and `COMPACT_MAX_ROWS` (default 20,000): a run's rows are in the isolate's memory.
 
 use std::cell::Cell;
 
@@ -19,6 +19,10 @@ use crate::{now_ms, random_hex, var, ModeConfig};
 
 /// Source rows one run absorbs unless `COMPACT_MAX_ROWS` says otherwise.
 const STANDIN_MAX_ROWS: u64 = 20_000;
+/// Rows per serving file unless `SERVING_FILE_ROWS` says otherwise.
+const STANDIN_FILE_ROWS: usize = 10_000;
+/// About this many bytes of values per serving file.
+const STANDIN_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// `WAREHOUSE` as the compactor's store.
 pub struct R2(pub Bucket);
@@ -95,9 +99,10 @@ pub fn config(env: &Env) -> Option<Config> {
             cfg.source_prefixes.push(location);
         }
     }
-    if let Ok(n) = var(env, "SERVING_FILE_ROWS", "").trim().parse::<usize>() {
-        cfg.limits.file_rows = n.max(1);
-    }
+    // A merge step holds its inputs (up to MERGE_FILES files) in memory too: smaller files than
+    // natively keep a step within the isolate's 128 MB (natively 100,000 rows take ~280 MB).
+    cfg.limits.file_rows = var(env, "SERVING_FILE_ROWS", "").trim().parse::<usize>().unwrap_or(STANDIN_FILE_ROWS).max(1);
+    cfg.limits.file_bytes = STANDIN_FILE_BYTES;
     // One run holds every row it absorbs in the isolate's memory (128 MB in workerd): fewer rows
     // per run than natively; a source that is behind goes on at the next commit or tick.
     cfg.max_rows = var(env, "COMPACT_MAX_ROWS", "").trim().parse::<u64>().unwrap_or(STANDIN_MAX_ROWS).max(1);
