@@ -2,15 +2,17 @@
 //! the rest.
 //!
 //! JSON lines. The first names the push (`{"checkpoint":"artifacts-push","v":1,"target":…}`:
-//! ingest URL, ns/type, mode, visibility, source); each later line is one finished request:
-//! `{"key":…,"accepted":…,"deduped":…,"rejected":[{"source":…,"reason":…}]}`, appended and
-//! synced before the next line is written. A request's key is derived from its content, and the
+//! ingest URL, ns/type, mode, visibility, source). Before a request is first sent, `{"sent":key}`
+//! is written; once it is settled, `{"key":…,"accepted":…,"deduped":…,"rejected":[{"source":…,
+//! "reason":…}]}`. Each line is synced before the next step. A request sent but not settled was
+//! interrupted: its copy may still be on its way to ingest, so a resumed push sends it last (see
+//! `push`). A request's key is derived from its content, and the
 //! same input is split into the same requests, so a resumed push skips exactly the requests that
 //! finished. A torn last line (a kill mid-write) is ignored; a file for another target is set
 //! aside (started over).
 
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,8 @@ pub struct Checkpoint {
     file: File,
     /// Requests finished before this run, by key.
     pub done: HashMap<String, Finished>,
+    /// Requests sent but not finished before this run (interrupted).
+    pub interrupted: HashSet<String>,
 }
 
 /// The header line for a target.
@@ -40,17 +44,22 @@ pub fn header(target: &str) -> String {
     json!({ "checkpoint": "artifacts-push", "v": 1, "target": target }).to_string()
 }
 
-/// The finished requests recorded in `text` for `target`; `None` when the text is not a
-/// checkpoint of that target.
-pub fn parse(text: &str, target: &str) -> Option<HashMap<String, Finished>> {
+/// The finished requests recorded in `text` for `target`, and those sent but not finished;
+/// `None` when the text is not a checkpoint of that target.
+pub fn parse(text: &str, target: &str) -> Option<(HashMap<String, Finished>, HashSet<String>)> {
     let mut lines = text.split('\n');
     if lines.next()? != header(target) {
         return None;
     }
     let mut done = HashMap::new();
+    let mut sent = HashSet::new();
     for line in lines {
         // A line that does not parse can only be the last one, cut by a kill: ignore it.
         let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+        if let Some(key) = v.get("sent").and_then(Value::as_str) {
+            sent.insert(key.to_string());
+            continue;
+        }
         let Some(key) = v.get("key").and_then(Value::as_str) else { continue };
         let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
         let rejected = v
@@ -67,7 +76,8 @@ pub fn parse(text: &str, target: &str) -> Option<HashMap<String, Finished>> {
             .unwrap_or_default();
         done.insert(key.to_string(), Finished { accepted: n("accepted"), deduped: n("deduped"), rejected });
     }
-    Some(done)
+    sent.retain(|k| !done.contains_key(k));
+    Some((done, sent))
 }
 
 /// One finished request as a checkpoint line.
@@ -81,32 +91,35 @@ impl Checkpoint {
     /// starts a new one otherwise (an existing file for another target is replaced).
     pub fn open(path: &Path, target: &str) -> std::io::Result<Checkpoint> {
         let existing = std::fs::read_to_string(path).ok();
-        if let Some(done) = existing.as_deref().and_then(|t| parse(t, target)) {
+        if let Some((done, interrupted)) = existing.as_deref().and_then(|t| parse(t, target)) {
             let mut file = OpenOptions::new().append(true).open(path)?;
             // A torn last line is ended, so the next line starts on a line of its own.
             if existing.as_deref().is_some_and(|t| !t.ends_with('\n')) {
                 file.write_all(b"\n")?;
             }
-            return Ok(Checkpoint { path: path.to_path_buf(), file, done });
+            return Ok(Checkpoint { path: path.to_path_buf(), file, done, interrupted });
         }
         let mut file = File::create(path)?;
         file.write_all(header(target).as_bytes())?;
         file.write_all(b"\n")?;
         file.sync_data()?;
-        Ok(Checkpoint { path: path.to_path_buf(), file, done: HashMap::new() })
+        Ok(Checkpoint { path: path.to_path_buf(), file, done: HashMap::new(), interrupted: HashSet::new() })
     }
 
     /// Records a finished request (synced to disk before it returns).
     pub fn record(&mut self, key: &str, f: &Finished) -> std::io::Result<()> {
-        let mut l = line(key, f);
+        self.write_line(line(key, f))
+    }
+
+    /// Records that a request is about to be sent for the first time (synced before it returns).
+    pub fn sending(&mut self, key: &str) -> std::io::Result<()> {
+        self.write_line(json!({ "sent": key }).to_string())
+    }
+
+    fn write_line(&mut self, mut l: String) -> std::io::Result<()> {
         l.push('\n');
         self.file.write_all(l.as_bytes())?;
         self.file.sync_data()
-    }
-
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The push finished: the checkpoint is removed.
@@ -123,8 +136,14 @@ mod tests {
     #[test]
     fn lines_round_trip_and_a_torn_line_is_ignored() {
         let f = Finished { accepted: 3, deduped: 1, rejected: vec![("a b.md".into(), "id: bad \"x\"".into())] };
-        let text = format!("{}\n{}\n{}\n{{\"key\":\"k3\",\"acc", header("T"), line("k1", &f), line("k2", &Finished::default()));
-        let done = parse(&text, "T").unwrap();
+        let text = format!(
+            "{}\n{{\"sent\":\"k1\"}}\n{{\"sent\":\"k4\"}}\n{}\n{}\n{{\"key\":\"k3\",\"acc",
+            header("T"),
+            line("k1", &f),
+            line("k2", &Finished::default())
+        );
+        let (done, interrupted) = parse(&text, "T").unwrap();
+        assert_eq!(interrupted, HashSet::from(["k4".to_string()]), "sent, never finished");
         assert_eq!(done.len(), 2);
         assert_eq!(done.get("k1"), Some(&f));
         assert_eq!(done.get("k2"), Some(&Finished::default()));
@@ -139,6 +158,8 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let mut c = Checkpoint::open(&path, "T").unwrap();
         assert!(c.done.is_empty());
+        c.sending("k1").unwrap();
+        c.sending("k2").unwrap();
         c.record("k1", &Finished { accepted: 2, ..Finished::default() }).unwrap();
         drop(c);
         // A kill in the middle of a line.
@@ -147,6 +168,7 @@ mod tests {
         drop(f);
         let mut c = Checkpoint::open(&path, "T").unwrap();
         assert_eq!(c.done.keys().collect::<Vec<_>>(), vec!["k1"]);
+        assert_eq!(c.interrupted, HashSet::from(["k2".to_string()]));
         c.record("k3", &Finished::default()).unwrap();
         drop(c);
         let c = Checkpoint::open(&path, "T").unwrap();

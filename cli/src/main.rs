@@ -147,6 +147,10 @@ struct PushArgs {
     /// The checkpoint file (removed when the push finishes).
     #[arg(long, default_value = ".artifacts-push.checkpoint")]
     checkpoint: PathBuf,
+    /// Seconds after a resumed push starts before it sends again what the killed run had sent
+    /// without an answer (so a copy still on its way lands first).
+    #[arg(long, default_value_t = 5)]
+    resume_grace: u64,
     /// Seconds between progress lines when stderr is not a terminal.
     #[arg(long, default_value_t = 10)]
     progress_every: u64,
@@ -229,6 +233,7 @@ fn main() -> ExitCode {
                 progress_every: Duration::from_secs(a.progress_every),
                 timeout: Duration::from_secs(a.auth.timeout),
                 max_wait: Duration::from_secs(a.max_wait),
+                resume_grace: Duration::from_secs(a.resume_grace),
             };
             push::run(&o)
         }

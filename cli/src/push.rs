@@ -52,6 +52,9 @@ pub struct Options {
     pub progress_every: Duration,
     pub timeout: Duration,
     pub max_wait: Duration,
+    /// How long after its start a resumed push waits before sending requests the last run had
+    /// sent without an answer (their first copy may still reach ingest).
+    pub resume_grace: Duration,
 }
 
 /// Exit codes (the contract).
@@ -146,7 +149,8 @@ type Built = Result<Line, (String, String, (u64, u64))>;
 
 /// One unit of work for the senders.
 enum Work {
-    Send(usize, Request),
+    /// Its index, the request, and whether an earlier run sent it without an answer.
+    Send(usize, Request, bool),
     /// Finished in an earlier run (checkpoint): its recorded outcome and its weight.
     Resumed(Finished, (u64, u64)),
     /// A line that could not be built (unreadable file, not UTF-8, not JSON): rejected here.
@@ -160,6 +164,8 @@ enum Event {
         key: String,
         outcome: Finished,
         weight: (u64, u64),
+        interrupted: bool,
+        replayed: bool,
     },
     Failed {
         why: String,
@@ -187,6 +193,7 @@ struct Sender {
     max_wait: Duration,
     abort: Arc<AtomicBool>,
     events: mpsc::Sender<Event>,
+    checkpoint: Arc<Mutex<Checkpoint>>,
 }
 
 fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -206,8 +213,9 @@ impl Sender {
         let _ = self.events.send(Event::Note(msg));
     }
 
-    /// One POST: status, Retry-After and the body text, or a network error.
-    fn post(&self, key: &str, body: &[u8]) -> Result<(u16, Option<String>, String), String> {
+    /// One POST: status, Retry-After, whether ingest replayed a stored answer, and the body
+    /// text, or a network error.
+    fn post(&self, key: &str, body: &[u8]) -> Result<(u16, Option<String>, bool, String), String> {
         let mut req = self
             .agent
             .post(format!("{}/$.artifacts", self.url.trim_end_matches('/')))
@@ -221,8 +229,9 @@ impl Sender {
         let mut res = req.send(body).map_err(|e| e.to_string())?;
         let status = res.status().as_u16();
         let ra = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(String::from);
+        let replayed = res.headers().get("x-idempotency-replayed").is_some_and(|v| v.as_bytes() == b"true");
         let text = res.body_mut().read_to_string().map_err(|e| e.to_string())?;
-        Ok((status, ra, text))
+        Ok((status, ra, replayed, text))
     }
 
     fn sleep(&self, d: Duration) {
@@ -236,9 +245,18 @@ impl Sender {
     }
 
     /// Settles every line of `request`: sends it, and whatever an answer leaves unsent, until each
-    /// line is accepted, deduped or rejected. `Err` when it cannot finish.
-    fn settle(&self, index: usize, request: Request) -> Result<Finished, String> {
+    /// line is accepted, deduped or rejected, and whether ingest answered the whole request from
+    /// its stored answer (a replay). `Err` when it cannot finish.
+    fn settle(&self, index: usize, request: Request) -> Result<(Finished, bool), String> {
         let mut out = Finished::default();
+        let mut replayed_whole = false;
+        // Durable before the first byte leaves: a kill from here on leaves the request marked
+        // as interrupted, so the next run sends it last.
+        let first_key = request.key(&self.mode);
+        match self.checkpoint.lock() {
+            Ok(mut c) => c.sending(&first_key).map_err(|e| format!("cannot write the checkpoint: {e}"))?,
+            Err(_) => return Err("the checkpoint lock is poisoned".into()),
+        }
         let mut pending = VecDeque::from([request]);
         while let Some(r) = pending.pop_front() {
             let key = r.key(&self.mode);
@@ -249,7 +267,10 @@ impl Sender {
                     return Err("stopped".into());
                 }
                 let action = match self.post(&key, &body) {
-                    Ok((status, ra, text)) => retry::decide(status, &text, r.lines.len(), retry::retry_after(ra.as_deref(), self.max_wait)),
+                    Ok((status, ra, replayed, text)) => {
+                        replayed_whole = replayed && key == first_key;
+                        retry::decide(status, &text, r.lines.len(), retry::retry_after(ra.as_deref(), self.max_wait))
+                    }
                     Err(e) => Action::Again { wait: None, why: format!("network: {e}"), counts_as_attempt: true },
                 };
                 match action {
@@ -315,7 +336,7 @@ impl Sender {
                 }
             }
         }
-        Ok(out)
+        Ok((out, replayed_whole))
     }
 }
 
@@ -338,6 +359,13 @@ struct Totals {
     requests: usize,
     resumed: usize,
     finished: usize,
+    /// Requests an earlier run had sent without an answer, sent again in this one.
+    interrupted: usize,
+    /// Of those, answered from ingest's stored answer (the first copy had been written).
+    interrupted_replayed: usize,
+    /// Lines of interrupted requests written anew (not deduped, not a replay): repeated rows
+    /// (identical content) if the interrupted copy reached ingest too.
+    maybe_repeated: u64,
     accepted: u64,
     deduped: u64,
     rejected: Vec<(String, String)>,
@@ -378,20 +406,32 @@ pub fn run(o: &Options) -> u8 {
     let (work_tx, work_rx) = mpsc::sync_channel::<Work>(o.concurrency.max(1) * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let done = Arc::new(std::mem::take(&mut checkpoint.done));
+    let interrupted = std::mem::take(&mut checkpoint.interrupted);
+    let checkpoint = Arc::new(Mutex::new(checkpoint));
+    let started = std::time::Instant::now();
 
     // The producer: builds the lines in order, packs them, and hands out requests.
     let producer = {
         let (ev_tx, abort, done) = (ev_tx.clone(), abort.clone(), done.clone());
-        let (mode, visibility, limits) = (o.mode.clone(), o.visibility.clone(), o.limits);
+        let (mode, visibility, limits, grace) = (o.mode.clone(), o.visibility.clone(), o.limits, o.resume_grace);
         let Input { records, lines, .. } = input;
         std::thread::spawn(move || {
             let mut packer = Packer::new(limits);
             let mut count = 0usize;
-            let mut hand_out = |r: Request| -> bool {
+            // Requests the last run sent without an answer go last: by then their first copy,
+            // if it is still on its way, has reached ingest, and the resend is answered from
+            // its stored answer (or waits on its 409) instead of racing it.
+            let mut deferred = Vec::new();
+            let mut hand_out = |r: Request, deferred: &mut Vec<(usize, Request)>| -> bool {
                 let key = r.key(&mode);
                 let work = match done.get(&key) {
                     Some(f) => Work::Resumed(f.clone(), r.weight()),
-                    None => Work::Send(count, r),
+                    None if interrupted.contains(&key) => {
+                        deferred.push((count, r));
+                        count += 1;
+                        return true;
+                    }
+                    None => Work::Send(count, r, false),
                 };
                 let sent = !abort.load(Ordering::Relaxed) && work_tx.send(work).is_ok();
                 count += usize::from(sent);
@@ -410,7 +450,7 @@ pub fn run(o: &Options) -> u8 {
                 match item {
                     Ok(line) => {
                         if let Some(r) = packer.push(line) {
-                            go = hand_out(r);
+                            go = hand_out(r, &mut deferred);
                         }
                     }
                     Err((file, reason, weight)) => go = work_tx.send(Work::Local(file, reason, weight)).is_ok(),
@@ -421,7 +461,22 @@ pub fn run(o: &Options) -> u8 {
             }
             if go {
                 if let Some(r) = packer.take() {
-                    hand_out(r);
+                    go = hand_out(r, &mut deferred);
+                }
+            }
+            if go && !deferred.is_empty() {
+                let wait = grace.saturating_sub(started.elapsed());
+                let _ = ev_tx.send(Event::Note(format!(
+                    "{} request(s) the last run sent without an answer go last, in {:.1} s",
+                    deferred.len(),
+                    wait.as_secs_f64()
+                )));
+                std::thread::sleep(wait);
+            }
+            for (i, r) in deferred {
+                if !go || abort.load(Ordering::Relaxed) || work_tx.send(Work::Send(i, r, true)).is_err() {
+                    count -= 1;
+                    go = false;
                 }
             }
             let _ = ev_tx.send(Event::Planned(count));
@@ -445,6 +500,7 @@ pub fn run(o: &Options) -> u8 {
             max_wait: o.max_wait,
             abort: abort.clone(),
             events: ev_tx.clone(),
+            checkpoint: checkpoint.clone(),
         };
         let rx = work_rx.clone();
         senders.push(std::thread::spawn(move || loop {
@@ -456,10 +512,10 @@ pub fn run(o: &Options) -> u8 {
             let ev = match work {
                 Work::Resumed(outcome, weight) => Event::Resumed { outcome, weight },
                 Work::Local(source, reason, weight) => Event::Local { source, reason, weight },
-                Work::Send(i, r) => {
+                Work::Send(i, r, interrupted) => {
                     let (key, weight) = (r.key(&s.mode), r.weight());
                     match s.settle(i, r) {
-                        Ok(outcome) => Event::Finished { key, outcome, weight },
+                        Ok((outcome, replayed)) => Event::Finished { key, outcome, weight, interrupted, replayed },
                         Err(why) => {
                             s.abort.store(true, Ordering::Relaxed);
                             Event::Failed { why }
@@ -481,10 +537,21 @@ pub fn run(o: &Options) -> u8 {
         match ev {
             Event::Note(m) => progress.note(&m),
             Event::Planned(n) => planned = Some(n),
-            Event::Finished { key, outcome, weight } => {
-                if let Err(e) = checkpoint.record(&key, &outcome) {
-                    checkpoint_error = Some(e.to_string());
+            Event::Finished { key, outcome, weight, interrupted, replayed } => {
+                let recorded = checkpoint
+                    .lock()
+                    .map_err(|_| "the checkpoint lock is poisoned".to_string())
+                    .and_then(|mut c| c.record(&key, &outcome).map_err(|e| e.to_string()));
+                if let Err(e) = recorded {
+                    checkpoint_error = Some(e);
                     abort.store(true, Ordering::Relaxed);
+                }
+                if interrupted {
+                    t.interrupted += 1;
+                    t.interrupted_replayed += usize::from(replayed);
+                    if !replayed {
+                        t.maybe_repeated += outcome.accepted.saturating_sub(outcome.deduped);
+                    }
                 }
                 t.finished += 1;
                 t.add(&outcome);
@@ -518,9 +585,12 @@ pub fn run(o: &Options) -> u8 {
         t.failures.push(format!("cannot write the checkpoint: {e}"));
     }
     let unfinished = !t.failures.is_empty() || t.finished + t.resumed < t.requests;
-    let checkpoint_path = checkpoint.path().to_path_buf();
+    let checkpoint_path = o.checkpoint.clone();
     if !unfinished {
-        let _ = checkpoint.remove();
+        // Every sender has ended, so this is the last holder.
+        if let Ok(Ok(c)) = Arc::try_unwrap(checkpoint).map(Mutex::into_inner) {
+            let _ = c.remove();
+        }
     }
     summary(o, &t, input.files, &input.skipped, unfinished, &checkpoint_path);
     if unfinished {
@@ -540,6 +610,7 @@ fn summary(o: &Options, t: &Totals, files: u64, skipped: &[String], unfinished: 
             "finished": !unfinished, "files": files, "requests": t.requests, "resumed_requests": t.resumed,
             "accepted": t.accepted, "written": written, "deduped": t.deduped, "rejected": rejected,
             "skipped": skipped, "errors": t.failures,
+            "interrupted_requests": t.interrupted, "interrupted_replayed": t.interrupted_replayed, "maybe_repeated_rows": t.maybe_repeated,
             "checkpoint": if unfinished { Some(checkpoint.display().to_string()) } else { None },
         });
         println!("{v}");
@@ -559,6 +630,12 @@ fn summary(o: &Options, t: &Totals, files: u64, skipped: &[String], unfinished: 
         let shown: Vec<String> = skipped.iter().take(20).map(|s| clean(s)).collect();
         let more = if skipped.len() > 20 { format!(", … and {} more", skipped.len() - 20) } else { String::new() };
         println!("skipped {} file(s) with no field: {}{more}", skipped.len(), shown.join(", "));
+    }
+    if t.interrupted > 0 {
+        println!(
+            "sent again: {} request(s) the last run sent without an answer ({} answered from ingest's stored answer); {} line(s) of them written anew, which repeat identical rows if the interrupted copy was written too",
+            t.interrupted, t.interrupted_replayed, t.maybe_repeated
+        );
     }
     for f in &t.failures {
         eprintln!("error: {}", clean(f));
