@@ -63,6 +63,7 @@ test-rust:
 	$(CARGO) test -p serve-worker -p standin-worker --lib
 	$(CARGO) test -p iceberg-writer
 	$(CARGO) test -p compactor
+	$(CARGO) test -p artifacts-cli
 	$(CARGO) test -p shared --features reader
 
 # The suite runs with the serving table on (the harness's default); then serve's specs again with it
