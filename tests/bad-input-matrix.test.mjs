@@ -505,6 +505,11 @@ table("a Parquet file shorter than the manifest's file_size_in_bytes", {
   corrupt: (h) => overwrite(h, KEYS.dataFile, dataBytes().subarray(0, 64)), path: GAMMA, key: KEYS.dataFile,
 });
 
+table("metadata larger than serve reads whole (32 MiB): refused before it is read", {
+  corrupt: (h) => overwrite(h, KEYS.metadata, Buffer.alloc(32 * 1024 * 1024 + 1, 0x20)), path: HOME, key: KEYS.metadata,
+  fields: { detail: /more than the 33554432 a whole read takes/ },
+});
+
 // ─── running it ──────────────────────────────────────────────────────────────────────────────
 
 /** The `title` each problem type carries (a row's `fields.title` may still say otherwise). */

@@ -14,6 +14,9 @@ thread_local! {
     static IMMUTABLE: Rc<RefCell<Immutable>> = Rc::new(RefCell::new(Immutable::new()));
 }
 
+/// The largest object read whole (table metadata, manifests, manifest lists, serving roots).
+pub const MAX_WHOLE_READ: u64 = 32 * 1024 * 1024;
+
 /// One request's reads of the warehouse.
 pub type R2 = Caching<Warehouse>;
 
@@ -48,6 +51,11 @@ impl Warehouse {
         }
         let object = req.execute().await.map_err(|e| StoreError::Failed(e.to_string()))?.ok_or(StoreError::NotFound)?;
         let size = object.size();
+        // Whole reads are metadata, manifests and roots: one larger than this is not one of
+        // ours, and reading it would take the isolate's memory (128 MB) with it.
+        if range.is_none() && size > MAX_WHOLE_READ {
+            return Err(StoreError::Failed(format!("{size} bytes, more than the {MAX_WHOLE_READ} a whole read takes")));
+        }
         let body = object.body().ok_or(StoreError::NotFound)?;
         let bytes = body.bytes().await.map_err(|e| StoreError::Failed(e.to_string()))?;
         // A body that ends before the length R2 announced (a dropped stream) is a failed read: it
