@@ -44,7 +44,7 @@ describe("serving table end to end", () => {
 
   async function remove(mode, key) {
     const r = await del(h, key, { token: writer(), mode });
-    assert.ok(r.status < 300, r.text);
+    assert.ok(r.status < 300, `DELETE answered ${r.status}: ${r.text}`);
     pending.set(key, { mode, markdown: null });
   }
 

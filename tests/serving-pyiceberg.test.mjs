@@ -115,7 +115,7 @@ describe("pyiceberg reads the serving table", { skip: (process.env.SERVING ?? ""
       for (const x of recs) sent.set(`docs/guide/${x.id}`, x.markdown);
       if (round === 2) {
         const d = await del(h, `docs/guide/${recs[0].id}`, { token, mode });
-        assert.ok(d.status < 300, d.text);
+        assert.ok(d.status < 300, `DELETE answered ${d.status}: ${d.text}`);
         sent.set(`docs/guide/${recs[0].id}`, null);
       }
       const [out] = await h.flush(mode);
