@@ -159,8 +159,11 @@ before(async () => {
     standinVars: LONG_ROLLS,
   });
   rateLimited = startRateLimited();
+  rateLimited.catch(() => {}); // seen by its test; never an unhandled rejection
 });
 after(async () => {
+  // The background push must be over before the stack goes (a filtered run waits for it here).
+  await rateLimited?.catch(() => {});
   await h?.dispose();
   if (work && !process.env.CLI_TEST_KEEP) rmSync(work, { recursive: true, force: true });
 });
@@ -341,6 +344,16 @@ test("names that are not path-safe are refused with the file name, or mapped wit
   await h.flush("build");
   const r = await fetchContent(h, `/$.content/${ns}/docs/My-Guide/Install-Linux.md`, { token });
   assert.equal(r.text, "# linux\n");
+
+  // `+` is path-safe; a cursor holding it must reach serve as `+`, not as a space.
+  writeFileSync(path.join(dir, "c++.md"), "c");
+  writeFileSync(path.join(dir, "c++x.md"), "x");
+  const plus = await cli(["push", dir, "--ns", ns, "--type", "docs", "--slugify", "--checkpoint", path.join(work, "slug.ckpt")], { token });
+  assert.equal(plus.code, 0, plus.stderr + plus.stdout);
+  await h.flush("build");
+  const ls = await cli(["ls", `${ns}/docs/`, "--page-size", "1"], { token });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.deepEqual(ls.stdout.trim().split("\n"), ["My-Guide/Install-Linux", "c++", "c++x"]);
 });
 
 test("token prints a dev token as make token does", async () => {

@@ -32,6 +32,20 @@ pub fn encode_path(p: &str) -> String {
     p.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
 }
 
+/// A query value: everything but unreserved characters percent-encoded (`+` too: a query
+/// decodes it as a space; `/` too).
+pub fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// `ns/type/` (the trailing `/` optional) as its two segments.
 pub fn parse_listing(arg: &str) -> Result<(String, String), String> {
     let trimmed = arg.strip_prefix("/$.content/").unwrap_or(arg).trim_end_matches('/');
@@ -144,7 +158,7 @@ impl Reader {
             let mut q = format!("?limit={page_size}");
             if let Some(c) = &cursor {
                 q.push_str("&cursor=");
-                q.push_str(&encode_path(c).replace('/', "%2F"));
+                q.push_str(&encode_query(c));
             }
             let mut res = match self.get(&format!("/$.content/{}/{}/{q}", encode_segment(ns), encode_segment(ty))) {
                 Ok(r) => r,
@@ -188,6 +202,8 @@ mod tests {
         assert_eq!(encode_path("docs/guide/install/linux.md"), "docs/guide/install/linux.md");
         assert_eq!(encode_path("team@acme.dev/page/home.md"), "team@acme.dev/page/home.md");
         assert_eq!(encode_path("docs/guide/a b?.md"), "docs/guide/a%20b%3F.md");
+        // A cursor holding `+` must not reach serve as a space.
+        assert_eq!(encode_query("a+b/c@d.e"), "a%2Bb%2Fc%40d.e");
     }
 
     #[test]
