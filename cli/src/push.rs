@@ -621,7 +621,8 @@ fn summary(o: &Options, t: &Totals, files: u64, skipped: &[String], unfinished: 
         _ => "NDJSON".into(),
     };
     let resumed = if t.resumed > 0 { format!(" ({} finished before, from the checkpoint)", t.resumed) } else { String::new() };
-    println!("pushed {files} file(s) to {target} (mode {}) in {} request(s){resumed}", o.mode, t.requests);
+    let verb = if unfinished { "pushing" } else { "pushed" };
+    println!("{verb} {files} file(s) to {target} (mode {}) in {} request(s){resumed}", o.mode, t.requests);
     println!("accepted {} (written {written}, deduped {}), rejected {}", t.accepted, t.deduped, t.rejected.len());
     for (source, reason) in &t.rejected {
         println!("rejected {}: {}", clean(source), clean(reason));
