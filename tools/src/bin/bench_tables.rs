@@ -740,7 +740,6 @@ fn lookup_serving(root: &Path, spec: &Spec, serving: &str, id: &str, isolate: Is
         markdown_len: body.body.len(),
         parquet_files: files.parquet_files.borrow().iter().cloned().collect(),
     };
-    drop(catalog);
     (m, req.into_isolate(), trace)
 }
 
