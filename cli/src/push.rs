@@ -737,6 +737,96 @@ mod tests {
         assert_eq!(out.rejected.len(), 2);
     }
 
+    /// A scripted ingest: answers each request with the next (status, headers, body) and hands
+    /// back what it received (idempotency key, inflated body).
+    fn fake_ingest(answers: Vec<(u16, &'static str, String)>) -> (String, std::thread::JoinHandle<Vec<(String, String)>>) {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (status, headers, body) in answers {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut len, mut key) = (0usize, String::new());
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    let line = line.trim_end().to_ascii_lowercase();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if let Some(v) = line.strip_prefix("x-idempotency-key:") {
+                        key = v.trim().to_string();
+                    }
+                }
+                let mut gz = vec![0; len];
+                reader.read_exact(&mut gz).unwrap();
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
+                seen.push((key, text));
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).unwrap();
+                stream.write_all(body.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (url, handle)
+    }
+
+    fn sender(url: String, dir: &Path) -> (Sender, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel();
+        let checkpoint = Checkpoint::open(&dir.join("ckpt"), "T").unwrap();
+        let s = Sender {
+            agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(),
+            url,
+            token: Some("t".into()),
+            mode: "build".into(),
+            retries: 2,
+            max_wait: Duration::from_secs(1),
+            abort: Arc::new(AtomicBool::new(false)),
+            events: tx,
+            checkpoint: Arc::new(Mutex::new(checkpoint)),
+        };
+        (s, rx)
+    }
+
+    #[test]
+    fn a_503_resends_exactly_the_unsent_lines_and_a_429_waits() {
+        let dir = std::env::temp_dir().join(format!("artifacts-cli-push-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let unsent = r#"{"type":"https://artifacts.dev/problems/pipeline-unavailable","accepted":2,"deduped":0,"rejected":1,"rejected_lines":[{"line":3,"field":"id","reason":"bad"}],"unsent":1,"unsent_lines":[2]}"#;
+        let (url, server) = fake_ingest(vec![
+            (429, "retry-after: 1\r\n", r#"{"type":"https://artifacts.dev/problems/rate-limited","detail":"slow down"}"#.into()),
+            (503, "retry-after: 0\r\n", unsent.into()),
+            (200, "", r#"{"accepted":1,"deduped":1,"rejected":0,"rejected_lines":[]}"#.into()),
+        ]);
+        let (s, _events) = sender(url, &dir);
+        let lines = plan::ndjson_lines("{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n", "in.ndjson");
+        let request = Request { lines };
+        let key = request.key("build");
+        let (out, replayed) = s.settle(0, request).unwrap();
+        assert_eq!((out.accepted, out.deduped, replayed), (3, 1, false));
+        assert_eq!(out.rejected, vec![("in.ndjson:3".to_string(), "id: bad".to_string())]);
+        let seen = server.join().unwrap();
+        let bodies: Vec<&str> = seen.iter().map(|(_, b)| b.as_str()).collect();
+        assert_eq!(
+            bodies,
+            vec!["{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n", "{\"n\":2}\n"]
+        );
+        let keys: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys.first(), Some(&key.as_str()), "the 429's retry is the same request under the same key");
+        assert_eq!(keys.get(1), Some(&key.as_str()));
+        assert_ne!(keys.get(2), Some(&key.as_str()), "the unsent line goes in a request of its own");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn gzip_round_trips() {
         let body = b"{\"a\":1}\n".repeat(100);
