@@ -61,6 +61,11 @@ impl SRow {
 /// A serving data file of `rows` (sorted by key here, one row per key) written by the
 /// compactor's writer, as the root lists it: the bytes and its [`FileEntry`] under `file_key`.
 pub(crate) fn serving_file(file_key: &str, rows: &[SRow]) -> (Vec<u8>, FileEntry) {
+    serving_file_at(file_key, rows, 1)
+}
+
+/// [`serving_file`] at `level` (an L0 file's entry carries its keys' bloom filter).
+pub(crate) fn serving_file_at(file_key: &str, rows: &[SRow], level: u8) -> (Vec<u8>, FileEntry) {
     let mut rows = rows.to_vec();
     rows.sort_by_key(SRow::key);
     rows.dedup_by_key(|r| r.key());
@@ -89,7 +94,7 @@ pub(crate) fn serving_file(file_key: &str, rows: &[SRow]) -> (Vec<u8>, FileEntry
         })
         .collect();
     let file = write_serving_file(&serving, WriteCodec::Snappy).unwrap();
-    let entry = file.file_entry(file_key.into(), 1);
+    let entry = file.file_entry(file_key.into(), level);
     (file.written.bytes, entry)
 }
 
@@ -266,4 +271,39 @@ fn a_whole_record_reads_pages_not_the_file() {
     assert_eq!((at("id"), at("ts"), at("deleted")), (Cell::Text("k01234".into()), Cell::Long(1234), Cell::Bool(false)));
     assert_eq!(at("inputs"), Cell::Null);
     assert!(cost.bytes < size / 3, "read {} of {size} bytes", cost.bytes);
+}
+
+/// What the root's bloom filters on L0 files save, counted: a key held only by L1, with four L0
+/// runs whose key ranges span it, costs the L1 file's reads alone with the filters, and two more
+/// reads (index region, `_lookup` page) per L0 run without them — the reason the root carries a
+/// filter per L0 file and none per L1 file (exactly one L1 file is ever a candidate).
+#[test]
+fn l0_bloom_filters_spare_two_reads_per_l0_run_that_lacks_the_key() {
+    let store = MemStore::default();
+    let all: Vec<SRow> = (0..400).map(|i| srow(&format!("k{i:03}"), 1, 1, 0, &format!("v{i}"))).collect();
+    let l1 = put(&store, serving_file("serving/data/L1-1-0.parquet", &all));
+    // Four L0 runs of newer versions of other keys, each spanning the whole key range.
+    let mut files = vec![l1];
+    for run in 0..4u32 {
+        let rows: Vec<SRow> = (0..400)
+            .filter(|i| i % 8 == run as usize * 2 + 1 || *i == 0 || *i == 399)
+            .map(|i| srow(&format!("k{i:03}"), 2 + i64::from(run), 2, 0, "newer"))
+            .collect();
+        files.push(put(&store, serving_file_at(&format!("serving/data/L0-{}-0.parquet", run + 2), &rows, 0)));
+    }
+    let with = root_of(files.clone(), &["t/a"]);
+    let without = root_of(files.into_iter().map(|f| FileEntry { bloom: None, ..f }).collect(), &["t/a"]);
+    let cold_reads = |root: &Root, id: &str| {
+        let mut cost = Cost::default();
+        let hit = block_on(lookup(&store, root, &key("docs", "guide", id), &mut cost)).unwrap().unwrap();
+        (hit.found.file_key, cost.reads)
+    };
+    // k004 is held by L1 alone (4 % 8 is even): the filters rule every L0 run out.
+    let (file, reads) = cold_reads(&with, "k004");
+    assert_eq!((file.as_str(), reads), ("serving/data/L1-1-0.parquet", 2), "with filters: L1's index region and page");
+    let (file, reads) = cold_reads(&without, "k004");
+    assert_eq!((file.as_str(), reads), ("serving/data/L1-1-0.parquet", 2 + 4 * 2), "without: two more reads per L0 run");
+    // A key an L0 run holds is found there either way.
+    let (file, _) = cold_reads(&with, "k001");
+    assert_eq!(file, "serving/data/L0-2-0.parquet");
 }
