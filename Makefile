@@ -141,9 +141,10 @@ FUZZ_RUNS ?= 1000000
 fuzz: fuzz-build
 	FUZZ_RUNS=$(FUZZ_RUNS) fuzz/run-all.sh
 
-## soak: the full round trip under load (10,000 artifacts, 16 clients; tools/soak.mjs)
+## soak: the full round trip under load (10,000 artifacts, 16 clients; tools/soak.mjs), then the CLI's spec at 3,000 pages
 soak: build
 	node tools/soak.mjs
+	CLI_TEST_PAGES=3000 node --test tests/cli.test.mjs
 
 ## bench: benchmarks, never part of `make test`: build, then serve, ingest, size, then BENCHMARKS.md
 .PHONY: bench bench-ingest bench-size

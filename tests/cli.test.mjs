@@ -24,6 +24,10 @@ const targetDir = path.resolve(root, process.env.CARGO_TARGET_DIR ?? "target");
 const BIN = path.join(targetDir, "debug", "artifacts");
 /** Requests a minute per org (the stack's RATE_LIMITER). */
 const RATE = 30;
+/** Pages of the first test's directory: a few hundred in `make test`, thousands in `make soak`. */
+const PAGES = Number(process.env.CLI_TEST_PAGES || 300);
+/** Records a request there: about a dozen requests whatever the size, well under RATE. */
+const PER_REQUEST = Math.max(25, Math.ceil((PAGES * 1.3) / 12));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let h, ingestPort, servePort, work;
@@ -195,8 +199,8 @@ test("push a generated nested directory; every file reads back through serve; ge
   const org = fresh("push").slice(0, 60);
   const ns = `cli-${org}`.slice(0, 100);
   const token = writer(org);
-  const g = generate(`push-${org}`, 300);
-  const run = await cli(["push", g.dir, "--ns", ns, "--type", "docs", "--visibility", "public", "--max-records", "25", "--json", "--checkpoint", path.join(work, "push.ckpt")], { token });
+  const g = generate(`push-${org}`, PAGES);
+  const run = await cli(["push", g.dir, "--ns", ns, "--type", "docs", "--visibility", "public", "--max-records", String(PER_REQUEST), "--json", "--checkpoint", path.join(work, "push.ckpt")], { token });
   assert.equal(run.code, 0, run.stderr + run.stdout);
   const summary = JSON.parse(run.stdout);
   const records = Object.keys(recordsOf(g.files)).length;
@@ -207,7 +211,7 @@ test("push a generated nested directory; every file reads back through serve; ge
   assert.equal(summary.written, records);
   assert.deepEqual(summary.rejected, []);
   assert.deepEqual(summary.skipped, ["assets/logo.png"]);
-  assert.equal(summary.requests, Math.ceil(records / 25));
+  assert.equal(summary.requests, Math.ceil(records / PER_REQUEST));
   assert.equal(existsSync(path.join(work, "push.ckpt")), false, "a finished push removes its checkpoint");
   await h.flush("build");
   assert.equal(await assertReadsBack(ns, "docs", g.files, token), records);
@@ -229,7 +233,8 @@ test("push a generated nested directory; every file reads back through serve; ge
 test("ls follows cursors: every id, in order, with --prefix and --json", async () => {
   const { ns, g, token } = pushed;
   const ids = Object.keys(recordsOf(g.files)).sort();
-  const all = await cli(["ls", `${ns}/docs/`, "--page-size", "7"], { token });
+  // Many pages at any size (7 items a page at make test's).
+  const all = await cli(["ls", `${ns}/docs/`, "--page-size", String(Math.max(7, Math.ceil(ids.length / 40)))], { token });
   assert.equal(all.code, 0, all.stderr);
   assert.deepEqual(all.stdout.trim().split("\n"), ids);
   const some = await cli(["ls", `${ns}/docs`, "--prefix", "guide/part-2/", "--page-size", "5", "--json"], { token });
