@@ -453,6 +453,19 @@ pub async fn locate_after<S: ObjectStore>(
     Ok(rows.remove(wanted.id))
 }
 
+/// [`list`] over the current snapshot, reading only data committed after the data sequence
+/// number `after` (the tail of a listing with a serving table; see [`locate_after`]).
+pub async fn list_after<S: ObjectStore>(
+    store: &S,
+    table: &Table<'_>,
+    ns: &str,
+    ty: &str,
+    after: i64,
+    cost: &mut Cost,
+) -> Result<BTreeMap<String, Found>, LocateError> {
+    scan(store, table, ns, ty, None, &At::Current, Some(after), cost).await
+}
+
 /// The newest row of every artifact of one `ns/type` (tombstones included, in id order): the
 /// listing. Data files and row groups are pruned by the `ns`/`type` bounds only.
 pub async fn list<S: ObjectStore>(

@@ -11,6 +11,7 @@
 //! - [`plan`]: the compactor's pure planner (newest per key, file splitting, merge steps, the
 //!   next root).
 //! - `lookup` (feature `reader`): serve's lookup in the serving table.
+//! - `range` (feature `reader`): the rows of a key range, newest per key, page by page (listing).
 
 pub mod bloom;
 pub mod entry;
@@ -19,4 +20,6 @@ pub mod key;
 pub mod lookup;
 pub mod order;
 pub mod plan;
+#[cfg(feature = "reader")]
+pub mod range;
 pub mod root;

@@ -121,40 +121,45 @@ async fn lookup_file<S: ObjectStore>(store: &S, file: &FileEntry, key: &[u8], co
             }
         }
         let Some((i, cell)) = found else { continue };
-        let entry = Entry::decode(cell).ok_or_else(|| corrupt(fkey, "a _lookup cell does not decode"))?;
-        let row = usize::try_from(start.saturating_add(i as u64)).map_err(|_| corrupt(fkey, "row out of range"))?;
-        let o = entry.order;
-        let found = Found {
-            order: RowOrder { ts: o.ts, sequence_number: o.seq, position: o.pos },
-            file_key: file.key.clone(),
-            file_size: file.size,
-            row_group: rg,
-            row,
-            ts: o.ts,
-            deleted: entry.deleted,
-            visibility: entry.visibility,
-            owner_org: entry.owner_org,
-            owner_user: entry.owner_user,
-            content_hash: entry.content_hash,
-            size_bytes: entry.size_bytes,
-        };
-        return Ok(Some(Hit { found, order: o, index_offset: file.index_offset }));
+        return hit_of(file, cell, rg, start.saturating_add(i as u64)).map(Some);
     }
     Ok(None)
 }
 
-/// One `_lookup` page: its rows `[first, end)` of the row group and its bounds.
-struct Page {
-    first: u64,
-    end: u64,
-    min: Vec<u8>,
-    max: Vec<u8>,
+/// The [`Hit`] of the `_lookup` cell of row `row` (of the file) in row group `rg` of `file`.
+pub(super) fn hit_of(file: &FileEntry, cell: &[u8], rg: usize, row: u64) -> Result<Hit, LocateError> {
+    let fkey = file.key.as_str();
+    let entry = Entry::decode(cell).ok_or_else(|| corrupt(fkey, "a _lookup cell does not decode"))?;
+    let row = usize::try_from(row).map_err(|_| corrupt(fkey, "row out of range"))?;
+    let o = entry.order;
+    let found = Found {
+        order: RowOrder { ts: o.ts, sequence_number: o.seq, position: o.pos },
+        file_key: file.key.clone(),
+        file_size: file.size,
+        row_group: rg,
+        row,
+        ts: o.ts,
+        deleted: entry.deleted,
+        visibility: entry.visibility,
+        owner_org: entry.owner_org,
+        owner_user: entry.owner_user,
+        content_hash: entry.content_hash,
+        size_bytes: entry.size_bytes,
+    };
+    Ok(Hit { found, order: o, index_offset: file.index_offset })
 }
 
-/// The one page of row group `rg` whose `_lookup` bounds may hold a
-/// cell in `[low, high)`, by binary search of the column index (checked sorted first: a search
-/// over unsorted bounds could miss the key and answer "absent").
-fn page_for(fr: &FooterRead, fkey: &str, rg: usize, col: usize, low: &[u8], high: &[u8]) -> Result<Option<Page>, LocateError> {
+/// One `_lookup` page: its rows `[first, end)` of the row group and its bounds.
+pub(super) struct Page {
+    pub(super) first: u64,
+    pub(super) end: u64,
+    pub(super) min: Vec<u8>,
+    pub(super) max: Vec<u8>,
+}
+
+/// The `_lookup` pages of row group `rg` from its column index, checked sorted (a search over
+/// unsorted bounds could miss a key and answer "absent").
+pub(super) fn pages_of(fr: &FooterRead, fkey: &str, rg: usize, col: usize) -> Result<Vec<Page>, LocateError> {
     let (Some(chunk), Some(group)) = (fr.footer.chunk(rg, col), fr.footer.row_groups.get(rg)) else {
         return Err(corrupt(fkey, "the _lookup chunk is missing"));
     };
@@ -170,15 +175,21 @@ fn page_for(fr: &FooterRead, fkey: &str, rg: usize, col: usize, low: &[u8], high
     if !sorted {
         return Err(corrupt(fkey, "the _lookup pages are not in key order"));
     }
-    // The first page whose max reaches `low`; it holds the key only if its min is below `high`.
-    let at = bounds.partition_point(|b| b.max.as_slice() < low);
-    match bounds.get(at) {
-        Some(b) if b.min.as_slice() < high => {
-            let (first, end) = parquet::page_rows(&locations, at, group.num_rows).ok_or_else(|| corrupt(fkey, "an empty _lookup page"))?;
-            Ok(Some(Page { first, end, min: b.min.clone(), max: b.max.clone() }))
-        }
-        _ => Ok(None),
+    let mut out = Vec::with_capacity(bounds.len());
+    for (at, b) in bounds.into_iter().enumerate() {
+        let (first, end) = parquet::page_rows(&locations, at, group.num_rows).ok_or_else(|| corrupt(fkey, "an empty _lookup page"))?;
+        out.push(Page { first, end, min: b.min, max: b.max });
     }
+    Ok(out)
+}
+
+/// The one page of row group `rg` whose `_lookup` bounds may hold a cell in `[low, high)`, by
+/// binary search of the column index.
+fn page_for(fr: &FooterRead, fkey: &str, rg: usize, col: usize, low: &[u8], high: &[u8]) -> Result<Option<Page>, LocateError> {
+    let pages = pages_of(fr, fkey, rg, col)?;
+    // The first page whose max reaches `low`; it holds the key only if its min is below `high`.
+    let at = pages.partition_point(|p| p.max.as_slice() < low);
+    Ok(pages.into_iter().nth(at).filter(|p| p.min.as_slice() < high))
 }
 
 #[cfg(test)]
