@@ -633,5 +633,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     }
 }
 
+pub mod listing;
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,333 @@
+//! Listing `GET /$.content/{ns}/{type}/` (`?prefix=`, `?delimiter=`, `?limit=`, `?cursor=`):
+//! the artifacts (and, with a delimiter, the common prefixes) the caller may see, in id order.
+//!
+//! With a serving table the page is read by key range ([`crate::serving::range`]) merged with
+//! the tail (each source's rows after the root's watermark, read whole: in steady state one
+//! commit or none), with bounded work: at most [`Query::max_pages`] `_lookup` pages a request,
+//! so a page may come back short, or empty, with a cursor when most rows of its range are hidden
+//! from the caller. Without one (or when it fails) every table is scanned ([`Reads::list`]) and
+//! the same items, prefixes and cursors come out.
+//!
+//! A cursor is a position in the key space: the least id the next page may show (just after the
+//! last item returned, or after the rows judged when the work ran out). Positions stay correct
+//! while commits land: an id committed after the position appears on a later page, and no id is
+//! repeated or skipped. The position may be a hidden id's, so it goes out **sealed** (`~` then
+//! base64url of a synthetic IV and the position encrypted under `AUTH_SECRET` with HMAC-SHA256 as
+//! the PRF: [`seal`]), bound to the listing's ns, type, prefix and delimiter: a cursor of another
+//! listing, or tampered, does not open ([`open`]). A cursor without the `~` is an id (older
+//! clients): the page starts after it.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::{listed, Catalog, Fail, Html, Reads, Serving, Trace};
+use crate::content::Reader;
+use crate::locate::{self, Cost, Found, ObjectStore, Table, Watermark};
+use crate::problem::Problem;
+use crate::record::Visibility;
+use crate::serving::order::Order;
+use crate::serving::root::Root;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// One listing request.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    /// Namespace.
+    pub ns: &'a str,
+    /// Type.
+    pub ty: &'a str,
+    /// Only ids that start with it.
+    pub prefix: &'a str,
+    /// Ids holding it after the prefix are rolled up into one common prefix (up to and including
+    /// its first occurrence); `None`: every id is an item.
+    pub delimiter: Option<&'a str>,
+    /// Most items and prefixes a page holds.
+    pub limit: usize,
+    /// The least id the page may show (the opened cursor); empty: from the prefix.
+    pub start: Vec<u8>,
+    /// Most `_lookup` pages read with a serving table.
+    pub max_pages: usize,
+}
+
+/// One entry of a page (an artifact carries its row: a page holds at most 1,000).
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Item {
+    /// An artifact: its id, its newest row and the visibility the caller sees.
+    Artifact {
+        /// The id.
+        id: String,
+        /// Its newest row.
+        found: Found,
+        /// Its visibility.
+        visibility: Visibility,
+    },
+    /// A common prefix holding at least one artifact the caller may see.
+    Prefix(String),
+}
+
+/// One page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    /// Items and prefixes, in id order.
+    pub items: Vec<Item>,
+    /// Where the next page starts (to be [`seal`]ed); `None`: this was the last page.
+    pub next: Option<Vec<u8>>,
+}
+
+/// What a cursor is bound to.
+pub fn context(ns: &str, ty: &str, prefix: &str, delimiter: Option<&str>) -> String {
+    crate::key::compose(&["list-cursor-v1", ns, ty, prefix, delimiter.unwrap_or("")])
+}
+
+fn prf(secret: &[u8], parts: &[&[u8]]) -> Option<HmacSha256> {
+    let mut m = HmacSha256::new_from_slice(secret).ok()?;
+    for p in parts {
+        m.update(&(p.len() as u64).to_be_bytes());
+        m.update(p);
+    }
+    Some(m)
+}
+
+/// `position` XOR the key stream of `iv`.
+fn stream(secret: &[u8], iv: &[u8], position: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(position.len());
+    for (n, chunk) in position.chunks(32).enumerate() {
+        let block = prf(secret, &[b"stream", iv, &(n as u64).to_be_bytes()])?.finalize().into_bytes();
+        out.extend(chunk.iter().zip(block.iter()).map(|(a, b)| a ^ b));
+    }
+    Some(out)
+}
+
+/// The synthetic IV of `position` in `context` (16 bytes).
+fn iv_of(secret: &[u8], context: &str, position: &[u8]) -> Option<HmacSha256> {
+    prf(secret, &[b"iv", context.as_bytes(), position])
+}
+
+/// The cursor of `position` in the listing `context`, sealed under `secret`.
+pub fn seal(secret: &[u8], context: &str, position: &[u8]) -> String {
+    let iv = iv_of(secret, context, position).map(|m| m.finalize().into_bytes()).unwrap_or_default();
+    let iv = iv.get(..16).unwrap_or_default();
+    let mut raw = iv.to_vec();
+    raw.extend(stream(secret, iv, position).unwrap_or_default());
+    let mut out = String::from("~");
+    crate::token::b64_encode_into(&raw, &mut out);
+    out
+}
+
+/// The position a cursor of the listing `context` holds, under any of `secrets` (the current and
+/// the previous during a rotation); `None`: not a cursor of this listing.
+pub fn open(secrets: &[&[u8]], context: &str, cursor: &str) -> Option<Vec<u8>> {
+    let raw = crate::token::b64_decode(cursor.strip_prefix('~')?)?;
+    let (iv, sealed) = (raw.get(..16)?, raw.get(16..)?);
+    secrets.iter().find_map(|secret| {
+        let position = stream(secret, iv, sealed)?;
+        iv_of(secret, context, &position)?.verify_truncated_left(iv).ok()?;
+        Some(position)
+    })
+}
+
+/// The least id of the listing and the least id past it (ids are UTF-8: no `0xFF` byte).
+fn bounds(q: &Query<'_>) -> (Vec<u8>, Vec<u8>) {
+    let mut end = q.prefix.as_bytes().to_vec();
+    end.push(0xFF);
+    let start = if q.start.as_slice() > q.prefix.as_bytes() { q.start.clone() } else { q.prefix.as_bytes().to_vec() };
+    (start, end)
+}
+
+/// The page being filled, id by id in order.
+struct Walk<'q, 'r> {
+    q: &'q Query<'q>,
+    reader: Reader<'r>,
+    policy: &'q super::Policy,
+    items: Vec<Item>,
+    /// Just after the last item.
+    after_last: Option<Vec<u8>>,
+    /// Ids below it lie under the last common prefix given.
+    skip: Option<Vec<u8>>,
+    /// One more item than the page holds exists: the page is done.
+    full: bool,
+}
+
+impl Walk<'_, '_> {
+    fn feed(&mut self, id: &str, found: &Found) {
+        if self.full || self.skip.as_deref().is_some_and(|s| id.as_bytes() < s) {
+            return;
+        }
+        let Some(rest) = id.strip_prefix(self.q.prefix) else { return };
+        let Some(visibility) = listed(found, self.q.ns, self.reader, self.policy) else { return };
+        if self.items.len() >= self.q.limit {
+            self.full = true;
+            return;
+        }
+        let cut = self.q.delimiter.filter(|d| !d.is_empty()).and_then(|d| rest.find(d).map(|i| i.saturating_add(d.len())));
+        match cut.and_then(|c| id.get(..self.q.prefix.len().saturating_add(c))) {
+            Some(common) => {
+                let mut past = common.as_bytes().to_vec();
+                past.push(0xFF);
+                self.items.push(Item::Prefix(common.into()));
+                self.after_last = Some(past.clone());
+                self.skip = Some(past);
+            }
+            None => {
+                let mut past = id.as_bytes().to_vec();
+                past.push(0);
+                self.items.push(Item::Artifact { id: id.into(), found: found.clone(), visibility });
+                self.after_last = Some(past);
+            }
+        }
+    }
+}
+
+/// The id part of a key of `ns/ty` (`None`: another type's key).
+fn id_part<'k>(key: &'k [u8], head: &[u8]) -> Option<&'k [u8]> {
+    key.strip_prefix(head)
+}
+
+impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
+    /// One page of the listing `q` for `reader`: from the serving table and the tail when one is
+    /// configured (falling back to every table whole when it fails), else from every table.
+    pub async fn listing(&self, q: &Query<'_>, reader: Reader<'_>, cost: &mut Cost, trace: &mut Trace) -> Result<Listing, Problem> {
+        match self.listing_with_serving(q, reader, cost, trace).await {
+            Ok(Some(l)) => return Ok(l),
+            Ok(None) => {}
+            Err(Fail::Problem(p)) => return Err(p),
+            Err(Fail::Serving(reason)) => trace.serving = Serving::Fallback(reason),
+        }
+        let merged = self.list(q.ns, q.ty, cost).await?;
+        let (start, end) = bounds(q);
+        let mut walk = Walk { q, reader, policy: self.policy, items: Vec::new(), after_last: None, skip: None, full: false };
+        for (id, found) in &merged {
+            let b = id.as_bytes();
+            if b < start.as_slice() {
+                continue;
+            }
+            if b >= end.as_slice() || walk.full {
+                break;
+            }
+            walk.feed(id, found);
+        }
+        let next = if walk.full { walk.after_last } else { None };
+        Ok(Listing { items: walk.items, next })
+    }
+
+    /// The serving path: `Ok(None)` without a serving table.
+    async fn listing_with_serving(
+        &self,
+        q: &Query<'_>,
+        reader: Reader<'_>,
+        cost: &mut Cost,
+        trace: &mut Trace,
+    ) -> Result<Option<Listing>, Fail> {
+        let root: alloc::rc::Rc<Root> = match self.catalog.serving_root().await {
+            Ok(None) => return Ok(None),
+            Ok(Some(root)) => root,
+            Err(e) => return Err(super::serving_failed(e)),
+        };
+        trace.root = Some(root.clone());
+        let ids = self.catalog.source_ids();
+        if root.sources.len() != ids.len() || root.sources.iter().zip(&ids).any(|(s, id)| s.id != *id) {
+            return Err(Fail::Serving("the serving root's sources are not the configured tables".into()));
+        }
+        // The tail, whole: the newest row per id after each source's watermark.
+        let mut tail: BTreeMap<String, (Order, Found)> = BTreeMap::new();
+        let keys = self.catalog.metadata_keys().await?;
+        for (i, (key, source)) in keys.iter().zip(&root.sources).enumerate() {
+            if source.metadata.as_deref() == Some(key.as_str()) {
+                continue;
+            }
+            let metadata = self.catalog.metadata(key).await?;
+            let watermark = match (source.snapshot_id, source.sequence_number) {
+                (Some(snapshot_id), Some(sequence_number)) => Some(Watermark { snapshot_id, sequence_number }),
+                _ => None,
+            };
+            locate::appends_only_after(&metadata, watermark).map_err(|why| Fail::Serving(alloc::format!("{}: {why}", source.id)))?;
+            let table = Table { metadata: &metadata, location_prefix: self.catalog.prefix_for(&metadata.location) };
+            let after = watermark.map_or(i64::MIN, |w| w.sequence_number);
+            for (id, f) in locate::list_after(self.store, &table, q.ns, q.ty, after, cost).await? {
+                let source = u32::try_from(i).unwrap_or(u32::MAX);
+                let order = Order { ts: f.order.ts, seq: f.order.sequence_number, source, pos: f.order.position };
+                if tail.get(&id).is_none_or(|(b, _)| order > *b) {
+                    tail.insert(id, (order, f));
+                }
+            }
+        }
+        trace.serving = Serving::On;
+        let head = crate::serving::key::key(q.ns, q.ty, "");
+        let with_head = |id: &[u8]| {
+            let mut k = head.clone();
+            k.extend_from_slice(id);
+            k
+        };
+        let (mut at, end) = bounds(q);
+        let mut walk = Walk { q, reader, policy: self.policy, items: Vec::new(), after_last: None, skip: None, full: false };
+        let mut pages = 0usize;
+        loop {
+            let want = q.limit.saturating_add(1).saturating_sub(walk.items.len()).max(1);
+            let left = q.max_pages.saturating_sub(pages);
+            let rows = crate::serving::range::range(self.store, &root, &with_head(&at), &with_head(&end), left, want, cost)
+                .await
+                .map_err(super::serving_failed)?;
+            pages = pages.saturating_add(rows.pages);
+            let upto = match &rows.resume {
+                Some(r) => id_part(r, &head).ok_or_else(|| Fail::Serving("a range resumed outside its type".into()))?.to_vec(),
+                None => end.clone(),
+            };
+            // Serving rows and tail rows of `[at, upto)`, newest per id, in id order.
+            let mut served = rows.rows.into_iter().peekable();
+            let lower = core::str::from_utf8(&at).unwrap_or("");
+            let mut tails = tail
+                .range::<str, _>((core::ops::Bound::Included(lower), core::ops::Bound::Unbounded))
+                .filter(|(id, _)| id.as_bytes() >= at.as_slice() && id.as_bytes() < upto.as_slice())
+                .peekable();
+            loop {
+                let s_id = served.peek().and_then(|(k, _)| id_part(k, &head)).map(<[u8]>::to_vec);
+                let t_id = tails.peek().map(|(id, _)| id.as_bytes().to_vec());
+                let (id, found) = match (s_id, t_id) {
+                    (None, None) => break,
+                    (Some(s), t) if t.as_ref().is_none_or(|t| s < *t) => {
+                        let Some((_, hit)) = served.next() else { break };
+                        (String::from_utf8(s).map_err(|_| Fail::Serving("a serving key is not UTF-8".into()))?, hit.found)
+                    }
+                    (Some(s), Some(t)) if s == t => {
+                        let (Some((_, hit)), Some((id, (order, f)))) = (served.next(), tails.next()) else { break };
+                        (id.clone(), if hit.order > *order { hit.found } else { f.clone() })
+                    }
+                    _ => {
+                        let Some((id, (_, f))) = tails.next() else { break };
+                        (id.clone(), f.clone())
+                    }
+                };
+                walk.feed(&id, &found);
+                if walk.full {
+                    break;
+                }
+            }
+            if walk.full {
+                return Ok(Some(Listing { items: walk.items, next: walk.after_last }));
+            }
+            if rows.resume.is_none() {
+                return Ok(Some(Listing { items: walk.items, next: None }));
+            }
+            at = match walk.skip.as_ref() {
+                Some(s) if *s > upto => s.clone(),
+                _ => upto,
+            };
+            if at >= end {
+                return Ok(Some(Listing { items: walk.items, next: None }));
+            }
+            if pages >= q.max_pages {
+                // The work ran out: the page may be short (rows hidden from the caller).
+                return Ok(Some(Listing { items: walk.items, next: Some(at) }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
