@@ -18,6 +18,22 @@ const n0 = (x) => (x == null ? "–" : Math.round(x).toLocaleString("en-US"));
 const mb = (x) => (x == null ? "–" : x >= 1e6 ? `${f1(x / 1e6)} MB` : `${f1(x / 1e3)} kB`);
 const rowsLabel = (r) => (r >= 1e6 ? `${r / 1e6}M` : `${r / 1e3}k`);
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = v.length;
+  return n === 0 ? null : n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+};
+
+/**
+ * Paired per id (the codecs ran back to back on each id): the median of `runs`' wall time minus
+ * `base`'s, and on how many ids `base` was faster, slower.
+ */
+function paired(runs, base) {
+  if (!runs || !base || runs === base) return null;
+  const pairs = runs.map((r, i) => [r, base[i]]).filter(([r, b]) => b && r.id === b.id);
+  const diff = pairs.map(([r, b]) => r.wall_ms - b.wall_ms);
+  return { ids: pairs.length, wall_ms_diff: median(diff), base_faster: diff.filter((x) => x > 0).length, base_slower: diff.filter((x) => x < 0).length };
+}
 
 /** Per table and codec: workerd (warm worker), native and bytes; null when no codec run is there. */
 export function codecResults(dataDir) {
@@ -32,6 +48,8 @@ export function codecResults(dataDir) {
     const m = mf?.tables.find((t) => t.root === root);
     const k = compact?.tables.find((t) => t.table === root);
     const names = [...new Set([...(n?.codecs?.codecs ?? []).map((c) => c.codec), ...(m?.codecs ?? []).map((c) => c.codec)])].sort();
+    const defaultCodec = n?.codecs?.default_codec ?? compact?.default_codec;
+    const baseRuns = m?.codecs?.find((c) => c.codec === defaultCodec)?.runs;
     const codecs = names.map((codec) => {
       const nc = n?.codecs?.codecs.find((c) => c.codec === codec);
       const mc = m?.codecs?.find((c) => c.codec === codec);
@@ -42,7 +60,17 @@ export function codecResults(dataDir) {
         live_files: nc?.live_files ?? mc?.live_files ?? kc?.live_files ?? null,
         compact_cpu_s: kc?.cpu_s ?? null,
         workerd: mc
-          ? { ids: mc.n, warm_ids: mc.warm_ids, worker_ms: mc.total_ms, worker_ms_mean: mc.total_ms_mean, wall_ms: mc.wall_ms, wall_ms_mean: mc.wall_ms_mean, r2_reads: mc.r2_reads, r2_bytes: mc.r2_bytes }
+          ? {
+              ids: mc.n,
+              warm_ids: mc.warm_ids,
+              worker_ms: mc.total_ms,
+              worker_ms_mean: mc.total_ms_mean,
+              wall_ms: mc.wall_ms,
+              wall_ms_mean: mc.wall_ms_mean,
+              r2_reads: mc.r2_reads,
+              r2_bytes: mc.r2_bytes,
+              against_default: paired(mc.runs, baseRuns),
+            }
           : null,
         native: nc ? { ids: nc.ids, cold: nc.cold, warm_isolate: nc.warm_isolate } : null,
       };
@@ -78,15 +106,15 @@ export function codecSection(dataDir) {
     "",
   );
   L.push(
-    "| rows | files | codec | workerd warm: worker ms (median / mean) | wall ms (median) | native CPU µs warm (cold) | R2 bytes per lookup | live serving files |",
-    "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    `| rows | files | codec | workerd warm: worker ms (median / mean) | wall ms (median) | wall ms − ${r.default_codec ?? "default"}'s, same id (median; ids where ${r.default_codec ?? "default"} was faster / slower) | native CPU µs warm (cold) | R2 bytes per lookup | live serving files |`,
+    "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const t of r.tables)
     for (const c of t.codecs) {
       const w = c.workerd;
       const nw = c.native?.warm_isolate;
       L.push(
-        `| ${rowsLabel(t.rows)} | ${n0(t.files)} | ${c.codec}${c.codec === r.default_codec ? " (default)" : ""} | ${w ? `${f1(w.worker_ms)} / ${f2(w.worker_ms_mean)}` : "–"} | ${f1(w?.wall_ms)} | ${n0(nw?.cpu_us)} (${n0(c.native?.cold.cpu_us)}) | ${mb(w?.r2_bytes)} | ${mb(c.live_bytes)} (${n0(c.live_files)}) |`,
+        `| ${rowsLabel(t.rows)} | ${n0(t.files)} | ${c.codec}${c.codec === r.default_codec ? " (default)" : ""} | ${w ? `${f1(w.worker_ms)} / ${f2(w.worker_ms_mean)}` : "–"} | ${f1(w?.wall_ms)} | ${w?.against_default ? `${w.against_default.wall_ms_diff >= 0 ? "+" : ""}${f2(w.against_default.wall_ms_diff)} (${w.against_default.base_faster} / ${w.against_default.base_slower})` : "–"} | ${n0(nw?.cpu_us)} (${n0(c.native?.cold.cpu_us)}) | ${mb(w?.r2_bytes)} | ${mb(c.live_bytes)} (${n0(c.live_files)}) |`,
       );
     }
   L.push("");

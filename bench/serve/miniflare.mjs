@@ -211,7 +211,7 @@ async function get(serve, id, query = "") {
   const body = await res.text();
   const wall = performance.now() - t0;
   if (res.status !== 200) throw new Error(`${id}: ${res.status} ${body.slice(0, 300)}`);
-  return { ...timing(res), wall_ms: wall, body_bytes: Buffer.byteLength(body) };
+  return { id, ...timing(res), wall_ms: wall, body_bytes: Buffer.byteLength(body) };
 }
 
 const median = (xs) => {
