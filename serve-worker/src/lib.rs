@@ -6,6 +6,7 @@
 mod auth;
 mod cache;
 mod coalesce;
+mod cors;
 mod glue;
 mod html;
 mod read;
@@ -20,6 +21,16 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    // Opt-in CORS (#19): a grant only for an origin the namespace's tenant lists.
+    let origin = cors::allowed(&req, &env).await;
+    if let Some(res) = cors::preflight(&req, origin.as_deref()) {
+        return res;
+    }
+    cors::grant(route(req, env, ctx).await?, origin.as_deref())
+}
+
+/// The router.
+async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let method = req.method();
     let not_allowed = |allow| glue::problem(&Problem::method_not_allowed(allow));

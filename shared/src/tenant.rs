@@ -1,13 +1,14 @@
 //! Per-tenant settings: the JSON value at `tenant:<org>` (KV `ARTIFACT_STATE`, key [`key`]), read by
-//! ingest (limits, default visibility) and serve (cache windows). One codec for both.
+//! ingest (limits, default visibility) and serve (cache windows, CORS origins). One codec for both.
 //!
 //! ```json
 //! {"max_body_bytes": 1048576, "max_artifacts_per_request": 1000, "default_visibility": "org",
-//!  "cache": {"fresh_seconds": 60, "stale_seconds": 30}}
+//!  "cache": {"fresh_seconds": 60, "stale_seconds": 30}, "cors_origins": ["https://app.example"]}
 //! ```
 //! Every member is optional; a member of the wrong type counts as absent.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use serde_json::Value;
 
 use crate::record::Visibility;
@@ -48,6 +49,15 @@ impl Tenant {
     }
 }
 
+/// `cors_origins` (serve): the origins browsers may read the tenant's namespaces from, each
+/// compared exactly with a request's `Origin` (`https://app.example`, no path). Absent, not a list,
+/// or members that are not strings: none.
+pub fn cors_origins(text: &str) -> Vec<String> {
+    let Ok(Value::Object(t)) = serde_json::from_str::<Value>(text) else { return Vec::new() };
+    let Some(Value::Array(list)) = t.get("cors_origins") else { return Vec::new() };
+    list.iter().filter_map(Value::as_str).map(String::from).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +78,14 @@ mod tests {
         assert_eq!(Tenant::parse(r#"{"max_body_bytes":-1,"default_visibility":"nope","cache":{"fresh_seconds":"7"}}"#), Tenant::default());
         assert_eq!(Tenant::parse("[1]"), Tenant::default());
         assert_eq!(Tenant::parse("not json"), Tenant::default());
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_of_strings() {
+        assert_eq!(cors_origins(r#"{"cors_origins":["https://a.example",7,"http://b:8080"]}"#), ["https://a.example", "http://b:8080"]);
+        assert!(cors_origins(r#"{"cors_origins":"https://a.example"}"#).is_empty());
+        assert!(cors_origins(r#"{"cache":{}}"#).is_empty());
+        assert!(cors_origins("nope").is_empty());
     }
 
     #[test]
