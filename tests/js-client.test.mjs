@@ -75,6 +75,12 @@ test("Node: put, putMany with per-line results, get fresh, list with a prefix an
   assert.match(rejected[0].reason, /./);
   assert.deepEqual(summary.rejected_lines.map((r) => r.line), [BAD]);
 
+  // Without request streaming: the same in batches (each request's body whole).
+  const batched = new ArtifactsClient({ ingestUrl, serveUrl, token: token("nodeco"), streaming: false });
+  const b = await batched.putMany(Array.from({ length: 50 }, (_, i) => ({ ns, type: "batch", id: `b-${pad(i)}`, markdown: `b${i}` })), { maxRecords: 20 });
+  assert.equal(b.requests, 3);
+  assert.equal(b.accepted, 50);
+
   // The same records again: every line deduped, reported as such.
   const again = [];
   const second = await client.putMany((function* () {
@@ -183,6 +189,7 @@ test("Worker: the client inside a Worker publishes through ingest and reads thro
     const records = Array.from({ length: 40 }, (_, i) => ({ ns, type: "doc", id: `w/${pad(i)}`, markdown: `worker ${i}`, visibility: "public" }));
     records.push({ ns, type: "doc", id: "w/bad", markdown: "x", owner_org: "someone-else" });
     const put = await call("/put", { method: "POST", body: JSON.stringify(records) });
+    assert.equal(put.streaming, true, "workerd streams request bodies");
     assert.equal(put.summary.accepted, 40, JSON.stringify(put.summary));
     assert.equal(put.results.length, 41);
     assert.deepEqual(put.results.filter((r) => r.status === "rejected").map((r) => [r.line, r.field]), [[41, "owner_org"]]);
@@ -256,4 +263,42 @@ test("CORS: a preflight and a read from an allowed origin get the grant; other o
   }
   // Batch and sign are not opened: OPTIONS there is still a 405.
   assert.equal((await preflight("/$.content/batch", ALLOWED)).status, 405);
+});
+
+test("putMany waits out a 429 and resends only a 503's unsent lines, numbering results over the input", async () => {
+  // A scripted ingest: the first request is a 429, the next a 503 naming lines 2 and 4 unsent,
+  // then every request is accepted (line 1 of the resend rejected).
+  const calls = [];
+  const answers = [
+    () => new Response(JSON.stringify({ type: "https://artifacts.dev/problems/rate-limited", title: "Too Many Requests", status: 429, detail: "slow down" }), { status: 429, headers: { "content-type": "application/problem+json", "retry-after": "0" } }),
+    () => new Response(JSON.stringify({ type: "https://artifacts.dev/problems/pipeline-unavailable", title: "Service Unavailable", status: 503, detail: "x", accepted: 2, deduped: 0, deduped_lines: [], rejected: 0, rejected_lines: [], unsent: 2, unsent_lines: [2, 4] }), { status: 503, headers: { "content-type": "application/problem+json", "retry-after": "0" } }),
+    () => Response.json({ mode: "build", accepted: 1, deduped: 0, deduped_lines: [], rejected: 1, rejected_lines: [{ line: 1, field: "id", reason: "bad" }] }, { status: 207 }),
+  ];
+  const fetch = async (url, init) => {
+    let body = init.body;
+    if (typeof body !== "string") body = await new Response(body).text();
+    calls.push({ url, body, key: init.headers["x-idempotency-key"] });
+    return answers[Math.min(calls.length - 1, answers.length - 1)]();
+  };
+  const client = new ArtifactsClient({ ingestUrl: "http://ingest.test", token: "t", fetch });
+  const results = [];
+  const recs = [1, 2, 3, 4].map((i) => ({ ns: "n", type: "t", id: `r${i}`, markdown: `${i}` }));
+  const summary = await client.putMany(recs, { onResult: (r) => results.push(r) });
+  assert.equal(calls.length, 3);
+  assert.equal(calls[0].body, calls[1].body, "the 429 is resent as it was");
+  assert.equal(calls[0].key, calls[1].key, "under the same idempotency key");
+  assert.deepEqual(calls[2].body.trim().split("\n").map((l) => JSON.parse(l).id), ["r2", "r4"]);
+  assert.deepEqual(results, [
+    { line: 1, status: "accepted" },
+    { line: 2, status: "rejected", field: "id", reason: "bad" },
+    { line: 3, status: "accepted" },
+    { line: 4, status: "accepted" },
+  ]);
+  assert.equal(summary.accepted, 3);
+  assert.equal(summary.rejected, 1);
+  // A problem the client does not retry comes back typed, with its members.
+  const refusing = new ArtifactsClient({ ingestUrl: "http://ingest.test", fetch: async () => new Response(JSON.stringify({ type: "https://artifacts.dev/problems/too-many-artifacts", title: "Payload Too Large", status: 413, detail: "d", limit: 2 }), { status: 413, headers: { "content-type": "application/problem+json" } }) });
+  const e = await refusing.putMany(recs).catch((x) => x);
+  assert.ok(e instanceof ProblemError);
+  assert.deepEqual([e.status, e.slug, e.title, e.detail, e.members.limit], [413, "too-many-artifacts", "Payload Too Large", "d", 2]);
 });

@@ -56,6 +56,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether this runtime's fetch sends a ReadableStream body as a stream (Node needs `duplex`). */
 export function supportsRequestStreams() {
+  // Workers stream a ReadableStream body (chunked) without being asked for `duplex`.
+  if (globalThis.navigator?.userAgent === "Cloudflare-Workers") return true;
   try {
     let duplexRead = false;
     const req = new Request("http://localhost/", {
