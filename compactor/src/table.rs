@@ -141,7 +141,7 @@ fn mode_of(id: &str) -> Option<String> {
 }
 
 fn fresh_state(id: &str) -> SourceState {
-    SourceState { id: id.to_string(), metadata: None, snapshot_id: None, sequence_number: None, mode: mode_of(id), error: None }
+    SourceState { id: id.to_string(), metadata: None, snapshot_id: None, sequence_number: None, mode: mode_of(id), error: None, gap: None }
 }
 
 fn text(c: Option<&Cell>) -> Option<String> {
@@ -261,10 +261,27 @@ impl<S: Store> Writer<'_, S> {
     }
 }
 
-/// Reads every source after its watermark into `rows`; the sources' next states and reports.
-async fn absorb<S: Store>(store: &S, cfg: &Config, states: &mut [SourceState], rows: &mut Vec<SourceRow>) -> Vec<SourceReport> {
+/// What following one source found.
+enum Followed {
+    /// Absorbed (all of it, or up to the row budget: `caught_up` false).
+    Absorbed { caught_up: bool },
+    /// A delete or overwrite after the watermark (or a delete file): the run rebuilds.
+    Rebuild,
+}
+
+/// Reads every source after its watermark into `rows`; the sources' next states and reports, and
+/// whether a source needs the run to rebuild (deletes, overwrites). `rebuild`: read every source
+/// whole, deletes applied (`docs/design/serving-table.md`, "Following the sink's maintenance").
+async fn absorb<S: Store>(
+    store: &S,
+    cfg: &Config,
+    states: &mut [SourceState],
+    rows: &mut Vec<SourceRow>,
+    rebuild: bool,
+) -> (Vec<SourceReport>, bool) {
     let mut reports = Vec::new();
     let mut absorbed = 0u64;
+    let mut needs_rebuild = false;
     for (i, state) in states.iter_mut().enumerate() {
         let mut report = SourceReport { id: state.id.clone(), ..SourceReport::default() };
         let source = u32::try_from(i).unwrap_or(u32::MAX);
@@ -272,55 +289,134 @@ async fn absorb<S: Store>(store: &S, cfg: &Config, states: &mut [SourceState], r
         match source::current(store, &state.id).await {
             Err(e) => error = Some(e),
             Ok(None) => {}
-            Ok(Some((meta_key, meta))) => match source::after(&meta, state.snapshot_id) {
-                Err(e) => error = Some(e),
-                Ok(snaps) if snaps.is_empty() => state.metadata = Some(meta_key),
-                Ok(snaps) => match source::added_files(store, &meta, state.sequence_number, &cfg.source_prefixes).await {
+            Ok(Some((meta_key, meta))) if rebuild => {
+                match source::live_rows(store, &meta, None, &cfg.source_prefixes, source, true).await {
+                    Ok((r, bytes)) => {
+                        report.rows = r.len() as u64;
+                        report.bytes = bytes;
+                        report.snapshots = meta.snapshots.len() as u64;
+                        rows.extend(r);
+                        let current = meta.current_snapshot();
+                        state.snapshot_id = current.map(|s| s.snapshot_id);
+                        state.sequence_number = current.map(|s| s.sequence_number);
+                        state.metadata = Some(meta_key);
+                        state.gap = None;
+                    }
                     Err(e) => {
                         error = Some(e);
                         report.behind = true;
                     }
-                    Ok(files) => {
-                        let mut caught_up = true;
-                        for snap in snaps {
-                            if absorbed > 0 && absorbed.saturating_add(source::added_records(snap)) > cfg.max_rows {
-                                caught_up = false;
-                                report.behind = true;
-                                break;
-                            }
-                            let added = files.get(&snap.snapshot_id).map_or(&[][..], Vec::as_slice);
-                            match source::snapshot_rows(store, &meta, snap, added, source).await {
-                                Ok((snap_rows, bytes)) => {
-                                    absorbed = absorbed.saturating_add(snap_rows.len() as u64);
-                                    report.rows = report.rows.saturating_add(snap_rows.len() as u64);
-                                    report.bytes = report.bytes.saturating_add(bytes);
-                                    report.snapshots = report.snapshots.saturating_add(1);
-                                    rows.extend(snap_rows);
-                                    state.snapshot_id = Some(snap.snapshot_id);
-                                    state.sequence_number = Some(snap.sequence_number);
-                                }
-                                Err(e) => {
-                                    error = Some(e);
-                                    caught_up = false;
-                                    report.behind = true;
-                                    break;
-                                }
-                            }
-                        }
+                }
+            }
+            Ok(Some((meta_key, meta))) => {
+                match follow(store, cfg, &meta, state, source, &mut absorbed, rows, &mut report).await {
+                    Ok(Followed::Absorbed { caught_up }) => {
                         // The tail is empty for serve only when the root names the source's current metadata.
                         if caught_up {
                             state.metadata = Some(meta_key);
+                        } else {
+                            report.behind = true;
                         }
                     }
-                },
-            },
+                    Ok(Followed::Rebuild) => {
+                        needs_rebuild = true;
+                        report.behind = true;
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        report.behind = true;
+                    }
+                }
+            }
         }
         state.error = error.clone();
         report.error = error;
         report.watermark = state.snapshot_id;
         reports.push(report);
     }
-    reports
+    (reports, needs_rebuild)
+}
+
+/// Follows one source from its watermark (see the design's "Following the sink's maintenance"):
+/// - a `delete`/`overwrite` snapshot or a live delete file after the watermark: [`Followed::Rebuild`];
+/// - the watermark snapshot expired: every live data file above the watermark's sequence number
+///   is read whole, the watermark moves to the current snapshot and `gap` says so;
+/// - else snapshot by snapshot: `replace` snapshots directly after the watermark are passed
+///   without a read (their files hold rows absorbed already, whatever number they carry); an
+///   `append`'s files are read; a `replace` after an append not yet absorbed may hold that
+///   append's rows (its files replaced the append's), so its files above the watermark's number
+///   are read, and the run absorbs through it (no row-budget cut before it).
+#[allow(clippy::too_many_arguments)] // one source's inputs and the run's accumulators
+async fn follow<S: Store>(
+    store: &S,
+    cfg: &Config,
+    meta: &TableMetadata,
+    state: &mut SourceState,
+    source: u32,
+    absorbed: &mut u64,
+    rows: &mut Vec<SourceRow>,
+    report: &mut SourceReport,
+) -> Result<Followed, String> {
+    use shared::iceberg::table_metadata::Operation;
+    let followed = source::follow(meta, state.snapshot_id)?;
+    if followed.snaps.is_empty() {
+        return Ok(Followed::Absorbed { caught_up: true });
+    }
+    if followed.snaps.iter().any(|s| !matches!(s.summary.operation, Operation::Append | Operation::Replace)) {
+        return Ok(Followed::Rebuild);
+    }
+    let live = source::live_files(store, meta, state.sequence_number, &cfg.source_prefixes).await?;
+    if live.deletes > 0 {
+        return Ok(Followed::Rebuild);
+    }
+    if let Some(gap) = followed.gap {
+        let (r, bytes) = source::rows_of(store, meta, &live, &cfg.source_prefixes, source, false).await?;
+        *absorbed = absorbed.saturating_add(r.len() as u64);
+        report.rows = report.rows.saturating_add(r.len() as u64);
+        report.bytes = report.bytes.saturating_add(bytes);
+        report.snapshots = followed.snaps.len() as u64;
+        rows.extend(r);
+        if let Some(current) = meta.current_snapshot() {
+            state.snapshot_id = Some(current.snapshot_id);
+            state.sequence_number = Some(current.sequence_number);
+        }
+        state.gap = Some(gap);
+        return Ok(Followed::Absorbed { caught_up: true });
+    }
+    let leading = followed.snaps.iter().take_while(|s| s.summary.operation == Operation::Replace).count();
+    let must_finish = followed.snaps.iter().skip(leading).any(|s| s.summary.operation == Operation::Replace);
+    let mut files: BTreeMap<i64, Vec<source::AddedFile>> = BTreeMap::new();
+    for f in live.data {
+        files.entry(f.snapshot_id).or_default().push(source::AddedFile {
+            rank: f.rank,
+            entry: f.entry,
+            seq: f.seq,
+            key: f.key,
+            record_count: f.record_count,
+        });
+    }
+    for (n, snap) in followed.snaps.iter().enumerate() {
+        if n < leading {
+            // Files rewritten, no row changed: nothing to read.
+            report.snapshots = report.snapshots.saturating_add(1);
+            state.snapshot_id = Some(snap.snapshot_id);
+            state.sequence_number = Some(snap.sequence_number);
+            continue;
+        }
+        if !must_finish && *absorbed > 0 && absorbed.saturating_add(source::added_records(snap)) > cfg.max_rows {
+            return Ok(Followed::Absorbed { caught_up: false });
+        }
+        let added = files.get(&snap.snapshot_id).map_or(&[][..], Vec::as_slice);
+        let (snap_rows, bytes) = source::snapshot_rows(store, meta, snap, added, source).await?;
+        *absorbed = absorbed.saturating_add(snap_rows.len() as u64);
+        report.rows = report.rows.saturating_add(snap_rows.len() as u64);
+        report.bytes = report.bytes.saturating_add(bytes);
+        report.snapshots = report.snapshots.saturating_add(1);
+        rows.extend(snap_rows);
+        state.snapshot_id = Some(snap.snapshot_id);
+        state.sequence_number = Some(snap.sequence_number);
+    }
+    Ok(Followed::Absorbed { caught_up: true })
 }
 
 /// One attempt of a run: `Err(Conflict)` when another commit took the next version.
@@ -348,7 +444,20 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
     }
     let mut sources = base.sources.clone();
     let mut source_rows = Vec::new();
-    report.sources = absorb(store, cfg, &mut sources, &mut source_rows).await;
+    let (reports, needs_rebuild) = absorb(store, cfg, &mut sources, &mut source_rows, report.rebuilt).await;
+    report.sources = reports;
+    if needs_rebuild {
+        // A delete or overwrite in a source: every source read whole, deletes applied, into a
+        // table of its own (what the locator answers, key for key).
+        report.rebuilt = true;
+        let previous_metadata = prev.as_ref().map(|v| v.root.metadata.clone()).unwrap_or_default();
+        base = Root { version: base.version, merge_cursor: None, ..Root::empty(previous_metadata, Vec::new()) };
+        base.sources = cfg.sources.iter().map(|id| fresh_state(id)).collect();
+        sources = base.sources.clone();
+        source_rows.clear();
+        let (reports, _) = absorb(store, cfg, &mut sources, &mut source_rows, true).await;
+        report.sources = reports;
+    }
 
     let next = version.saturating_add(1);
     let meta_key = p.metadata(next);

@@ -226,21 +226,25 @@ fn a_corrupt_manifest_or_a_missing_file_stops_that_source_only() {
 }
 
 #[test]
-fn a_non_append_snapshot_is_an_error_and_the_watermark_stays() {
+fn an_overwrite_after_the_watermark_rebuilds_to_the_same_answers() {
     let mut w = World::new(&ROOTS);
     w.commit(0, &[rec("a", 1, "a1")], 10);
+    w.commit(1, &[rec("b", 1, "b1")], 10);
     w.run(&w.config());
     w.commit(0, &[rec("a", 2, "a2")], 10);
-    // Rewrite the current snapshot's operation as a replace (what the sink's compaction commits).
+    // The current snapshot's operation rewritten as an overwrite (a table written by another
+    // tool): the run rebuilds from every source, whole.
     let (n, meta) = w.current(0).unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&meta.to_json()).unwrap();
     let snaps = doc["snapshots"].as_array_mut().unwrap();
-    snaps.last_mut().unwrap()["summary"]["operation"] = "replace".into();
+    snaps.last_mut().unwrap()["summary"]["operation"] = "overwrite".into();
     w.store.set(&format!("artifacts/preview/metadata/v{n}.metadata.json"), doc.to_string().into_bytes());
     let r = w.run(&w.config());
-    assert!(r.sources[0].error.as_deref().unwrap().contains("replace"), "{:?}", r.sources[0]);
+    assert!(r.rebuilt && r.errors().is_empty(), "{r:?}");
     let (root, _) = read_serving(&w.store).unwrap();
-    assert_eq!(root.sources[0].snapshot_id, Some(meta.snapshots[0].snapshot_id), "the watermark stays");
+    assert_eq!(root.sources[0].snapshot_id, meta.current_snapshot().map(|s| s.snapshot_id), "the watermark is the current snapshot");
+    assert_eq!(answers(&w.store), w.expected());
+    assert_eq!(w.run(&w.config()).version, None, "nothing after the new watermark");
 }
 
 #[test]

@@ -317,7 +317,7 @@ pub fn serving_health(cfg: &Config) -> serde_json::Value {
                 .iter()
                 .map(|s| {
                     let watermark = s.snapshot_id.map(|id| serde_json::json!({ "snapshot_id": id, "sequence_number": s.sequence_number }));
-                    serde_json::json!({ "id": s.id, "watermark": watermark, "error": s.error })
+                    serde_json::json!({ "id": s.id, "watermark": watermark, "error": s.error, "gap": s.gap })
                 })
                 .collect()
         });

@@ -390,11 +390,12 @@ pub struct Watermark {
     pub sequence_number: i64,
 }
 
-/// Whether the current snapshot of `metadata` only appended after `watermark` (`None`: nothing
-/// absorbed yet, so since the table began): the tail may then be read with [`locate_after`].
-/// `Err` says why not — a snapshot after the watermark that is not an `append` (it may delete or
-/// replace rows the serving table holds), or a history that does not lead back to the watermark
-/// (rolled back, branched, or expired past it).
+/// Whether the current snapshot of `metadata` only appended (or rewrote files: `replace`) after
+/// `watermark` (`None`: nothing absorbed yet, so since the table began): the tail may then be read
+/// with [`locate_after`]. `Err` says why not — a snapshot after the watermark that is neither an
+/// `append` nor a `replace` (`overwrite`, `delete`: it may delete rows the serving table holds),
+/// or a history that does not lead back to the watermark (rolled back, branched, or expired past
+/// it).
 pub fn appends_only_after(metadata: &TableMetadata, watermark: Option<Watermark>) -> Result<(), String> {
     use crate::iceberg::table_metadata::Operation;
     let mut at = metadata.current_snapshot();
@@ -419,15 +420,20 @@ pub fn appends_only_after(metadata: &TableMetadata, watermark: Option<Watermark>
                 };
             }
         }
-        if snap.summary.operation != Operation::Append {
+        // A `replace` (the catalog's compaction) rewrites files without changing a row: its
+        // files carry their inputs' greatest data sequence number, so the tail reads the rows
+        // after the watermark it holds by number and no row changes (#16).
+        if !matches!(snap.summary.operation, Operation::Append | Operation::Replace) {
             return Err(alloc::format!(
-                "snapshot {} after the watermark is not an append ({})",
+                "snapshot {} after the watermark is neither an append nor a replace ({})",
                 snap.snapshot_id,
                 snap.summary.operation.as_str()
             ));
         }
         at = match snap.parent_snapshot_id {
             None => None,
+            // The watermark's child: the history reaches it even when it was expired since.
+            Some(parent) if watermark.is_some_and(|w| w.snapshot_id == parent) => return Ok(()),
             Some(parent) => match metadata.snapshot_by_id(parent) {
                 Some(p) => Some(p),
                 None => return Err(alloc::format!("snapshot {parent} (a parent after the watermark) is no longer in the metadata")),

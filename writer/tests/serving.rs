@@ -283,6 +283,7 @@ fn source(i: usize) -> SourceState {
         sequence_number: Some(3),
         mode: None,
         error: None,
+        gap: None,
     }
 }
 

@@ -175,6 +175,105 @@ impl World {
         out
     }
 
+    /// The current manifest list of source `i` and its manifests, parsed.
+    fn manifests(&self, meta: &TableMetadata) -> (Vec<shared::iceberg::manifest::ManifestFile>, Vec<shared::iceberg::manifest::Manifest>) {
+        let snap = meta.current_snapshot().unwrap();
+        let list = read_manifest_list(&self.store.bytes(snap.manifest_list.strip_prefix(LOC).unwrap()).unwrap()).unwrap();
+        let manifests = list
+            .iter()
+            .map(|mf| {
+                shared::iceberg::manifest::read_manifest(&self.store.bytes(mf.manifest_path.strip_prefix(LOC).unwrap()).unwrap(), mf)
+                    .unwrap()
+            })
+            .collect();
+        (list, manifests)
+    }
+
+    fn set_metadata(&self, i: usize, n: u64, meta: &TableMetadata) {
+        let root = &self.roots[i];
+        self.store.set(&format!("{root}/metadata/v{}.metadata.json", n + 1), meta.to_json().into_bytes());
+        self.store.set(&format!("{root}/metadata/version-hint.text"), (n + 1).to_string().into_bytes());
+    }
+
+    /// R2 Data Catalog's compaction on source `i`, as the stand-in's `/maintain/compact` does it
+    /// (`iceberg_writer::rewrite`): small files binpacked into `compacted-*` files under one
+    /// `replace` snapshot. The compacted files' keys.
+    pub fn compact(&mut self, i: usize, target_bytes: i64) -> Vec<String> {
+        use iceberg_writer::rewrite::{
+            commit_replace, compacted_location, live_files, plan_binpack, write_bin, Binpack, Compacted, ReplaceInput,
+        };
+        let (n, meta) = self.current(i).unwrap();
+        let (list, manifests) = self.manifests(&meta);
+        let live = live_files(&list, &manifests);
+        let bins = plan_binpack(&live, &Binpack::new(target_bytes)).unwrap();
+        let schema = meta.current_schema().unwrap().clone();
+        let mut compacted = Vec::new();
+        let mut keys = Vec::new();
+        for bin in bins {
+            let inputs: Vec<Vec<u8>> =
+                bin.files.iter().map(|&f| self.store.bytes(live[f].data_file.file_path.strip_prefix(LOC).unwrap()).unwrap()).collect();
+            let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+            let written = write_bin(&refs, &schema, WriteCodec::Snappy).unwrap();
+            let loc = compacted_location(&live[bin.files[0]].data_file.file_path, &format!("c{}", self.fresh()));
+            self.store.set(loc.strip_prefix(LOC).unwrap(), written.bytes.clone());
+            keys.push(loc.strip_prefix(LOC).unwrap().to_string());
+            compacted.push(Compacted::new(bin, loc, &written, &live));
+        }
+        assert!(!compacted.is_empty(), "nothing to compact");
+        let root = self.roots[i].clone();
+        let location = format!("{LOC}{root}/metadata/v{n}.metadata.json");
+        let nonce = format!("r{}", self.fresh());
+        let input = ReplaceInput {
+            metadata: &meta,
+            metadata_location: &location,
+            list: &list,
+            manifests: &manifests,
+            snapshot_id: 5000 + self.fresh(),
+            nonce: &nonce,
+            now_ms: 1_000_000 + self.fresh(),
+        };
+        let commit = commit_replace(&input, &live, &compacted).unwrap();
+        for (loc, bytes) in commit.objects {
+            self.store.set(loc.strip_prefix(LOC).unwrap(), bytes);
+        }
+        self.set_metadata(i, n, &commit.metadata);
+        keys
+    }
+
+    /// R2 Data Catalog's snapshot expiration on source `i`, as the stand-in's `/maintain/expire`
+    /// does it (`iceberg_writer::expire`): keeps the last `keep` snapshots and deletes what only
+    /// the expired ones reached. The expired snapshot ids.
+    pub fn expire(&mut self, i: usize, keep: usize) -> Vec<i64> {
+        use iceberg_writer::expire::{expire, manifest_lists, unreachable, Reach, Retain};
+        let (n, meta) = self.current(i).unwrap();
+        let root = self.roots[i].clone();
+        let location = format!("{LOC}{root}/metadata/v{n}.metadata.json");
+        let expiry = expire(&meta, Retain { last: keep, newer_than_ms: None }, &location, 2_000_000).expect("something to expire");
+        let (kept, expired) = manifest_lists(&meta, &expiry);
+        let reach = |lists: &BTreeMap<i64, String>, live_only: bool| {
+            let mut r = Reach::default();
+            for loc in lists.values() {
+                let list = read_manifest_list(&self.store.bytes(loc.strip_prefix(LOC).unwrap()).unwrap()).unwrap();
+                r.add_list(loc, &list);
+                for mf in &list {
+                    let m = shared::iceberg::manifest::read_manifest(
+                        &self.store.bytes(mf.manifest_path.strip_prefix(LOC).unwrap()).unwrap(),
+                        mf,
+                    )
+                    .unwrap();
+                    r.add_manifest(&m, live_only);
+                }
+            }
+            r
+        };
+        let gone = unreachable(&reach(&kept, true), &reach(&expired, false));
+        self.set_metadata(i, n, &expiry.metadata);
+        for loc in gone {
+            self.store.remove(loc.strip_prefix(LOC).unwrap());
+        }
+        expiry.expired
+    }
+
     pub fn config(&self) -> Config {
         let mut cfg = Config::new("serving/artifacts", LOC, self.roots.clone(), 1_700_000_000_000, format!("{:04x}", self.fresh()));
         cfg.limits.file_rows = 7;

@@ -563,14 +563,14 @@ mod serving {
         fallback(&mut w, "serving/data/L1-1-0.parquet is missing");
         w.store.objects.borrow_mut().insert("serving/data/L1-1-0.parquet".into(), vec![7; size]);
         fallback(&mut w, "serving/data/L1-1-0.parquet is corrupt");
-        // A snapshot after the watermark that is not an append.
+        // A snapshot after the watermark that is neither an append nor a replace.
         let mut w = world(&history());
         compact(&mut w, &[3, 2]);
         let t = &mut w.tables[1];
         t.meta.snapshots.last_mut().unwrap().summary.operation = Operation::Overwrite;
         let key = w.commits[1].last().unwrap().clone();
         w.store.objects.borrow_mut().insert(key, t.meta.to_json().into_bytes());
-        fallback(&mut w, "is not an append (overwrite)");
+        fallback(&mut w, "is neither an append nor a replace (overwrite)");
     }
 
     #[test]

@@ -70,12 +70,22 @@ fn only_appends_after_the_watermark_may_be_read_as_a_tail() {
     assert!(appends_only_after(&expired, Some(Watermark { snapshot_id: 1, sequence_number: 0 }))
         .unwrap_err()
         .contains("no longer in the metadata"));
-    // A delete, overwrite or replace after the watermark: no tail (the serving table may hold
-    // rows it removed); before or at the watermark it does not matter.
+    // A replace after the watermark (the catalog's compaction: no row changes) keeps the tail.
+    let mut replaced = t.meta.clone();
+    let mut r = replaced.current_snapshot().unwrap().clone();
+    r.summary.operation = crate::iceberg::table_metadata::Operation::Replace;
+    r.parent_snapshot_id = Some(r.snapshot_id);
+    r.snapshot_id = 4242;
+    r.sequence_number += 1;
+    replaced.snapshots.push(r);
+    replaced.current_snapshot_id = Some(4242);
+    assert_eq!(appends_only_after(&replaced, Some(first)), Ok(()), "a replace after the watermark is read by number");
+    // A delete or overwrite after the watermark: no tail (the serving table may hold rows it
+    // removed); before or at the watermark it does not matter.
     let df = t.data(&[row("z", 3, "z")], 100);
     t.commit(vec![df]);
     let err = appends_only_after(&t.meta, Some(second)).unwrap_err();
-    assert!(err.ends_with("is not an append (overwrite)"), "{err}");
+    assert!(err.ends_with("neither an append nor a replace (overwrite)"), "{err}");
     assert!(appends_only_after(&t.meta, None).is_err());
     let third = t.meta.current_snapshot().map(|s| Watermark { snapshot_id: s.snapshot_id, sequence_number: s.sequence_number }).unwrap();
     assert_eq!(appends_only_after(&t.meta, Some(third)), Ok(()));

@@ -60,6 +60,11 @@ pub struct SourceState {
     pub mode: Option<String>,
     /// Why the compactor stopped for this source (the watermark stays where it was).
     pub error: Option<String>,
+    /// Set when the compactor may have missed part of this source's history (its watermark
+    /// snapshot was expired before it was followed: it resumed from the oldest snapshot still
+    /// there): why. Kept until a rebuild reads the source whole again. Absent in older roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<String>,
 }
 
 /// One live data file.
@@ -308,6 +313,7 @@ mod tests {
                 sequence_number: Some(12),
                 mode: Some("preview".into()),
                 error: None,
+                gap: None,
             }],
             files: vec![
                 file("serving/artifacts/data/L1-1-0.parquet", 1, "a", "m"),

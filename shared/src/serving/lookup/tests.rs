@@ -101,7 +101,15 @@ pub(crate) fn serving_file_at(file_key: &str, rows: &[SRow], level: u8) -> (Vec<
 pub(crate) fn root_of(files: Vec<FileEntry>, sources: &[&str]) -> Root {
     let sources = sources
         .iter()
-        .map(|id| SourceState { id: (*id).into(), metadata: None, snapshot_id: None, sequence_number: None, mode: None, error: None })
+        .map(|id| SourceState {
+            id: (*id).into(),
+            metadata: None,
+            snapshot_id: None,
+            sequence_number: None,
+            mode: None,
+            error: None,
+            gap: None,
+        })
         .collect();
     Root { format: 1, version: 1, metadata: "serving/metadata/v1.metadata.json".into(), sources, files, merge_cursor: None }
 }
