@@ -2,7 +2,7 @@
 //! configured tables, check visibility, and answer with the representation asked for.
 
 use serde_json::Value;
-use shared::answer::{self, Answer, Body, Reads, Serving, Trace};
+use shared::answer::{listing, Answer, Body, Reads, Serving, Trace};
 use shared::content::{self, ContentRef, Reader, Representation};
 
 use shared::cache_policy::{client_cache_control, freshness, Freshness, Windows};
@@ -359,10 +359,22 @@ async fn answer(
 
 /// Most items a listing page holds.
 const MAX_PAGE: usize = 1_000;
+/// Longest `?delimiter=`, bytes.
+const MAX_DELIMITER_BYTES: usize = 16;
+
+/// `_lookup` pages one listing page may read with a serving table (16 KiB pages of about 64–100
+/// rows): enough for `limit` rows across a few files, bounded whatever is hidden.
+fn list_pages(limit: usize) -> usize {
+    8usize.saturating_add(limit / 16)
+}
 
 /// `GET /$.content/{ns}/{type}/`: the live artifacts of that type the caller may see, in id order,
-/// `?limit=` (default 100, at most 1,000) per page, `?cursor=` the last id of the previous page.
-/// Answered from manifests and the locating columns only.
+/// `?prefix=` (ids that start with it), `?delimiter=` (ids holding it after the prefix rolled up
+/// into `prefixes`, shown only when they hold an id the caller may see), `?limit=` (default 100,
+/// at most 1,000 items and prefixes) per page, `?cursor=` the previous page's (sealed, bound to
+/// this listing: another listing's is a 400). With a serving table it is read by key range with
+/// bounded work (a page may come back short or empty with a cursor), else answered from
+/// manifests and the locating columns of every table.
 pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Response> {
     let bad = |d: &str| glue::problem(&Problem::new(400, "bad-path", "Bad Request", d));
     let (Some(ns), Some(ty)) = (shared::route::percent_decode(ns), shared::route::percent_decode(ty)) else {
@@ -380,38 +392,78 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
     let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
     let url = req.url()?;
     let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let bad_query = |d: &str| glue::problem(&Problem::new(400, "bad-query", "Bad Request", d));
     let limit = query("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, MAX_PAGE);
-    let after = query("cursor").unwrap_or_default();
+    let prefix = query("prefix").unwrap_or_default();
+    if prefix.len() > shared::record::MAX_ID_BYTES || prefix.contains('\0') {
+        return bad_query("prefix is too long or holds a NUL");
+    }
+    let delimiter = query("delimiter").filter(|d| !d.is_empty());
+    if delimiter.as_ref().is_some_and(|d| d.len() > MAX_DELIMITER_BYTES || d.contains('\0')) {
+        return bad_query("delimiter is longer than 16 bytes or holds a NUL");
+    }
+    let ctx = listing::context(&ns, &ty, &prefix, delimiter.as_deref());
+    let [secret, previous] = crate::auth::secrets(env);
+    let start = match query("cursor").filter(|c| !c.is_empty()) {
+        None => Vec::new(),
+        Some(c) if c.starts_with('~') => match listing::open(&[secret.as_bytes(), previous.as_bytes()], &ctx, &c) {
+            Some(position) => position,
+            None => {
+                return glue::problem(&Problem::new(
+                    400,
+                    "bad-cursor",
+                    "Bad Request",
+                    "the cursor is not one of this listing's (ns, type, prefix and delimiter must be the same)",
+                ))
+            }
+        },
+        // An id (older clients): the page starts after it.
+        Some(id) => {
+            let mut position = id.into_bytes();
+            position.push(0);
+            position
+        }
+    };
+    let q =
+        listing::Query { ns: &ns, ty: &ty, prefix: &prefix, delimiter: delimiter.as_deref(), limit, start, max_pages: list_pages(limit) };
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
     let mut cost = Cost::default();
+    let mut trace = Trace::default();
     let catalog = tables::Tables { cfg: &cfg, r2: &r2 };
     let reads = Reads { store: &r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
-    let merged = match reads.list(&ns, &ty, &mut cost).await {
-        Ok(m) => m,
+    let page = reads.listing(&q, reader, &mut cost, &mut trace).await;
+    crate::tables::note_serving(&trace);
+    let page = match page {
+        Ok(p) => p,
         Err(p) => return glue::problem(&p),
     };
     r2.keep_reads();
     let mut items = Vec::new();
-    let mut next = None;
-    for (id, f) in merged.range::<str, _>((std::ops::Bound::Excluded(after.as_str()), std::ops::Bound::Unbounded)) {
-        let Some(visibility) = answer::listed(f, &ns, reader, &cfg.policy) else { continue };
-        if items.len() == limit {
-            next = items.last().and_then(|v: &Value| v.get("id").and_then(Value::as_str).map(String::from));
-            break;
+    let mut prefixes = Vec::new();
+    for item in page.items {
+        match item {
+            listing::Item::Artifact { id, found: f, visibility } => items.push(serde_json::json!({
+                "id": id,
+                "ts": shared::time::format_micros(f.ts),
+                "size_bytes": f.size_bytes,
+                "visibility": visibility.as_str(),
+                "content_hash": f.content_hash,
+            })),
+            listing::Item::Prefix(p) => prefixes.push(Value::String(p)),
         }
-        items.push(serde_json::json!({
-            "id": id,
-            "ts": shared::time::format_micros(f.ts),
-            "size_bytes": f.size_bytes,
-            "visibility": visibility.as_str(),
-            "content_hash": f.content_hash,
-        }));
     }
-    let body = serde_json::json!({ "ns": ns, "type": ty, "items": items, "cursor": next });
+    let next = page.next.map(|p| listing::seal(secret.as_bytes(), &ctx, &p));
+    let body = serde_json::json!({ "ns": ns, "type": ty, "items": items, "prefixes": prefixes, "cursor": next });
+    let serving = match &trace.serving {
+        Serving::Fallback(reason) => format!("fallback: {}", timing_text(reason)),
+        s => s.status().to_string(),
+    };
+    let timing = format!("serving;desc=\"{serving}\", r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\"", r2.reads(), r2.bytes());
     let mut res = glue::json(200, &body.to_string())?;
     res.headers_mut().set("cache-control", "private, no-cache")?;
     res.headers_mut().set("vary", "authorization")?;
+    res.headers_mut().set("server-timing", &timing)?;
     Ok(res)
 }
 

@@ -234,8 +234,8 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         if root.sources.len() != ids.len() || root.sources.iter().zip(&ids).any(|(s, id)| s.id != *id) {
             return Err(Fail::Serving("the serving root's sources are not the configured tables".into()));
         }
-        // The tail, whole: the newest row per id after each source's watermark.
-        let mut tail: BTreeMap<String, (Order, Found)> = BTreeMap::new();
+        // The tail, whole: per source, the newest row per id after its watermark.
+        let mut tails: Vec<(u32, BTreeMap<String, Found>)> = Vec::new();
         let keys = self.catalog.metadata_keys().await?;
         for (i, (key, source)) in keys.iter().zip(&root.sources).enumerate() {
             if source.metadata.as_deref() == Some(key.as_str()) {
@@ -249,13 +249,8 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             locate::appends_only_after(&metadata, watermark).map_err(|why| Fail::Serving(alloc::format!("{}: {why}", source.id)))?;
             let table = Table { metadata: &metadata, location_prefix: self.catalog.prefix_for(&metadata.location) };
             let after = watermark.map_or(i64::MIN, |w| w.sequence_number);
-            for (id, f) in locate::list_after(self.store, &table, q.ns, q.ty, after, cost).await? {
-                let source = u32::try_from(i).unwrap_or(u32::MAX);
-                let order = Order { ts: f.order.ts, seq: f.order.sequence_number, source, pos: f.order.position };
-                if tail.get(&id).is_none_or(|(b, _)| order > *b) {
-                    tail.insert(id, (order, f));
-                }
-            }
+            let rows = locate::list_after(self.store, &table, q.ns, q.ty, after, cost).await?;
+            tails.push((u32::try_from(i).unwrap_or(u32::MAX), rows));
         }
         trace.serving = Serving::On;
         let head = crate::serving::key::key(q.ns, q.ty, "");
@@ -278,35 +273,33 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 Some(r) => id_part(r, &head).ok_or_else(|| Fail::Serving("a range resumed outside its type".into()))?.to_vec(),
                 None => end.clone(),
             };
-            // Serving rows and tail rows of `[at, upto)`, newest per id, in id order.
-            let mut served = rows.rows.into_iter().peekable();
-            let lower = core::str::from_utf8(&at).unwrap_or("");
-            let mut tails = tail
-                .range::<str, _>((core::ops::Bound::Included(lower), core::ops::Bound::Unbounded))
-                .filter(|(id, _)| id.as_bytes() >= at.as_slice() && id.as_bytes() < upto.as_slice())
-                .peekable();
-            loop {
-                let s_id = served.peek().and_then(|(k, _)| id_part(k, &head)).map(<[u8]>::to_vec);
-                let t_id = tails.peek().map(|(id, _)| id.as_bytes().to_vec());
-                let (id, found) = match (s_id, t_id) {
-                    (None, None) => break,
-                    (Some(s), t) if t.as_ref().is_none_or(|t| s < *t) => {
-                        let Some((_, hit)) = served.next() else { break };
-                        (String::from_utf8(s).map_err(|_| Fail::Serving("a serving key is not UTF-8".into()))?, hit.found)
+            // Serving rows and tail rows of `[at, upto)`, newest per id, in id order (a sorted
+            // vector: no map code in the worker).
+            let mut window: Vec<(String, Order, Found)> = Vec::new();
+            for (k, hit) in rows.rows {
+                let id = id_part(&k, &head).and_then(|id| core::str::from_utf8(id).ok());
+                let id = id.ok_or_else(|| Fail::Serving("a serving key is not one of this type's".into()))?;
+                window.push((id.into(), hit.order, hit.found));
+            }
+            for (source, rows) in &tails {
+                for (id, f) in rows {
+                    if id.as_bytes() >= at.as_slice() && id.as_bytes() < upto.as_slice() {
+                        let order = Order { ts: f.order.ts, seq: f.order.sequence_number, source: *source, pos: f.order.position };
+                        window.push((id.clone(), order, f.clone()));
                     }
-                    (Some(s), Some(t)) if s == t => {
-                        let (Some((_, hit)), Some((id, (order, f)))) = (served.next(), tails.next()) else { break };
-                        (id.clone(), if hit.order > *order { hit.found } else { f.clone() })
-                    }
-                    _ => {
-                        let Some((id, (_, f))) = tails.next() else { break };
-                        (id.clone(), f.clone())
-                    }
-                };
+                }
+            }
+            window.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            let mut last: Option<String> = None;
+            for (id, _, found) in window {
+                if last.as_ref() == Some(&id) {
+                    continue;
+                }
                 walk.feed(&id, &found);
                 if walk.full {
                     break;
                 }
+                last = Some(id);
             }
             if walk.full {
                 return Ok(Some(Listing { items: walk.items, next: walk.after_last }));

@@ -13,7 +13,6 @@
 //! Nothing is trusted: pages out of order or a page whose cells leave its bounds is
 //! [`LocateError::Corrupt`], as in [`super::lookup`].
 
-use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
@@ -113,7 +112,8 @@ pub async fn range<S: ObjectStore>(
             open.push(Open { file, fr, col, pages: wanted, next: 0, from });
         }
     }
-    let mut pending: BTreeMap<Vec<u8>, Hit> = BTreeMap::new();
+    // Rows read but not yet final, by key (a sorted vector: no map code in the worker).
+    let mut pending: Vec<(Vec<u8>, Hit)> = Vec::new();
     let mut rows: Vec<(Vec<u8>, Hit)> = Vec::new();
     let mut read = 0usize;
     loop {
@@ -122,13 +122,8 @@ pub async fn range<S: ObjectStore>(
             Some((i, l)) => (Some(i), Some(l.to_vec())),
             None => (None, None),
         };
-        while let Some(entry) = pending.first_entry() {
-            if lower.as_deref().is_some_and(|l| entry.key().as_slice() >= l) {
-                break;
-            }
-            let (k, hit) = entry.remove_entry();
-            rows.push((k, hit));
-        }
+        let done = pending.partition_point(|(k, _)| lower.as_deref().is_none_or(|l| k.as_slice() < l));
+        rows.extend(pending.drain(..done));
         let (Some(at), Some(lower)) = (at, lower) else {
             return Ok(Rows { rows, resume: None, pages: read });
         };
@@ -160,11 +155,15 @@ pub async fn range<S: ObjectStore>(
             if usize::try_from(hit.order.source).ok().is_none_or(|s| s >= root.sources.len()) {
                 return Err(corrupt(fkey, "an entry names a source the root does not list"));
             }
-            match pending.get(key) {
-                Some(b) if b.order >= hit.order => {}
-                _ => {
-                    pending.insert(key.to_vec(), hit);
+            match pending.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
+                Ok(i) => {
+                    if let Some((_, b)) = pending.get_mut(i) {
+                        if hit.order > b.order {
+                            *b = hit;
+                        }
+                    }
                 }
+                Err(i) => pending.insert(i, (key.to_vec(), hit)),
             }
         }
         o.next = o.next.saturating_add(1);

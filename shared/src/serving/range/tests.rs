@@ -1,4 +1,5 @@
 use super::*;
+use alloc::collections::BTreeMap;
 use crate::locate::test_table::{block_on, MemStore};
 use crate::serving::key::key;
 use crate::serving::lookup::tests::{root_of, serving_file, serving_file_at, srow, SRow};
