@@ -66,8 +66,8 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         Ok(c) => c,
         Err(p) => return glue::problem(&p),
     };
-    let url = req.url()?;
-    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let url = req.inner().url();
+    let query = |name: &str| shared::query::param(&url, name);
     // A signed URL stands in for its signer, for this one artifact; it never touches shared
     // cache keys, and reads only what the signer may read now.
     let signed = ["sig", "exp", "by_org", "by_sub", "kid"].iter().any(|n| query(n).is_some());
@@ -390,8 +390,8 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
         Err(p) => return glue::problem(&p),
     };
     let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
-    let url = req.url()?;
-    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let url = req.inner().url();
+    let query = |name: &str| shared::query::param(&url, name);
     let bad_query = |d: &str| glue::problem(&Problem::new(400, "bad-query", "Bad Request", d));
     let limit = query("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, MAX_PAGE);
     let prefix = query("prefix").unwrap_or_default();

@@ -69,6 +69,7 @@ pub mod ndjson;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod problem;
+pub mod query;
 pub mod record;
 pub mod retry;
 pub mod route;
