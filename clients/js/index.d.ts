@@ -138,6 +138,8 @@ export interface ListPage {
   ns: string;
   type: string;
   items: ListItem[];
+  /** With `delimiter` (where serve supports it): the common prefixes on this page. */
+  prefixes?: string[];
   /** Pass as `cursor` for the next page; null on the last one. */
   cursor: string | null;
 }
@@ -145,6 +147,8 @@ export interface ListPage {
 export interface ListOptions {
   /** Only ids starting with it. */
   prefix?: string;
+  /** Roll ids holding it after the prefix up into `prefixes` (where serve supports it). */
+  delimiter?: string;
   cursor?: string | null;
   /** Items a page (serve's default 100, at most 1,000). */
   limit?: number;

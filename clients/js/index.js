@@ -300,9 +300,10 @@ export class ArtifactsClient {
    * last page. With `prefix`, only ids starting with it (the first page starts at the prefix,
    * and the listing ends once ids pass it).
    */
-  async list(ns, type, { prefix = "", cursor, limit, token, signal } = {}) {
+  async list(ns, type, { prefix = "", delimiter, cursor, limit, token, signal } = {}) {
     const q = new URLSearchParams();
     if (prefix) q.set("prefix", prefix);
+    if (delimiter) q.set("delimiter", delimiter);
     const start = cursor ?? (prefix.length > 1 ? prefix.slice(0, -1) : undefined);
     if (start) q.set("cursor", start);
     if (limit) q.set("limit", String(limit));
