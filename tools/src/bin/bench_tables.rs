@@ -743,6 +743,97 @@ fn lookup_serving(root: &Path, spec: &Spec, serving: &str, id: &str, isolate: Is
     (m, req.into_isolate(), trace)
 }
 
+/// The same catalog without its serving table: the scan path.
+struct ScanOnly<'c, 'r, 'a>(&'c BenchCatalog<'r, 'a>);
+
+impl answer::Catalog for ScanOnly<'_, '_, '_> {
+    async fn metadata_keys(&self) -> Result<Vec<String>, locate::LocateError> {
+        self.0.metadata_keys().await
+    }
+
+    async fn metadata(&self, key: &str) -> Result<Rc<TableMetadata>, locate::LocateError> {
+        self.0.metadata(key).await
+    }
+
+    fn prefix_for(&self, location: &str) -> &str {
+        self.0.prefix_for(location)
+    }
+}
+
+/// Items of a listing page in the bench (serve's default `limit`).
+const LIST_LIMIT: usize = 100;
+
+/// serve's first listing page of the bench type (`limit` 100, anonymous, #16):
+/// `shared::answer::Reads::listing` by key range from the serving table (`serving: Some`) or by
+/// scanning the table; the items it holds.
+fn list_page(root: &Path, spec: &Spec, serving: Option<&str>, isolate: Isolate) -> (Measured, Isolate) {
+    let req = Request::new(root, isolate);
+    let table_root = spec.root();
+    let catalog = BenchCatalog { req: &req, table_root: &table_root, serving_root: serving.unwrap_or("") };
+    let policy = answer::Policy { unowned_visibility: shared::record::Visibility::Public, trusted_orgs: Vec::new() };
+    let q = answer::listing::Query {
+        ns: NS,
+        ty: TYPE,
+        prefix: "",
+        delimiter: None,
+        limit: LIST_LIMIT,
+        start: Vec::new(),
+        max_pages: 8 + LIST_LIMIT / 16,
+    };
+    let (c0, w0) = (cpu_ns(), Instant::now());
+    let mut cost = Cost::default();
+    let mut trace = answer::Trace::default();
+    let page = if serving.is_some() {
+        let reads = answer::Reads { store: &req, catalog: &catalog, policy: &policy, html: &NoHtml };
+        block_on(reads.listing(&q, shared::content::Reader::Anonymous, &mut cost, &mut trace)).unwrap()
+    } else {
+        let scan = ScanOnly(&catalog);
+        let reads = answer::Reads { store: &req, catalog: &scan, policy: &policy, html: &NoHtml };
+        block_on(reads.listing(&q, shared::content::Reader::Anonymous, &mut cost, &mut trace)).unwrap()
+    };
+    let wall = w0.elapsed().as_nanos() as u64;
+    let cpu = cpu_ns().saturating_sub(c0);
+    let on = if serving.is_some() { answer::Serving::On } else { answer::Serving::Off };
+    assert_eq!(trace.serving, on, "the listing's serving path");
+    req.store.keep_reads();
+    let files = req.store.inner();
+    let m = Measured {
+        reads: req.store.reads(),
+        bytes: req.store.bytes(),
+        data_reads: files.data_reads.get(),
+        data_bytes: files.data_bytes.get(),
+        locator_reads: cost.reads,
+        files_considered: cost.files,
+        files_pruned: cost.pruned,
+        cpu_us: cpu.saturating_sub(req.io_cpu.get()) as f64 / 1e3,
+        wall_us: wall as f64 / 1e3,
+        io_wall_us: req.io_wall.get() as f64 / 1e3,
+        // The items on the page (not markdown here).
+        markdown_len: page.items.len(),
+        parquet_files: files.parquet_files.borrow().iter().cloned().collect(),
+    };
+    (m, req.into_isolate())
+}
+
+/// The first listing page of `spec`, cold and isolate-warm (after the same page), from the
+/// serving table when it has one and by scanning (tables up to 200k rows × 1,000 files: a scan
+/// reads every data file's locating columns); both must hold the same number of items.
+fn measure_listing(warehouse: &Path, spec: &Spec, serving: Option<&str>, reps: usize) -> Value {
+    let runs = |serving: Option<&str>| {
+        let (mut cold, mut warm) = (Vec::new(), Vec::new());
+        for _ in 0..reps.max(1) {
+            let (m, isolate) = list_page(warehouse, spec, serving, Isolate::default());
+            cold.push(m);
+            warm.push(list_page(warehouse, spec, serving, isolate).0);
+        }
+        let full = cold.iter().chain(&warm).all(|m| m.markdown_len == LIST_LIMIT.min(spec.rows));
+        assert!(full, "{}: a listing page is short", spec.root());
+        json!({"cold": measured_json(&cold), "warm_isolate": measured_json(&warm)})
+    };
+    let scan = (spec.rows <= 200_000 && spec.files <= 1_000).then(|| runs(None));
+    json!({"limit": LIST_LIMIT, "serving": serving.map(|s| runs(Some(s))), "scan": scan})
+}
+
 /// The names `compact --codecs` takes (and `serving-<codec>/` directories carry).
 fn codec_name(codec: WriteCodec) -> &'static str {
     match codec {
@@ -1072,6 +1163,7 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
         "serving_warm_cache_bytes": serving_warm.as_ref().map(|w| w.immutable.bytes()),
         "samples": out,
         "codecs": measure_codecs(warehouse, spec, &ids, warm_id, reps),
+        "listing": measure_listing(warehouse, spec, has_serving.then_some(serving.as_str()), reps),
     })
 }
 

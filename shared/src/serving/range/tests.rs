@@ -1,9 +1,9 @@
 use super::*;
-use alloc::collections::BTreeMap;
 use crate::locate::test_table::{block_on, MemStore};
 use crate::serving::key::key;
 use crate::serving::lookup::tests::{root_of, serving_file, serving_file_at, srow, SRow};
 use crate::serving::order::Order;
+use alloc::collections::BTreeMap;
 
 fn put(store: &MemStore, (bytes, entry): (Vec<u8>, FileEntry)) -> FileEntry {
     store.objects.borrow_mut().insert(entry.key.clone(), bytes);
