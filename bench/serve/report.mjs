@@ -141,6 +141,7 @@ const tables = native.tables.map((t) => {
     warm_cache_bytes: t.warm_cache_bytes,
     ours: o,
     serving: servingOf(t),
+    listing: t.listing ?? null,
     hyparquet: peer(t),
     ratios: { cold: ratios(t, "cold"), warm_metadata: ratios(t, "warm_metadata") },
     pyarrow: pyarrowOf(t),
@@ -308,6 +309,22 @@ L.push("");
     }
   }
   L.push(...codecSection(path.dirname(nativePath)));
+}
+
+{
+  const lt = tables.filter((t) => t.listing?.serving || t.listing?.scan);
+  if (lt.length) {
+    L.push("### Listing (#16): one page of 100 ids", "");
+    L.push(
+      "serve's first listing page of the bench type (`shared::answer::Reads::listing`, `limit` 100, anonymous): from the serving table by key range (pointer, root, the source's pointer, the file's index region, the `_lookup` pages of the range; at most `8 + limit / 16` pages) and by scanning the table (every data file's locating columns; measured up to 200k rows × 1,000 files). *Warm* is the same page again in the same isolate. Design: docs/design/serving-table.md, Listing.",
+      "",
+      "| rows | files | serving cold: R2 reads | bytes | CPU ms | warm: reads | CPU ms | scan cold: R2 reads | bytes | CPU ms | warm: reads | CPU ms |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    const part = (x) => (x ? [n0(x.cold.r2_reads), mb(x.cold.r2_bytes), f2(ms(x.cold.cpu_us)), n0(x.warm_isolate.r2_reads), f2(ms(x.warm_isolate.cpu_us))] : ["–", "–", "–", "–", "–"]);
+    for (const t of lt) L.push(`| ${tableLabel(t)} | ${n0(t.files)} | ${[...part(t.listing.serving), ...part(t.listing.scan)].join(" | ")} |`);
+    L.push("");
+  }
 }
 
 L.push("### Our lookup (native, medians)", "");
