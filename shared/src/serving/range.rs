@@ -45,13 +45,16 @@ fn bound_key(bound: &[u8]) -> &[u8] {
     cell_key(bound).unwrap_or(bound)
 }
 
-/// One file's pages in the range and the next one to read.
+/// An opened file: its index region, its `_lookup` column, its pages in the range.
+type Opened = (FooterRead, usize, Vec<(usize, Page)>);
+
+/// One file of the range: its pages once its index region is read (files are opened only when
+/// the range reaches their least key, so a page of a table of many files reads the few it needs).
 struct Open<'r> {
     file: &'r FileEntry,
-    fr: FooterRead,
-    col: usize,
-    /// `(row group, page)` in key order.
-    pages: Vec<(usize, Page)>,
+    /// The index region, the `_lookup` column and its pages in the range `(row group, page)` in
+    /// key order; `None`: not opened yet.
+    read: Option<Opened>,
     next: usize,
     /// Keys of this file below it are not its to answer (an L0 file's merged part).
     from: Vec<u8>,
@@ -60,8 +63,40 @@ struct Open<'r> {
 impl Open<'_> {
     /// The least key the file's unread pages may hold (`None`: nothing left).
     fn lower(&self) -> Option<&[u8]> {
-        self.pages.get(self.next).map(|(_, p)| bound_key(&p.min))
+        match &self.read {
+            None => Some(if self.file.min > self.from { self.file.min.as_slice() } else { self.from.as_slice() }),
+            Some((_, _, pages)) => pages.get(self.next).map(|(_, p)| bound_key(&p.min)),
+        }
     }
+}
+
+/// The index region of `file` and the `_lookup` pages whose bounds may hold a key of
+/// `[from, end)`.
+async fn open_file<S: ObjectStore>(store: &S, file: &FileEntry, from: &[u8], end: &[u8], cost: &mut Cost) -> Result<Opened, LocateError> {
+    let fkey = file.key.as_str();
+    if file.size.saturating_sub(file.index_offset) > MAX_INDEX_REGION {
+        return Err(corrupt(fkey, "the index region is larger than a serving file's"));
+    }
+    cost.files = cost.files.saturating_add(1);
+    let fr = read_index_region(store, cost, fkey, file.size, file.index_offset).await?;
+    let col = fr
+        .footer
+        .column_by_field_id(LOOKUP_FIELD_ID)
+        .or_else(|| fr.footer.column_by_name(LOOKUP_COLUMN))
+        .ok_or_else(|| corrupt(fkey, "no _lookup column"))?;
+    let mut wanted = Vec::new();
+    for rg in 0..fr.footer.row_groups.len() {
+        for p in pages_of(&fr, fkey, rg, col)? {
+            // Conservative: a page is read when its bounds may hold a key of the range.
+            if p.max.as_slice() >= from && p.min.as_slice() < end {
+                wanted.push((rg, p));
+            }
+        }
+    }
+    if wanted.windows(2).any(|w| matches!(w, [(_, a), (_, b)] if a.max >= b.min)) {
+        return Err(corrupt(fkey, "the _lookup pages are not in key order"));
+    }
+    Ok((fr, col, wanted))
 }
 
 /// The rows of `[start, end)` (keys, `shared::serving::key`), newest per key across the root's
@@ -82,34 +117,8 @@ pub async fn range<S: ObjectStore>(
             Some(m) if file.level == 0 && m.as_slice() > start => m.clone(),
             _ => start.to_vec(),
         };
-        if file.max.as_slice() < from.as_slice() || file.min.as_slice() >= end {
-            continue;
-        }
-        let fkey = file.key.as_str();
-        if file.size.saturating_sub(file.index_offset) > MAX_INDEX_REGION {
-            return Err(corrupt(fkey, "the index region is larger than a serving file's"));
-        }
-        cost.files = cost.files.saturating_add(1);
-        let fr = read_index_region(store, cost, fkey, file.size, file.index_offset).await?;
-        let col = fr
-            .footer
-            .column_by_field_id(LOOKUP_FIELD_ID)
-            .or_else(|| fr.footer.column_by_name(LOOKUP_COLUMN))
-            .ok_or_else(|| corrupt(fkey, "no _lookup column"))?;
-        let mut wanted = Vec::new();
-        for rg in 0..fr.footer.row_groups.len() {
-            for p in pages_of(&fr, fkey, rg, col)? {
-                // Conservative: a page is read when its bounds may hold a key of the range.
-                if p.max.as_slice() >= from.as_slice() && p.min.as_slice() < end {
-                    wanted.push((rg, p));
-                }
-            }
-        }
-        if wanted.windows(2).any(|w| matches!(w, [(_, a), (_, b)] if a.max >= b.min)) {
-            return Err(corrupt(fkey, "the _lookup pages are not in key order"));
-        }
-        if !wanted.is_empty() {
-            open.push(Open { file, fr, col, pages: wanted, next: 0, from });
+        if file.max.as_slice() >= from.as_slice() && file.min.as_slice() < end {
+            open.push(Open { file, read: None, next: 0, from });
         }
     }
     // Rows read but not yet final, by key (a sorted vector: no map code in the worker).
@@ -131,10 +140,14 @@ pub async fn range<S: ObjectStore>(
             return Ok(Rows { rows, resume: Some(lower), pages: read });
         }
         let Some(o) = open.get_mut(at) else { return Ok(Rows { rows, resume: None, pages: read }) };
-        let Some((rg, page)) = o.pages.get(o.next) else { return Ok(Rows { rows, resume: None, pages: read }) };
+        let Some((fr, col, pages)) = &o.read else {
+            o.read = Some(open_file(store, o.file, &o.from, end, cost).await?);
+            continue;
+        };
+        let Some((rg, page)) = pages.get(o.next) else { return Ok(Rows { rows, resume: None, pages: read }) };
         let rg = *rg;
         let fkey = o.file.key.as_str();
-        let windows = pages::read_windows(store, cost, fkey, &o.fr, rg, &[Some(o.col)], &[(page.first, page.end)])
+        let windows = pages::read_windows(store, cost, fkey, fr, rg, &[Some(*col)], &[(page.first, page.end)])
             .await?
             .ok_or_else(|| corrupt(fkey, "the _lookup page cannot be read through its offset index"))?;
         read = read.saturating_add(1);

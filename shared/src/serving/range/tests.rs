@@ -130,3 +130,25 @@ fn bounded_work_reads_at_most_max_pages_and_moves() {
     broken.files[0].index_offset = 1024;
     assert!(block_on(range(&store, &broken, &start, &end, 2, usize::MAX, &mut Cost::default())).is_err());
 }
+
+#[test]
+fn files_are_opened_only_when_the_range_reaches_them() {
+    let store = MemStore::default();
+    let files: Vec<FileEntry> = (0..6)
+        .map(|f| {
+            let rows: Vec<SRow> = (0..200).map(|i| srow(&format!("k{f}-{i:03}"), 1, 1, 0, "v")).collect();
+            put(&store, serving_file(&format!("serving/data/L1-1-{f}.parquet"), &rows))
+        })
+        .collect();
+    let root = root_of(files, &["t/a"]);
+    let (start, end) = (key("docs", "guide", ""), key("docs", "guide\u{1}", ""));
+    let mut cost = Cost::default();
+    let r = block_on(range(&store, &root, &start, &end, 100, 50, &mut cost)).unwrap();
+    assert!(r.rows.len() >= 50);
+    // One file's index region and its first page: the five other files are not read.
+    assert_eq!((cost.files, cost.reads), (1, 2));
+    // All of it, one call: every file once.
+    let mut cost = Cost::default();
+    let r = block_on(range(&store, &root, &start, &end, 1000, usize::MAX, &mut cost)).unwrap();
+    assert_eq!((r.rows.len(), r.resume, cost.files), (1200, None, 6));
+}
