@@ -384,7 +384,11 @@ describe("pyiceberg reads the stand-in's tables", { timeout: 600_000 }, () => {
     assert.equal((await noNs.json()).error.type, "NoSuchNamespaceException");
     const write = await at("artifacts/tables/bulk", "POST");
     assert.equal(write.status, 405);
+    assert.equal(write.headers.get("allow"), "GET, HEAD", "a 405 names the methods the route answers");
     assert.equal((await write.json()).error.code, 405);
+    const listWrite = await at("artifacts/tables", "POST");
+    assert.equal(listWrite.status, 405);
+    assert.equal(listWrite.headers.get("allow"), "GET");
   });
 
   test("serve reads the same rows from the file:// tables", async () => {

@@ -41,8 +41,12 @@ pub enum Route {
         /// `HEAD`: existence only, no body.
         head: bool,
     },
-    /// A catalog path with a method the stand-in does not serve (every write).
-    MethodNotAllowed,
+    /// A catalog path with a method the stand-in does not serve (every write); `allow` is what
+    /// that path answers (the 405's `Allow`).
+    MethodNotAllowed {
+        /// `GET`, or `GET, HEAD`.
+        allow: &'static str,
+    },
     /// Under `/v1/` but no route.
     NotFound,
 }
@@ -77,17 +81,15 @@ pub fn route(method: &str, path: &str, parent: Option<String>) -> Option<Route> 
     let (get, head) = (method == "GET", method == "HEAD");
     let route = match segs.as_slice() {
         ["config"] if get => Route::Config,
-        ["config"] => Route::MethodNotAllowed,
+        ["config"] => Route::MethodNotAllowed { allow: "GET" },
         [_prefix, "namespaces"] if get => Route::ListNamespaces { parent },
         [_prefix, "namespaces", ns] if get || head => Route::Namespace { ns: percent_decode(ns), head },
         [_prefix, "namespaces", ns, "tables"] if get => Route::ListTables { ns: percent_decode(ns) },
         [_prefix, "namespaces", ns, "tables", table] if get || head => {
             Route::Table { ns: percent_decode(ns), table: percent_decode(table), head }
         }
-        [_prefix, "namespaces"]
-        | [_prefix, "namespaces", _]
-        | [_prefix, "namespaces", _, "tables"]
-        | [_prefix, "namespaces", _, "tables", _] => Route::MethodNotAllowed,
+        [_prefix, "namespaces"] | [_prefix, "namespaces", _, "tables"] => Route::MethodNotAllowed { allow: "GET" },
+        [_prefix, "namespaces", _] | [_prefix, "namespaces", _, "tables", _] => Route::MethodNotAllowed { allow: "GET, HEAD" },
         _ => Route::NotFound,
     };
     Some(route)
@@ -152,11 +154,12 @@ mod tests {
 
     #[test]
     fn writes_are_405_and_unknown_paths_404() {
-        assert_eq!(r("POST", "/v1/wh/namespaces"), Some(Route::MethodNotAllowed));
-        assert_eq!(r("DELETE", "/v1/wh/namespaces/artifacts"), Some(Route::MethodNotAllowed));
-        assert_eq!(r("POST", "/v1/wh/namespaces/artifacts/tables"), Some(Route::MethodNotAllowed));
-        assert_eq!(r("POST", "/v1/wh/namespaces/artifacts/tables/build"), Some(Route::MethodNotAllowed));
-        assert_eq!(r("PUT", "/v1/config"), Some(Route::MethodNotAllowed));
+        let not_allowed = |allow| Some(Route::MethodNotAllowed { allow });
+        assert_eq!(r("POST", "/v1/wh/namespaces"), not_allowed("GET"));
+        assert_eq!(r("DELETE", "/v1/wh/namespaces/artifacts"), not_allowed("GET, HEAD"));
+        assert_eq!(r("POST", "/v1/wh/namespaces/artifacts/tables"), not_allowed("GET"));
+        assert_eq!(r("POST", "/v1/wh/namespaces/artifacts/tables/build"), not_allowed("GET, HEAD"));
+        assert_eq!(r("PUT", "/v1/config"), not_allowed("GET"));
         assert_eq!(r("GET", "/v1/wh/tables/rename"), Some(Route::NotFound));
         assert_eq!(r("GET", "/v1/wh/namespaces/a/views/v"), Some(Route::NotFound));
         assert_eq!(r("GET", "/flush"), None);

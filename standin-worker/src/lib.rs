@@ -236,7 +236,8 @@ async fn serve_catalog(route: catalog::Route, env: &Env) -> Result<Response> {
                 (Err(e), false) => iceberg_error(500, "ServiceFailureException", &e),
             }
         }
-        Route::MethodNotAllowed => iceberg_error(405, "MethodNotAllowed", "the stand-in serves the catalog's read routes only"),
+        Route::MethodNotAllowed { allow } => iceberg_error(405, "MethodNotAllowed", "the stand-in serves the catalog's read routes only")
+            .and_then(|r| r.headers().set("Allow", allow).map(|()| r)),
         Route::NotFound => iceberg_error(404, "NotFoundException", "no such catalog route"),
     }
 }
