@@ -215,6 +215,16 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         (outcome, cost, trace)
     })
     .await;
+    // The first read of a root in this isolate fetches its files' index regions in the
+    // background, so a later lookup in any file reads its two pages only.
+    if let Some(root) = trace.root.clone().filter(|r| trace.serving == Serving::On && tables::first_use(r)) {
+        let bucket = env.bucket("WAREHOUSE")?;
+        ctx.wait_until(async move {
+            let r2 = crate::store::r2(bucket);
+            shared::serving::lookup::prefetch(&r2, &root, shared::serving::lookup::PREFETCH_BYTES, &mut Cost::default()).await;
+            r2.keep_reads();
+        });
+    }
     match outcome {
         Ok(Answer::Body(b)) => {
             let source = if trace.source == Some("serving") { Source::Serving } else { Source::Tail };

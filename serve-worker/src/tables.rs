@@ -102,6 +102,24 @@ thread_local! {
     static ROOTS: RefCell<HashMap<String, Rc<Root>>> = RefCell::new(HashMap::new());
     /// The serving state of the last read that used the tables, and the last root seen.
     static LAST_SERVING: RefCell<(Serving, Option<Rc<Root>>)> = const { RefCell::new((Serving::Off, None)) };
+    /// Roots (by their metadata location) whose files' index regions this isolate has fetched.
+    static PREFETCHED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether this is the first time the isolate uses `root` (then the caller prefetches its index
+/// regions, once); remembers the last few roots.
+pub fn first_use(root: &Root) -> bool {
+    PREFETCHED.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.contains(&root.metadata) {
+            return false;
+        }
+        if p.len() >= MAX_ROOTS {
+            p.remove(0);
+        }
+        p.push(root.metadata.clone());
+        true
+    })
 }
 
 /// Roots kept parsed (the current one and a few a slow request may still use).

@@ -73,6 +73,32 @@ pub async fn lookup<S: ObjectStore>(store: &S, root: &Root, key: &[u8], cost: &m
     Ok(best)
 }
 
+/// Most bytes of index regions [`prefetch`] reads for one root (the isolate's immutable cache
+/// holds 32 MiB).
+pub const PREFETCH_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads the index region of each file of `root` (L1 files first, then L0; each at most
+/// [`MAX_INDEX_REGION`], together at most `max_bytes`) with the lookup's own read, so a caching
+/// store holds them: what serve does in the background the first time an isolate uses a root,
+/// after which a lookup in any of those files reads its two pages only (the isolate-warm cost
+/// no longer depends on which file the isolate happened to read first). Best effort: a file that
+/// cannot be read is skipped (a lookup that needs it reports it). The regions read or held.
+pub async fn prefetch<S: ObjectStore>(store: &S, root: &Root, max_bytes: u64, cost: &mut Cost) -> u32 {
+    let mut spent = 0u64;
+    let mut held = 0u32;
+    for file in root.l1().into_iter().chain(root.l0()) {
+        let len = file.size.saturating_sub(file.index_offset);
+        if len > MAX_INDEX_REGION || spent.saturating_add(len) > max_bytes {
+            continue;
+        }
+        spent = spent.saturating_add(len);
+        if read_index_region(store, cost, &file.key, file.size, file.index_offset).await.is_ok() {
+            held = held.saturating_add(1);
+        }
+    }
+    held
+}
+
 /// The cells of `key` lie in `[key 0x00, key 0x01)`: every other key either differs before its
 /// end or continues with a byte greater than 0x00.
 fn bounds(key: &[u8]) -> (Vec<u8>, Vec<u8>) {

@@ -315,3 +315,44 @@ fn l0_bloom_filters_spare_two_reads_per_l0_run_that_lacks_the_key() {
     let (file, _) = cold_reads(&with, "k001");
     assert_eq!(file, "serving/data/L0-2-0.parquet");
 }
+
+/// An isolate warmed by a lookup in one file still pays the index region of another (3 reads);
+/// after [`prefetch`] (what serve runs in the background the first time it uses a root) a lookup
+/// in any file reads its two pages only.
+#[test]
+fn after_prefetch_a_lookup_in_any_file_reads_two_pages() {
+    use crate::caching::{Caching, Immutable};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let store = MemStore::default();
+    let pad = "x".repeat(1000);
+    let files: Vec<FileEntry> = (0..4)
+        .map(|f| {
+            let rows: Vec<SRow> = (0..500).map(|i| srow(&format!("f{f}-k{i:04}"), 1, 1, 0, &format!("v{i}{pad}"))).collect();
+            put(&store, serving_file(&format!("serving/data/L1-1-{f}.parquet"), &rows))
+        })
+        .collect();
+    let root = root_of(files, &["t/a"]);
+    let isolate = Rc::new(RefCell::new(Immutable::new()));
+    let read = |id: &str| {
+        let s = Caching::new(Shared(&store), isolate.clone());
+        let mut cost = Cost::default();
+        let hit = block_on(lookup(&s, &root, &key("docs", "guide", id), &mut cost)).unwrap().unwrap();
+        block_on(read_value_in(&s, hit.layout(), &hit.found, "markdown", &mut cost)).unwrap().unwrap();
+        s.keep_reads();
+        s.reads()
+    };
+    assert_eq!(read("f0-k0001"), 3, "cold");
+    assert_eq!(read("f0-k0400"), 2, "warm, same file");
+    assert_eq!(read("f1-k0007"), 3, "warm, another file: its index region first");
+    let s = Caching::new(Shared(&store), isolate.clone());
+    assert_eq!(block_on(prefetch(&s, &root, PREFETCH_BYTES, &mut Cost::default())), 4);
+    s.keep_reads();
+    assert_eq!(s.reads(), 2, "the two regions not held yet");
+    assert_eq!(read("f2-k0300"), 2, "after the prefetch");
+    assert_eq!(read("f3-k0499"), 2);
+    // The budget is kept: nothing beyond it is read.
+    let fresh = Caching::new(Shared(&store), Rc::new(RefCell::new(Immutable::new())));
+    assert_eq!(block_on(prefetch(&fresh, &root, 1, &mut Cost::default())), 0);
+    assert_eq!(fresh.reads(), 0);
+}
