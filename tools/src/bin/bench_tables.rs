@@ -18,6 +18,10 @@
 //! it builds, instead, one serving table per page codec at `serving-<codec>/<name>` (the default
 //! `serving/<name>` is left as it is), for #15's codec measurement (`make bench-codec`).
 //!
+//! `bench_tables measure-serving --into bench/.data/native.json` measures only the serving path
+//! again for every id a `measure` output sampled and writes it back (after a compactor or serve
+//! change, without the long scan measurements).
+//!
 //! `bench_tables measure --data bench/.data --out FILE` runs the serve worker's lookup natively —
 //! the same `shared::locate` code serve runs as wasm — over a counting object store under serve's
 //! own caching store (`shared::caching`, as serve-worker/src/store.rs uses it: the per-request memo,
@@ -25,7 +29,8 @@
 //! and parsed metadata cached per isolate), for a seeded sample of ids per table, and writes the
 //! counts, wall and thread-CPU times as JSON for `bench/serve/*.mjs`. Where a table has a serving
 //! table it also measures serve's answer with it on (`shared::answer::Reads::answer`: pointers,
-//! root, the tail check, the serving lookup, the value page), cold and isolate-warm, and checks
+//! root, the tail check, the serving lookup, the value page), cold and isolate-warm (after one lookup
+//! of another id and the prefetch of the root's index regions it starts in serve), and checks
 //! it answers from the serving table with the same bytes as the scan. Where a table has serving
 //! tables per codec (`serving-<codec>/<name>`), `codecs` measures each the same way for every
 //! sampled id (not cut by the budget), the codecs taking turns per id and per repetition so
@@ -1102,7 +1107,7 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
     // The serving path's warm isolate: after one lookup of the warm-up id.
     let serving = serving_root(spec);
     let has_serving = warehouse.join(&serving).join("metadata/version-hint.text").exists();
-    let serving_warm = has_serving.then(|| lookup_serving(warehouse, spec, &serving, &artifact_id(warm_id), Isolate::default()).1);
+    let serving_warm = has_serving.then(|| serving_warm_isolate(warehouse, spec, &serving, warm_id));
     let mut out = Vec::new();
     for (n, &k) in ids.iter().enumerate() {
         if n >= 3 && started.elapsed() > budget {
@@ -1118,23 +1123,7 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
             warm_runs.push(lookup(warehouse, &root, &id, warm.clone()).0);
         }
         // The serving path, when the table has a serving table (`bench_tables compact`).
-        let serving = serving_warm.as_ref().map(|sw| {
-            let mut s_cold = Vec::new();
-            let mut s_warm = Vec::new();
-            for _ in 0..reps {
-                let (m, _, trace) = lookup_serving(warehouse, spec, &serving, &id, Isolate::default());
-                assert_eq!(trace.source, Some("serving"), "{id}: answered from {:?}", trace.source);
-                assert_eq!(m.markdown_len, cold[0].markdown_len, "{id}: the serving path answered other bytes");
-                s_cold.push(m);
-                s_warm.push(lookup_serving(warehouse, spec, &serving, &id, sw.clone()).0);
-            }
-            let files: Vec<Value> = s_cold[0]
-                .parquet_files
-                .iter()
-                .map(|f| json!({"key": f, "size": fs::metadata(warehouse.join(f)).map(|m| m.len()).unwrap_or(0)}))
-                .collect();
-            json!({"files": files, "cold": measured_json(&s_cold), "warm_isolate": measured_json(&s_warm)})
-        });
+        let serving = serving_warm.as_ref().map(|sw| serving_block(warehouse, spec, &serving, sw, &id, reps, cold[0].markdown_len));
         let files: Vec<Value> = cold[0]
             .parquet_files
             .iter()
@@ -1165,6 +1154,64 @@ fn measure(warehouse: &Path, spec: &Spec, samples: usize, reps: usize, budget: s
         "codecs": measure_codecs(warehouse, spec, &ids, warm_id, reps),
         "listing": measure_listing(warehouse, spec, has_serving.then_some(serving.as_str()), reps),
     })
+}
+
+/// The serving path's isolate-warm state: after one lookup of the warm-up id and the prefetch of
+/// the root's index regions that lookup starts in serve (`ctx.wait_until`, run here after it).
+fn serving_warm_isolate(warehouse: &Path, spec: &Spec, serving: &str, warm_id: usize) -> Isolate {
+    let (_, isolate, _) = lookup_serving(warehouse, spec, serving, &artifact_id(warm_id), Isolate::default());
+    let req = Request::new(warehouse, isolate);
+    let root = req.serving.borrow().clone().expect("the warm-up lookup parsed the root");
+    block_on(shared::serving::lookup::prefetch(&req, &root, shared::serving::lookup::PREFETCH_BYTES, &mut Cost::default()));
+    req.store.keep_reads();
+    req.into_isolate()
+}
+
+/// One id's serving-path measurement: cold and isolate-warm, `reps` times each, checked to come
+/// from the serving table with the scan's bytes (`expect_len`).
+fn serving_block(warehouse: &Path, spec: &Spec, serving: &str, warm: &Isolate, id: &str, reps: usize, expect_len: usize) -> Value {
+    let mut s_cold = Vec::new();
+    let mut s_warm = Vec::new();
+    for _ in 0..reps {
+        let (m, _, trace) = lookup_serving(warehouse, spec, serving, id, Isolate::default());
+        assert_eq!(trace.source, Some("serving"), "{id}: answered from {:?}", trace.source);
+        assert_eq!(m.markdown_len, expect_len, "{id}: the serving path answered other bytes");
+        s_cold.push(m);
+        s_warm.push(lookup_serving(warehouse, spec, serving, id, warm.clone()).0);
+    }
+    let files: Vec<Value> = s_cold[0]
+        .parquet_files
+        .iter()
+        .map(|f| json!({"key": f, "size": fs::metadata(warehouse.join(f)).map(|m| m.len()).unwrap_or(0)}))
+        .collect();
+    json!({"files": files, "cold": measured_json(&s_cold), "warm_isolate": measured_json(&s_warm)})
+}
+
+/// `measure-serving --into FILE`: measures the serving path again for every sampled id of a
+/// `measure` output (after a compactor or serve change, without the long scan measurements) and
+/// writes it back with the new serving blocks.
+fn measure_serving_into(warehouse: &Path, specs: &[Spec], into: &Path, reps: usize) {
+    let mut doc: Value = serde_json::from_slice(&fs::read(into).unwrap()).unwrap();
+    // The warm-up id `measure` used: drawn after its `samples_max` ids.
+    let samples = doc["samples_max"].as_u64().unwrap() as usize;
+    for t in doc["tables"].as_array_mut().unwrap() {
+        let Some(spec) = specs.iter().find(|s| Some(s.root().as_str()) == t["root"].as_str()) else { continue };
+        let serving = serving_root(spec);
+        if !warehouse.join(&serving).join("metadata/version-hint.text").exists() {
+            continue;
+        }
+        let started = Instant::now();
+        let (_, warm_id) = sample_ids(spec, samples);
+        let warm = serving_warm_isolate(warehouse, spec, &serving, warm_id);
+        for sample in t["samples"].as_array_mut().unwrap() {
+            let id = sample["id"].as_str().unwrap().to_string();
+            let expect = sample["markdown_bytes"].as_u64().unwrap() as usize;
+            sample["serving"] = serving_block(warehouse, spec, &serving, &warm, &id, reps, expect);
+        }
+        t["serving_warm_cache_bytes"] = json!(warm.immutable.bytes());
+        eprintln!("measured the serving path of {} again: {:.1} s", spec.root(), started.elapsed().as_secs_f64());
+    }
+    fs::write(into, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1250,6 +1297,11 @@ fn main() {
             }
             let default = codec_name(default_codec());
             fs::write(&out, serde_json::to_string_pretty(&json!({"default_codec": default, "tables": tables})).unwrap()).unwrap();
+        }
+        "measure-serving" => {
+            let reps = arg(&args, "--reps").and_then(|s| s.parse().ok()).unwrap_or(3);
+            let into = PathBuf::from(arg(&args, "--into").unwrap_or_else(|| data.join("native.json").display().to_string()));
+            measure_serving_into(&warehouse, &specs(&args, seed), &into, reps);
         }
         "measure" => {
             let samples = arg(&args, "--samples").and_then(|s| s.parse().ok()).unwrap_or(100);
