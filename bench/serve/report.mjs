@@ -251,6 +251,22 @@ const win = [];
       `Against pyarrow's own filter (\`read_table(filters=…)\`, which reads the content chunk of every row group it cannot skip), ids in random order, cold: ${range(paT.map((t) => t.pyarrow.ratios.bytes))} its bytes, ${range(paT.map((t) => t.pyarrow.ratios.reads))} its requests, CPU ${range(paT.map((t) => t.pyarrow.ratios.cpu))}.${paS.length ? ` With ids sorted pyarrow wins too (bytes ${range(paS.map((t) => t.pyarrow.ratios.bytes))}, CPU ${range(paS.map((t) => t.pyarrow.ratios.cpu))} ours ÷ its).` : ""}`,
     );
   win.push("An answer-cache hit (Cache API) reads nothing from R2 at all; see the Miniflare table.");
+  const st = tables.filter((t) => t.serving);
+  if (st.length) {
+    const span = (f) => {
+      const xs = st.map(f).filter((x) => x != null);
+      return xs.length ? (Math.min(...xs) === Math.max(...xs) ? n0(xs[0]) : `${n0(Math.min(...xs))}–${n0(Math.max(...xs))}`) : "–";
+    };
+    const hb = st.map((t) => t.serving.hyparquet?.cold_bytes_ratio).filter((x) => x != null);
+    win.unshift(
+      `The serving table (#15) makes the lookup's cost flat: ${span((t) => t.serving.cold.max_reads)} R2 reads cold and ${span((t) => t.serving.warm_isolate.max_reads)} with the isolate warm (worst id) on every table from 20k rows × 10 files to 1M rows × 10,000 files, where the scan makes ${span((t) => t.ours.cold.r2_reads)} cold; ${f2(Math.max(...st.map((t) => t.serving.cold.cpu_ms)))} ms CPU at most (median per table, native), and ${hb.length ? range(hb) : "–"} the bytes hyparquet reads for the same lookup on the same serving file.`,
+    );
+    const cs = st.filter((t) => t.serving.compact);
+    if (cs.length)
+      lose.push(
+        `The serving table's price: the compactor wrote ${range(cs.map((t) => t.serving.compact.write_amplification))} the source's data bytes to build it from scratch (the source is zstd, the serving files snappy — chosen for decode speed — and each row keeps its winner fields twice: in its \`_lookup\` cell and in their own columns), and it is ${range(cs.map((t) => t.serving.compact.serving_bytes / t.serving.compact.source_bytes))} the source table's size on disk; ${n0(Math.min(...cs.map((t) => t.serving.compact.rows_per_cpu_s)))}–${n0(Math.max(...cs.map((t) => t.serving.compact.rows_per_cpu_s)))} rows per CPU second natively.`,
+      );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
