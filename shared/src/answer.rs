@@ -193,6 +193,14 @@ impl From<LocateError> for Fail {
     }
 }
 
+/// A source table the tail reads: its index in the serving root, its current metadata and the
+/// data sequence number the tail reads after (its watermark's).
+struct TailSource {
+    index: u32,
+    metadata: Rc<TableMetadata>,
+    after: i64,
+}
+
 fn serving_failed(e: LocateError) -> Fail {
     Fail::Serving(e.to_string())
 }
@@ -423,10 +431,10 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         w
     }
 
-    /// The serving path: `Ok(None)` when there is no serving table, `Ok(Some(winner))` when it
-    /// answered, `Err(Fail::Serving)` to fall back.
-    async fn newest_with_serving(&self, c: &ContentRef, cost: &mut Cost, trace: &mut Trace) -> Result<Option<Option<Winner>>, Fail> {
-        let start = self.reads(cost);
+    /// The serving root the catalog names (`Ok(None)`: no serving table), which must have been
+    /// built from the configured tables in their order (a source's index is its place in the
+    /// winner rule); kept in `trace`.
+    async fn checked_root(&self, trace: &mut Trace) -> Result<Option<Rc<Root>>, Fail> {
         let root = match self.catalog.serving_root().await {
             Ok(None) => return Ok(None),
             Ok(Some(root)) => root,
@@ -441,12 +449,15 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 ids.join(",")
             )));
         }
-        let mut serving_reads = self.reads(cost).saturating_sub(start);
-        // The tail: per source, what it committed after the watermark.
-        let before = self.reads(cost);
+        Ok(Some(root))
+    }
+
+    /// The sources with something after `root`'s watermark (their current metadata is not the one
+    /// the root absorbed last), each checked to hold nothing after it that the tail cannot read
+    /// over the serving table (a delete or overwrite falls back).
+    async fn tail_sources(&self, root: &Root) -> Result<Vec<TailSource>, Fail> {
         let keys = self.catalog.metadata_keys().await?;
-        let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
-        let mut best: Option<(Order, Winner)> = None;
+        let mut out = Vec::new();
         for (i, (key, source)) in keys.iter().zip(&root.sources).enumerate() {
             if source.metadata.as_deref() == Some(key.as_str()) {
                 continue;
@@ -457,17 +468,28 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 _ => None,
             };
             locate::appends_only_after(&metadata, watermark).map_err(|why| Fail::Serving(alloc::format!("{}: {why}", source.id)))?;
-            let table = Table { metadata: &metadata, location_prefix: self.catalog.prefix_for(&metadata.location) };
             let after = watermark.map_or(i64::MIN, |w| w.sequence_number);
-            if let Some(f) = locate::locate_after(self.store, &table, wanted, after, cost).await? {
-                let order = Order {
-                    ts: f.order.ts,
-                    seq: f.order.sequence_number,
-                    source: u32::try_from(i).unwrap_or(u32::MAX),
-                    pos: f.order.position,
-                };
+            out.push(TailSource { index: u32::try_from(i).unwrap_or(u32::MAX), metadata, after });
+        }
+        Ok(out)
+    }
+
+    /// The serving path: `Ok(None)` when there is no serving table, `Ok(Some(winner))` when it
+    /// answered, `Err(Fail::Serving)` to fall back.
+    async fn newest_with_serving(&self, c: &ContentRef, cost: &mut Cost, trace: &mut Trace) -> Result<Option<Option<Winner>>, Fail> {
+        let start = self.reads(cost);
+        let Some(root) = self.checked_root(trace).await? else { return Ok(None) };
+        let mut serving_reads = self.reads(cost).saturating_sub(start);
+        // The tail: per source, what it committed after the watermark.
+        let before = self.reads(cost);
+        let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
+        let mut best: Option<(Order, Winner)> = None;
+        for tail in self.tail_sources(&root).await? {
+            let table = Table { metadata: &tail.metadata, location_prefix: self.catalog.prefix_for(&tail.metadata.location) };
+            if let Some(f) = locate::locate_after(self.store, &table, wanted, tail.after, cost).await? {
+                let order = Order { ts: f.order.ts, seq: f.order.sequence_number, source: tail.index, pos: f.order.position };
                 if best.as_ref().is_none_or(|(b, _)| order > *b) {
-                    best = Some((order, Winner { found: f, origin: Origin::Table(metadata.clone()) }));
+                    best = Some((order, Winner { found: f, origin: Origin::Table(tail.metadata.clone()) }));
                 }
             }
         }

@@ -26,11 +26,10 @@ use sha2::Sha256;
 
 use super::{listed, Catalog, Fail, Html, Reads, Serving, Trace};
 use crate::content::Reader;
-use crate::locate::{self, Cost, Found, ObjectStore, Table, Watermark};
+use crate::locate::{self, Cost, Found, ObjectStore, Table};
 use crate::problem::Problem;
 use crate::record::Visibility;
 use crate::serving::order::Order;
-use crate::serving::root::Root;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -224,33 +223,13 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         cost: &mut Cost,
         trace: &mut Trace,
     ) -> Result<Option<Listing>, Fail> {
-        let root: alloc::rc::Rc<Root> = match self.catalog.serving_root().await {
-            Ok(None) => return Ok(None),
-            Ok(Some(root)) => root,
-            Err(e) => return Err(super::serving_failed(e)),
-        };
-        trace.root = Some(root.clone());
-        let ids = self.catalog.source_ids();
-        if root.sources.len() != ids.len() || root.sources.iter().zip(&ids).any(|(s, id)| s.id != *id) {
-            return Err(Fail::Serving("the serving root's sources are not the configured tables".into()));
-        }
+        let Some(root) = self.checked_root(trace).await? else { return Ok(None) };
         // The tail, whole: per source, the newest row per id after its watermark.
         let mut tails: Vec<(u32, BTreeMap<String, Found>)> = Vec::new();
-        let keys = self.catalog.metadata_keys().await?;
-        for (i, (key, source)) in keys.iter().zip(&root.sources).enumerate() {
-            if source.metadata.as_deref() == Some(key.as_str()) {
-                continue;
-            }
-            let metadata = self.catalog.metadata(key).await?;
-            let watermark = match (source.snapshot_id, source.sequence_number) {
-                (Some(snapshot_id), Some(sequence_number)) => Some(Watermark { snapshot_id, sequence_number }),
-                _ => None,
-            };
-            locate::appends_only_after(&metadata, watermark).map_err(|why| Fail::Serving(alloc::format!("{}: {why}", source.id)))?;
-            let table = Table { metadata: &metadata, location_prefix: self.catalog.prefix_for(&metadata.location) };
-            let after = watermark.map_or(i64::MIN, |w| w.sequence_number);
-            let rows = locate::list_after(self.store, &table, q.ns, q.ty, after, cost).await?;
-            tails.push((u32::try_from(i).unwrap_or(u32::MAX), rows));
+        for tail in self.tail_sources(&root).await? {
+            let table = Table { metadata: &tail.metadata, location_prefix: self.catalog.prefix_for(&tail.metadata.location) };
+            let rows = locate::list_after(self.store, &table, q.ns, q.ty, tail.after, cost).await?;
+            tails.push((tail.index, rows));
         }
         trace.serving = Serving::On;
         let head = crate::serving::key::key(q.ns, q.ty, "");

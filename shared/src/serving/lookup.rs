@@ -109,8 +109,8 @@ fn bounds(key: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (low, high)
 }
 
-/// One file: its index region, the page that may hold `key`, the entry.
-async fn lookup_file<S: ObjectStore>(store: &S, file: &FileEntry, key: &[u8], cost: &mut Cost) -> Result<Option<Hit>, LocateError> {
+/// A serving file's index region (footer and page index; bounded) and its `_lookup` column.
+pub(super) async fn open_file<S: ObjectStore>(store: &S, file: &FileEntry, cost: &mut Cost) -> Result<(FooterRead, usize), LocateError> {
     let fkey = file.key.as_str();
     if file.size.saturating_sub(file.index_offset) > MAX_INDEX_REGION {
         return Err(corrupt(fkey, "the index region is larger than a serving file's"));
@@ -121,6 +121,13 @@ async fn lookup_file<S: ObjectStore>(store: &S, file: &FileEntry, key: &[u8], co
         .column_by_field_id(LOOKUP_FIELD_ID)
         .or_else(|| fr.footer.column_by_name(LOOKUP_COLUMN))
         .ok_or_else(|| corrupt(fkey, "no _lookup column"))?;
+    Ok((fr, col))
+}
+
+/// One file: its index region, the page that may hold `key`, the entry.
+async fn lookup_file<S: ObjectStore>(store: &S, file: &FileEntry, key: &[u8], cost: &mut Cost) -> Result<Option<Hit>, LocateError> {
+    let fkey = file.key.as_str();
+    let (fr, col) = open_file(store, file, cost).await?;
     let (low, high) = bounds(key);
     for rg in 0..fr.footer.row_groups.len() {
         let Some(page) = page_for(&fr, fkey, rg, col, &low, &high)? else { continue };

@@ -17,10 +17,10 @@ use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use super::entry::cell_key;
-use super::lookup::{hit_of, pages_of, Hit, Page, LOOKUP_COLUMN, LOOKUP_FIELD_ID, MAX_INDEX_REGION};
+use super::lookup::{hit_of, pages_of, Hit, Page};
 use super::root::{FileEntry, Root};
 use crate::locate::pages::{self, FooterRead};
-use crate::locate::{read_index_region, Cost, LocateError, ObjectStore};
+use crate::locate::{Cost, LocateError, ObjectStore};
 use crate::parquet::ColumnValues;
 
 /// What one [`range`] call read.
@@ -74,16 +74,8 @@ impl Open<'_> {
 /// `[from, end)`.
 async fn open_file<S: ObjectStore>(store: &S, file: &FileEntry, from: &[u8], end: &[u8], cost: &mut Cost) -> Result<Opened, LocateError> {
     let fkey = file.key.as_str();
-    if file.size.saturating_sub(file.index_offset) > MAX_INDEX_REGION {
-        return Err(corrupt(fkey, "the index region is larger than a serving file's"));
-    }
     cost.files = cost.files.saturating_add(1);
-    let fr = read_index_region(store, cost, fkey, file.size, file.index_offset).await?;
-    let col = fr
-        .footer
-        .column_by_field_id(LOOKUP_FIELD_ID)
-        .or_else(|| fr.footer.column_by_name(LOOKUP_COLUMN))
-        .ok_or_else(|| corrupt(fkey, "no _lookup column"))?;
+    let (fr, col) = super::lookup::open_file(store, file, cost).await?;
     let mut wanted = Vec::new();
     for rg in 0..fr.footer.row_groups.len() {
         for p in pages_of(&fr, fkey, rg, col)? {

@@ -8,6 +8,7 @@ use crate::iceberg::table_metadata::{record_schema, Operation, TableMetadata};
 use crate::locate::test_table::{block_on, Builder, MemStore, PREFIX};
 use crate::locate::{At, LocateError};
 use crate::serving::lookup::tests::{root_of, serving_file, srow, SRow};
+use crate::serving::root::Root;
 use crate::token::Claims;
 use crate::writer::parquet::{ColumnData, WriteColumn};
 use alloc::rc::Rc;
