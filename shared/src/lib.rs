@@ -77,5 +77,7 @@ pub mod serving;
 pub mod signed;
 pub mod state;
 pub mod tenant;
+#[cfg(test)]
+mod test_rng;
 pub mod time;
 pub mod token;

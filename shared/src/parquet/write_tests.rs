@@ -547,30 +547,23 @@ mod tests {
         }
     }
 
-    /// xorshift64*: deterministic pseudo-random input.
-    struct Rng(u64);
+    use crate::test_rng::Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
+    /// Random strings for columns.
+    trait Strings {
+        fn string(&mut self, len: usize) -> String;
+    }
 
-        fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
-        }
-
+    impl Strings for Rng {
         /// A string of `len` characters, from a small alphabet (compressible) or any character.
         fn string(&mut self, len: usize) -> String {
-            let wide = self.below(2) == 0;
+            let wide = self.index(2) == 0;
             (0..len)
                 .map(|_| {
                     if wide {
-                        char::from_u32(self.below(0x11_0000) as u32).unwrap_or('\u{FFFD}')
+                        char::from_u32(self.index(0x11_0000) as u32).unwrap_or('\u{FFFD}')
                     } else {
-                        ['a', 'b', 'é', '🎉', ' ', '\n'][self.below(6)]
+                        ['a', 'b', 'é', '🎉', ' ', '\n'][self.index(6)]
                     }
                 })
                 .collect()
@@ -628,23 +621,23 @@ mod tests {
     fn random_columns_round_trip() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for round in 0..12 {
-            let rows = rng.below(60);
+            let rows = rng.index(60);
             let sizes = [0, 1, 15, 16, 17, 300, 5000, 70_000];
             let strings: Vec<Option<String>> = (0..rows)
                 .map(|_| {
-                    (rng.below(4) != 0).then(|| {
-                        let len = sizes[rng.below(sizes.len() as u64)];
+                    (rng.index(4) != 0).then(|| {
+                        let len = sizes[rng.index(sizes.len())];
                         rng.string(len)
                     })
                 })
                 .collect();
             let lists = (0..rows)
                 .map(|_| {
-                    (rng.below(3) != 0).then(|| {
-                        (0..rng.below(5))
+                    (rng.index(3) != 0).then(|| {
+                        (0..rng.index(5))
                             .map(|_| {
-                                (rng.below(5) != 0).then(|| {
-                                    let len = rng.below(40);
+                                (rng.index(5) != 0).then(|| {
+                                    let len = rng.index(40);
                                     rng.string(len)
                                 })
                             })
@@ -652,8 +645,8 @@ mod tests {
                     })
                 })
                 .collect();
-            let longs = (0..rows).map(|_| (rng.below(5) != 0).then(|| rng.next() as i64)).collect();
-            let bools = (0..rows).map(|_| (rng.below(5) != 0).then(|| rng.below(2) == 0)).collect();
+            let longs = (0..rows).map(|_| (rng.index(5) != 0).then(|| rng.next() as i64)).collect();
+            let bools = (0..rows).map(|_| (rng.index(5) != 0).then(|| rng.index(2) == 0)).collect();
             let columns = vec![
                 one("s", 1, false, ColumnData::Utf8(strings)),
                 one("l", 2, false, ColumnData::Utf8List(lists)),
@@ -661,7 +654,7 @@ mod tests {
                 one("t", 4, false, ColumnData::TimestampMicros(vec![Some(7); rows])),
                 one("b", 5, false, ColumnData::Boolean(bools)),
             ];
-            let per = 1 + rng.below(20);
+            let per = 1 + rng.index(20);
             for (codec, read) in CODECS {
                 let written = write_parquet(&columns, codec, per).unwrap();
                 if rows > 0 {

@@ -110,17 +110,15 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
+    use crate::test_rng::Rng;
+
+    /// Random text and optional text for entries.
+    trait Texts {
+        fn text(&mut self, max: u64) -> String;
+        fn opt(&mut self) -> Option<String>;
+    }
+
+    impl Texts for Rng {
         fn text(&mut self, max: u64) -> String {
             let alphabet = ['a', 'b', '-', '.', '/', '"', '\\', 'é', '\u{1}', '😀', 'z', '~'];
             (0..self.below(max + 1)).map(|_| alphabet[self.below(alphabet.len() as u64) as usize]).collect()

@@ -43,19 +43,7 @@ mod tests {
     use super::*;
     use crate::content::{newer, newer_across_tables, RowOrder};
 
-    /// A small deterministic PRNG (xorshift64*), so the tests need no crate.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_rng::Rng;
 
     #[test]
     fn agrees_with_newer_within_a_table() {

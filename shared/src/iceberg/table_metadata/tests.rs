@@ -709,19 +709,7 @@ fn errors_describe_themselves() {
     let _: &dyn std::error::Error = &MetadataError::NotJson;
 }
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::test_rng::Rng;
 
 #[test]
 fn garbage_never_panics() {
@@ -756,19 +744,19 @@ fn garbage_never_panics() {
     ];
     for round in 0..3000 {
         let mut doc = if round % 2 == 0 { small.clone() } else { big.clone() };
-        for _ in 0..1 + rng.below(4) {
-            let at = rng.below(doc.len());
-            match rng.below(4) {
+        for _ in 0..1 + rng.index(4) {
+            let at = rng.index(doc.len());
+            match rng.index(4) {
                 0 => doc[at] = rng.next() as u8,
                 1 => {
                     doc.remove(at);
                 }
                 2 => {
-                    let t = tokens[rng.below(tokens.len())];
+                    let t = tokens[rng.index(tokens.len())];
                     doc.splice(at..at, t.iter().copied());
                 }
                 _ => {
-                    let len = rng.below(64).min(doc.len() - at);
+                    let len = rng.index(64).min(doc.len() - at);
                     doc.drain(at..at + len);
                 }
             }
@@ -776,7 +764,7 @@ fn garbage_never_panics() {
         let _ = TableMetadata::from_json(&doc);
     }
     for _ in 0..500 {
-        let len = rng.below(256);
+        let len = rng.index(256);
         let doc: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         assert!(TableMetadata::from_json(&doc).is_err());
     }

@@ -12,22 +12,7 @@ use super::*;
 use crate::serving::bloom::Bloom;
 use crate::serving::key::key;
 
-/// A small deterministic PRNG (xorshift64*), so the tests need no crate.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+use crate::test_rng::Rng;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Row {
