@@ -142,9 +142,11 @@ fuzz: fuzz-build
 	FUZZ_RUNS=$(FUZZ_RUNS) fuzz/run-all.sh
 
 ## soak: the full round trip under load (10,000 artifacts, 16 clients; tools/soak.mjs), then the CLI's spec at 3,000 pages
+## and the JS client's putMany of 3,000 records, each read back
 soak: build
 	node tools/soak.mjs
 	CLI_TEST_PAGES=3000 node --test tests/cli.test.mjs
+	JS_CLIENT_SOAK_RECORDS=3000 node --test --test-name-pattern soak tests/js-client.test.mjs
 
 ## bench: benchmarks, never part of `make test`: build, then serve, ingest, size, then BENCHMARKS.md
 .PHONY: bench bench-ingest bench-size

@@ -42,6 +42,37 @@ after(async () => {
 
 const pad = (i) => String(i).padStart(3, "0");
 
+// `make soak` runs this file with JS_CLIENT_SOAK_RECORDS=3000: that many records through putMany,
+// every one read back (skipped in `make test`, which has the 300-record test below).
+const SOAK = Number(process.env.JS_CLIENT_SOAK_RECORDS || 0);
+test(`soak: putMany of ${SOAK} records, every one read back with its body`, { skip: SOAK === 0 && "JS_CLIENT_SOAK_RECORDS unset" }, async () => {
+  const ns = "jsc-soak";
+  const client = new ArtifactsClient({ ingestUrl, serveUrl, token: token("soakco") });
+  const body = (i) => `# Soak ${i}\n${"x".repeat(i % 997)}\n`;
+  async function* records() {
+    for (let i = 0; i < SOAK; i++) yield { ns, type: "doc", id: `s/${String(i).padStart(6, "0")}`, markdown: body(i) };
+  }
+  const results = [];
+  const summary = await client.putMany(records(), { mode: "build", maxRecords: 500, onResult: (r) => results.push(r) });
+  assert.equal(summary.lines, SOAK);
+  assert.equal(summary.accepted, SOAK, JSON.stringify(summary.rejected_lines?.slice(0, 3)));
+  assert.deepEqual(results.map((r) => r.line), Array.from({ length: SOAK }, (_, i) => i + 1));
+  await h.flush();
+  let read = 0;
+  for (let i = 0; i < SOAK; i += 50) {
+    const batch = [];
+    for (let j = i; j < Math.min(SOAK, i + 50); j++) batch.push(client.get(`${ns}/doc/s/${String(j).padStart(6, "0")}`, "md", { fresh: true }).then((r) => [j, r.body]));
+    for (const [j, got] of await Promise.all(batch)) {
+      assert.equal(got, body(j), `record ${j}`);
+      read++;
+    }
+  }
+  assert.equal(read, SOAK);
+  const listed = [];
+  for await (const item of client.listAll(ns, "doc", { prefix: "s/", limit: 1000 })) listed.push(item.id);
+  assert.equal(listed.length, SOAK, "every record listed once");
+});
+
 test("Node: put, putMany with per-line results, get fresh, list with a prefix and cursors, typed problems", async () => {
   const ns = "jsc-node";
   const client = new ArtifactsClient({ ingestUrl, serveUrl, token: token("nodeco") });
