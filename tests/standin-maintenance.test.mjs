@@ -7,34 +7,18 @@
 // after expiry; pyiceberg reads the same rows before and after.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import os from "node:os";
 import path from "node:path";
 import { start, resets } from "./support/harness.mjs";
 import { post, del, ndjson, fresh } from "./support/ingest.mjs";
 import { fetchContent } from "./support/content.mjs";
 import { writer, owner } from "./support/standin.mjs";
+import { PYTHON, pyiceberg } from "./support/pyiceberg.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PYTHON = path.join(root, ".venv/bin/python");
-const READER = path.join(root, "tests/support/pyiceberg_read.py");
 const MODES = ["preview", "build", "bulk"];
 const T0 = 1_780_000_000_000_000;
 
-function pyiceberg(...args) {
-  return new Promise((ok, fail) => {
-    execFile(PYTHON, [READER, ...args], { maxBuffer: 256 * 1024 * 1024, timeout: 180_000, env: { ...process.env, PYTHONUTF8: "1" } }, (err, stdout, stderr) => {
-      if (err) return fail(new Error(`pyiceberg_read.py ${args.join(" ")} failed: ${err.message}\n${stderr}`));
-      try {
-        ok(JSON.parse(stdout));
-      } catch (e) {
-        fail(new Error(`pyiceberg_read.py printed no JSON (${e.message}): ${stdout.slice(0, 500)}\n${stderr}`));
-      }
-    });
-  });
-}
 
 /** Every key's .md and .json as its owner, the cache bypassed: status, bytes, ETag. */
 async function answers(h, keys) {

@@ -6,7 +6,7 @@
 // tests/support/pyiceberg_read.py in the pinned venv that `make pyenv` builds.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import net from "node:net";
@@ -17,10 +17,9 @@ import { post, ndjson, fresh, contentHash, COLUMNS } from "./support/ingest.mjs"
 import { fetchContent, readToken, rfc3339, JSON_TEXT } from "./support/content.mjs";
 import { FIXTURE_ROOT, LOCATION_PREFIX, expectedTable } from "./support/warehouse.mjs";
 import { mint } from "./support/token.mjs";
+import { PYTHON, pyiceberg } from "./support/pyiceberg.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PYTHON = path.join(root, ".venv/bin/python");
-const READER = path.join(root, "tests/support/pyiceberg_read.py");
 const MODES = ["preview", "build", "bulk"];
 const TEXT = ["markdown", "mdx", "html", "esm", "dts", "css"];
 const ORG = "acme";
@@ -135,19 +134,6 @@ function freePort() {
   });
 }
 
-/** Runs the Python reader in the venv; resolves to its parsed JSON. */
-function pyiceberg(...args) {
-  return new Promise((ok, fail) => {
-    execFile(PYTHON, [READER, ...args], { maxBuffer: 256 * 1024 * 1024, timeout: 180_000, env: { ...process.env, PYTHONUTF8: "1" } }, (err, stdout, stderr) => {
-      if (err) return fail(new Error(`pyiceberg_read.py ${args.join(" ")} failed: ${err.message}\n${stderr}`));
-      try {
-        ok(JSON.parse(stdout));
-      } catch (e) {
-        fail(new Error(`pyiceberg_read.py printed no JSON (${e.message}): ${stdout.slice(0, 500)}\n${stderr}`));
-      }
-    });
-  });
-}
 
 /** Copies every object under `artifacts/` of the stand-in's bucket to `dir` (same keys). */
 async function copyBucket(h, dir) {
