@@ -12,8 +12,11 @@
 //! - [`store`]: the [`store::Store`] trait, [`store::MemStore`], `store::FsStore` (native).
 //! - [`source`]: a source table's current metadata, the snapshots after a watermark, their rows.
 //! - [`rows`]: every column of a data file, decoded.
+//! - `r2` (feature `r2`): an R2 bucket binding as the store.
 //! - `table` (private): the serving table: read, plan, write, commit.
 
+#[cfg(feature = "r2")]
+pub mod r2;
 pub mod rows;
 pub mod source;
 pub mod store;

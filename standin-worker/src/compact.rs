@@ -1,5 +1,5 @@
-//! The serving table's compactor in the stand-in (#15): an R2 [`compactor::Store`] over the
-//! `WAREHOUSE` bucket, and [`run`], called after each commit (`/flush`, the commits `send`
+//! The serving table's compactor in the stand-in (#15): [`run`] over the `WAREHOUSE` bucket
+//! ([`compactor::r2::R2`]), called after each commit (`/flush`, the commits `send`
 //! triggers) and by `POST /compact` (which `make dev` calls on a timer when `TABLES` is set).
 //!
 //! Vars: `SERVING_ROOT` (empty or unset: no compaction), `TABLE_ROOTS` (the sources, in serve's
@@ -9,11 +9,11 @@
 
 use std::cell::Cell;
 
-use compactor::store::{Object, StoreError};
-use compactor::{Config, Store};
+use compactor::r2::R2;
+use compactor::Config;
 use serde_json::{json, Value};
 use shared::record::Mode;
-use worker::{Bucket, Conditional, Env, Range};
+use worker::Env;
 
 use crate::{now_ms, random_hex, var, ModeConfig};
 
@@ -23,55 +23,6 @@ const STANDIN_MAX_ROWS: u64 = 20_000;
 const STANDIN_FILE_ROWS: usize = 10_000;
 /// About this many bytes of values per serving file.
 const STANDIN_FILE_BYTES: u64 = 8 * 1024 * 1024;
-
-/// `WAREHOUSE` as the compactor's store.
-pub struct R2(pub Bucket);
-
-fn failed(key: &str, e: worker::Error) -> StoreError {
-    StoreError::Failed(format!("{key}: {e}"))
-}
-
-impl Store for R2 {
-    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Object, StoreError> {
-        let mut req = self.0.get(key);
-        if let Some((offset, length)) = range {
-            req = req.range(Range::OffsetWithLength { offset, length });
-        }
-        let obj = req.execute().await.map_err(|e| failed(key, e))?.ok_or(StoreError::NotFound)?;
-        let etag = obj.etag();
-        let body = obj.body().ok_or_else(|| StoreError::Failed(format!("{key}: no body")))?;
-        Ok(Object { bytes: body.bytes().await.map_err(|e| failed(key, e))?, etag })
-    }
-
-    async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, StoreError> {
-        let cond = Conditional { etag_does_not_match: Some("*".into()), ..Conditional::default() };
-        Ok(self.0.put(key, bytes).only_if(cond).execute().await.map_err(|e| failed(key, e))?.is_some())
-    }
-
-    async fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> Result<bool, StoreError> {
-        let Some(etag) = etag else { return self.put_new(key, bytes).await };
-        let cond = Conditional { etag_matches: Some(etag.to_string()), ..Conditional::default() };
-        Ok(self.0.put(key, bytes).only_if(cond).execute().await.map_err(|e| failed(key, e))?.is_some())
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..100 {
-            let mut req = self.0.list().prefix(prefix.to_string());
-            if let Some(c) = cursor.take() {
-                req = req.cursor(c);
-            }
-            let page = req.execute().await.map_err(|e| failed(prefix, e))?;
-            out.extend(page.objects().iter().map(|o| o.key()));
-            match page.cursor() {
-                Some(c) if page.truncated() => cursor = Some(c),
-                _ => break,
-            }
-        }
-        Ok(Some(out))
-    }
-}
 
 fn list(s: &str) -> Vec<String> {
     s.split(',').map(|p| p.trim().trim_end_matches('/')).filter(|p| !p.is_empty()).map(String::from).collect()
