@@ -10,6 +10,8 @@
 //! - [`bloom`]: Parquet's split-block bloom filter over xxHash64, kept in the root for L0 files.
 //! - [`plan`]: the compactor's pure planner (newest per key, file splitting, merge steps, the
 //!   next root).
+//! - [`split`]: the key-range split (`SERVING_SPLITS`): which table of a split serving table
+//!   holds a key.
 //! - `lookup` (feature `reader`): serve's lookup in the serving table.
 //! - `range` (feature `reader`): the rows of a key range, newest per key, page by page (listing).
 
@@ -23,3 +25,4 @@ pub mod plan;
 #[cfg(feature = "reader")]
 pub mod range;
 pub mod root;
+pub mod split;

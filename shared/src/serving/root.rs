@@ -1,7 +1,7 @@
 //! The sidecar root of the serving table, `metadata/vN.serving.json`: the sources and their
 //! watermarks, every live data file with its level, key range, page-index offset and (L0) bloom
-//! filter, and the merge cursor. Written create-only before `vN.metadata.json`; the pointer
-//! (`version-hint.text`) names N for both. A lookup reads it to know which files may hold a key
+//! filter, the merge cursor, and (split tables) the key range it holds. Written create-only before
+//! `vN.metadata.json`; the pointer (`version-hint.text`) names N for both. A lookup reads it to know which files may hold a key
 //! ([`Root::candidates`]) without reading the Iceberg metadata or manifests.
 //!
 //! Keys (`min`, `max`, `merged_through`, `merge_cursor`) are JSON strings: they contain `\u0000`
@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::bloom::Bloom;
+use super::split::KeyRange;
 
 /// The root's `format`.
 pub const FORMAT: u32 = 1;
@@ -123,6 +124,10 @@ pub struct Root {
     pub files: Vec<FileEntry>,
     /// Where the next merge step starts (`None`: at the beginning).
     pub merge_cursor: Option<Vec<u8>>,
+    /// The key range this table holds when the serving table is split (`SERVING_SPLITS`,
+    /// [`super::split`]); `None`: unsplit, every key. Written only when set, so an unsplit root
+    /// has the same shape as before splitting existed.
+    pub range: Option<KeyRange>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,6 +138,15 @@ struct WireRoot {
     sources: Vec<SourceState>,
     files: Vec<WireFile>,
     merge_cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    range: Option<WireRange>,
+}
+
+/// `{"lo": key or null, "hi": key or null}`: `[lo, hi)`.
+#[derive(Serialize, Deserialize)]
+struct WireRange {
+    lo: Option<String>,
+    hi: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -162,7 +176,7 @@ fn b64(bytes: &[u8]) -> String {
 impl Root {
     /// Version 0 of a table with these sources: no files, no watermarks.
     pub fn empty(metadata: String, sources: Vec<SourceState>) -> Root {
-        Root { format: FORMAT, version: 0, metadata, sources, files: Vec::new(), merge_cursor: None }
+        Root { format: FORMAT, version: 0, metadata, sources, files: Vec::new(), merge_cursor: None, range: None }
     }
 
     /// The JSON text.
@@ -188,6 +202,7 @@ impl Root {
                 })
                 .collect(),
             merge_cursor: self.merge_cursor.as_deref().map(key_text),
+            range: self.range.as_ref().map(|r| WireRange { lo: r.lo.as_deref().map(key_text), hi: r.hi.as_deref().map(key_text) }),
         };
         // Serializing these structs to a string cannot fail.
         serde_json::to_string(&wire).unwrap_or_default()
@@ -244,6 +259,12 @@ impl Root {
         if l1.windows(2).any(|w| matches!(w, [a, b] if a.max >= b.min)) {
             return Err(String::from("L1 files overlap"));
         }
+        let range = w.range.map(|r| KeyRange { lo: r.lo.map(String::into_bytes), hi: r.hi.map(String::into_bytes) });
+        if let Some(KeyRange { lo: Some(lo), hi: Some(hi) }) = &range {
+            if lo >= hi {
+                return Err(String::from("range: lo is not below hi"));
+            }
+        }
         Ok(Root {
             format: w.format,
             version: w.version,
@@ -251,6 +272,7 @@ impl Root {
             sources: w.sources,
             files,
             merge_cursor: w.merge_cursor.map(String::into_bytes),
+            range,
         })
     }
 
@@ -321,6 +343,7 @@ mod tests {
                 l0,
             ],
             merge_cursor: Some(key("n", "t", "n")),
+            range: None,
         }
     }
 
@@ -332,6 +355,24 @@ mod tests {
         assert_eq!(Root::parse(json.as_bytes()), Ok(r));
         let e = Root::empty("m".into(), vec![]);
         assert_eq!(Root::parse(e.to_json().as_bytes()), Ok(e));
+    }
+
+    #[test]
+    fn a_range_is_written_only_when_set() {
+        let r = sample();
+        assert!(!r.to_json().contains("range"), "unsplit roots keep their shape");
+        for range in [
+            KeyRange { lo: None, hi: Some(key("n", "t", "m")) },
+            KeyRange { lo: Some(b"n".to_vec()), hi: None },
+            KeyRange { lo: Some(b"a".to_vec()), hi: Some(b"n\0t".to_vec()) },
+        ] {
+            let split = Root { range: Some(range), ..sample() };
+            let json = split.to_json();
+            assert!(json.contains(r#""range":{"lo":"#), "{json}");
+            assert_eq!(Root::parse(json.as_bytes()), Ok(split));
+        }
+        let bad = Root { range: Some(KeyRange { lo: Some(b"b".to_vec()), hi: Some(b"a".to_vec()) }), ..sample() };
+        assert!(Root::parse(bad.to_json().as_bytes()).unwrap_err().contains("lo is not below hi"));
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub(crate) fn root_of(files: Vec<FileEntry>, sources: &[&str]) -> Root {
             gap: None,
         })
         .collect();
-    Root { format: 1, version: 1, metadata: "serving/metadata/v1.metadata.json".into(), sources, files, merge_cursor: None }
+    Root { format: 1, version: 1, metadata: "serving/metadata/v1.metadata.json".into(), sources, files, merge_cursor: None, range: None }
 }
 
 /// A borrowed store under the caching store.
