@@ -67,11 +67,13 @@ describe("serve reads the serving table", { skip: process.env.SERVING === "off" 
     assert.equal(t.serving, "on");
     assert.match(t["serving-reads"], /^\d+$/);
     assert.match(t["tail-reads"], /^\d+$/);
+    assert.equal(t.tail, "0", "caught up: no snapshot after the watermark");
     assert.ok(Number(t["r2-reads"]) >= Number(t["serving-reads"]), JSON.stringify(t));
     const s = await health();
     assert.equal(s.status, "on");
     assert.equal(s.reason, null);
     assert.equal(typeof s.version, "number");
+    assert.equal(s.tables, 1, "unsplit: one serving table");
     assert.deepEqual(s.sources.map((x) => x.id), ["artifacts/preview", "artifacts/build", "artifacts/bulk"]);
     const build = s.sources[1];
     assert.equal(build.error, null);
@@ -105,6 +107,7 @@ describe("serve reads the serving table", { skip: process.env.SERVING === "off" 
     assert.equal(r.text, "# v2", "the tail is newer than the serving table");
     assert.equal(r.headers.get("x-artifact-source"), "tail");
     assert.equal(timing(r).serving, "on");
+    assert.ok(Number(timing(r).tail) >= 1, `the tail's length: ${JSON.stringify(timing(r))}`);
     // The next compactor run finds the newer version and moves the pointer to it.
     await h.compact();
     assert.notEqual(await text(HINT), before);

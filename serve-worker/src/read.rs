@@ -49,10 +49,11 @@ fn serving_timing(trace: &Trace) -> String {
         s => s.status().to_string(),
     };
     format!(
-        "source;desc=\"{}\", serving-reads;desc=\"{}\", tail-reads;desc=\"{}\", serving;desc=\"{serving}\"",
+        "source;desc=\"{}\", serving-reads;desc=\"{}\", tail-reads;desc=\"{}\", tail;desc=\"{}\", serving;desc=\"{serving}\"",
         trace.source.unwrap_or("tail"),
         trace.serving_reads,
-        trace.tail_reads
+        trace.tail_reads,
+        trace.tail_snapshots
     )
 }
 

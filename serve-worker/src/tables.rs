@@ -19,6 +19,7 @@ use shared::answer::{Catalog, Policy, Serving, Trace};
 use shared::iceberg::table_metadata::TableMetadata;
 use shared::locate::{key_for, LocateError, ObjectStore, StoreError};
 use shared::serving::root::{root_key, Root};
+use shared::serving::split::{self, KeyRange, Split};
 use worker::{Date, Env};
 
 use crate::store::R2;
@@ -44,6 +45,9 @@ pub struct Config {
     pub ttl_ms: f64,
     /// The serving table's root in the bucket (`SERVING_ROOT`; empty: no serving table).
     pub serving_root: String,
+    /// Its tables by key range (`SERVING_SPLITS`, `shared::serving::split`): one at
+    /// `SERVING_ROOT` unless split; `Err`: the setting does not parse (every read falls back).
+    pub serving_splits: Result<Vec<Split>, String>,
     /// `UNOWNED_VISIBILITY` (visibility of rows that have none: tables written by other tools)
     /// and `TRUSTED_ORGS` (comma-separated orgs whose *public* HTML runs unsanitised; default none:
     /// every tenant's HTML is sanitised, since all tenants share one origin).
@@ -84,6 +88,7 @@ impl Config {
                 .or_else(|| env.var("CATALOG_TOKEN").ok().map(|v| v.to_string())),
             ttl_ms: var(env, "METADATA_TTL_SECONDS").trim().parse::<f64>().unwrap_or(5.0) * 1000.0,
             serving_root: var(env, "SERVING_ROOT").trim().trim_end_matches('/').to_string(),
+            serving_splits: split::parse(var(env, "SERVING_ROOT").trim().trim_end_matches('/'), &var(env, "SERVING_SPLITS")),
             policy: Policy {
                 unowned_visibility: shared::record::Visibility::parse(var(env, "UNOWNED_VISIBILITY").trim())
                     .unwrap_or(shared::record::Visibility::Public),
@@ -122,8 +127,9 @@ pub fn first_use(root: &Root) -> bool {
     })
 }
 
-/// Roots kept parsed (the current one and a few a slow request may still use).
-const MAX_ROOTS: usize = 4;
+/// Roots kept parsed: the current one of each serving table (several with `SERVING_SPLITS`)
+/// and a few a slow request may still use.
+const MAX_ROOTS: usize = 16;
 
 const MAX_CACHED: usize = 256;
 
@@ -256,14 +262,27 @@ async fn serving_pointer(r2: &R2, root: &str) -> Result<String, LocateError> {
     }
 }
 
-/// The serving table's current root, parsed (`None`: `SERVING_ROOT` is empty).
-pub async fn serving_root(cfg: &Config, r2: &R2) -> Result<Option<Rc<Root>>, LocateError> {
+/// The current root of the serving table holding `key`, parsed, and the key range the
+/// configuration gives that table (`None`: `SERVING_ROOT` is empty).
+pub async fn serving_root(cfg: &Config, r2: &R2, key: &[u8]) -> Result<Option<(Rc<Root>, KeyRange)>, LocateError> {
     if cfg.serving_root.is_empty() {
         return Ok(None);
     }
-    let id = format!("serving:{}", cfg.serving_root);
+    let splits =
+        cfg.serving_splits.as_ref().map_err(|reason| LocateError::Corrupt { key: "SERVING_SPLITS".into(), reason: reason.clone() })?;
+    let table = splits
+        .get(split::index_of(splits, key))
+        .ok_or_else(|| LocateError::Corrupt { key: "SERVING_SPLITS".into(), reason: "no table holds the key".into() })?;
+    let range = if splits.len() == 1 { KeyRange::ALL } else { table.range() };
+    let root = table_root(cfg, r2, &table.root).await?;
+    Ok(Some((root, range)))
+}
+
+/// The current root of the serving table at `table` (a split's root).
+async fn table_root(cfg: &Config, r2: &R2, table: &str) -> Result<Rc<Root>, LocateError> {
+    let id = format!("serving:{table}");
     let missing = || {
-        let key = format!("{}/metadata/version-hint.text", cfg.serving_root);
+        let key = format!("{table}/metadata/version-hint.text");
         LocateError::Store { key, error: StoreError::NotFound }
     };
     let key = match fresh(&POINTERS, &id, cfg.ttl_ms) {
@@ -271,7 +290,7 @@ pub async fn serving_root(cfg: &Config, r2: &R2) -> Result<Option<Rc<Root>>, Loc
         // fallback does not cost every read a pointer read.
         Some(k) if k.is_empty() => return Err(missing()),
         Some(k) => k,
-        None => match serving_pointer(r2, &cfg.serving_root).await {
+        None => match serving_pointer(r2, table).await {
             Ok(k) => {
                 remember(&POINTERS, &id, k.clone());
                 k
@@ -284,7 +303,7 @@ pub async fn serving_root(cfg: &Config, r2: &R2) -> Result<Option<Rc<Root>>, Loc
         },
     };
     if let Some(root) = ROOTS.with(|r| r.borrow().get(&key).cloned()) {
-        return Ok(Some(root));
+        return Ok(root);
     }
     let bytes = r2.get(&key, None).await.map_err(store_err(&key))?;
     let root = Rc::new(Root::parse(&bytes).map_err(|reason| LocateError::Corrupt { key: key.clone(), reason })?);
@@ -295,7 +314,7 @@ pub async fn serving_root(cfg: &Config, r2: &R2) -> Result<Option<Rc<Root>>, Loc
         }
         r.insert(key, root.clone());
     });
-    Ok(Some(root))
+    Ok(root)
 }
 
 /// Remembers how a read used the serving table, for `/$.health` (reads that did not use it,
@@ -339,7 +358,8 @@ pub fn serving_health(cfg: &Config) -> serde_json::Value {
                 })
                 .collect()
         });
-        serde_json::json!({ "status": status, "reason": reason, "version": l.1.as_ref().map(|r| r.version), "sources": sources })
+        let tables = cfg.serving_splits.as_ref().map_or(0, Vec::len);
+        serde_json::json!({ "status": status, "reason": reason, "version": l.1.as_ref().map(|r| r.version), "tables": tables, "sources": sources })
     })
 }
 
@@ -364,8 +384,8 @@ impl Catalog for Tables<'_> {
         self.cfg.prefix_for(location)
     }
 
-    async fn serving_root(&self) -> Result<Option<Rc<Root>>, LocateError> {
-        serving_root(self.cfg, self.r2).await
+    async fn serving_root(&self, key: &[u8]) -> Result<Option<(Rc<Root>, KeyRange)>, LocateError> {
+        serving_root(self.cfg, self.r2, key).await
     }
 
     /// Table roots by their bucket prefix; catalog tables as `catalog:<table>` (the compactor

@@ -28,6 +28,7 @@ use crate::record::{Content, Mode, Visibility, COLUMNS};
 use crate::serving::lookup::{self, Hit};
 use crate::serving::order::Order;
 use crate::serving::root::Root;
+use crate::serving::split::KeyRange;
 
 /// What the cache stores and the client gets, before headers are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,9 +102,12 @@ pub trait Catalog {
     fn metadata(&self, key: &str) -> impl Future<Output = Result<Rc<TableMetadata>, LocateError>>;
     /// The configured prefix of `location`.
     fn prefix_for(&self, location: &str) -> &str;
-    /// The serving table's current root (`None`: no serving table configured). The pointer is
-    /// trusted for the metadata TTL, the root (create-only) for as long as the caller likes.
-    fn serving_root(&self) -> impl Future<Output = Result<Option<Rc<Root>>, LocateError>> {
+    /// The current root of the serving table that holds `key` and the key range the
+    /// configuration gives that table (`SERVING_SPLITS`, [`crate::serving::split`]; every key
+    /// when unsplit); `None`: no serving table configured. The pointer is trusted for the
+    /// metadata TTL, the root (create-only) for as long as the caller likes.
+    fn serving_root(&self, key: &[u8]) -> impl Future<Output = Result<Option<(Rc<Root>, KeyRange)>, LocateError>> {
+        let _ = key;
         async { Ok(None) }
     }
     /// The id of every configured table as a serving root names its sources (the table root),
@@ -147,6 +151,9 @@ pub struct Trace {
     pub serving_reads: u32,
     /// Reads of the source tables (pointers, metadata, manifests, data files).
     pub tail_reads: u32,
+    /// The tail's length: source snapshots committed after the serving table's watermarks (what
+    /// the compactor has yet to absorb; 0 when it has caught up).
+    pub tail_snapshots: u32,
     /// The serving root the read used, when it got one.
     pub root: Option<Rc<Root>>,
 }
@@ -199,6 +206,14 @@ struct TailSource {
     index: u32,
     metadata: Rc<TableMetadata>,
     after: i64,
+}
+
+impl TailSource {
+    /// Snapshots it committed after the watermark.
+    fn snapshots(&self) -> u32 {
+        let n = self.metadata.snapshots.iter().filter(|s| s.sequence_number > self.after).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
 }
 
 fn serving_failed(e: LocateError) -> Fail {
@@ -431,13 +446,15 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         w
     }
 
-    /// The serving root the catalog names (`Ok(None)`: no serving table), which must have been
-    /// built from the configured tables in their order (a source's index is its place in the
-    /// winner rule); kept in `trace`.
-    async fn checked_root(&self, trace: &mut Trace) -> Result<Option<Rc<Root>>, Fail> {
-        let root = match self.catalog.serving_root().await {
+    /// The root of the serving table that holds `key` (`Ok(None)`: no serving table) and its
+    /// key range. The root must have been built from the configured tables in their order (a
+    /// source's index is its place in the winner rule) and hold the range the configuration
+    /// gives its table (a root of another split would answer for keys it never absorbed); kept
+    /// in `trace`.
+    async fn checked_root(&self, key: &[u8], trace: &mut Trace) -> Result<Option<(Rc<Root>, KeyRange)>, Fail> {
+        let (root, range) = match self.catalog.serving_root(key).await {
             Ok(None) => return Ok(None),
-            Ok(Some(root)) => root,
+            Ok(Some(r)) => r,
             Err(e) => return Err(serving_failed(e)),
         };
         trace.root = Some(root.clone());
@@ -449,7 +466,10 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 ids.join(",")
             )));
         }
-        Ok(Some(root))
+        if root.range.clone().unwrap_or(KeyRange::ALL) != range || !range.contains(key) {
+            return Err(Fail::Serving(String::from("the serving root's key range is not the one SERVING_SPLITS gives its table")));
+        }
+        Ok(Some((root, range)))
     }
 
     /// The sources with something after `root`'s watermark (their current metadata is not the one
@@ -478,13 +498,16 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     /// answered, `Err(Fail::Serving)` to fall back.
     async fn newest_with_serving(&self, c: &ContentRef, cost: &mut Cost, trace: &mut Trace) -> Result<Option<Option<Winner>>, Fail> {
         let start = self.reads(cost);
-        let Some(root) = self.checked_root(trace).await? else { return Ok(None) };
+        let key = crate::serving::key::key(&c.ns, &c.ty, &c.id);
+        let Some((root, _)) = self.checked_root(&key, trace).await? else { return Ok(None) };
         let mut serving_reads = self.reads(cost).saturating_sub(start);
         // The tail: per source, what it committed after the watermark.
         let before = self.reads(cost);
         let wanted = Wanted { ns: &c.ns, ty: &c.ty, id: &c.id };
         let mut best: Option<(Order, Winner)> = None;
-        for tail in self.tail_sources(&root).await? {
+        let tails = self.tail_sources(&root).await?;
+        trace.tail_snapshots = tails.iter().map(TailSource::snapshots).fold(0u32, u32::saturating_add);
+        for tail in tails {
             let table = Table { metadata: &tail.metadata, location_prefix: self.catalog.prefix_for(&tail.metadata.location) };
             if let Some(f) = locate::locate_after(self.store, &table, wanted, tail.after, cost).await? {
                 let order = Order { ts: f.order.ts, seq: f.order.sequence_number, source: tail.index, pos: f.order.position };
@@ -496,7 +519,6 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         trace.tail_reads = self.reads(cost).saturating_sub(before);
         // The serving table.
         let before = self.reads(cost);
-        let key = crate::serving::key::key(&c.ns, &c.ty, &c.id);
         let hit = lookup::lookup(self.store, &root, &key, cost).await.map_err(serving_failed)?;
         serving_reads = serving_reads.saturating_add(self.reads(cost).saturating_sub(before));
         trace.serving_reads = serving_reads;

@@ -183,6 +183,13 @@ impl Walk<'_, '_> {
     }
 }
 
+/// The serving table a listing is reading: its root, the key range it holds and its tail.
+struct ServingPart {
+    root: alloc::rc::Rc<crate::serving::root::Root>,
+    range: crate::serving::split::KeyRange,
+    tails: Vec<(u32, BTreeMap<String, Found>)>,
+}
+
 /// The id part of a key of `ns/ty` (`None`: another type's key).
 fn id_part<'k>(key: &'k [u8], head: &[u8]) -> Option<&'k [u8]> {
     key.strip_prefix(head)
@@ -223,15 +230,6 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         cost: &mut Cost,
         trace: &mut Trace,
     ) -> Result<Option<Listing>, Fail> {
-        let Some(root) = self.checked_root(trace).await? else { return Ok(None) };
-        // The tail, whole: per source, the newest row per id after its watermark.
-        let mut tails: Vec<(u32, BTreeMap<String, Found>)> = Vec::new();
-        for tail in self.tail_sources(&root).await? {
-            let table = Table { metadata: &tail.metadata, location_prefix: self.catalog.prefix_for(&tail.metadata.location) };
-            let rows = locate::list_after(self.store, &table, q.ns, q.ty, tail.after, cost).await?;
-            tails.push((tail.index, rows));
-        }
-        trace.serving = Serving::On;
         let head = crate::serving::key::key(q.ns, q.ty, "");
         let with_head = |id: &[u8]| {
             let mut k = head.clone();
@@ -239,18 +237,45 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             k
         };
         let (mut at, end) = bounds(q);
+        let end_key = with_head(&end);
         let mut walk = Walk { q, reader, policy: self.policy, items: Vec::new(), after_last: None, skip: None, full: false };
         let mut pages = 0usize;
+        // The serving table holding `at` (one unless SERVING_SPLITS splits the key space: then
+        // the walk goes on in the next table where one ends), with its tail.
+        let mut table: Option<ServingPart> = None;
         loop {
+            let at_key = with_head(&at);
+            if table.as_ref().is_none_or(|t| !t.range.contains(&at_key)) {
+                let Some((root, range)) = self.checked_root(&at_key, trace).await? else {
+                    return match table {
+                        None => Ok(None),
+                        Some(_) => Err(Fail::Serving("a split of the serving table is not configured".into())),
+                    };
+                };
+                // The tail, whole: per source, the newest row per id after this table's watermark.
+                let mut tails: Vec<(u32, BTreeMap<String, Found>)> = Vec::new();
+                for tail in self.tail_sources(&root).await? {
+                    let t = Table { metadata: &tail.metadata, location_prefix: self.catalog.prefix_for(&tail.metadata.location) };
+                    let rows = locate::list_after(self.store, &t, q.ns, q.ty, tail.after, cost).await?;
+                    tails.push((tail.index, rows));
+                }
+                trace.serving = Serving::On;
+                table = Some(ServingPart { root, range, tails });
+            }
+            let Some(ServingPart { root, range: held, tails }) = table.as_ref() else { return Ok(None) };
+            // This table's part of the listing's range.
+            let stop = match &held.hi {
+                Some(hi) if *hi < end_key => hi.clone(),
+                _ => end_key.clone(),
+            };
             let want = q.limit.saturating_add(1).saturating_sub(walk.items.len()).max(1);
             let left = q.max_pages.saturating_sub(pages);
-            let rows = crate::serving::range::range(self.store, &root, &with_head(&at), &with_head(&end), left, want, cost)
-                .await
-                .map_err(super::serving_failed)?;
+            let rows =
+                crate::serving::range::range(self.store, root, &at_key, &stop, left, want, cost).await.map_err(super::serving_failed)?;
             pages = pages.saturating_add(rows.pages);
-            let upto = match &rows.resume {
-                Some(r) => id_part(r, &head).ok_or_else(|| Fail::Serving("a range resumed outside its type".into()))?.to_vec(),
-                None => end.clone(),
+            let upto = match rows.resume.as_ref().unwrap_or(&stop) {
+                s if *s == end_key => end.clone(),
+                s => id_part(s, &head).ok_or_else(|| Fail::Serving("a range resumed outside its type".into()))?.to_vec(),
             };
             // Serving rows and tail rows of `[at, upto)`, newest per id, in id order (a sorted
             // vector: no map code in the worker).
@@ -260,7 +285,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 let id = id.ok_or_else(|| Fail::Serving("a serving key is not one of this type's".into()))?;
                 window.push((id.into(), hit.order, hit.found));
             }
-            for (source, rows) in &tails {
+            for (source, rows) in tails {
                 for (id, f) in rows {
                     if id.as_bytes() >= at.as_slice() && id.as_bytes() < upto.as_slice() {
                         let order = Order { ts: f.order.ts, seq: f.order.sequence_number, source: *source, pos: f.order.position };
@@ -283,7 +308,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             if walk.full {
                 return Ok(Some(Listing { items: walk.items, next: walk.after_last }));
             }
-            if rows.resume.is_none() {
+            if rows.resume.is_none() && stop == end_key {
                 return Ok(Some(Listing { items: walk.items, next: None }));
             }
             at = match walk.skip.as_ref() {

@@ -343,10 +343,12 @@ mod serving {
         fn prefix_for(&self, _: &str) -> &str {
             PREFIX
         }
-        async fn serving_root(&self) -> Result<Option<Rc<Root>>, LocateError> {
+        async fn serving_root(&self, _: &[u8]) -> Result<Option<(Rc<Root>, KeyRange)>, LocateError> {
             let Some(key) = &self.serving else { return Ok(None) };
             let bytes = self.store.get(key, None).await.map_err(|error| LocateError::Store { key: key.clone(), error })?;
-            Root::parse(&bytes).map(|r| Some(Rc::new(r))).map_err(|reason| LocateError::Corrupt { key: key.clone(), reason })
+            Root::parse(&bytes)
+                .map(|r| Some((Rc::new(r), KeyRange::ALL)))
+                .map_err(|reason| LocateError::Corrupt { key: key.clone(), reason })
         }
         fn source_ids(&self) -> Vec<String> {
             self.tables.iter().map(|t| t.root.clone()).collect()

@@ -9,6 +9,7 @@ use crate::locate::test_table::{block_on, Builder, MemStore, PREFIX};
 use crate::locate::{At, LocateError};
 use crate::serving::lookup::tests::{root_of, serving_file, srow, SRow};
 use crate::serving::root::Root;
+use crate::serving::split::KeyRange;
 use crate::token::Claims;
 use crate::writer::parquet::{ColumnData, WriteColumn};
 use alloc::rc::Rc;
@@ -36,14 +37,18 @@ struct World {
     /// The metadata key of each table's commits.
     commits: Vec<Vec<String>>,
     store: MemStore,
-    serving: Option<String>,
+    /// The serving tables: each one's key range and current root key (one, holding every key,
+    /// unless `splits` is set).
+    serving: Option<Vec<(KeyRange, String)>>,
+    /// `SERVING_SPLITS`: the boundaries of the serving tables' key ranges.
+    splits: Vec<Vec<u8>>,
     version: u64,
 }
 
 impl World {
     fn new(n: usize) -> World {
         let tables = (0..n).map(|i| Builder::at(PREFIX, &format!("t/{}", ["a", "b"][i]))).collect();
-        World { tables, commits: vec![Vec::new(); n], store: MemStore::default(), serving: None, version: 0 }
+        World { tables, commits: vec![Vec::new(); n], store: MemStore::default(), serving: None, splits: Vec::new(), version: 0 }
     }
 
     /// Commits `rows` to table `t` as one `append`.
@@ -73,9 +78,31 @@ impl World {
         self.store.objects.borrow_mut().extend(objects);
     }
 
-    /// What the compactor writes having absorbed every commit so far: the newest row per key
-    /// across the tables in one L1 file, and the root naming it.
+    /// The key ranges of the serving tables.
+    fn ranges(&self) -> Vec<KeyRange> {
+        let mut out = Vec::new();
+        let mut lo = None;
+        for b in &self.splits {
+            out.push(KeyRange { lo: lo.clone(), hi: Some(b.clone()) });
+            lo = Some(b.clone());
+        }
+        out.push(KeyRange { lo, hi: None });
+        out
+    }
+
+    /// What the compactors write having absorbed every commit so far, every serving table.
     fn compact(&mut self) {
+        for i in 0..self.ranges().len() {
+            self.compact_range(i);
+        }
+    }
+
+    /// What the compactor of serving table `i` writes having absorbed every commit so far: the
+    /// newest row per key of its range across the tables in one L1 file, and the root naming it.
+    fn compact_range(&mut self, i: usize) {
+        let ranges = self.ranges();
+        let range = ranges[i].clone();
+        let dir = if self.splits.is_empty() { "serving".to_string() } else { format!("serving/range-{i}") };
         let mut best: BTreeMap<String, SRow> = BTreeMap::new();
         let mut root = root_of(Vec::new(), &self.tables.iter().map(|t| t.root.as_str()).collect::<Vec<_>>());
         for (i, t) in self.tables.iter().enumerate() {
@@ -94,6 +121,9 @@ impl World {
                 row.owner_user = f.owner_user.clone();
                 row.content_hash = f.content_hash.clone();
                 row.size_bytes = f.size_bytes;
+                if !range.contains(&crate::serving::key::key("docs", "guide", &id)) {
+                    continue;
+                }
                 if best.get(&id).is_none_or(|b| row.order > b.order) {
                     best.insert(id, row);
                 }
@@ -102,13 +132,18 @@ impl World {
         self.version += 1;
         let rows: Vec<SRow> = best.into_values().collect();
         if !rows.is_empty() {
-            let (bytes, entry) = serving_file(&format!("serving/data/L1-{}-0.parquet", self.version), &rows);
+            let (bytes, entry) = serving_file(&format!("{dir}/data/L1-{}-0.parquet", self.version), &rows);
             self.store.objects.borrow_mut().insert(entry.key.clone(), bytes);
             root.files = vec![entry];
         }
-        let key = format!("serving/metadata/v{}.serving.json", self.version);
+        if !self.splits.is_empty() {
+            root.range = Some(range);
+        }
+        let key = format!("{dir}/metadata/v{}.serving.json", self.version);
         self.store.objects.borrow_mut().insert(key.clone(), root.to_json().into_bytes());
-        self.serving = Some(key);
+        let mut tables = self.serving.take().unwrap_or_else(|| ranges.iter().map(|r| (r.clone(), String::new())).collect());
+        tables[i].1 = key;
+        self.serving = Some(tables);
     }
 }
 
@@ -123,10 +158,12 @@ impl Catalog for World {
     fn prefix_for(&self, _: &str) -> &str {
         PREFIX
     }
-    async fn serving_root(&self) -> Result<Option<Rc<Root>>, LocateError> {
-        let Some(key) = &self.serving else { return Ok(None) };
+    async fn serving_root(&self, k: &[u8]) -> Result<Option<(Rc<Root>, KeyRange)>, LocateError> {
+        let Some(tables) = &self.serving else { return Ok(None) };
+        let (range, key) = tables.iter().find(|(r, _)| r.contains(k)).unwrap();
+        let range = if self.splits.is_empty() { KeyRange::ALL } else { range.clone() };
         let bytes = self.store.get(key, None).await.map_err(|error| LocateError::Store { key: key.clone(), error })?;
-        Root::parse(&bytes).map(|r| Some(Rc::new(r))).map_err(|reason| LocateError::Corrupt { key: key.clone(), reason })
+        Root::parse(&bytes).map(|r| Some((Rc::new(r), range))).map_err(|reason| LocateError::Corrupt { key: key.clone(), reason })
     }
     fn source_ids(&self) -> Vec<String> {
         self.tables.iter().map(|t| t.root.clone()).collect()
@@ -272,10 +309,75 @@ fn listing_with_the_serving_table_equals_the_scan_for_every_reader() {
     assert_eq!(flat(&pages(&w, "g", None, 100, 64, Reader::Anonymous)), ["gone@6:public"]);
 }
 
+/// `SERVING_SPLITS` boundaries: outside the listing's type, inside its ids, between the
+/// prefixes of a delimiter, and past it.
+fn split_points() -> Vec<Vec<u8>> {
+    ["docs/aaa", "docs/guide/a/y", "docs/guide/b", "docs/guide/h/x", "docs/guide/tie", "docs/zz"]
+        .iter()
+        .map(|b| crate::serving::split::boundary_key(b).unwrap())
+        .collect()
+}
+
+#[test]
+fn listing_across_split_serving_tables_equals_the_scan() {
+    let mut w = world();
+    w.splits = split_points();
+    w.serving = None;
+    w.compact();
+    // The tables' watermarks differ: the second and fourth absorb one more commit than the rest.
+    w.append(1, &[r("a/z", 7, false, "public", "bob"), r("h/x/new", 7, false, "org", "bob"), r("c", 8, false, "public", "bob")]);
+    w.compact_range(1);
+    w.compact_range(3);
+    let alice = claims("acme", "alice");
+    let bob = claims("acme", "bob");
+    let readers = [Reader::Anonymous, Reader::Token(&alice), Reader::Token(&bob)];
+    let serving = w.serving.clone();
+    for prefix in ["", "a", "a/", "h/", "b/z", "zz"] {
+        for delimiter in [None, Some("/")] {
+            for limit in [1, 2, 3, 100] {
+                for max_pages in [1, 64] {
+                    for (r, reader) in readers.iter().enumerate() {
+                        w.serving = None;
+                        let off = pages(&w, prefix, delimiter, limit, max_pages, *reader);
+                        w.serving = serving.clone();
+                        let on = pages(&w, prefix, delimiter, limit, max_pages, *reader);
+                        assert_eq!(
+                            flat(&on),
+                            flat(&off),
+                            "prefix {prefix:?} delimiter {delimiter:?} limit {limit} pages {max_pages} reader {r}"
+                        );
+                        if max_pages == 64 {
+                            assert_eq!(on, off, "whole pages: prefix {prefix:?} delimiter {delimiter:?} limit {limit} reader {r}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    w.serving = serving;
+    let (_, trace) = page(&w, &query("", None, 100, Vec::new(), 64), Reader::Anonymous);
+    assert_eq!(trace.serving, Serving::On);
+    // A root holding another range than its table's is not used: the scan answers.
+    let want = pages(&w, "", None, 100, 64, Reader::Token(&alice));
+    let tables = w.serving.clone().unwrap();
+    let mut swapped = tables.clone();
+    swapped[2].1 = tables[3].1.clone();
+    w.serving = Some(swapped);
+    assert_eq!(pages(&w, "", None, 100, 64, Reader::Token(&alice)), want);
+    let (_, trace) = page(&w, &query("", None, 100, Vec::new(), 64), Reader::Token(&alice));
+    assert!(matches!(&trace.serving, Serving::Fallback(why) if why.contains("key range")), "{trace:?}");
+}
+
 #[test]
 fn cursors_stay_correct_while_commits_land() {
-    for serving in [true, false] {
+    for (serving, split) in [(true, false), (true, true), (false, false)] {
         let mut w = World::new(2);
+        if split {
+            w.splits = ["docs/guide/k1", "docs/guide/k25", "docs/guide/k3"]
+                .iter()
+                .map(|b| crate::serving::split::boundary_key(b).unwrap())
+                .collect();
+        }
         let ids: Vec<String> = (0..40).map(|i| format!("k{:03}", i * 10)).collect();
         w.append(0, &ids.iter().map(|id| r(id, 1, false, "public", "alice")).collect::<Vec<_>>());
         w.append(1, &[r("zz", 1, false, "public", "bob")]);
@@ -305,7 +407,12 @@ fn cursors_stay_correct_while_commits_land() {
                 w.append(0, &[r("k390", 9, true, "public", "alice")]);
             }
             if round % 2 == 0 && serving {
-                w.compact();
+                if split {
+                    // One table at a time: their watermarks differ.
+                    w.compact_range(round / 2 % 4);
+                } else {
+                    w.compact();
+                }
             }
         }
         let added_ahead = seen.iter().filter(|s| s.len() == 5 && s.starts_with('k')).count();
