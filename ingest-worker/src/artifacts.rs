@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use crate::js::Env;
 use futures_channel::oneshot;
 use sha2::{Digest, Sha256};
 use shared::chunk::Chunk;
@@ -16,7 +17,6 @@ use shared::record::{Mode, Record, Stamp};
 use shared::retry::{RetryPolicy, SendOutcome};
 use shared::token::Claims;
 use web_sys::Request;
-use worker::{Date, Env};
 
 use crate::js::{Kv, ReadError, Reader};
 
@@ -193,14 +193,14 @@ fn too_large(what: &str, limit: u64) -> Problem {
 
 /// Common checks before reading a body: auth, mode, tenant settings, rate limit.
 async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, Settings, Kv), Refusal> {
-    let now_secs = Date::now().as_millis() / 1000;
+    let now_secs = crate::js::now_ms() / 1000;
     let claims = crate::auth::verify(req, env, now_secs).map_err(|p| {
         let h = crate::auth::challenge(&p);
         Refusal(p, h)
     })?;
     let mode = Mode::parse(header(req, "x-artifact-mode").as_deref())
         .ok_or_else(|| Problem::new(400, "unknown-mode", "Unknown mode", "X-Artifact-Mode must be preview, build or bulk"))?;
-    let kv = Kv::from_env(env.as_ref(), "ARTIFACT_STATE").ok_or_else(|| misconfigured("ARTIFACT_STATE"))?;
+    let kv = Kv::from_env(env, "ARTIFACT_STATE").ok_or_else(|| misconfigured("ARTIFACT_STATE"))?;
     let settings =
         settings::for_tenant(settings::from_env(env), &kv, &claims.org).await.map_err(state_unavailable("reading tenant settings"))?;
     crate::limits::check_rate(env, &claims.org, settings.rate_limit_per_minute).await?;
@@ -356,7 +356,7 @@ fn body_limit(settings: &Settings, gzip: bool) -> (u64, &'static str) {
 async fn hash_body(req: &Request, gzip: bool, settings: &Settings) -> std::result::Result<String, Refusal> {
     let mut hasher = Sha256::new();
     let (limit, what) = body_limit(settings, gzip);
-    let started = Date::now().as_millis();
+    let started = crate::js::now_ms();
     let stream = body_stream(req, gzip, settings, started)?;
     let mut total = 0u64;
     while let Some(piece) = next_piece(&stream, gzip, settings, started).await? {
@@ -390,7 +390,7 @@ async fn next_piece(
         Ok(piece) => Ok(piece),
         Err(ReadError::Failed) => Err(read_failed(gzip)),
         Err(ReadError::Timeout) => {
-            let (why, ms) = if Date::now().as_millis() >= started.saturating_add(settings.body_deadline_ms) {
+            let (why, ms) = if crate::js::now_ms() >= started.saturating_add(settings.body_deadline_ms) {
                 ("the body did not arrive within BODY_DEADLINE_MS", settings.body_deadline_ms)
             } else {
                 ("no more of the body arrived within BODY_IDLE_MS", settings.body_idle_ms)
@@ -420,7 +420,7 @@ async fn ingest_body(
     settings: &Settings,
     down: Downstream,
 ) -> std::result::Result<Finished, Refusal> {
-    let started = Date::now().as_millis();
+    let started = crate::js::now_ms();
     let now_micros = i64::try_from(started).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
     let mut intake = Intake::new(format, settings.limits, stamp, claims);
@@ -511,7 +511,7 @@ pub async fn delete(req: Request, env: Env, ns: &str, ty: &str, id: &str) -> htt
 
 async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) -> std::result::Result<web_sys::Response, Refusal> {
     let (claims, mode, settings, kv) = admit(req, env).await?;
-    let now_micros = i64::try_from(Date::now().as_millis()).unwrap_or(0).saturating_mul(1_000);
+    let now_micros = i64::try_from(crate::js::now_ms()).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
     let record = Record::tombstone(ns, ty, id, &stamp)
         .map_err(|e| Problem::new(400, "invalid-path", "Bad Request", e.to_string()).with("field", e.field.unwrap_or_default()))?;

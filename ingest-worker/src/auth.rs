@@ -2,14 +2,14 @@
 //! `AUTH_SECRET_PREVIOUS`, while set, is accepted too, so `AUTH_SECRET` can rotate without
 //! breaking live tokens (their `kid` names the secret that signed them).
 
+use crate::js::Env;
 use shared::problem::Problem;
 use shared::token::{self, Claims};
 use web_sys::Request;
-use worker::Env;
 
 /// The HMAC secret (`AUTH_SECRET`, a secret in production, a plain binding in tests).
 pub fn secret(env: &Env) -> Option<String> {
-    crate::js::var(env.as_ref(), "AUTH_SECRET")
+    crate::js::var(env, "AUTH_SECRET")
 }
 
 /// Verifies the request's bearer token; a 401 problem when missing or invalid.
@@ -19,7 +19,7 @@ pub fn verify(req: &Request, env: &Env, now_secs: u64) -> Result<Claims, Problem
         return Err(Problem::new(401, "unauthorized", "Unauthorized", "an Authorization: Bearer token is required"));
     };
     let secret = secret(env).unwrap_or_default();
-    let previous = crate::js::var(env.as_ref(), "AUTH_SECRET_PREVIOUS").unwrap_or_default();
+    let previous = crate::js::var(env, "AUTH_SECRET_PREVIOUS").unwrap_or_default();
     token::verify_any(raw, &[secret.as_bytes(), previous.as_bytes()], now_secs)
         .map_err(|e| Problem::new(401, "invalid-token", "Unauthorized", e.description()))
 }

@@ -90,6 +90,52 @@ extern "C" {
     /// The global `fetch(url, init)`.
     #[wasm_bindgen(catch, js_name = fetch)]
     fn fetch_with(url: &str, init: &JsValue) -> Result<Promise, JsValue>;
+
+    /// `console.error(text)`.
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub fn console_error(text: &str);
+}
+
+/// The worker's environment (bindings, vars and secrets), as the runtime passes it to `fetch`.
+/// A plain object read with [`binding`] and [`var`]: the `worker` crate's `Env` would link that
+/// whole crate (its `#[wasm_bindgen]` exports and start hook, unused here, cost ~12 KB of gzip; see
+/// DEVELOPING.md).
+pub type Env = JsValue;
+
+/// Milliseconds since the epoch (`Date.now()`).
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// A timer future: `scheduler.wait(ms)`, aborted when dropped, so a timer that lost a race does
+/// not stay active (as `worker::Delay` clears its timeout on drop).
+pub struct Sleep {
+    wait: JsFuture,
+    abort: Option<AbortController>,
+}
+
+/// Resolves after `ms` milliseconds; a timer the runtime refuses resolves at once.
+pub fn sleep(ms: u64) -> Sleep {
+    let abort = AbortController::new().ok();
+    let signal = abort.as_ref().map_or(JsValue::UNDEFINED, |a| object(&[("signal", a.signal())]));
+    let wait = scheduler_wait(ms as f64, &signal).unwrap_or_else(|_| Promise::resolve(&JsValue::UNDEFINED));
+    Sleep { wait: JsFuture::from(wait), abort }
+}
+
+impl core::future::Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: core::pin::Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> core::task::Poll<()> {
+        core::pin::Pin::new(&mut self.wait).poll(cx).map(|_| ())
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some(a) = self.abort.take() {
+            a.abort();
+        }
+    }
 }
 
 /// Awaits a promise, the rejection as its text.

@@ -13,14 +13,21 @@ mod purge;
 mod refusal;
 mod settings;
 
+use crate::js::Env;
 use shared::problem::Problem;
 use shared::route::percent_decode;
 use wasm_bindgen::prelude::*;
 use web_sys::Request;
-use worker::Env;
 
 /// Crate version reported by `/$.health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs once per instance: a panic (a trap with `panic = "abort"`, after which the entry shim
+/// resets the instance) is logged with its message, as the `worker` crate's start hook did.
+#[wasm_bindgen(start)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| js::console_error(&format!("Rust panic: {info}"))));
+}
 
 /// The fetch handler the entry shim calls (no `#[event]` macro: its error plumbing costs bytes).
 #[wasm_bindgen]

@@ -4,12 +4,12 @@
 //! The `worker` crate has no Pipeline type; the binding is a JS object with
 //! `send(records: object[]): Promise<void>` (a service binding with the same method locally).
 
+use crate::js::Env;
 use futures_util::future::{select, Either};
 use shared::retry::{Next, RetryPolicy, SendOutcome};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::{Date, Delay, Env};
 
 #[wasm_bindgen]
 extern "C" {
@@ -23,7 +23,7 @@ extern "C" {
 
 /// The binding for `name` (`PIPELINE_BUILD`, …), if the environment has one with a `send`.
 pub fn binding(env: &Env, name: &str) -> Option<Pipeline> {
-    let value = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
     if value.is_undefined() || value.is_null() {
         return None;
     }
@@ -36,7 +36,7 @@ use crate::js::describe;
 async fn attempt(pipeline: &Pipeline, records: &JsValue, timeout_ms: u64) -> Result<(), String> {
     let promise = pipeline.send(records).map_err(|e| describe(&e))?;
     let send = JsFuture::from(promise);
-    let timer = Delay::from(core::time::Duration::from_millis(timeout_ms));
+    let timer = crate::js::sleep(timeout_ms);
     match select(send, timer).await {
         Either::Left((Ok(_), _)) => Ok(()),
         Either::Left((Err(e), _)) => Err(describe(&e)),
@@ -50,7 +50,7 @@ pub async fn send_with_retry(pipeline: &Pipeline, json: &str, policy: &RetryPoli
         Ok(v) => v,
         Err(e) => return SendOutcome::Failed { attempts: 0, last_error: describe(&e) },
     };
-    let started = Date::now().as_millis();
+    let started = crate::js::now_ms();
     let mut attempts = 0u32;
     loop {
         attempts += 1;
@@ -58,10 +58,10 @@ pub async fn send_with_retry(pipeline: &Pipeline, json: &str, policy: &RetryPoli
             Ok(()) => return SendOutcome::Confirmed { attempts },
             Err(e) => e,
         };
-        let elapsed = Date::now().as_millis().saturating_sub(started);
+        let elapsed = crate::js::now_ms().saturating_sub(started);
         let random = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
         match policy.after_failure(attempts, elapsed, random) {
-            Next::RetryAfter(ms) => Delay::from(core::time::Duration::from_millis(ms)).await,
+            Next::RetryAfter(ms) => crate::js::sleep(ms).await,
             Next::GiveUp => return SendOutcome::Failed { attempts, last_error },
         }
     }

@@ -2,9 +2,9 @@
 //! its cache generation, which serve folds into every cache key through `shared::cache_key`),
 //! and, when `ZONE_ID` and the secret `PURGE_API_TOKEN` are set, purge the zone cache by tag.
 
+use crate::js::Env;
 use crate::js::{self, Kv};
 use serde_json::json;
-use worker::Env;
 
 /// Tags per purge call (the API's limit per request).
 const TAGS_PER_CALL: usize = 30;
@@ -18,12 +18,12 @@ pub struct ZonePurge {
 
 /// Reads `ZONE_ID`, `PURGE_API_BASE` and `PURGE_API_TOKEN`.
 pub fn zone(env: &Env) -> Option<ZonePurge> {
-    let zone = js::var(env.as_ref(), "ZONE_ID")?;
-    let token = js::var(env.as_ref(), "PURGE_API_TOKEN")?;
+    let zone = js::var(env, "ZONE_ID")?;
+    let token = js::var(env, "PURGE_API_TOKEN")?;
     if zone.trim().is_empty() || token.trim().is_empty() {
         return None;
     }
-    let base = js::var(env.as_ref(), "PURGE_API_BASE").unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into());
+    let base = js::var(env, "PURGE_API_BASE").unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into());
     Some(ZonePurge { url: format!("{}/zones/{}/purge_cache", base.trim_end_matches('/'), zone.trim()), token })
 }
 
@@ -34,7 +34,7 @@ pub async fn record_state(kv: &Kv, written: &[(String, String, i64)]) {
         kv.put_started(&shared::cache_key::state_key_of(key), &value)
     });
     if let Err(e) = js::all(puts).await {
-        worker::console_error!("state write failed: {e}");
+        js::console_error(&format!("state write failed: {e}"));
     }
 }
 
@@ -46,8 +46,8 @@ pub async fn purge_zone(zone: &ZonePurge, keys: &[String]) {
         let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
         match js::post(&zone.url, &headers, &json!({ "tags": tags }).to_string()).await {
             Ok(s) if (200..300).contains(&s) => {}
-            Ok(s) => worker::console_error!("zone purge answered {s}"),
-            Err(e) => worker::console_error!("zone purge failed: {e}"),
+            Ok(s) => js::console_error(&format!("zone purge answered {s}")),
+            Err(e) => js::console_error(&format!("zone purge failed: {e}")),
         }
     }
 }

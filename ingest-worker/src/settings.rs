@@ -1,10 +1,10 @@
 //! Limits and defaults: wrangler vars, overridden per tenant by `tenant:<org>` in KV.
 
+use crate::js::Env;
 use crate::js::Kv;
 use shared::intake::Limits;
 use shared::record::Visibility;
 use shared::retry::RetryPolicy;
-use worker::Env;
 
 /// Everything one request needs to know about its tenant's limits.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub struct Settings {
 }
 
 fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
-    crate::js::var(env.as_ref(), name).and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+    crate::js::var(env, name).and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
 /// Defaults from wrangler vars.
@@ -45,9 +45,7 @@ pub fn from_env(env: &Env) -> Settings {
             max_records: var_u64(env, "MAX_ARTIFACTS_PER_REQUEST", 100_000),
             chunk_bytes: usize::try_from(chunk_bytes).unwrap_or(1_000_000),
         },
-        default_visibility: crate::js::var(env.as_ref(), "DEFAULT_VISIBILITY")
-            .and_then(|v| Visibility::parse(v.trim()))
-            .unwrap_or(Visibility::Org),
+        default_visibility: crate::js::var(env, "DEFAULT_VISIBILITY").and_then(|v| Visibility::parse(v.trim())).unwrap_or(Visibility::Org),
         retry: RetryPolicy {
             max_attempts: u32::try_from(var_u64(env, "SEND_ATTEMPTS", 5).clamp(1, 20)).unwrap_or(5),
             base_delay_ms: var_u64(env, "SEND_BASE_DELAY_MS", 100),
