@@ -81,8 +81,11 @@ pub async fn lookup(key: &str) -> Option<(Body, u64, Windows)> {
         dedupe: h.get("x-artifact-dedupe").ok()?.unwrap_or_default(),
         owner_org: h.get("x-artifact-owner-org").ok()?.unwrap_or_default(),
         mode: h.get("x-artifact-mode").ok()?,
+        digest: h.get("x-artifact-digest").ok()?.unwrap_or_default(),
         body: res.text().await.ok()?,
     };
+    // Entries stored before digests were kept: computed once here.
+    let body = if body.digest.is_empty() { Body { digest: shared::download::repr_digest(body.body.as_bytes()), ..body } } else { body };
     Some((body, Date::now().as_millis().saturating_sub(produced), windows))
 }
 
@@ -105,6 +108,7 @@ pub async fn store(key: &str, b: &Body, w: Windows, tag: &str) {
     if let Some(m) = &b.mode {
         let _ = headers.set("x-artifact-mode", m);
     }
+    let _ = headers.set("x-artifact-digest", &b.digest);
     let _ = headers.set("x-artifact-fresh", &w.fresh_secs.to_string());
     let _ = headers.set("x-artifact-stale", &w.stale_secs.to_string());
     // The Cache API keeps only what it may share: the client-facing headers are set on the way

@@ -115,7 +115,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
     // A nested id's file name is its last segment (a file name holds no `/`).
     let file_name = c.id.rsplit('/').next().unwrap_or(&c.id);
-    let disposition = download.then(|| format!("attachment; filename=\"{file_name}.{}\"", c.ext));
+    let disposition = download.then(|| shared::download::content_disposition(&format!("{file_name}.{}", c.ext)));
     let finish_with = |mut b: Body, source: Source, age_ms: u64, windows: Windows, timing: Option<String>| {
         if signed {
             b.private = true;
@@ -334,6 +334,8 @@ fn respond(
         h.set("content-type", &b.content_type)?;
     }
     h.set("etag", &b.etag)?;
+    // RFC 9530: the digest of the bytes of this representation (HEAD and 304 describe the same).
+    h.set("repr-digest", &b.digest)?;
     // Ingest's zone purge is by this tag (Cloudflare strips it before the client sees it).
     h.set("cache-tag", tag)?;
     let cache_control = if bypass { "no-store".to_string() } else { client_cache_control(b.private, age_ms, windows) };

@@ -55,6 +55,8 @@ pub struct Body {
     pub owner_org: String,
     /// The mode of the table the row came from (`preview`, `build`, `bulk`), when known.
     pub mode: Option<String>,
+    /// `Repr-Digest` of `body` (`crate::download::repr_digest`).
+    pub digest: String,
 }
 
 /// The result of reading the tables for one request.
@@ -631,6 +633,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         };
         let failed = |e: LocateError| if serving.is_some() { serving_failed(e) } else { Fail::from(e) };
         let body = |content_type: &str, body: String, csp: Option<&str>| {
+            let digest = crate::download::repr_digest(body.as_bytes());
             Answer::Body(Body {
                 status: 200,
                 content_type: content_type.into(),
@@ -643,6 +646,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 dedupe: d.dedupe.clone(),
                 owner_org: d.owner_org.clone(),
                 mode: mode.clone(),
+                digest,
             })
         };
         let single = match c.representation {

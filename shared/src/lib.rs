@@ -57,6 +57,7 @@ pub mod caching;
 pub mod chunk;
 pub mod coalesce;
 pub mod content;
+pub mod download;
 pub mod gzip;
 pub mod health;
 pub mod iceberg;
