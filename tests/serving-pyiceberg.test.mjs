@@ -67,7 +67,9 @@ describe("pyiceberg reads the serving table", { skip: (process.env.SERVING ?? ""
     await copyBucket();
     const r2 = await h.mf.getR2Bucket("WAREHOUSE", "standin");
     const n = (await (await r2.get(`${SERVING_ROOT}/metadata/version-hint.text`)).text()).trim();
-    const loc = `${location}${SERVING_ROOT}/metadata/v${n}.metadata.json`;
+    // The root commits the version and names its metadata (`vN-<nonce>.metadata.json`).
+    const root = JSON.parse(await (await r2.get(`${SERVING_ROOT}/metadata/v${n}.serving.json`)).text());
+    const loc = `${location}${root.metadata}`;
     const out = await pyiceberg("static", "--ids=", loc);
     return out.tables[loc];
   }

@@ -1,8 +1,12 @@
 //! The serving table's compactor (issue #15, `docs/design/serving-table.md`): one [`run`] reads
 //! the serving table's pointer and root, absorbs every append snapshot of each source table after
 //! its watermark, and commits the next version — a new L0 run of the newest row per key, bounded
-//! merge steps into L1, one manifest listing every live file, the root, the metadata, and the
-//! pointer moved last with a conditional put.
+//! merge steps into L1, one manifest listing every live file, the run's own metadata, then the
+//! root (create-only: the commit point, so one writer wins each version and a loser starts over),
+//! and the pointer moved last with a conditional put. After a commit it expires its own versions
+//! older than [`Config::grace_ms`] and deletes the files none of the retained ones references.
+//! A split serving table ([`shared::serving::split`]) is one run per key range
+//! ([`Config::range`]).
 //!
 //! The decisions (newest per key, file splits, merge steps, the next root) are
 //! `shared::serving::plan`'s, pure; the files are `iceberg_writer::serving`'s. This crate is the
@@ -22,9 +26,12 @@ pub mod source;
 pub mod store;
 mod table;
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 pub use shared::serving::plan::Limits;
+pub use shared::serving::split::KeyRange;
 pub use store::Store;
 
 /// What one run does.
@@ -55,10 +62,27 @@ pub struct Config {
     pub nonce: String,
     /// Parquet codec of the serving files.
     pub codec: iceberg_writer::WriteCodec,
+    /// The keys this table holds (a split serving table: `shared::serving::split`); rows of
+    /// other keys are not written. Default every key.
+    pub range: KeyRange,
+    /// How long a version stays readable after it stopped being current, and how old an
+    /// unreferenced object must be before it is deleted: longer than any reader's metadata TTL
+    /// (`SERVING_GRACE_SECONDS`; default [`GRACE_MS`]).
+    pub grace_ms: i64,
+    /// Catalog sources (`catalog:<table>`): source id → its current metadata, resolved by the
+    /// caller before the run (the REST catalog's `loadTable` `metadata-location`; a bucket key,
+    /// or an absolute location mapped by `source_prefixes`).
+    pub catalog: BTreeMap<String, String>,
 }
 
 /// Rows absorbed per run unless configured (one run's memory holds them all).
 pub const MAX_ROWS: u64 = 200_000;
+
+/// [`Config::grace_ms`] unless configured: 15 minutes.
+pub const GRACE_MS: i64 = 15 * 60 * 1000;
+
+/// Attempts of one run: a run that loses the race for a version starts over from the new one.
+pub const MAX_ATTEMPTS: u32 = 8;
 
 impl Config {
     /// Defaults for `sources` under `serving_root`.
@@ -75,6 +99,9 @@ impl Config {
             now_ms,
             nonce,
             codec: iceberg_writer::WriteCodec::Snappy,
+            range: KeyRange::ALL,
+            grace_ms: GRACE_MS,
+            catalog: BTreeMap::new(),
         }
     }
 }
@@ -109,6 +136,8 @@ pub struct Report {
     pub helped_along: Option<u64>,
     /// Whether it lost a race and started over.
     pub restarted: bool,
+    /// How many times it lost a race and started over.
+    pub restarts: u32,
     /// Whether it rebuilt from every source snapshot (`from_scratch`, or the sources changed).
     pub rebuilt: bool,
     /// Per source, in order.
@@ -127,6 +156,12 @@ pub struct Report {
     pub l0_runs: u64,
     /// L1 files live after the run.
     pub l1_files: u64,
+    /// Versions whose snapshots left the table's metadata (expired: not current for longer than
+    /// the grace period).
+    pub expired_versions: u64,
+    /// Objects deleted (expired versions' and lost or crashed runs' files older than the grace
+    /// period).
+    pub deleted_files: u64,
 }
 
 impl Report {
@@ -153,6 +188,7 @@ impl Report {
             "previous": self.previous,
             "helped_along": self.helped_along,
             "restarted": self.restarted,
+            "restarts": self.restarts,
             "rebuilt": self.rebuilt,
             "rows_absorbed": self.rows_absorbed(),
             "rows_written": self.rows_written,
@@ -163,6 +199,8 @@ impl Report {
             "merge_steps": self.merge_steps,
             "l0_runs": self.l0_runs,
             "l1_files": self.l1_files,
+            "expired_versions": self.expired_versions,
+            "deleted_files": self.deleted_files,
             "sources": self.sources.iter().map(|s| json!({
                 "id": s.id, "snapshots": s.snapshots, "rows": s.rows, "bytes": s.bytes,
                 "watermark": s.watermark, "behind": s.behind, "error": s.error,
@@ -179,7 +217,7 @@ pub enum CompactError {
     Store(String),
     /// A serving-table object is not what it should be (pointer, root, metadata).
     Corrupt(String),
-    /// Lost the race for the next version twice in a row.
+    /// Lost the race for the next version [`MAX_ATTEMPTS`] times in a row.
     Conflict(String),
     /// Writing a file failed (the writer refused the rows).
     Write(String),
@@ -190,7 +228,7 @@ impl core::fmt::Display for CompactError {
         match self {
             CompactError::Store(m) => write!(f, "serving table storage: {m}"),
             CompactError::Corrupt(m) => write!(f, "serving table corrupt: {m}"),
-            CompactError::Conflict(m) => write!(f, "lost the commit race twice: {m}"),
+            CompactError::Conflict(m) => write!(f, "lost the commit race {MAX_ATTEMPTS} times: {m}"),
             CompactError::Write(m) => write!(f, "writing the serving table: {m}"),
         }
     }
@@ -198,14 +236,20 @@ impl core::fmt::Display for CompactError {
 
 impl std::error::Error for CompactError {}
 
-/// One compactor run (see the crate doc). A lost race restarts it once from the new version.
+/// One compactor run (see the crate doc). A lost race restarts it from the new version (at most
+/// [`MAX_ATTEMPTS`] attempts): the winner's root holds the watermarks, so the loser's source rows
+/// are read again after them and nothing is lost.
 pub async fn run<S: Store>(store: &S, cfg: &Config) -> Result<Report, CompactError> {
-    match table::attempt(store, cfg, 0).await {
-        Err(CompactError::Conflict(_)) => {
-            let mut report = table::attempt(store, cfg, 1).await?;
-            report.restarted = true;
-            Ok(report)
+    let mut n = 0;
+    loop {
+        match table::attempt(store, cfg, n).await {
+            Err(CompactError::Conflict(_)) if n.saturating_add(1) < MAX_ATTEMPTS => n = n.saturating_add(1),
+            Ok(mut report) => {
+                report.restarts = n;
+                report.restarted = n > 0;
+                return Ok(report);
+            }
+            Err(e) => return Err(e),
         }
-        other => other,
     }
 }

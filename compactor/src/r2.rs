@@ -6,7 +6,10 @@
 
 use worker::{Bucket, Conditional, Range};
 
-use crate::store::{Object, Store, StoreError};
+use crate::store::{Listed, Object, Store, StoreError};
+
+/// Keys per R2 `delete` call (R2's limit).
+const DELETE_BATCH: usize = 1000;
 
 /// A bucket as the compactor's store.
 pub struct R2(pub Bucket);
@@ -38,7 +41,7 @@ impl Store for R2 {
         Ok(self.0.put(key, bytes).only_if(cond).execute().await.map_err(|e| failed(key, e))?.is_some())
     }
 
-    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<Listed>>, StoreError> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..100 {
@@ -47,12 +50,24 @@ impl Store for R2 {
                 req = req.cursor(c);
             }
             let page = req.execute().await.map_err(|e| failed(prefix, e))?;
-            out.extend(page.objects().iter().map(|o| o.key()));
+            out.extend(
+                page.objects()
+                    .iter()
+                    .map(|o| Listed { key: o.key(), uploaded_ms: i64::try_from(o.uploaded().as_millis()).unwrap_or(i64::MAX) }),
+            );
             match page.cursor() {
                 Some(c) if page.truncated() => cursor = Some(c),
                 _ => break,
             }
         }
         Ok(Some(out))
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(DELETE_BATCH) {
+            let first = chunk.first().map_or("", String::as_str);
+            self.0.delete_multiple(chunk.iter().map(String::as_str).collect()).await.map_err(|e| failed(first, e))?;
+        }
+        Ok(())
     }
 }

@@ -24,34 +24,60 @@ pub struct SourceRow {
     pub pos: u64,
 }
 
-/// The current metadata of a table root: `(key, metadata)`, `None` when the table does not exist.
-pub async fn current<S: Store>(store: &S, root: &str) -> Result<Option<(String, TableMetadata)>, String> {
-    let hint_key = format!("{root}/metadata/version-hint.text");
-    let key = match store.get(&hint_key, None).await {
-        Ok(o) => {
-            let hint = String::from_utf8_lossy(&o.bytes).trim().to_string();
-            if hint.ends_with(".metadata.json") {
-                format!("{root}/metadata/{hint}")
-            } else if hint.parse::<u64>().is_ok() {
-                format!("{root}/metadata/v{hint}.metadata.json")
-            } else {
-                return Err(format!("{hint_key}: neither a number nor a file name"));
-            }
+/// The prefix of a source id that names an R2 Data Catalog table (`catalog:<table>`, as serve
+/// names it): its metadata is not found by a pointer in the bucket but resolved by the caller
+/// from the catalog (`loadTable`'s `metadata-location`) into [`crate::Config::catalog`].
+pub const CATALOG_PREFIX: &str = "catalog:";
+
+/// The current metadata of a source: `(key, metadata)`, `None` when the table does not exist.
+/// `resolved` is the caller's answer for it (a bucket key, or an absolute location mapped by
+/// `prefixes`): used when present. Otherwise a table root's `version-hint.text`, else its newest
+/// `*.metadata.json`; a `catalog:` source without a resolved location is an error.
+pub async fn current<S: Store>(
+    store: &S,
+    root: &str,
+    resolved: Option<&str>,
+    prefixes: &[String],
+) -> Result<Option<(String, TableMetadata)>, String> {
+    let key = match resolved.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) if r.contains("://") => key_in(r, prefixes)?,
+        Some(r) => r.to_string(),
+        None if root.starts_with(CATALOG_PREFIX) => {
+            return Err(format!("{root}: a catalog table needs its current metadata location (none was resolved for this run)"))
         }
-        Err(StoreError::NotFound) => {
-            let prefix = format!("{root}/metadata/");
-            let keys = store.list(&prefix).await.map_err(|e| err(&prefix, e))?.unwrap_or_default();
-            let newest = keys.into_iter().filter_map(|k| Some((metadata_version(k.rsplit('/').next()?)?, k))).max_by_key(|(v, _)| *v);
-            match newest {
-                Some((_, k)) => k,
-                None => return Ok(None),
-            }
-        }
-        Err(e) => return Err(err(&hint_key, e)),
+        None => match pointed(store, root).await? {
+            Some(k) => k,
+            None => return Ok(None),
+        },
     };
     let bytes = store.get(&key, None).await.map_err(|e| err(&key, e))?.bytes;
     let meta = TableMetadata::from_json(&bytes).map_err(|e| format!("{key}: {}", e.description()))?;
     Ok(Some((key, meta)))
+}
+
+/// The metadata key a table root's pointer names (`version-hint.text`: a number or a file name),
+/// else its newest `*.metadata.json`; `None` when it has none.
+async fn pointed<S: Store>(store: &S, root: &str) -> Result<Option<String>, String> {
+    let hint_key = format!("{root}/metadata/version-hint.text");
+    match store.get(&hint_key, None).await {
+        Ok(o) => {
+            let hint = String::from_utf8_lossy(&o.bytes).trim().to_string();
+            if hint.ends_with(".metadata.json") {
+                Ok(Some(format!("{root}/metadata/{hint}")))
+            } else if hint.parse::<u64>().is_ok() {
+                Ok(Some(format!("{root}/metadata/v{hint}.metadata.json")))
+            } else {
+                Err(format!("{hint_key}: neither a number nor a file name"))
+            }
+        }
+        Err(StoreError::NotFound) => {
+            let prefix = format!("{root}/metadata/");
+            let keys = crate::store::keys_of(store.list(&prefix).await.map_err(|e| err(&prefix, e))?.unwrap_or_default());
+            let newest = keys.into_iter().filter_map(|k| Some((metadata_version(k.rsplit('/').next()?)?, k))).max_by_key(|(v, _)| *v);
+            Ok(newest.map(|(_, k)| k))
+        }
+        Err(e) => Err(err(&hint_key, e)),
+    }
 }
 
 /// `v12.metadata.json` → 12, `00005-uuid.metadata.json` → 5.

@@ -1,9 +1,9 @@
 //! The object store the compactor runs over: whole and ranged reads with an etag, create-only and
-//! etag-conditional puts, and (optionally) listing. R2 in the stand-in
-//! (`standin-worker/src/compact.rs`), the filesystem natively ([`FsStore`]), memory in tests
-//! ([`MemStore`]).
+//! etag-conditional puts, listing with upload times (optional) and deletes. R2 in the workers
+//! (`compactor::r2::R2`, feature `r2`), the filesystem natively ([`FsStore`]), memory in tests
+//! ([`MemStore`], with a clock tests set).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -18,6 +18,15 @@ pub struct Object {
     pub etag: String,
 }
 
+/// One key of a listing and when its object was uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The key.
+    pub key: String,
+    /// Upload time, ms since the epoch (R2's `uploaded`, a file's mtime).
+    pub uploaded_ms: i64,
+}
+
 /// What the compactor needs of a bucket.
 #[allow(async_fn_in_trait)] // single-threaded callers (wasm, native block_on): no Send bound wanted
 pub trait Store {
@@ -28,16 +37,28 @@ pub trait Store {
     /// Replaces `key` when its etag is `etag` (`None`: creates it when absent); `Ok(false)` when
     /// the condition failed.
     fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> impl Future<Output = Result<bool, StoreError>>;
-    /// Every key under `prefix`, `None` when the store cannot list (then tables need a
-    /// `version-hint.text`).
-    fn list(&self, prefix: &str) -> impl Future<Output = Result<Option<Vec<String>>, StoreError>>;
+    /// Every key under `prefix` with its upload time, `None` when the store cannot list (then
+    /// tables need a `version-hint.text`, and the serving table's old files are not collected).
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Option<Vec<Listed>>, StoreError>>;
+    /// Deletes `keys` (absent ones are no error).
+    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), StoreError>>;
 }
 
-/// An in-memory store (tests; counts puts). Etags are a counter, as any opaque etag would do.
+/// The keys of a listing.
+pub fn keys_of(listed: Vec<Listed>) -> Vec<String> {
+    listed.into_iter().map(|l| l.key).collect()
+}
+
+/// A [`MemStore`] object: bytes, etag counter, upload time (ms).
+type MemObject = (Vec<u8>, u64, i64);
+
+/// An in-memory store (tests). Etags are a counter, as any opaque etag would do; upload times
+/// are its clock ([`MemStore::set_now`], 0 until set).
 #[derive(Debug, Default)]
 pub struct MemStore {
-    objects: RefCell<BTreeMap<String, (Vec<u8>, u64)>>,
+    objects: RefCell<BTreeMap<String, MemObject>>,
     next: RefCell<u64>,
+    now: Cell<i64>,
 }
 
 impl MemStore {
@@ -48,7 +69,22 @@ impl MemStore {
 
     /// A copy of every object (tests: the same state, run two ways).
     pub fn duplicate(&self) -> MemStore {
-        MemStore { objects: RefCell::new(self.objects.borrow().clone()), next: RefCell::new(*self.next.borrow()) }
+        MemStore { objects: RefCell::new(self.objects.borrow().clone()), next: RefCell::new(*self.next.borrow()), now: self.now.clone() }
+    }
+
+    /// Sets the clock: objects put from now on were uploaded at `ms`.
+    pub fn set_now(&self, ms: i64) {
+        self.now.set(ms);
+    }
+
+    /// The clock.
+    pub fn now(&self) -> i64 {
+        self.now.get()
+    }
+
+    /// When `key` was uploaded.
+    pub fn uploaded(&self, key: &str) -> Option<i64> {
+        self.objects.borrow().get(key).map(|o| o.2)
     }
 
     /// Every key.
@@ -59,7 +95,7 @@ impl MemStore {
     /// Puts `key` unconditionally (tests: tables written by the writer, broken objects).
     pub fn set(&self, key: &str, bytes: Vec<u8>) {
         let n = self.bump();
-        self.objects.borrow_mut().insert(key.to_string(), (bytes, n));
+        self.objects.borrow_mut().insert(key.to_string(), (bytes, n, self.now.get()));
     }
 
     /// Removes `key`.
@@ -69,7 +105,7 @@ impl MemStore {
 
     /// The whole object, if any.
     pub fn bytes(&self, key: &str) -> Option<Vec<u8>> {
-        self.objects.borrow().get(key).map(|(b, _)| b.clone())
+        self.objects.borrow().get(key).map(|o| o.0.clone())
     }
 
     fn bump(&self) -> u64 {
@@ -94,7 +130,7 @@ pub fn slice(bytes: &[u8], range: Option<(u64, u64)>) -> Result<Vec<u8>, StoreEr
 impl Store for MemStore {
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<Object, StoreError> {
         let objects = self.objects.borrow();
-        let (bytes, n) = objects.get(key).ok_or(StoreError::NotFound)?;
+        let (bytes, n, _) = objects.get(key).ok_or(StoreError::NotFound)?;
         Ok(Object { bytes: slice(bytes, range)?, etag: n.to_string() })
     }
 
@@ -107,7 +143,7 @@ impl Store for MemStore {
     }
 
     async fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> Result<bool, StoreError> {
-        let current = self.objects.borrow().get(key).map(|(_, n)| n.to_string());
+        let current = self.objects.borrow().get(key).map(|o| o.1.to_string());
         if current.as_deref() != etag {
             return Ok(false);
         }
@@ -115,8 +151,17 @@ impl Store for MemStore {
         Ok(true)
     }
 
-    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
-        Ok(Some(self.objects.borrow().keys().filter(|k| k.starts_with(prefix)).cloned().collect()))
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<Listed>>, StoreError> {
+        let objects = self.objects.borrow();
+        Ok(Some(objects.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, o)| Listed { key: k.clone(), uploaded_ms: o.2 }).collect()))
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut objects = self.objects.borrow_mut();
+        for k in keys {
+            objects.remove(k);
+        }
+        Ok(())
     }
 }
 
@@ -138,7 +183,7 @@ pub use fs::FsStore;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod fs {
-    use super::{slice, Object, Store, StoreError};
+    use super::{slice, Listed, Object, Store, StoreError};
     use std::hash::{Hash, Hasher};
     use std::io::Write;
     use std::path::{Path, PathBuf};
@@ -220,7 +265,7 @@ mod fs {
             Ok(true)
         }
 
-        async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+        async fn list(&self, prefix: &str) -> Result<Option<Vec<Listed>>, StoreError> {
             let (dir, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
             let base = if dir.is_empty() { self.0.clone() } else { self.path(dir)? };
             let mut out = Vec::new();
@@ -233,12 +278,29 @@ mod fs {
                     if entry.file_type().is_ok_and(|t| t.is_dir()) {
                         stack.push((entry.path(), child));
                     } else if child.starts_with(prefix) {
-                        out.push(child);
+                        let uploaded_ms = entry
+                            .metadata()
+                            .and_then(|m| m.modified())
+                            .ok()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                        out.push(Listed { key: child, uploaded_ms });
                     }
                 }
             }
-            out.sort();
+            out.sort_by(|a, b| a.key.cmp(&b.key));
             Ok(Some(out))
+        }
+
+        async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+            for k in keys {
+                match std::fs::remove_file(self.path(k)?) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(failed(k, e)),
+                }
+            }
+            Ok(())
         }
     }
 }

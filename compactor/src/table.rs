@@ -1,7 +1,8 @@
 //! The serving table: the pointer and root, absorbing the sources, the plan's L0 run and merge
-//! steps, the files, and the commit (`docs/design/serving-table.md`, "Commit protocol").
+//! steps, the files, the commit (`docs/design/serving-table.md`, "Commit protocol"), and the
+//! expiry of its own old versions and files ("Expiry").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use iceberg_writer::serving::{commit_serving, new_serving_table, write_serving_file, ServingCommit, ServingRow};
 use shared::iceberg::manifest::{read_manifest, read_manifest_list, DataFile, EntryStatus, ManifestEntry};
@@ -12,13 +13,17 @@ use shared::serving::entry::Entry;
 use shared::serving::key::key;
 use shared::serving::order::Order;
 use shared::serving::plan;
-use shared::serving::root::{root_key, FileEntry, Root, SourceState};
+use shared::serving::root::{root_key, root_version, FileEntry, Root, SourceState};
 
 use crate::source::{self, err, SourceRow};
+use crate::store::Listed;
 use crate::{rows, CompactError, Config, Report, SourceReport, Store};
 
 /// Versions a run helps along at most before it gives up on the pointer.
 const HELP_MAX: usize = 64;
+
+/// Objects one run deletes at most (bounded work; the next run goes on).
+pub const GC_MAX_DELETES: usize = 1000;
 
 /// The serving table's object keys.
 struct Paths<'a> {
@@ -30,7 +35,14 @@ impl Paths<'_> {
     fn hint(&self) -> String {
         format!("{}/metadata/version-hint.text", self.root)
     }
-    fn metadata(&self, version: u64) -> String {
+    /// A run's metadata for `version`: named by the run, so racing runs never write the same key;
+    /// the root that commits the version names it.
+    fn metadata(&self, version: u64, nonce: &str) -> String {
+        format!("{}/metadata/v{version}-{nonce}.metadata.json", self.root)
+    }
+    /// Where versions were committed before the root became the commit point (the pointer named
+    /// `vN.metadata.json` directly).
+    fn legacy_metadata(&self, version: u64) -> String {
         format!("{}/metadata/v{version}.metadata.json", self.root)
     }
     fn serving_root(&self, version: u64) -> String {
@@ -78,14 +90,42 @@ async fn exists<S: Store>(store: &S, key: &str) -> Result<bool, CompactError> {
     }
 }
 
-/// Moves the pointer over every version a crashed (or concurrent) commit left past it; the
-/// pointer after, and the last version helped along.
+/// Whether version `version` is committed: its root exists (the root is the commit point) and is
+/// not the orphan of a run from before that (a root naming `vN.metadata.json` that was never
+/// written: those runs wrote the root first).
+async fn committed<S: Store>(store: &S, p: &Paths<'_>, version: u64) -> Result<bool, CompactError> {
+    let rk = p.serving_root(version);
+    if !exists(store, &rk).await? {
+        return Ok(false);
+    }
+    Ok(legacy_orphan(store, p, version).await?.is_none())
+}
+
+/// The etag of root `version` when it is a legacy orphan (see [`committed`]), which a run may
+/// replace (conditionally: one racing run wins); `None` when it is a committed root.
+async fn legacy_orphan<S: Store>(store: &S, p: &Paths<'_>, version: u64) -> Result<Option<String>, CompactError> {
+    let rk = p.serving_root(version);
+    let o = match store.get(&rk, None).await {
+        Ok(o) => o,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(store_err(&rk)(e)),
+    };
+    let root = Root::parse(&o.bytes).map_err(|e| CompactError::Corrupt(format!("{rk}: {e}")))?;
+    if root.metadata == p.legacy_metadata(version) && !exists(store, &root.metadata).await? {
+        return Ok(Some(o.etag));
+    }
+    Ok(None)
+}
+
+/// Moves the pointer over every version committed past it (a run that crashed after its root,
+/// or a racing run that has not moved it yet); the pointer after, and the last version helped
+/// along.
 async fn help_along<S: Store>(store: &S, p: &Paths<'_>) -> Result<(Option<(u64, String)>, Option<u64>), CompactError> {
     let mut helped = None;
     let mut ptr = pointer(store, p).await?;
     for _ in 0..HELP_MAX {
         let next = ptr.as_ref().map_or(1, |(n, _)| n.saturating_add(1));
-        if !exists(store, &p.metadata(next)).await? {
+        if !committed(store, p, next).await? {
             return Ok((ptr, helped));
         }
         let etag = ptr.as_ref().map(|(_, t)| t.as_str());
@@ -107,7 +147,8 @@ async fn load<S: Store>(store: &S, p: &Paths<'_>, version: u64) -> Result<Versio
     let rk = p.serving_root(version);
     let bytes = store.get(&rk, None).await.map_err(store_err(&rk))?.bytes;
     let root = Root::parse(&bytes).map_err(|e| CompactError::Corrupt(format!("{rk}: {e}")))?;
-    let mk = p.metadata(version);
+    // The metadata the root names: the version's own (whoever created the root owns it).
+    let mk = root.metadata.clone();
     let bytes = store.get(&mk, None).await.map_err(store_err(&mk))?.bytes;
     let metadata = TableMetadata::from_json(&bytes).map_err(|e| CompactError::Corrupt(format!("{mk}: {}", e.description())))?;
     Ok(Version { root, metadata })
@@ -134,9 +175,13 @@ async fn live_entries<S: Store>(store: &S, p: &Paths<'_>, meta: &TableMetadata) 
     Ok(out)
 }
 
-/// The mode of a stand-in table root (`artifacts/build` → `build`).
+/// The mode of a stand-in table root or catalog table (`artifacts/build` → `build`,
+/// `catalog:preview` → `preview`, `catalog:artifacts.bulk` → `bulk`).
 fn mode_of(id: &str) -> Option<String> {
-    let last = id.rsplit('/').next()?;
+    let last = match id.strip_prefix(source::CATALOG_PREFIX) {
+        Some(table) => table.rsplit(['/', '.']).next()?,
+        None => id.rsplit('/').next()?,
+    };
     shared::record::Mode::ALL.iter().map(|m| m.as_str()).find(|m| *m == last).map(String::from)
 }
 
@@ -229,6 +274,8 @@ struct Writer<'a, S: Store> {
     store: &'a S,
     p: &'a Paths<'a>,
     cfg: &'a Config,
+    /// The attempt's nonce.
+    nonce: &'a str,
     version: u64,
     n: usize,
     /// Files written this run: key → data_file (for the manifest).
@@ -243,7 +290,7 @@ impl<S: Store> Writer<'_, S> {
         let mut out = Vec::new();
         for file_rows in plan::split_files(rows, &self.cfg.limits, ServingRow::size) {
             // The run's nonce keeps names fresh across a crashed run's orphans of the same version.
-            let key = format!("{}/data/L{level}-{}-{}-{}.parquet", self.p.root, self.version, self.cfg.nonce, self.n);
+            let key = format!("{}/data/L{level}-{}-{}-{}.parquet", self.p.root, self.version, self.nonce, self.n);
             self.n = self.n.saturating_add(1);
             let file = write_serving_file(&file_rows, self.cfg.codec).map_err(|e| CompactError::Write(format!("{key}: {e}")))?;
             let size = file.written.bytes.len() as u64;
@@ -286,7 +333,8 @@ async fn absorb<S: Store>(
         let mut report = SourceReport { id: state.id.clone(), ..SourceReport::default() };
         let source = u32::try_from(i).unwrap_or(u32::MAX);
         let mut error = None;
-        match source::current(store, &state.id).await {
+        let resolved = cfg.catalog.get(&state.id).map(String::as_str);
+        match source::current(store, &state.id, resolved, &cfg.source_prefixes).await {
             Err(e) => error = Some(e),
             Ok(None) => {}
             Ok(Some((meta_key, meta))) if rebuild => {
@@ -419,8 +467,20 @@ async fn follow<S: Store>(
     Ok(Followed::Absorbed { caught_up: true })
 }
 
-/// One attempt of a run: `Err(Conflict)` when another commit took the next version.
-pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Report, CompactError> {
+/// The nonce of attempt `n` of a run: the run's (only `[0-9A-Za-z_]` kept, so names split on
+/// `-` unambiguously), then `r{n}` after a lost race, so no two attempts name a file alike.
+fn nonce_of(cfg: &Config, n: u32) -> String {
+    let mut nonce: String = cfg.nonce.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if n > 0 {
+        nonce.push_str(&format!("r{n}"));
+    }
+    nonce
+}
+
+/// One attempt of a run: `Err(Conflict)` when another run committed the version it aimed at
+/// (attempt `n` of the run: its names carry [`nonce_of`]).
+pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report, CompactError> {
+    let nonce = nonce_of(cfg, n);
     let p = Paths { root: &cfg.serving_root, location: &cfg.location_prefix };
     let (ptr, helped) = help_along(store, &p).await?;
     let mut report = Report { helped_along: helped, ..Report::default() };
@@ -430,9 +490,12 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
     };
     report.previous = version;
     let prev = if version > 0 { Some(load(store, &p, version).await?) } else { None };
-    let same_sources = |r: &Root| r.sources.len() <= cfg.sources.len() && r.sources.iter().zip(&cfg.sources).all(|(s, id)| s.id == *id);
+    let range = (!cfg.range.is_all()).then(|| cfg.range.clone());
+    let same_table = |r: &Root| {
+        r.range == range && r.sources.len() <= cfg.sources.len() && r.sources.iter().zip(&cfg.sources).all(|(s, id)| s.id == *id)
+    };
     let mut base = match &prev {
-        Some(v) if !cfg.from_scratch && same_sources(&v.root) => v.root.clone(),
+        Some(v) if !cfg.from_scratch && same_table(&v.root) => v.root.clone(),
         Some(v) => {
             report.rebuilt = true;
             Root { version: v.root.version, merge_cursor: None, ..Root::empty(v.root.metadata.clone(), Vec::new()) }
@@ -460,9 +523,11 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
     }
 
     let next = version.saturating_add(1);
-    let meta_key = p.metadata(next);
-    let mut w = Writer { store, p: &p, cfg, version: next, n: 0, written: BTreeMap::new(), bytes: 0, rows: 0 };
-    let newest = plan::newest_per_key(source_rows.into_iter().filter_map(serving_row).collect());
+    let meta_key = p.metadata(next, &nonce);
+    let mut w = Writer { store, p: &p, cfg, nonce: &nonce, version: next, n: 0, written: BTreeMap::new(), bytes: 0, rows: 0 };
+    // A split table keeps the rows of its key range only (`Config::range`).
+    let rows: Vec<ServingRow> = source_rows.into_iter().filter_map(serving_row).filter(|r| cfg.range.contains(&r.entry.key)).collect();
+    let newest = plan::newest_per_key(rows);
     let l0 = w.files(newest, 0).await?;
     let mut root = plan::apply_run(&base, l0, sources, next, meta_key.clone());
     let mut steps = 0usize;
@@ -483,6 +548,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
             return Err(CompactError::Write("merge steps do not converge".into()));
         }
     }
+    root.range = range;
 
     let before: Vec<&str> =
         prev.as_ref().filter(|_| !report.rebuilt).map(|v| v.root.files.iter().map(|f| f.key.as_str()).collect()).unwrap_or_default();
@@ -499,7 +565,12 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
         return Ok(report);
     }
 
-    // The commit: the manifest of every live file, the list, the root, the metadata, the pointer.
+    // Which versions stay readable: the table's metadata keeps their snapshots only.
+    let listed_metadata = store.list(&format!("{}/metadata/", p.root)).await.map_err(store_err(p.root))?;
+    let lo = oldest_retained(&p, listed_metadata.as_deref(), version, cfg);
+
+    // The commit: the manifest of every live file, the list, the metadata, the root (create-only:
+    // the commit point), the pointer.
     let previous: Vec<ManifestEntry> = match &prev {
         Some(v) => live_entries(store, &p, &v.metadata).await?.into_values().collect(),
         None => Vec::new(),
@@ -507,12 +578,16 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
     let removed: Vec<String> =
         previous.iter().map(|e| e.data_file.file_path.clone()).filter(|path| !after.contains(&p.key_of(path))).collect();
     let base_meta = match &prev {
-        Some(v) => v.metadata.clone(),
+        Some(v) => {
+            let (trimmed, expired) = expire_snapshots(v.metadata.clone(), lo);
+            report.expired_versions = expired;
+            trimmed
+        }
         None => new_serving_table(uuid(cfg), p.absolute(cfg.serving_root.as_str()), cfg.now_ms),
     };
-    let snapshot_id = snapshot_id(cfg, next);
-    let manifest_key = format!("{}/metadata/{next}-{}-m0.avro", cfg.serving_root, cfg.nonce);
-    let list_key = format!("{}/metadata/snap-{snapshot_id}-{next}-{}.avro", cfg.serving_root, cfg.nonce);
+    let snapshot_id = snapshot_id(cfg, &nonce, next);
+    let manifest_key = format!("{}/metadata/{next}-{nonce}-m0.avro", cfg.serving_root);
+    let list_key = format!("{}/metadata/snap-{snapshot_id}-{next}-{nonce}.avro", cfg.serving_root);
     // Files written and merged away within this run are not live: not in the manifest.
     let added: Vec<DataFile> = root.files.iter().filter_map(|f| w.written.remove(&f.key)).collect();
     let committed = commit_serving(
@@ -526,7 +601,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
             manifest_location: p.absolute(&manifest_key),
             manifest_list_location: p.absolute(&list_key),
             now_ms: cfg.now_ms,
-            previous_location: prev.as_ref().map(|_| p.absolute(&p.metadata(version))),
+            previous_location: prev.as_ref().map(|v| p.absolute(&v.root.metadata)),
             properties: [("serving.version".to_string(), next.to_string())].into(),
         },
     )
@@ -535,28 +610,229 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, _n: u32) -> Result<Repor
     put_new(store, &manifest_key, committed.manifest).await?;
     put_new(store, &list_key, committed.manifest_list).await?;
     meta.validate().map_err(|e| CompactError::Write(format!("metadata v{next}: {}", e.description())))?;
-    root.metadata = meta_key.clone();
+    put_new(store, &meta_key, meta.to_json().into_bytes()).await?;
 
-    // The root first (create-only; a root without its metadata is a crashed run's orphan and is
-    // replaced), then the metadata (create-only: whoever creates it owns the version), then the
-    // pointer (conditional; failing means a helper moved it to this version already).
+    // The root names everything above, all written: creating it commits version `next`. A root
+    // a run from before this protocol left without its metadata is replaced (conditionally).
     let rk = p.serving_root(next);
     let root_bytes = root.to_json().into_bytes();
     if !store.put_new(&rk, root_bytes.clone()).await.map_err(store_err(&rk))? {
-        if exists(store, &meta_key).await? {
-            return Err(CompactError::Conflict(format!("v{next} was committed meanwhile")));
-        }
-        let orphan = store.get(&rk, None).await.map_err(store_err(&rk))?;
-        if !store.put_if(&rk, root_bytes, Some(&orphan.etag)).await.map_err(store_err(&rk))? {
-            return Err(CompactError::Conflict(format!("{rk} changed meanwhile")));
+        let replaced = match legacy_orphan(store, &p, next).await? {
+            Some(orphan) => store.put_if(&rk, root_bytes, Some(&orphan)).await.map_err(store_err(&rk))?,
+            None => false,
+        };
+        if !replaced {
+            return Err(CompactError::Conflict(format!("v{next} was committed by another run")));
         }
     }
-    if !store.put_new(&meta_key, meta.to_json().into_bytes()).await.map_err(store_err(&meta_key))? {
-        return Err(CompactError::Conflict(format!("v{next} was committed meanwhile")));
-    }
-    let _moved = store.put_if(&p.hint(), next.to_string().into_bytes(), etag.as_deref()).await.map_err(store_err(&p.hint()))?;
     report.version = Some(next);
+    // The pointer, a hint: failing means another run moved it (to this version or past it).
+    let moved = store.put_if(&p.hint(), next.to_string().into_bytes(), etag.as_deref()).await.map_err(store_err(&p.hint()))?;
+    let current = if moved { Some(next) } else { pointer(store, &p).await?.map(|(v, _)| v) };
+    // Expiry: only the run whose version is current collects (a run that is behind leaves it to
+    // the one ahead, which knows more).
+    if current == Some(next) {
+        let winners = winners(&meta, next, &nonce);
+        let mut live: BTreeSet<String> = root.files.iter().map(|f| f.key.clone()).collect();
+        let oldest_files = match &prev {
+            _ if lo >= next => Some(Vec::new()),
+            Some(v) if lo == version => Some(v.root.files.iter().map(|f| f.key.clone()).collect()),
+            _ => files_of(store, &p, lo).await,
+        };
+        // Without the oldest retained version's files, data files are left for a later run.
+        let data = oldest_files.is_some();
+        live.extend(oldest_files.unwrap_or_default());
+        report.deleted_files = collect(store, &p, cfg, lo, next, &winners, &live, data).await?;
+    }
     Ok(report)
+}
+
+/// The data files root `version` lists (`None` when it cannot be read).
+async fn files_of<S: Store>(store: &S, p: &Paths<'_>, version: u64) -> Option<Vec<String>> {
+    let bytes = store.get(&p.serving_root(version), None).await.ok()?.bytes;
+    Some(Root::parse(&bytes).ok()?.files.into_iter().map(|f| f.key).collect())
+}
+
+/// The oldest version still retained when `version` is current and the run commits the next:
+/// `version` is (it was current when the run started), and so is every version that stopped
+/// being current less than `grace` ago. When version `v` stopped being current is bounded from
+/// above by the pointer's upload time for `version - 1` (the pointer has not moved since it moved
+/// past it) and by the upload time of root `v + 2` for older ones (whoever created root `v + 2`
+/// had read a pointer past `v`). A root no longer listed was expired already. Without a listing
+/// nothing expires.
+fn oldest_retained(p: &Paths<'_>, listed: Option<&[Listed]>, version: u64, cfg: &Config) -> u64 {
+    let next = version.saturating_add(1);
+    if version == 0 {
+        return next;
+    }
+    let Some(listed) = listed else { return 1 };
+    let dir = format!("{}/metadata/", p.root);
+    let mut roots: BTreeMap<u64, i64> = BTreeMap::new();
+    let mut pointer_ms = None;
+    for l in listed {
+        let Some(name) = l.key.strip_prefix(&dir) else { continue };
+        if name == "version-hint.text" {
+            pointer_ms = Some(l.uploaded_ms);
+        } else if let Some(v) = root_version(name).filter(|_| !name.contains('/')) {
+            roots.insert(v, l.uploaded_ms);
+        }
+    }
+    let mut lo = version;
+    while lo > 1 {
+        let older = lo.saturating_sub(1);
+        if !roots.contains_key(&older) {
+            break;
+        }
+        let until = if older.saturating_add(1) == version { pointer_ms } else { roots.get(&older.saturating_add(2)).copied() };
+        // Unknown: kept. Known and older than the grace period: expired, and so is every older one.
+        if until.is_some_and(|t| t.saturating_add(cfg.grace_ms) <= cfg.now_ms) {
+            break;
+        }
+        lo = older;
+    }
+    lo
+}
+
+/// `serving.version` of a serving snapshot.
+fn version_of(s: &shared::iceberg::table_metadata::Snapshot) -> Option<u64> {
+    s.summary.properties.get("serving.version").and_then(|v| v.parse().ok())
+}
+
+/// The metadata without the snapshots of versions below `lo` (their snapshot-log and
+/// metadata-log entries go too); the number of versions expired.
+fn expire_snapshots(mut meta: TableMetadata, lo: u64) -> (TableMetadata, u64) {
+    let before = meta.snapshots.len();
+    meta.snapshots.retain(|s| version_of(s).is_none_or(|v| v >= lo));
+    let kept: BTreeSet<i64> = meta.snapshots.iter().map(|s| s.snapshot_id).collect();
+    meta.snapshot_log.retain(|e| kept.contains(&e.snapshot_id));
+    meta.metadata_log.retain(|e| {
+        let name = e.metadata_file.rsplit('/').next().unwrap_or_default();
+        match name_of(name, true) {
+            Name::Metadata(v, _) => v >= lo,
+            _ => true,
+        }
+    });
+    let expired = before.saturating_sub(meta.snapshots.len()) as u64;
+    (meta, expired)
+}
+
+/// The run that committed each version of `meta`'s snapshots (by its manifest list's name),
+/// and `next` by this run.
+fn winners(meta: &TableMetadata, next: u64, nonce: &str) -> BTreeMap<u64, String> {
+    let mut out = BTreeMap::new();
+    for s in &meta.snapshots {
+        if let Name::List(v, n) = name_of(s.manifest_list.rsplit('/').next().unwrap_or_default(), true) {
+            out.insert(v, n);
+        }
+    }
+    out.insert(next, nonce.to_string());
+    out
+}
+
+/// What an object of the serving table is, by its name.
+#[derive(Debug, PartialEq, Eq)]
+enum Name {
+    /// `metadata/version-hint.text`.
+    Pointer,
+    /// `metadata/vN.serving.json`.
+    Root(u64),
+    /// `metadata/vN-<nonce>.metadata.json` (`vN.metadata.json` before the root was the commit
+    /// point: no nonce).
+    Metadata(u64, Option<String>),
+    /// `metadata/snap-<id>-N-<nonce>.avro`.
+    List(u64, String),
+    /// `metadata/N-<nonce>-m0.avro`.
+    Manifest(u64, String),
+    /// `data/L<level>-N-<nonce>-<n>.parquet`.
+    Data(u64, String),
+    /// Not the compactor's.
+    Other,
+}
+
+/// What `name` (a file name under `metadata/` when `metadata`, else under `data/`) is.
+fn name_of(name: &str, metadata: bool) -> Name {
+    let num = |s: &str| if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<u64>().ok() } else { None };
+    let parsed = if !metadata {
+        name.strip_prefix('L').and_then(|r| r.strip_suffix(".parquet")).and_then(|r| {
+            let parts: Vec<&str> = r.split('-').collect();
+            match parts.as_slice() {
+                [level, v, nonce, n] if num(level).is_some() && num(n).is_some() => Some(Name::Data(num(v)?, (*nonce).to_string())),
+                _ => None,
+            }
+        })
+    } else if name == "version-hint.text" {
+        Some(Name::Pointer)
+    } else if let Some(v) = root_version(name) {
+        Some(Name::Root(v))
+    } else if let Some(r) = name.strip_prefix('v').and_then(|r| r.strip_suffix(".metadata.json")) {
+        match r.split_once('-') {
+            Some((v, nonce)) if !nonce.contains('-') => num(v).map(|v| Name::Metadata(v, Some(nonce.to_string()))),
+            Some(_) => None,
+            None => num(r).map(|v| Name::Metadata(v, None)),
+        }
+    } else if let Some(r) = name.strip_prefix("snap-").and_then(|r| r.strip_suffix(".avro")) {
+        match r.split('-').collect::<Vec<_>>().as_slice() {
+            [id, v, nonce] if num(id).is_some() => num(v).map(|v| Name::List(v, (*nonce).to_string())),
+            _ => None,
+        }
+    } else if let Some(r) = name.strip_suffix("-m0.avro") {
+        match r.split_once('-') {
+            Some((v, nonce)) if !nonce.contains('-') => num(v).map(|v| Name::Manifest(v, nonce.to_string())),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    parsed.unwrap_or(Name::Other)
+}
+
+/// Deletes the serving table's objects that no retained version (`lo..=next`) references and
+/// that were uploaded more than `grace` ago: roots and metadata of expired versions, the
+/// metadata, manifests and lists of runs that lost a version or crashed, data files in neither
+/// `live` (the current version's and the oldest retained version's files) nor written by a
+/// retained version's own run (`winners`), unless `data` is false. Objects named with a version
+/// past `next` belong to runs still going and are never touched; neither is anything not named
+/// as the compactor names its objects. At most [`GC_MAX_DELETES`]; the number deleted.
+#[allow(clippy::too_many_arguments)] // the retention decision's inputs
+async fn collect<S: Store>(
+    store: &S,
+    p: &Paths<'_>,
+    cfg: &Config,
+    lo: u64,
+    next: u64,
+    winners: &BTreeMap<u64, String>,
+    live: &BTreeSet<String>,
+    data: bool,
+) -> Result<u64, CompactError> {
+    // A version's object is garbage once the version expired, or when another run won it.
+    let garbage = |v: u64, nonce: Option<&str>| v <= next && (v < lo || nonce.is_some_and(|n| winners.get(&v).is_some_and(|w| w != n)));
+    let mut doomed = Vec::new();
+    for (dir, metadata) in [("metadata", true), ("data", false)] {
+        if !metadata && !data {
+            continue;
+        }
+        let prefix = format!("{}/{dir}/", p.root);
+        let Some(listed) = store.list(&prefix).await.map_err(store_err(&prefix))? else { return Ok(0) };
+        for l in listed {
+            if l.uploaded_ms.saturating_add(cfg.grace_ms) > cfg.now_ms || doomed.len() >= GC_MAX_DELETES {
+                continue;
+            }
+            let Some(name) = l.key.strip_prefix(&prefix).filter(|n| !n.contains('/')) else { continue };
+            let delete = match name_of(name, metadata) {
+                Name::Pointer | Name::Other => false,
+                Name::Root(v) | Name::Metadata(v, None) => v <= next && v < lo,
+                Name::Metadata(v, Some(n)) | Name::List(v, n) | Name::Manifest(v, n) => garbage(v, Some(&n)),
+                Name::Data(v, n) => !live.contains(&l.key) && garbage(v, Some(&n)),
+            };
+            if delete {
+                doomed.push(l.key);
+            }
+        }
+    }
+    if !doomed.is_empty() {
+        store.delete(&doomed).await.map_err(store_err(p.root))?;
+    }
+    Ok(doomed.len() as u64)
 }
 
 async fn put_new<S: Store>(store: &S, key: &str, bytes: Vec<u8>) -> Result<(), CompactError> {
@@ -567,10 +843,10 @@ async fn put_new<S: Store>(store: &S, key: &str, bytes: Vec<u8>) -> Result<(), C
     }
 }
 
-/// A positive snapshot id from the run's nonce and version.
-fn snapshot_id(cfg: &Config, version: u64) -> i64 {
+/// A positive snapshot id from the attempt's nonce and version.
+fn snapshot_id(cfg: &Config, nonce: &str, version: u64) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in cfg.nonce.bytes().chain(version.to_le_bytes()).chain(cfg.now_ms.to_le_bytes()) {
+    for b in nonce.bytes().chain(version.to_le_bytes()).chain(cfg.now_ms.to_le_bytes()) {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     i64::try_from(h >> 11).unwrap_or(1).max(1)
@@ -578,7 +854,7 @@ fn snapshot_id(cfg: &Config, version: u64) -> i64 {
 
 /// The serving table's uuid, from the run's nonce.
 fn uuid(cfg: &Config) -> String {
-    let h = format!("{:016x}{:016x}", snapshot_id(cfg, 0), snapshot_id(cfg, u64::MAX));
+    let h = format!("{:016x}{:016x}", snapshot_id(cfg, &cfg.nonce, 0), snapshot_id(cfg, &cfg.nonce, u64::MAX));
     let part = |a: usize, b: usize| h.get(a..b).unwrap_or("0").to_string();
     format!("{}-{}-4{}-a{}-{}", part(0, 8), part(8, 12), part(13, 16), part(17, 20), part(20, 32))
 }
@@ -613,5 +889,8 @@ mod tests {
     fn modes_of_stand_in_roots() {
         assert_eq!(mode_of("artifacts/build").as_deref(), Some("build"));
         assert_eq!(mode_of("warehouse/other"), None);
+        assert_eq!(mode_of("catalog:preview").as_deref(), Some("preview"));
+        assert_eq!(mode_of("catalog:artifacts.bulk").as_deref(), Some("bulk"));
+        assert_eq!(mode_of("catalog:other"), None);
     }
 }

@@ -152,7 +152,7 @@ fn a_crash_after_the_metadata_is_helped_along() {
     block_on(compactor::run(&counting, &w.config())).unwrap();
     let last = counting.puts.get() - 1;
     assert!(crash_at(&w, last).is_some());
-    assert!(w.store.bytes("serving/artifacts/metadata/v2.metadata.json").is_some());
+    assert!(w.store.bytes("serving/artifacts/metadata/v2.serving.json").is_some(), "the root commits the version");
     assert_eq!(w.store.bytes("serving/artifacts/metadata/version-hint.text").unwrap(), b"1");
     let r = w.run(&w.config());
     assert_eq!(r.helped_along, Some(2));
@@ -264,7 +264,7 @@ fn the_filesystem_store_is_create_only_and_conditional_and_runs_the_compactor() 
     assert!(!block_on(fs.put_if("a/b.txt", b"4".to_vec(), Some(&got.etag))).unwrap(), "the etag moved with the content");
     assert_eq!(block_on(fs.get("a/b.txt", Some((0, 1)))).unwrap().bytes, b"3");
     assert!(matches!(block_on(fs.get("a/none", None)), Err(compactor::store::StoreError::NotFound)));
-    assert_eq!(block_on(fs.list("a/")).unwrap().unwrap(), vec!["a/b.txt".to_string()]);
+    assert_eq!(compactor::store::keys_of(block_on(fs.list("a/")).unwrap().unwrap()), vec!["a/b.txt".to_string()]);
     assert!(block_on(fs.get("../x", None)).is_err(), "no key leaves the directory");
 
     // Sources written to the directory, compacted there (as `make compact` does), read back.
@@ -286,7 +286,7 @@ fn the_filesystem_store_is_create_only_and_conditional_and_runs_the_compactor() 
     cfg.nonce = "f".into();
     block_on(compactor::run(&fs, &cfg)).unwrap();
     let back = MemStore::new();
-    for k in block_on(fs.list("")).unwrap().unwrap() {
+    for k in compactor::store::keys_of(block_on(fs.list("")).unwrap().unwrap()) {
         back.set(&k, std::fs::read(dir.join(&k)).unwrap());
     }
     assert_eq!(answers(&back), w.expected());
@@ -305,7 +305,7 @@ impl compactor::Store for Racing<'_> {
         self.inner.get(key, range).await
     }
     async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, compactor::store::StoreError> {
-        if key.ends_with(".metadata.json") && !self.raced.replace(true) {
+        if key.starts_with("serving/") && key.ends_with(".metadata.json") && !self.raced.replace(true) {
             let report = block_on(compactor::run(self.inner, &self.rival)).unwrap();
             assert!(report.version.is_some(), "the rival commits");
         }
@@ -314,8 +314,11 @@ impl compactor::Store for Racing<'_> {
     async fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> Result<bool, compactor::store::StoreError> {
         self.inner.put_if(key, bytes, etag).await
     }
-    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, compactor::store::StoreError> {
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<compactor::store::Listed>>, compactor::store::StoreError> {
         self.inner.list(prefix).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), compactor::store::StoreError> {
+        self.inner.delete(keys).await
     }
 }
 

@@ -10,7 +10,7 @@ mod support;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use compactor::store::{block_on, MemStore, Object, StoreError};
+use compactor::store::{block_on, Listed, MemStore, Object, StoreError};
 use compactor::Store;
 use support::{answers, read_serving, rec, Rec, Want, World, LOC};
 
@@ -42,8 +42,11 @@ impl Store for Counting<'_> {
     async fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> Result<bool, StoreError> {
         self.inner.put_if(key, bytes, etag).await
     }
-    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<Listed>>, StoreError> {
         self.inner.list(prefix).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.inner.delete(keys).await
     }
 }
 

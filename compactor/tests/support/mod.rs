@@ -5,7 +5,7 @@
 use std::cell::Cell as StdCell;
 use std::collections::BTreeMap;
 
-use compactor::store::{block_on, MemStore, Object, StoreError};
+use compactor::store::{block_on, Listed, MemStore, Object, StoreError};
 use compactor::{Config, Store};
 use iceberg_writer::commit::{added, append, data_file, schema_json, Append};
 use iceberg_writer::{
@@ -21,6 +21,9 @@ use shared::serving::order::Order;
 use shared::serving::root::Root;
 
 pub const LOC: &str = "s3://w/";
+
+/// The clock of a [`World`] at its start (ms): its store's and its runs' `now_ms`.
+pub const T0: i64 = 1_700_000_000_000;
 
 /// One record a test commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +94,14 @@ pub struct World {
 
 impl World {
     pub fn new(roots: &[&str]) -> World {
-        World { roots: roots.iter().map(|r| r.to_string()).collect(), ..World::default() }
+        let w = World { roots: roots.iter().map(|r| r.to_string()).collect(), ..World::default() };
+        w.store.set_now(T0);
+        w
+    }
+
+    /// Moves the clock (the store's upload times and the runs' `now_ms`) on by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.store.set_now(self.store.now() + ms);
     }
 
     fn fresh(&self) -> i64 {
@@ -275,7 +285,7 @@ impl World {
     }
 
     pub fn config(&self) -> Config {
-        let mut cfg = Config::new("serving/artifacts", LOC, self.roots.clone(), 1_700_000_000_000, format!("{:04x}", self.fresh()));
+        let mut cfg = Config::new("serving/artifacts", LOC, self.roots.clone(), self.store.now(), format!("{:04x}", self.fresh()));
         cfg.limits.file_rows = 7;
         cfg.limits.merge_files = 2;
         cfg
@@ -291,12 +301,45 @@ pub type Rows = Vec<(String, Entry, Vec<Cell>)>;
 
 /// The serving table at its pointer: root and every row of every live file.
 pub fn read_serving(store: &MemStore) -> Option<(Root, Rows)> {
-    let hint = store.bytes("serving/artifacts/metadata/version-hint.text")?;
+    read_serving_at(store, "serving/artifacts")
+}
+
+/// The serving table under `table` at its pointer (see [`read_version`]).
+pub fn read_serving_at(store: &MemStore, table: &str) -> Option<(Root, Rows)> {
+    let hint = store.bytes(&format!("{table}/metadata/version-hint.text"))?;
     let n: u64 = String::from_utf8(hint).unwrap().trim().parse().unwrap();
-    let root = Root::parse(&store.bytes(&format!("serving/artifacts/metadata/v{n}.serving.json")).unwrap()).unwrap();
+    Some(read_version(store, table, n))
+}
+
+/// Version `n` of the serving table under `table`: its root and every row of every file it
+/// lists. Checks that the root and the metadata it names are one run's (the metadata's name, its
+/// snapshot's manifest list and the root's new files carry one nonce; the snapshot's version and
+/// watermarks are the root's) and that the manifest lists exactly the root's files.
+pub fn read_version(store: &MemStore, table: &str, n: u64) -> (Root, Rows) {
+    let rk = format!("{table}/metadata/v{n}.serving.json");
+    let root = Root::parse(&store.bytes(&rk).unwrap_or_else(|| panic!("{rk} is missing"))).unwrap();
     assert_eq!(root.version, n);
-    let meta = TableMetadata::from_json(&store.bytes(&format!("serving/artifacts/metadata/v{n}.metadata.json")).unwrap()).unwrap();
+    let nonce = root
+        .metadata
+        .strip_prefix(&format!("{table}/metadata/v{n}-"))
+        .and_then(|r| r.strip_suffix(".metadata.json"))
+        .unwrap_or_else(|| panic!("{}: not the version's own metadata name", root.metadata));
+    let meta = TableMetadata::from_json(&store.bytes(&root.metadata).unwrap_or_else(|| panic!("{} is missing", root.metadata))).unwrap();
     meta.validate().unwrap();
+    let snap = meta.current_snapshot().unwrap();
+    assert_eq!(snap.summary.properties.get("serving.version"), Some(&n.to_string()), "the metadata is version {n}'s");
+    assert!(snap.manifest_list.ends_with(&format!("-{n}-{nonce}.avro")), "{}: another run's list", snap.manifest_list);
+    for (i, src) in root.sources.iter().enumerate() {
+        let w = src.snapshot_id.map_or_else(String::new, |id| id.to_string());
+        assert_eq!(snap.summary.properties.get(&format!("serving.watermark.{i}")), Some(&w), "root and metadata agree on watermark {i}");
+    }
+    for f in &root.files {
+        let name = f.key.rsplit('/').next().unwrap();
+        let parts: Vec<&str> = name.split('-').collect();
+        if parts[1] == n.to_string() {
+            assert_eq!(parts[2], nonce, "{name}: written in version {n} by another run");
+        }
+    }
     let mut rows = Vec::new();
     for f in &root.files {
         let bytes = store.bytes(&f.key).unwrap_or_else(|| panic!("{} is missing", f.key));
@@ -307,7 +350,6 @@ pub fn read_serving(store: &MemStore) -> Option<(Root, Rows)> {
         }
     }
     // The manifest lists exactly the root's files.
-    let snap = meta.current_snapshot().unwrap();
     let list = read_manifest_list(&store.bytes(snap.manifest_list.strip_prefix(LOC).unwrap()).unwrap()).unwrap();
     let mut listed = Vec::new();
     for mf in &list {
@@ -318,7 +360,7 @@ pub fn read_serving(store: &MemStore) -> Option<(Root, Rows)> {
     let mut in_root: Vec<String> = root.files.iter().map(|f| f.key.clone()).collect();
     in_root.sort();
     assert_eq!(listed, in_root, "the manifest lists the root's files");
-    Some((root, rows))
+    (root, rows)
 }
 
 fn want_of(e: &Entry, cells: &[Cell]) -> Want {
@@ -336,9 +378,19 @@ fn want_of(e: &Entry, cells: &[Cell]) -> Want {
 /// The serving table's answer per key, twice: from a full scan (newest per key of every live
 /// file) and through `Root::candidates` (what serve reads); they must agree.
 pub fn answers(store: &MemStore) -> BTreeMap<Vec<u8>, Want> {
-    let Some((root, rows)) = read_serving(store) else { return BTreeMap::new() };
+    answers_at(store, "serving/artifacts")
+}
+
+/// [`answers`] of the serving table under `table`.
+pub fn answers_at(store: &MemStore, table: &str) -> BTreeMap<Vec<u8>, Want> {
+    let Some((root, rows)) = read_serving_at(store, table) else { return BTreeMap::new() };
+    answers_of(&root, &rows)
+}
+
+/// The answers of one version (see [`answers`]).
+pub fn answers_of(root: &Root, rows: &Rows) -> BTreeMap<Vec<u8>, Want> {
     let mut full: BTreeMap<Vec<u8>, Want> = BTreeMap::new();
-    for (_, e, cells) in &rows {
+    for (_, e, cells) in rows {
         if full.get(&e.key).is_some_and(|w| w.order >= e.order) {
             continue;
         }
@@ -390,8 +442,11 @@ impl Store for Faulty<'_> {
         self.tick()?;
         self.inner.put_if(key, bytes, etag).await
     }
-    async fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<Listed>>, StoreError> {
         self.inner.list(prefix).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.inner.delete(keys).await
     }
 }
 
