@@ -633,16 +633,22 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
     // the one ahead, which knows more).
     if current == Some(next) {
         let winners = winners(&meta, next, &nonce);
-        let mut live: BTreeSet<String> = root.files.iter().map(|f| f.key.clone()).collect();
-        let oldest_files = match &prev {
-            _ if lo >= next => Some(Vec::new()),
-            Some(v) if lo == version => Some(v.root.files.iter().map(|f| f.key.clone()).collect()),
-            _ => files_of(store, &p, lo).await,
-        };
+        // The data files of the versions whose roots are at hand: the new one, the previous one
+        // and the oldest retained (read), which hold every file a retained version references
+        // that was written before them.
+        let mut known: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+        known.insert(next, root.files.iter().map(|f| f.key.clone()).collect());
+        if let Some(v) = prev.as_ref().filter(|_| version >= lo) {
+            known.insert(version, v.root.files.iter().map(|f| f.key.clone()).collect());
+        }
+        if !known.contains_key(&lo) {
+            if let Some(files) = files_of(store, &p, lo).await {
+                known.insert(lo, files.into_iter().collect());
+            }
+        }
         // Without the oldest retained version's files, data files are left for a later run.
-        let data = oldest_files.is_some();
-        live.extend(oldest_files.unwrap_or_default());
-        report.deleted_files = collect(store, &p, cfg, lo, next, &winners, &live, data).await?;
+        let data = known.contains_key(&lo);
+        report.deleted_files = collect(store, &p, cfg, Retained { lo, next, winners: &winners, known: &known }, data).await?;
     }
     Ok(report)
 }
@@ -786,26 +792,41 @@ fn name_of(name: &str, metadata: bool) -> Name {
     parsed.unwrap_or(Name::Other)
 }
 
-/// Deletes the serving table's objects that no retained version (`lo..=next`) references and
-/// that were uploaded more than `grace` ago: roots and metadata of expired versions, the
-/// metadata, manifests and lists of runs that lost a version or crashed, data files in neither
-/// `live` (the current version's and the oldest retained version's files) nor written by a
-/// retained version's own run (`winners`), unless `data` is false. Objects named with a version
-/// past `next` belong to runs still going and are never touched; neither is anything not named
-/// as the compactor names its objects. At most [`GC_MAX_DELETES`]; the number deleted.
-#[allow(clippy::too_many_arguments)] // the retention decision's inputs
-async fn collect<S: Store>(
-    store: &S,
-    p: &Paths<'_>,
-    cfg: &Config,
+/// What a collection keeps: the versions `lo..=next`, the run that committed each (by its
+/// nonce), and the data files of those whose roots are at hand.
+struct Retained<'a> {
     lo: u64,
     next: u64,
-    winners: &BTreeMap<u64, String>,
-    live: &BTreeSet<String>,
-    data: bool,
-) -> Result<u64, CompactError> {
-    // A version's object is garbage once the version expired, or when another run won it.
-    let garbage = |v: u64, nonce: Option<&str>| v <= next && (v < lo || nonce.is_some_and(|n| winners.get(&v).is_some_and(|w| w != n)));
+    winners: &'a BTreeMap<u64, String>,
+    known: &'a BTreeMap<u64, BTreeSet<String>>,
+}
+
+impl Retained<'_> {
+    /// Whether an object a run named for version `v` is garbage: the version expired, or another
+    /// run won it.
+    fn garbage(&self, v: u64, nonce: &str) -> bool {
+        v <= self.next && (v < self.lo || self.winners.get(&v).is_some_and(|w| w != nonce))
+    }
+
+    /// Whether data file `key`, written for version `v` by run `nonce`, is garbage. A file is live
+    /// from the version that wrote it until one drops it, so every file a retained version
+    /// references is in the oldest retained root or in the root of the version that wrote it:
+    /// when that root is at hand and does not list it, it was merged away in its own run.
+    fn garbage_data(&self, key: &str, v: u64, nonce: &str) -> bool {
+        if self.known.values().any(|files| files.contains(key)) || v > self.next {
+            return false;
+        }
+        self.garbage(v, nonce) || self.known.contains_key(&v)
+    }
+}
+
+/// Deletes the serving table's objects that no retained version references and that were
+/// uploaded more than `grace` ago: roots and metadata of expired versions, the metadata,
+/// manifests and lists of runs that lost a version or crashed, data files no retained version
+/// lists (`data` false: data files are left alone). Objects named with a version past `next`
+/// belong to runs still going and are never touched; neither is anything not named as the
+/// compactor names its objects. At most [`GC_MAX_DELETES`]; the number deleted.
+async fn collect<S: Store>(store: &S, p: &Paths<'_>, cfg: &Config, keep: Retained<'_>, data: bool) -> Result<u64, CompactError> {
     let mut doomed = Vec::new();
     for (dir, metadata) in [("metadata", true), ("data", false)] {
         if !metadata && !data {
@@ -820,9 +841,9 @@ async fn collect<S: Store>(
             let Some(name) = l.key.strip_prefix(&prefix).filter(|n| !n.contains('/')) else { continue };
             let delete = match name_of(name, metadata) {
                 Name::Pointer | Name::Other => false,
-                Name::Root(v) | Name::Metadata(v, None) => v <= next && v < lo,
-                Name::Metadata(v, Some(n)) | Name::List(v, n) | Name::Manifest(v, n) => garbage(v, Some(&n)),
-                Name::Data(v, n) => !live.contains(&l.key) && garbage(v, Some(&n)),
+                Name::Root(v) | Name::Metadata(v, None) => v < keep.lo,
+                Name::Metadata(v, Some(n)) | Name::List(v, n) | Name::Manifest(v, n) => keep.garbage(v, &n),
+                Name::Data(v, n) => keep.garbage_data(&l.key, v, &n),
             };
             if delete {
                 doomed.push(l.key);

@@ -336,3 +336,48 @@ fn a_lost_race_for_the_next_version_restarts_from_it() {
     assert_eq!(report.version, None, "the rival absorbed everything: nothing left to commit");
     assert_eq!(answers(&w.store), w.expected());
 }
+
+#[test]
+fn catalog_sources_follow_the_metadata_the_caller_resolved() {
+    let mut w = World::new(&["artifacts/preview", "artifacts/build"]);
+    w.commit(0, &[rec("a", 1, "a1"), rec("b", 1, "b1")], 10);
+    w.commit(1, &[rec("a", 2, "a2")], 10);
+    let ids = vec!["catalog:preview".to_string(), "catalog:artifacts.build".to_string()];
+    let resolve = |w: &World, cfg: &mut compactor::Config| {
+        // As the compact worker fills it from the REST catalog: an absolute location, or a key.
+        let (n0, _) = w.current(0).unwrap();
+        let (n1, _) = w.current(1).unwrap();
+        cfg.catalog.insert(ids[0].clone(), format!("{}artifacts/preview/metadata/v{n0}.metadata.json", support::LOC));
+        cfg.catalog.insert(ids[1].clone(), format!("artifacts/build/metadata/v{n1}.metadata.json"));
+    };
+    // Unresolved: an error for that source, the other goes on.
+    let mut cfg = w.config();
+    cfg.sources = ids.clone();
+    cfg.catalog.insert(ids[1].clone(), "artifacts/build/metadata/v1.metadata.json".into());
+    let r = w.run(&cfg);
+    assert!(r.sources[0].error.as_deref().unwrap().contains("catalog table needs its current metadata location"), "{r:?}");
+    assert!(r.sources[1].error.is_none());
+    let mut cfg = w.config();
+    cfg.sources = ids.clone();
+    resolve(&w, &mut cfg);
+    let r = w.run(&cfg);
+    assert!(r.errors().is_empty(), "{r:?}");
+    let (root, _) = read_serving(&w.store).unwrap();
+    assert_eq!(root.sources[0].id, "catalog:preview");
+    assert_eq!(root.sources[0].mode.as_deref(), Some("preview"));
+    assert_eq!(root.sources[1].mode.as_deref(), Some("build"));
+    assert_eq!(
+        root.sources[0].metadata.as_deref(),
+        Some("artifacts/preview/metadata/v1.metadata.json"),
+        "the bucket key, as serve compares it"
+    );
+    assert_eq!(answers(&w.store), w.expected());
+    // The catalog moves on: the next run follows the newly resolved metadata.
+    w.commit(0, &[rec("b", 3, "b3")], 10);
+    let mut cfg = w.config();
+    cfg.sources = ids.clone();
+    resolve(&w, &mut cfg);
+    let r = w.run(&cfg);
+    assert_eq!(r.sources[0].rows, 1);
+    assert_eq!(answers(&w.store), w.expected());
+}
