@@ -641,9 +641,9 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
         if let Some(v) = prev.as_ref().filter(|_| version >= lo) {
             known.insert(version, v.root.files.iter().map(|f| f.key.clone()).collect());
         }
-        if !known.contains_key(&lo) {
+        if let std::collections::btree_map::Entry::Vacant(e) = known.entry(lo) {
             if let Some(files) = files_of(store, &p, lo).await {
-                known.insert(lo, files.into_iter().collect());
+                e.insert(files.into_iter().collect());
             }
         }
         // Without the oldest retained version's files, data files are left for a later run.
