@@ -1190,7 +1190,7 @@ fn serving_block(warehouse: &Path, spec: &Spec, serving: &str, warm: &Isolate, i
 
 /// `measure-serving --into FILE`: measures the serving path again for every sampled id of a
 /// `measure` output (after a compactor or serve change, without the long scan measurements) and
-/// writes it back with the new serving blocks.
+/// the listing page, and writes it back with the new serving and listing blocks.
 fn measure_serving_into(warehouse: &Path, specs: &[Spec], into: &Path, reps: usize) {
     let mut doc: Value = serde_json::from_slice(&fs::read(into).unwrap()).unwrap();
     // The warm-up id `measure` used: drawn after its `samples_max` ids.
@@ -1210,6 +1210,7 @@ fn measure_serving_into(warehouse: &Path, specs: &[Spec], into: &Path, reps: usi
             sample["serving"] = serving_block(warehouse, spec, &serving, &warm, &id, reps, expect);
         }
         t["serving_warm_cache_bytes"] = json!(warm.immutable.bytes());
+        t["listing"] = measure_listing(warehouse, spec, Some(serving.as_str()), reps);
         eprintln!("measured the serving path of {} again: {:.1} s", spec.root(), started.elapsed().as_secs_f64());
     }
     fs::write(into, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
