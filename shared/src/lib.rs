@@ -64,6 +64,7 @@ pub mod iceberg;
 pub mod intake;
 pub mod json_array;
 pub mod key;
+pub mod ledger;
 #[cfg(feature = "reader")]
 pub mod locate;
 pub mod ndjson;
