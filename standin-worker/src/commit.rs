@@ -90,14 +90,24 @@ pub(crate) async fn get(bucket: &Bucket, key: &str) -> Res<Option<(Vec<u8>, Stri
     Ok(Some((body.bytes().await.map_err(e(key))?, etag)))
 }
 
+/// A put; a metadata object written is announced as R2 would ([`crate::events`]).
 async fn put(bucket: &Bucket, key: &str, bytes: Vec<u8>) -> Res<()> {
-    bucket.put(key, bytes).execute().await.map_err(e(key))?;
+    if let Some(obj) = bucket.put(key, bytes).execute().await.map_err(e(key))? {
+        crate::events::written(key, &obj).await;
+    }
     Ok(())
 }
 
-/// Conditional put; `Ok(false)` when the condition failed.
+/// Conditional put; `Ok(false)` when the condition failed. A metadata object written is announced
+/// as R2 would ([`crate::events`]).
 pub(crate) async fn put_if(bucket: &Bucket, key: &str, bytes: Vec<u8>, cond: Conditional) -> Res<bool> {
-    Ok(bucket.put(key, bytes).only_if(cond).execute().await.map_err(e(key))?.is_some())
+    match bucket.put(key, bytes).only_if(cond).execute().await.map_err(e(key))? {
+        Some(obj) => {
+            crate::events::written(key, &obj).await;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 pub(crate) fn create_only() -> Conditional {

@@ -9,7 +9,10 @@
 //! - [`flush`] / `POST /flush[?mode=][&due=1]`: commits a mode (see [`commit`]); `due=1` only
 //!   modes past their roll interval or size. `POST /init` creates missing tables (empty `v1`).
 //! - `POST /compact`: runs the serving table's compactor once ([`compact`]; `SERVING_ROOT` set),
-//!   as every commit does after it lands; answers its report.
+//!   as every commit does after it lands (unless the compact worker does: [`events`]); answers
+//!   its report.
+//! - `GET /events`, `POST /events?drop=N&delay=S&reset=1`: the double for R2 event
+//!   notifications (the optional `R2_EVENTS` queue binding; see [`events`]).
 //! - `POST /maintain/compact` and `POST /maintain/expire`: the catalog's own maintenance on the
 //!   stand-in's tables (see [`maintain`]).
 //! - `GET /v1/config`, `GET /v1/{prefix}/namespaces/{ns}/tables/{table}` and the other read
@@ -17,6 +20,7 @@
 mod catalog;
 mod commit;
 mod compact;
+mod events;
 mod maintain;
 mod rows;
 mod table;
@@ -108,6 +112,7 @@ pub fn now_ms() -> f64 {
 /// `send(records)` of a mode: one durable buffer object. Resolves to whether a commit is due.
 #[wasm_bindgen]
 pub async fn send(mode: String, records: String, env: Env) -> std::result::Result<bool, JsValue> {
+    events::bind(&env);
     let cfg = ModeConfig::new(&env, &mode).ok_or_else(|| js_err(format!("unknown mode {mode}")))?;
     let parsed: serde_json::Value = serde_json::from_str(&records).map_err(|e| js_err(format!("records are not JSON: {e}")))?;
     let items = rows::validate(&parsed).map_err(js_err)?;
@@ -141,9 +146,10 @@ pub fn in_flight_floor(prefix: &str) -> Option<String> {
 /// Commits a mode now; resolves to a JSON summary.
 #[wasm_bindgen]
 pub async fn flush(mode: String, env: Env) -> std::result::Result<String, JsValue> {
+    events::bind(&env);
     let cfg = ModeConfig::new(&env, &mode).ok_or_else(|| js_err(format!("unknown mode {mode}")))?;
     let mut out = commit::commit_all(&env, &cfg).await.map_err(js_err)?;
-    if committed(&out) {
+    if committed(&out) && !events::enabled(&env) {
         with_compactor(&mut out, compact::run(&env).await);
     }
     Ok(out.to_string())
@@ -248,6 +254,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let method = req.method();
     let url = req.url()?;
     let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string());
+    events::bind(&env);
     if path == "/$.health" {
         let resets = js_sys::Reflect::get(&js_sys::global(), &"__wasmResets".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
         return json(200, &serde_json::json!({"status": "ok", "worker": "standin", "resets": resets as u64}));
@@ -274,8 +281,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 Err(e) => return iceberg_error(500, "CommitFailedException", &format!("{m}: {e}")),
             }
         }
-        // The compactor runs once after the commits of this flush; its report rides on each.
-        if out.iter().any(committed) {
+        // The compactor runs once after the commits of this flush; its report rides on each. With
+        // R2_EVENTS bound the compact worker runs it instead, on the notifications.
+        if out.iter().any(committed) && !events::enabled(&env) {
             let report = compact::run(&env).await;
             for summary in out.iter_mut().filter(|s| committed(s)) {
                 with_compactor(summary, report.clone());
@@ -289,6 +297,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         let on = |name: &str| query(name).is_some_and(|v| matches!(v.as_str(), "" | "1" | "true" | "yes"));
         return json(200, &compact::run_with(&env, on("full"), on("from_scratch")).await);
+    }
+    if path == "/events" {
+        return match events::route(&method, query) {
+            Some(v) => json(200, &v),
+            None => iceberg_error(405, "MethodNotAllowed", "GET or POST /events")
+                .and_then(|r| r.headers().set("Allow", "GET, POST").map(|()| r)),
+        };
     }
     // Table maintenance as R2 Data Catalog runs it (#16): dev and tests only.
     if let Some(op) = path.strip_prefix("/maintain/") {

@@ -27,6 +27,10 @@ export const STANDIN_LOCATION = "s3://artifacts-warehouse/";
 // it at SERVING_ROOT; the stand-in's compactor writes it after each commit.
 export const SERVING_ROOT = "serving/artifacts";
 export const servingDefault = () => (process.env.SERVING ?? "").trim().toLowerCase() !== "off";
+// The compact worker's queue (#16): R2 event notifications of the sources' metadata (from the
+// stand-in's double, R2_EVENTS) and the worker's own run orders (COMPACT_QUEUE).
+export const COMPACT_QUEUE = "artifacts-compact";
+export const CRON = "* * * * *";
 
 const modulesRules = [
   { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
@@ -64,8 +68,16 @@ function rustWorker(name, extra) {
  * `serving` (default on; env SERVING=off turns it off): serve gets `SERVING_ROOT` and the
  * stand-in runs the compactor after each commit over serve's tables (`TABLE_ROOTS`,
  * `LOCATION_PREFIX`); `h.compact()` runs it now (`POST /compact`), `compactEveryMs` on a period.
+ * With `standin` and serving on, the compact worker (#16; `compactVars` add to its vars) is in the
+ * same Miniflare too, consuming the queue COMPACT_QUEUE (`h.compactWorker` fetches it,
+ * `h.scheduled()` fires its Cron Trigger); `compactWorkers: n` adds n - 1 more (`compact-2`, …,
+ * `h.compactWorkers`: same script and bucket, no consumer) to race it. `notify: true` binds the
+ * stand-in's R2 event notification double (`R2_EVENTS` → the queue): its commits reach the
+ * compact worker within seconds, its in-process runs are off, and `h.compact()` posts the compact
+ * worker's `/run` (answering the one range's report unsplit, as `/compact` does; `h.events()` is
+ * the double's record, `h.events({ drop: n })` loses the next n notifications).
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1 } = {}) {
   const recorder = new PipelineRecorder();
   // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
   const outbound = { calls: [], status: 200 };
@@ -79,6 +91,18 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
   const compactVars = serving
     ? { SERVING_ROOT: serveBindings.SERVING_ROOT || SERVING_ROOT, TABLE_ROOTS: serveBindings.TABLE_ROOTS ?? STANDIN_ROOTS, LOCATION_PREFIX: serveBindings.LOCATION_PREFIX ?? STANDIN_LOCATION }
     : {};
+  const withCompact = standin && serving;
+  const compactNames = withCompact ? Array.from({ length: Math.max(1, compactWorkers) }, (_, i) => (i === 0 ? "compact" : `compact-${i + 1}`)) : [];
+  const compactWorker = (name, i) =>
+    rustWorker("compact", {
+      name,
+      ...socket(name),
+      bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...compactVars, ...compactExtra },
+      r2Buckets: { WAREHOUSE: "warehouse" },
+      queueProducers: { COMPACT_QUEUE: COMPACT_QUEUE },
+      // One consumer per queue: the first compact worker; the others only race it through /run.
+      ...(i === 0 ? { queueConsumers: { [COMPACT_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 5 } } } : {}),
+    });
   const socket = (name) =>
     ports?.[name] ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports[name] }] } : {};
   const mf = new Miniflare({
@@ -120,13 +144,22 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
         serviceBindings: { RECORDER: (req) => recorder.handle(req) },
       },
       ...(standin
-        ? [rustWorker("standin", { ...socket("standin"), bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...compactVars, ...standinVars }, r2Buckets: { WAREHOUSE: "warehouse" } })]
+        ? [
+            rustWorker("standin", {
+              ...socket("standin"),
+              bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...compactVars, ...standinVars },
+              r2Buckets: { WAREHOUSE: "warehouse" },
+              ...(withCompact && notify ? { queueProducers: { R2_EVENTS: COMPACT_QUEUE } } : {}),
+            }),
+          ]
         : []),
+      ...compactNames.map(compactWorker),
     ],
   });
   // A Miniflare that fails while starting is disposed, so its workerd does not keep the test
   // process alive until the runner's timeout.
   let ingestWorker, serveWorker, probeWorker, standinFetch;
+  const compactFetches = [];
   const call = (w) => (p, init) => w.fetch(new URL(p, "http://localhost").toString(), init);
   try {
     await mf.ready;
@@ -134,9 +167,11 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     serveWorker = await mf.getWorker("serve");
     probeWorker = await mf.getWorker("pipeline-probe");
     standinFetch = standin ? call(await mf.getWorker("standin")) : undefined;
+    for (const name of compactNames) compactFetches.push(call(await mf.getWorker(name)));
     // The first fetch through a worker proxy resolves synchronously on the Node thread; doing it
     // here, before any test puts load on the workers, keeps it from stalling a loaded run.
     for (const w of [ingestWorker, serveWorker]) await (await call(w)("/$.health")).arrayBuffer();
+    for (const f of compactFetches) await (await f("/health")).arrayBuffer();
     if (standin) {
       // Every table exists from the start (an empty v1), so serve can read any mode at once.
       const res = await standinFetch("/init", { method: "POST" });
@@ -153,10 +188,28 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     return JSON.parse(body);
   };
   const compact = async () => {
+    if (withCompact && notify) return compactRun();
     const res = await standinFetch("/compact", { method: "POST" });
     const body = await res.text();
     if (res.status !== 200) throw new Error(`stand-in compact answered ${res.status}: ${body}`);
     return JSON.parse(body);
+  };
+  // POST /run on a compact worker (`which`: its index): unsplit, the one range's report (or
+  // {error}), as the stand-in's /compact answers; split, the whole answer ({ranges}).
+  const compactRun = async (query = "", which = 0) => {
+    const res = await compactFetches[which](`/run${query}`, { method: "POST" });
+    const body = await res.text();
+    if (res.status !== 200 && res.status !== 500) throw new Error(`compact worker /run answered ${res.status}: ${body}`);
+    const out = JSON.parse(body);
+    if (out.ranges?.length === 1) return out.ranges[0].report ?? { error: out.ranges[0].error };
+    return res.status === 200 ? out : { error: out.detail, ranges: out.ranges };
+  };
+  const scheduled = async (which = 0) => (await mf.getWorker(compactNames[which])).scheduled({ cron: CRON });
+  const events = async (set) => {
+    const q = set ? "?" + new URLSearchParams(Object.entries(set).map(([k, v]) => [k, String(v)])) : "";
+    const res = await standinFetch(`/events${q}`, { method: set ? "POST" : "GET" });
+    if (res.status !== 200) throw new Error(`stand-in /events answered ${res.status}: ${await res.text()}`);
+    return res.json();
   };
   let compactor;
   if (standin && serving && compactEveryMs) {
@@ -199,6 +252,11 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     standin: standinFetch,
     flush,
     compact,
+    compactRun,
+    compactWorker: compactFetches[0],
+    compactWorkers: compactFetches,
+    scheduled,
+    events,
     serving,
     dispose: () => {
       if (poller) clearInterval(poller);
