@@ -6,7 +6,8 @@ SHELL := /bin/bash
 
 WASM_BINDGEN_VERSION := 0.2.130
 WASM_TARGET := wasm32-unknown-unknown
-WORKERS := ingest serve
+# The deployed workers (built, size-checked and dry-run); the stand-in is built too, never deployed.
+WORKERS := ingest serve compact
 BUILD := build
 CARGO ?= cargo
 NODE_BIN := node_modules/.bin
@@ -31,9 +32,9 @@ tools: .tools-stamp
 	  npm ci --no-audit --no-fund; fi
 	@touch $@
 
-## build: both workers (and the local stand-in) → build/<worker>/{entry.mjs,index.js,index_bg.wasm}
+## build: the three workers (and the local stand-in) → build/<worker>/{entry.mjs,index.js,index_bg.wasm}
 build: tools
-	$(CARGO) build --release --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker
+	$(CARGO) build --release --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p compact-worker -p standin-worker
 	@for w in $(WORKERS) standin; do tools/package-worker.sh $$w $(BUILD)/$$w; done
 	@$(CARGO) run -q --bin size -- $(BUILD)
 
@@ -56,11 +57,11 @@ check-nostd: tools
 clippy: tools
 	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -q -p shared --features reader --all-targets -- -D warnings
-	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p standin-worker -p iceberg-writer -p compactor -p shared --no-default-features -- -D warnings
+	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p compact-worker -p standin-worker -p iceberg-writer -p compactor -p shared --no-default-features -- -D warnings
 
 test-rust:
 	$(CARGO) test -p artifact-tools
-	$(CARGO) test -p serve-worker -p standin-worker --lib
+	$(CARGO) test -p serve-worker -p standin-worker -p compact-worker --lib
 	$(CARGO) test -p iceberg-writer
 	$(CARGO) test -p compactor
 	$(CARGO) test -p artifacts-cli
@@ -107,7 +108,7 @@ TTL := $(or $(TTL),86400)
 token:
 	@$(CARGO) run -q --bin token -- --org '$(ORG)' --sub '$(SUB)' --scopes '$(SCOPES)' --ttl '$(TTL)'
 
-## dry-run: wrangler deploy --dry-run for both configs (also run by the Miniflare suite)
+## dry-run: wrangler deploy --dry-run for the three configs (also run by the Miniflare suite)
 dry-run: build
 	@for w in $(WORKERS); do $(NODE_BIN)/wrangler deploy --dry-run --outdir $(BUILD)/dry-run/$$w -c wrangler/$$w.toml; done
 
@@ -123,13 +124,14 @@ stream-schema:
 provision:
 	@node tools/provision.mjs $(if $(filter 1 true yes,$(APPLY)),--apply)
 
-## deploy: build, then deploy both workers with the configs provision filled in (refused while they still
-## hold the committed placeholders). INGEST_SECRETS /
-## SERVE_SECRETS (optional): a .env or JSON file of secrets uploaded with the deployment
+## deploy: build, then deploy the three workers with the configs provision filled in (refused while they still
+## hold the committed placeholders). INGEST_SECRETS / SERVE_SECRETS /
+## COMPACT_SECRETS (optional): a .env or JSON file of secrets uploaded with the deployment
 deploy: build
 	@node tools/provision.mjs --check
 	$(NODE_BIN)/wrangler deploy -c wrangler/ingest.toml $(if $(INGEST_SECRETS),--secrets-file $(INGEST_SECRETS))
 	$(NODE_BIN)/wrangler deploy -c wrangler/serve.toml $(if $(SERVE_SECRETS),--secrets-file $(SERVE_SECRETS))
+	$(NODE_BIN)/wrangler deploy -c wrangler/compact.toml $(if $(COMPACT_SECRETS),--secrets-file $(COMPACT_SECRETS))
 
 ## fuzz-build: build every fuzz target (fuzz/ is its own cargo-fuzz workspace; see SECURITY.md)
 fuzz-build:
