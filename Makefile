@@ -91,13 +91,16 @@ dev: build
 
 ## compact: run the serving table's compactor once over a warehouse directory and print its report, e.g.
 ## make compact WAREHOUSE_DIR=/abs/dir [TABLES=a/b,c/d] [FULL=1] [FROM_SCRATCH=1] [SERVING_ROOT=serving/artifacts]
-## (TABLES default: the stand-in's three tables; WAREHOUSE_LOCATION: another prefix their locations use)
+##   [SERVING_SPLITS=b1,b2 [RANGE=i]] [SERVING_GRACE_SECONDS=900]
+## (TABLES default: the stand-in's three tables; WAREHOUSE_LOCATION: another prefix their locations use;
+## SERVING_SPLITS: key-range boundaries, each range compacted in turn, or range i only)
 .PHONY: compact
 compact:
 	@if [ -z "$(strip $(WAREHOUSE_DIR))" ]; then echo "make compact: WAREHOUSE_DIR=/abs/dir is required" >&2; exit 2; fi
 	@$(CARGO) run -q --bin compact -- --warehouse '$(strip $(WAREHOUSE_DIR))' --tables '$(strip $(TABLES))' \
 	  --full='$(strip $(FULL))' --from-scratch='$(strip $(FROM_SCRATCH))' --serving-root '$(strip $(SERVING_ROOT))' \
-	  --location-prefix '$(strip $(WAREHOUSE_LOCATION))'
+	  --location-prefix '$(strip $(WAREHOUSE_LOCATION))' --splits='$(strip $(SERVING_SPLITS))' --range='$(strip $(RANGE))' \
+	  --grace-seconds='$(strip $(SERVING_GRACE_SECONDS))'
 
 ## token: print a signed dev token, e.g. make token ORG=acme SUB=alice SCOPES='write:*'
 # Defaults also when the variable is set but empty (an empty value means unset, as for make dev).

@@ -6,6 +6,9 @@
 //! order; default the three mode tables), `LOCATION_PREFIX` (comma-separated prefixes of the
 //! sources' locations; default `WAREHOUSE_LOCATION`), `SERVING_FILE_ROWS` (default 10,000, files of
 //! about 8 MiB) and `COMPACT_MAX_ROWS` (default 20,000): a run's rows are in the isolate's memory.
+//! `SERVING_GRACE_SECONDS` (default 900): the serving table's expiry grace period.
+//! `SERVING_SPLITS` (empty: one table): the serving table split by key range
+//! (`shared::serving::split`), each range's table compacted in turn.
 
 use std::cell::Cell;
 
@@ -13,6 +16,7 @@ use compactor::r2::R2;
 use compactor::Config;
 use serde_json::{json, Value};
 use shared::record::Mode;
+use shared::serving::split;
 use worker::Env;
 
 use crate::{now_ms, random_hex, var, ModeConfig};
@@ -57,6 +61,9 @@ pub fn config(env: &Env) -> Option<Config> {
     // One run holds every row it absorbs in the isolate's memory (128 MB in workerd): fewer rows
     // per run than natively; a source that is behind goes on at the next commit or tick.
     cfg.max_rows = var(env, "COMPACT_MAX_ROWS", "").trim().parse::<u64>().unwrap_or(STANDIN_MAX_ROWS).max(1);
+    if let Ok(secs) = var(env, "SERVING_GRACE_SECONDS", "").trim().parse::<i64>() {
+        cfg.grace_ms = secs.max(0).saturating_mul(1000);
+    }
     Some(cfg)
 }
 
@@ -102,8 +109,24 @@ pub async fn run_with(env: &Env, full: bool, from_scratch: bool) -> Value {
         Ok(b) => b,
         Err(e) => return json!({"error": format!("WAREHOUSE: {e}")}),
     };
-    match compactor::run(&R2(bucket), &cfg).await {
-        Ok(report) => report.to_json(),
-        Err(e) => json!({"error": e.to_string()}),
+    let store = R2(bucket);
+    let tables = match split::parse(&cfg.serving_root, &var(env, "SERVING_SPLITS", "")) {
+        Ok(t) => t,
+        Err(e) => return json!({"error": e}),
+    };
+    let mut out = Vec::new();
+    for table in &tables {
+        let mut cfg = cfg.clone();
+        cfg.serving_root = table.root.clone();
+        cfg.range = table.range();
+        out.push(match compactor::run(&store, &cfg).await {
+            Ok(report) => report.to_json(),
+            Err(e) => json!({"error": e.to_string()}),
+        });
+    }
+    // Unsplit: the one table's report, as before splitting existed.
+    match (tables.len(), out.pop()) {
+        (1, Some(report)) => report,
+        (_, last) => json!({"ranges": out.into_iter().chain(last).collect::<Vec<_>>()}),
     }
 }

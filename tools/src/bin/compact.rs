@@ -2,7 +2,13 @@
 //! prints its report as JSON.
 //!
 //! Usage: `compact --warehouse DIR [--tables a/b,c/d] [--full] [--from-scratch]
-//! [--serving-root serving/artifacts] [--location-prefix P,Q] [--file-rows N] [--max-rows N]`
+//! [--serving-root serving/artifacts] [--splits B1,B2] [--range I] [--location-prefix P,Q]
+//! [--file-rows N] [--max-rows N] [--grace-seconds S]`
+//!
+//! `--splits` is `SERVING_SPLITS` (`shared::serving::split`): the serving table split by key range
+//! at those boundaries, each range a table at `{serving-root}/range-{i}` compacted in turn, or
+//! range `I` only with `--range`. `--grace-seconds`: the serving table's expiry grace period
+//! (default 900).
 //!
 //! The directory is the bucket: keys are paths below it. Sources default to the stand-in's three
 //! tables (`artifacts/preview`, `artifacts/build`, `artifacts/bulk`); their locations map to keys
@@ -15,10 +21,11 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use compactor::store::{block_on, FsStore};
-use compactor::Config;
+use compactor::{Config, Report};
+use shared::serving::split::{self, Split};
 
 const USAGE: &str = "usage: compact --warehouse DIR [--tables a/b,c/d] [--full] [--from-scratch] [--serving-root ROOT] \
-                     [--location-prefix P,Q] [--file-rows N] [--max-rows N]";
+                     [--splits B1,B2] [--range I] [--location-prefix P,Q] [--file-rows N] [--max-rows N] [--grace-seconds S]";
 const STANDIN_TABLES: &str = "artifacts/preview,artifacts/build,artifacts/bulk";
 const STANDIN_LOCATION: &str = "s3://artifacts-warehouse/";
 
@@ -26,10 +33,19 @@ fn list(s: &str) -> Vec<String> {
     s.split(',').map(|p| p.trim().trim_end_matches('/')).filter(|p| !p.is_empty()).map(String::from).collect()
 }
 
-fn parse(args: Vec<String>) -> Result<(PathBuf, Config), String> {
+/// What to run: the directory, the settings, the tables of the split (one, unsplit) to compact.
+#[derive(Debug)]
+struct Args {
+    dir: PathBuf,
+    cfg: Config,
+    tables: Vec<Split>,
+}
+
+fn parse(args: Vec<String>) -> Result<Args, String> {
     let mut warehouse = None;
     let mut tables = String::new();
     let mut serving_root = String::new();
+    let (mut splits, mut range, mut grace) = (String::new(), None, None);
     let mut prefixes = Vec::new();
     let (mut full, mut scratch) = (false, false);
     let (mut file_rows, mut max_rows) = (None, None);
@@ -44,6 +60,10 @@ fn parse(args: Vec<String>) -> Result<(PathBuf, Config), String> {
             "--warehouse" => warehouse = Some(PathBuf::from(value()?)),
             "--tables" => tables = value()?,
             "--serving-root" => serving_root = value()?,
+            "--splits" => splits = value()?,
+            // make passes RANGE= through empty: no range given.
+            "--range" => range = Some(value()?).filter(|v| !v.trim().is_empty()),
+            "--grace-seconds" => grace = Some(value()?).filter(|v| !v.trim().is_empty()),
             "--location-prefix" => prefixes.extend(value()?.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from)),
             "--file-rows" => file_rows = Some(value()?.parse::<usize>().map_err(|_| "--file-rows is a number")?),
             "--max-rows" => max_rows = Some(value()?.parse::<u64>().map_err(|_| "--max-rows is a number")?),
@@ -77,11 +97,51 @@ fn parse(args: Vec<String>) -> Result<(PathBuf, Config), String> {
     if let Some(n) = max_rows {
         cfg.max_rows = n.max(1);
     }
-    Ok((dir, cfg))
+    if let Some(g) = grace {
+        let secs = g.trim().parse::<i64>().map_err(|_| "--grace-seconds is a number")?;
+        cfg.grace_ms = secs.max(0).saturating_mul(1000);
+    }
+    let mut tables = split::parse(&root, &splits)?;
+    if let Some(r) = range {
+        let i = r.trim().parse::<usize>().map_err(|_| "--range is a number")?;
+        if i >= tables.len() {
+            return Err(format!("--range {i}: the split has {} ranges (0 to {})", tables.len(), tables.len().saturating_sub(1)));
+        }
+        tables = tables.into_iter().skip(i).take(1).collect();
+    }
+    Ok(Args { dir, cfg, tables })
+}
+
+/// Runs the compactor over one table until no source is behind; its runs' reports.
+fn compact(store: &FsStore, cfg: &Config) -> Result<Vec<Report>, String> {
+    // Without a cap on absorbed rows per run, one `make compact` catches every source up.
+    let mut cfg = cfg.clone();
+    let mut runs = Vec::new();
+    loop {
+        let report = block_on(compactor::run(store, &cfg)).map_err(|e| e.to_string())?;
+        let behind = report.sources.iter().any(|s| s.behind && s.error.is_none()) && report.version.is_some();
+        runs.push(report);
+        if !behind || runs.len() >= 1000 {
+            return Ok(runs);
+        }
+        cfg.from_scratch = false;
+    }
+}
+
+/// One table's summary: runs, rows absorbed, bytes written, the last report.
+fn summary(root: &str, runs: &[Report]) -> serde_json::Value {
+    let last = runs.last().cloned().unwrap_or_default();
+    serde_json::json!({
+        "serving_root": root,
+        "runs": runs.len(),
+        "rows_absorbed": runs.iter().map(Report::rows_absorbed).sum::<u64>(),
+        "bytes_written": runs.iter().map(|r| r.bytes_written).sum::<u64>(),
+        "last": last.to_json(),
+    })
 }
 
 fn main() -> ExitCode {
-    let (dir, cfg) = match parse(std::env::args().skip(1).collect()) {
+    let Args { dir, cfg, tables } = match parse(std::env::args().skip(1).collect()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("compact: {e}");
@@ -89,36 +149,31 @@ fn main() -> ExitCode {
         }
     };
     let store = FsStore(dir.clone());
-    // Without a cap on absorbed rows per run, one `make compact` catches every source up.
-    let mut cfg = cfg;
-    let mut runs = Vec::new();
-    loop {
-        match block_on(compactor::run(&store, &cfg)) {
-            Ok(report) => {
-                let behind = report.sources.iter().any(|s| s.behind && s.error.is_none()) && report.version.is_some();
-                runs.push(report);
-                if !behind || runs.len() >= 1000 {
-                    break;
-                }
-                cfg.from_scratch = false;
+    let split = tables.len() > 1 || tables.iter().any(|t| t.lo.is_some() || t.hi.is_some());
+    let mut out = Vec::new();
+    let mut ok = true;
+    for table in &tables {
+        let mut cfg = cfg.clone();
+        cfg.serving_root = table.root.clone();
+        cfg.range = table.range();
+        match compact(&store, &cfg) {
+            Ok(runs) => {
+                ok &= runs.last().is_none_or(|r| r.errors().is_empty());
+                out.push(summary(&table.root, &runs));
             }
             Err(e) => {
-                eprintln!("compact: {e}");
+                eprintln!("compact: {}: {e}", table.root);
                 return ExitCode::FAILURE;
             }
         }
     }
-    let last = runs.last().cloned().unwrap_or_default();
-    let out = serde_json::json!({
-        "warehouse": dir.display().to_string(),
-        "serving_root": cfg.serving_root,
-        "runs": runs.len(),
-        "rows_absorbed": runs.iter().map(compactor::Report::rows_absorbed).sum::<u64>(),
-        "bytes_written": runs.iter().map(|r| r.bytes_written).sum::<u64>(),
-        "last": last.to_json(),
-    });
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    if last.errors().is_empty() {
+    let mut report =
+        if split { serde_json::json!({ "serving_root": cfg.serving_root, "ranges": out }) } else { out.pop().unwrap_or_default() };
+    if let Some(obj) = report.as_object_mut() {
+        obj.insert("warehouse".into(), dir.display().to_string().into());
+    }
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -126,7 +181,7 @@ fn main() -> ExitCode {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -134,12 +189,26 @@ mod tests {
     fn parses_make_style_flags() {
         let dir = std::env::temp_dir();
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let (_, c) = parse(args(&["--warehouse", dir.to_str().unwrap(), "--full=", "--from-scratch=1", "--tables", "a/b, c/d/"])).unwrap();
-        assert!(!c.full && c.from_scratch);
-        assert_eq!(c.sources, vec!["a/b".to_string(), "c/d".to_string()]);
-        let (_, c) = parse(args(&["--warehouse", dir.to_str().unwrap(), "--full"])).unwrap();
-        assert!(c.full);
-        assert_eq!(c.sources.len(), 3);
+        let a = parse(args(&["--warehouse", dir.to_str().unwrap(), "--full=", "--from-scratch=1", "--tables", "a/b, c/d/"])).unwrap();
+        assert!(!a.cfg.full && a.cfg.from_scratch);
+        assert_eq!(a.cfg.sources, vec!["a/b".to_string(), "c/d".to_string()]);
+        assert_eq!(a.tables.len(), 1);
+        assert_eq!(a.tables[0].root, "serving/artifacts");
+        let a = parse(args(&["--warehouse", dir.to_str().unwrap(), "--full", "--splits=", "--range=", "--grace-seconds="])).unwrap();
+        assert!(a.cfg.full);
+        assert_eq!(a.cfg.sources.len(), 3);
+        assert_eq!(a.cfg.grace_ms, compactor::GRACE_MS);
+        assert_eq!(a.tables.len(), 1, "empty SPLITS and RANGE: one table");
         assert!(parse(args(&["--nope"])).is_err());
+        let w = dir.to_str().unwrap();
+        let a = parse(args(&["--warehouse", w, "--splits", "acme,acme/doc/m", "--grace-seconds", "60"])).unwrap();
+        let roots: Vec<&str> = a.tables.iter().map(|t| t.root.as_str()).collect();
+        assert_eq!(roots, ["serving/artifacts/range-0", "serving/artifacts/range-1", "serving/artifacts/range-2"]);
+        assert_eq!(a.cfg.grace_ms, 60_000);
+        let a = parse(args(&["--warehouse", w, "--splits", "acme,acme/doc/m", "--range", "1"])).unwrap();
+        assert_eq!(a.tables.len(), 1);
+        assert_eq!(a.tables[0].lo.as_deref(), Some(&b"acme"[..]));
+        assert!(parse(args(&["--warehouse", w, "--splits", "b,a"])).unwrap_err().contains("increase strictly"));
+        assert!(parse(args(&["--warehouse", w, "--splits", "b", "--range", "2"])).unwrap_err().contains("2 ranges"));
     }
 }
