@@ -1,5 +1,5 @@
 // `make provision` (tools/provision.mjs), offline: the printed wrangler commands (order, names,
-// schema file, roll intervals, SQL), the config edits on copies of the wrangler configs, APPLY=1
+// schema file, roll intervals, SQL, the compact worker's queue and notification rule), the config edits on copies of the wrangler configs, APPLY=1
 // against a fake wrangler that keeps state (create, then skip what exists, then write the ids it
 // read back), and `wrangler deploy --dry-run` of the configs it wrote. Needs `make build` (the
 // dry runs bundle build/*/entry.mjs).
@@ -19,7 +19,7 @@ const SCRIPT = path.join(root, "tools", "provision.mjs");
 const WRANGLER = path.join(root, "node_modules", ".bin", "wrangler");
 const MODES = ["preview", "build", "bulk"];
 // None of the script's settings leak in from the caller's environment.
-const SETTINGS = ["BUCKET", "CATALOG_NAMESPACE", "STREAM_PREFIX", "KV_TITLE", "TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK", "ROLL_PREVIEW_S", "ROLL_BUILD_S", "ROLL_BULK_S", "SINK_CATALOG_TOKEN", "CONFIG_DIR", "WRANGLER"];
+const SETTINGS = ["BUCKET", "CATALOG_NAMESPACE", "STREAM_PREFIX", "KV_TITLE", "TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK", "ROLL_PREVIEW_S", "ROLL_BUILD_S", "ROLL_BULK_S", "SINK_CATALOG_TOKEN", "CONFIG_DIR", "WRANGLER", "COMPACT_QUEUE", "NOTIFY_PREFIXES", "NOTIFY_SUFFIX"];
 const cleanEnv = (extra = {}) => {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   for (const k of SETTINGS) delete env[k];
@@ -32,7 +32,7 @@ const commandsOf = (stdout) => stdout.split("\n").filter((l) => l.startsWith("np
 function configCopy(tag) {
   const dir = mkdtempSync(path.join(os.tmpdir(), `provision-${tag}-`));
   mkdirSync(path.join(dir, "wrangler"));
-  for (const f of ["ingest.toml", "serve.toml"]) cpSync(path.join(root, "wrangler", f), path.join(dir, "wrangler", f));
+  for (const f of ["ingest.toml", "serve.toml", "compact.toml"]) cpSync(path.join(root, "wrangler", f), path.join(dir, "wrangler", f));
   symlinkSync(path.join(root, "build"), path.join(dir, "build"));
   return dir;
 }
@@ -56,7 +56,7 @@ describe("make provision prints the wrangler commands", () => {
     ({ stdout } = await provision());
   });
 
-  test("in order: bucket, catalog, three streams, three sinks, three pipelines, KV", () => {
+  test("in order: bucket, catalog, three streams, three sinks, three pipelines, KV, the compact worker's queue and notification rule", () => {
     const verbs = commandsOf(stdout).map((l) => l.split(" ").slice(2, 5).join(" "));
     assert.deepEqual(verbs, [
       "r2 bucket create",
@@ -71,11 +71,29 @@ describe("make provision prints the wrangler commands", () => {
       "pipelines create artifacts_build_pipeline",
       "pipelines create artifacts_bulk_pipeline",
       "kv namespace create",
+      "queues create artifacts-compact",
+      "r2 bucket notification",
     ]);
     const c = commandsOf(stdout);
     assert.equal(c[0], "npx wrangler r2 bucket create artifacts-warehouse");
     assert.equal(c[1], "npx wrangler r2 bucket catalog enable artifacts-warehouse");
     assert.equal(c[11], "npx wrangler kv namespace create artifact_state");
+    assert.equal(c[12], "npx wrangler queues create artifacts-compact");
+    assert.equal(c[13], "npx wrangler r2 bucket notification create artifacts-warehouse --event-type object-create --prefix __r2_data_catalog/ --suffix .metadata.json --queue artifacts-compact");
+    assert.match(stdout, /# the compact worker: `make deploy` runs `npx wrangler deploy -c wrangler\/compact\.toml`/);
+  });
+
+  test("the notification rules: one per prefix, the suffix optional, bad settings refused", async () => {
+    const { stdout: out } = await provision([], { NOTIFY_PREFIXES: "__r2_data_catalog/,tables/a/metadata/", NOTIFY_SUFFIX: "none", COMPACT_QUEUE: "q-1" });
+    const rules = commandsOf(out).filter((l) => l.includes("notification create"));
+    assert.deepEqual(rules, [
+      "npx wrangler r2 bucket notification create artifacts-warehouse --event-type object-create --prefix __r2_data_catalog/ --queue q-1",
+      "npx wrangler r2 bucket notification create artifacts-warehouse --event-type object-create --prefix tables/a/metadata/ --queue q-1",
+    ]);
+    assert.ok(commandsOf(out).includes("npx wrangler queues create q-1"));
+    for (const [env, message] of [[{ COMPACT_QUEUE: "Bad_Queue" }, /COMPACT_QUEUE=Bad_Queue/], [{ NOTIFY_PREFIXES: "tables/a" }, /not a directory prefix/]]) {
+      await assert.rejects(provision([], env), (e) => e.code === 2 && message.test(e.stderr));
+    }
   });
 
   test("streams take the committed stream schema, workers only", () => {
@@ -185,6 +203,8 @@ else if (key === "pipelines sinks list") { console.log(JSON.stringify(state.sink
 else if (a[0] === "pipelines" && a[1] === "list") { console.log(JSON.stringify(state.pipelines)); }
 else if (key === "kv namespace create") { state.kv.push({ id: "f".repeat(28) + String(state.kv.length + 1).padStart(4, "0"), title: a[3] }); save(); console.log("✨ Success!"); }
 else if (key === "kv namespace list") { console.log(JSON.stringify(state.kv, null, 2)); }
+else if (a.slice(0, 2).join(" ") === "queues create") { state.queues ??= []; if (state.queues.includes(a[2])) fail("✘ [ERROR] A queue with this name already exists. [code: 11009]"); state.queues.push(a[2]); save(); console.log("✨ Created queue " + a[2]); }
+else if (a.slice(0, 4).join(" ") === "r2 bucket notification create") { state.rules ??= []; if (!(state.queues ?? []).includes(a[a.indexOf("--queue") + 1])) fail("no such queue"); const rule = a.slice(4).join(" "); if (state.rules.includes(rule)) fail("✘ [ERROR] A rule with this prefix/suffix already exists (overlap) [code: 10063]"); state.rules.push(rule); save(); console.log("✨ Created notification rule"); }
 else fail("fake wrangler: unexpected " + a.join(" "));
 `;
 
@@ -223,7 +243,15 @@ describe("make provision APPLY=1 (against a fake wrangler)", () => {
     assert.match(serve, new RegExp(`id = "${kv}"`));
     assert.match(serve, /^CATALOG_URL = "https:\/\/catalog\.cloudflarestorage\.com\/fakeacct\/artifacts-warehouse"$/m);
     assert.match(serve, /^CATALOG_WAREHOUSE = "fakeacct_artifacts-warehouse"$/m);
+    const compact = readFileSync(path.join(dir, "wrangler", "compact.toml"), "utf8");
+    assert.match(compact, /^CATALOG_URL = "https:\/\/catalog\.cloudflarestorage\.com\/fakeacct\/artifacts-warehouse"$/m);
+    assert.match(compact, /^CATALOG_WAREHOUSE = "fakeacct_artifacts-warehouse"$/m);
+    assert.match(compact, /binding = "COMPACT_QUEUE"\nqueue = "artifacts-compact"/);
     assert.match(stdout, /wrote wrangler|wrote .*ingest\.toml/);
+    assert.match(stdout, /wrote .*compact\.toml: .*queue artifacts-compact/);
+    const state = JSON.parse(readFileSync(path.join(fake, "state.json"), "utf8"));
+    assert.deepEqual(state.queues, ["artifacts-compact"]);
+    assert.deepEqual(state.rules, ["artifacts-warehouse --event-type object-create --prefix __r2_data_catalog/ --suffix .metadata.json --queue artifacts-compact"]);
   });
 
   test("a second run creates nothing and writes the same ids", async () => {
@@ -233,9 +261,9 @@ describe("make provision APPLY=1 (against a fake wrangler)", () => {
     const again = calls().slice(before);
     // The bucket create and catalog enable are tried and fail (the bucket "already exists", the
     // catalog answers `catalog get`); everything else is found by its list; nothing new is made.
-    assert.deepEqual(creates(again).map((a) => a.slice(0, 3).join(" ")), ["r2 bucket create", "r2 bucket catalog"]);
+    assert.deepEqual(creates(again).map((a) => a.slice(0, 3).join(" ")), ["r2 bucket create", "r2 bucket catalog", "queues create artifacts-compact", "r2 bucket notification"]);
     assert.ok(again.some((a) => a.join(" ") === "r2 bucket catalog get artifacts-warehouse"));
-    assert.equal((stdout.match(/exists, skipped/g) ?? []).length, 12);
+    assert.equal((stdout.match(/exists, skipped/g) ?? []).length, 14);
     assert.equal(readFileSync(path.join(dir, "wrangler", "ingest.toml"), "utf8"), ingest);
   });
 
@@ -247,13 +275,14 @@ describe("make provision APPLY=1 (against a fake wrangler)", () => {
       "ingest.toml: PIPELINE_BUILD names no stream id",
       "ingest.toml: PIPELINE_BULK names no stream id",
       "serve.toml: CATALOG_URL / CATALOG_WAREHOUSE still say ACCOUNT_ID",
+      "compact.toml: CATALOG_URL / CATALOG_WAREHOUSE still say ACCOUNT_ID",
     ]);
     assert.deepEqual(placeholders(path.join(dir, "wrangler")), []);
     await assert.rejects(provision(["--check"]), (e) => e.code === 1 && /make provision APPLY=1/.test(e.stderr));
     await provision(["--check"], { CONFIG_DIR: path.join(dir, "wrangler") });
   });
 
-  for (const worker of ["ingest", "serve"]) {
+  for (const worker of ["ingest", "serve", "compact"]) {
     test(`wrangler deploy --dry-run accepts the ${worker} config provision wrote`, async () => {
       const r = await dryRun(path.join(dir, "wrangler", `${worker}.toml`), path.join(dir, `out-${worker}`));
       assert.ok(r.ok, r.stdout);
@@ -265,7 +294,8 @@ describe("make provision APPLY=1 (against a fake wrangler)", () => {
         assert.match(r.stdout, /env\.CATALOG_WAREHOUSE \("fakeacct_artifacts-warehouse"\)/);
         assert.match(r.stdout, /env\.WAREHOUSE \(artifacts-warehouse\)\s+R2 Bucket/);
       }
-      assert.match(r.stdout, new RegExp(`env\\.ARTIFACT_STATE \\(${"f".repeat(28)}0001\\)\\s+KV Namespace`));
+      if (worker === "compact") assert.match(r.stdout, /env\.COMPACT_QUEUE \(artifacts-compact\)\s+Queue/);
+      else assert.match(r.stdout, new RegExp(`env\\.ARTIFACT_STATE \\(${"f".repeat(28)}0001\\)\\s+KV Namespace`));
     });
   }
 });
@@ -285,6 +315,6 @@ test("the pinned wrangler takes `pipeline = <stream id>` only: `stream =` fails 
 
 test("plan() is what render() prints", () => {
   const steps = plan(options({})).filter((s) => s.kind === "command");
-  assert.equal(steps.length, 12);
+  assert.equal(steps.length, 14);
   assert.ok(steps.every((s) => s.exists), "every command says how APPLY recognises what exists");
 });

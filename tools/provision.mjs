@@ -2,12 +2,15 @@
 // order they must run — the R2 bucket, its data catalog, one Pipelines stream per mode (the record
 // contract's schema, wrangler/stream-schema.json), one R2 Data Catalog sink per mode (zstd, a roll
 // interval per mode), one pipeline per mode (INSERT INTO sink SELECT * FROM stream), the KV
-// namespace — and the rate limiter, which is a binding in wrangler/ingest.toml, not a command.
+// namespace — and the rate limiter, which is a binding in wrangler/ingest.toml, not a command. Then
+// the compact worker's (#16): its queue, and the bucket's event notification rule that feeds it
+// the sources' metadata commits (wrangler/compact.toml's consumer; `make deploy` deploys it).
 //
 // Without APPLY it only prints them (a shell script: comments and commands, secrets as "$VAR").
 // With APPLY=1 (`--apply`) it runs them with the pinned wrangler, skipping what already exists,
 // reads back the stream ids, the KV namespace id and the catalog URI / warehouse, and writes them
-// into wrangler/ingest.toml and wrangler/serve.toml (text edits: comments and layout stay).
+// into wrangler/ingest.toml, wrangler/serve.toml and wrangler/compact.toml (text edits: comments
+// and layout stay).
 // `--check` (run by `make deploy`) exits 1 while the configs still hold the committed placeholders.
 //
 // Settings (environment; empty means unset): BUCKET (artifacts-warehouse), CATALOG_NAMESPACE
@@ -15,7 +18,12 @@
 // (artifacts: streams artifacts_preview …, sinks …_sink, pipelines …_pipeline), KV_TITLE
 // (artifact_state), ROLL_PREVIEW_S / ROLL_BUILD_S / ROLL_BULK_S (60 / 120 / 300; at least 60),
 // SINK_CATALOG_TOKEN (APPLY only: the API token the sinks write the catalog with), CONFIG_DIR
-// (wrangler), WRANGLER (node_modules/.bin/wrangler). docs/deploy.md walks through all of it.
+// (wrangler), WRANGLER (node_modules/.bin/wrangler), COMPACT_QUEUE (artifacts-compact: the compact
+// worker's queue), NOTIFY_PREFIXES (__r2_data_catalog/: comma-separated key prefixes under which
+// the sources' metadata is written, one notification rule each — R2 Data Catalog keeps its tables
+// under __r2_data_catalog/; add `<root>/metadata/` per TABLE_ROOTS table) and NOTIFY_SUFFIX
+// (.metadata.json: one notification per commit; `none` for every object under the prefix).
+// docs/deploy.md walks through all of it.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -30,6 +38,10 @@ export const DEFAULT_ROLL_S = { preview: 60, build: 120, bulk: 300 };
 export const MIN_ROLL_S = 60;
 /** Printed where the sinks' catalog token goes; APPLY substitutes the variable's value. */
 export const TOKEN_VAR = "SINK_CATALOG_TOKEN";
+/** Where R2 Data Catalog keeps its tables' files in the bucket (their metadata among them). */
+export const NOTIFY_PREFIX = "__r2_data_catalog/";
+/** The compact worker's config, for the printed deploy step. */
+export const COMPACT_CONFIG = "wrangler/compact.toml";
 
 function setting(env, name, fallback) {
   const v = env[name];
@@ -45,7 +57,14 @@ export function options(env = process.env) {
     kvTitle: setting(env, "KV_TITLE", "artifact_state"),
     tables: Object.fromEntries(MODES.map((m) => [m, setting(env, `TABLE_${m.toUpperCase()}`, m)])),
     roll: {},
+    queue: setting(env, "COMPACT_QUEUE", "artifacts-compact"),
+    notifyPrefixes: setting(env, "NOTIFY_PREFIXES", NOTIFY_PREFIX).split(",").map((p) => p.trim()).filter(Boolean),
+    notifySuffix: setting(env, "NOTIFY_SUFFIX", ".metadata.json"),
   };
+  if (o.notifySuffix === "none") o.notifySuffix = "";
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(o.queue)) throw new Error(`COMPACT_QUEUE=${o.queue}: a queue name is lowercase letters, digits and dashes`);
+  if (o.notifyPrefixes.length === 0) throw new Error("NOTIFY_PREFIXES: at least one prefix");
+  for (const p of o.notifyPrefixes) if (!p.endsWith("/")) throw new Error(`NOTIFY_PREFIXES: ${p} is not a directory prefix (ends with /)`);
   for (const m of MODES) {
     const raw = setting(env, `ROLL_${m.toUpperCase()}_S`, String(DEFAULT_ROLL_S[m]));
     const s = Number(raw);
@@ -94,6 +113,16 @@ export function plan(o) {
   }
   cmd("the KV namespace ARTIFACT_STATE (both workers)", ["kv", "namespace", "create", o.kvTitle], { kind: "kv", title: o.kvTitle });
   note(`rate limiter: no command — the [[ratelimits]] binding RATE_LIMITER in wrangler/ingest.toml (${rateLimiter()}) is created with the worker by \`make deploy\``);
+  // The compact worker (#16): its queue, then the rule that sends every source metadata commit to it.
+  cmd(`the compact worker's queue (R2 event notifications and its own run orders)`, ["queues", "create", o.queue], { kind: "output", match: /already (exists|taken)/i });
+  for (const prefix of o.notifyPrefixes) {
+    cmd(
+      `R2 event notifications: objects created under ${prefix}${o.notifySuffix ? ` ending ${o.notifySuffix}` : ""} → ${o.queue}`,
+      ["r2", "bucket", "notification", "create", o.bucket, "--event-type", "object-create", "--prefix", prefix, ...(o.notifySuffix ? ["--suffix", o.notifySuffix] : []), "--queue", o.queue],
+      { kind: "output", match: /already exists|overlap|conflict/i },
+    );
+  }
+  note(`the compact worker: \`make deploy\` runs \`npx wrangler deploy -c ${COMPACT_CONFIG}\` after ingest and serve — ${o.queue}'s consumer, cron every minute`);
   return steps;
 }
 
@@ -118,7 +147,7 @@ export function render(o, steps = plan(o)) {
   const lines = [
     "# make provision: run from the repository root, logged in (`npx wrangler login`) to the account.",
     `# The sinks need an API token with R2 Data Catalog and R2 storage write access: export ${TOKEN_VAR}=… first.`,
-    "# APPLY=1 runs these, skips what exists and writes the ids into wrangler/ingest.toml and wrangler/serve.toml.",
+    "# APPLY=1 runs these, skips what exists and writes the ids into wrangler/ingest.toml, serve.toml and compact.toml.",
   ];
   let n = 0;
   for (const s of steps) {
@@ -132,8 +161,8 @@ export function render(o, steps = plan(o)) {
   }
   lines.push(
     "# then (APPLY=1 does this): the stream ids into wrangler/ingest.toml ([[pipelines]] pipeline = \"<stream id>\"),",
-    "#   the KV namespace id into both configs, the catalog URI and warehouse (`npx wrangler r2 bucket catalog get " + o.bucket + "`) into wrangler/serve.toml",
-    "# then: make deploy, and the secrets (docs/deploy.md): AUTH_SECRET (both), CATALOG_TOKEN (serve, read-only), PURGE_API_TOKEN (ingest, with ZONE_ID)",
+    "#   the KV namespace id into both configs, the catalog URI and warehouse (`npx wrangler r2 bucket catalog get " + o.bucket + "`) into wrangler/serve.toml and wrangler/compact.toml",
+    "# then: make deploy (ingest, serve, compact), and the secrets (docs/deploy.md): AUTH_SECRET (ingest, serve), CATALOG_TOKEN (serve and compact, read-only), PURGE_API_TOKEN (ingest, with ZONE_ID)",
   );
   return lines.join("\n") + "\n";
 }
@@ -184,11 +213,11 @@ export function setKey(text, { header, where, key, value }) {
 }
 
 /**
- * Writes what provisioning produced into the two config texts. `ids`: { streams: { preview,
+ * Writes what provisioning produced into the config texts. `ids`: { streams: { preview,
  * build, bulk } (stream ids), kv (namespace id), catalogUri, warehouse }; `o` the options (bucket,
- * namespace, tables). Returns { ingest, serve }.
+ * namespace, tables, queue). Returns { ingest, serve, compact } (`compact` only when given).
  */
-export function writeIds({ ingest, serve }, ids, o) {
+export function writeIds({ ingest, serve, compact }, ids, o) {
   for (const m of MODES) {
     ingest = setKey(ingest, { header: "[[pipelines]]", where: { key: "binding", value: `PIPELINE_${m.toUpperCase()}` }, key: "pipeline", value: ids.streams[m] });
   }
@@ -209,15 +238,24 @@ export function writeIds({ ingest, serve }, ids, o) {
     LOCATION_PREFIX: `s3://${o.bucket}/`,
   };
   for (const [key, value] of Object.entries(vars)) serve = setKey(serve, { header: "[vars]", key, value });
-  return { ingest, serve };
+  if (compact === undefined) return { ingest, serve };
+  // The compact worker reads the same tables as serve (the serving table's sources are serve's).
+  compact = setKey(compact, { header: "[[r2_buckets]]", where: { key: "binding", value: "WAREHOUSE" }, key: "bucket_name", value: o.bucket });
+  compact = setKey(compact, { header: "[[queues.producers]]", where: { key: "binding", value: "COMPACT_QUEUE" }, key: "queue", value: o.queue });
+  compact = setKey(compact, { header: "[[queues.consumers]]", key: "queue", value: o.queue });
+  for (const [key, value] of Object.entries(vars)) compact = setKey(compact, { header: "[vars]", key, value });
+  return { ingest, serve, compact };
 }
 
-/** writeIds on the files in `dir` (ingest.toml, serve.toml). */
+/** writeIds on the files in `dir` (ingest.toml, serve.toml and, when there, compact.toml). */
 export function writeIdsToDir(dir, ids, o) {
-  const files = { ingest: path.join(dir, "ingest.toml"), serve: path.join(dir, "serve.toml") };
-  const next = writeIds({ ingest: readFileSync(files.ingest, "utf8"), serve: readFileSync(files.serve, "utf8") }, ids, o);
+  const files = { ingest: path.join(dir, "ingest.toml"), serve: path.join(dir, "serve.toml"), compact: path.join(dir, "compact.toml") };
+  const hasCompact = existsSync(files.compact);
+  const next = writeIds({ ingest: readFileSync(files.ingest, "utf8"), serve: readFileSync(files.serve, "utf8"), compact: hasCompact ? readFileSync(files.compact, "utf8") : undefined }, ids, o);
   writeFileSync(files.ingest, next.ingest);
   writeFileSync(files.serve, next.serve);
+  if (hasCompact) writeFileSync(files.compact, next.compact);
+  else delete files.compact;
   return files;
 }
 
@@ -235,7 +273,10 @@ export function placeholders(dir) {
   for (const m of MODES) {
     if (new RegExp(`^pipeline = "artifacts-${m}"`, "m").test(ingest)) out.push(`ingest.toml: PIPELINE_${m.toUpperCase()} names no stream id`);
   }
-  if (/ACCOUNT_ID/.test(serve.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n"))) out.push("serve.toml: CATALOG_URL / CATALOG_WAREHOUSE still say ACCOUNT_ID");
+  const code = (text) => text.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n");
+  if (/ACCOUNT_ID/.test(code(serve))) out.push("serve.toml: CATALOG_URL / CATALOG_WAREHOUSE still say ACCOUNT_ID");
+  const compact = path.join(dir, "compact.toml");
+  if (existsSync(compact) && /ACCOUNT_ID/.test(code(readFileSync(compact, "utf8")))) out.push("compact.toml: CATALOG_URL / CATALOG_WAREHOUSE still say ACCOUNT_ID");
   return out;
 }
 
@@ -317,6 +358,7 @@ function apply(o, env, log) {
   const files = writeIdsToDir(configDir, ids, o);
   log(`wrote ${path.relative(root, files.ingest)}: stream ids ${MODES.map((m) => `${m}=${ids.streams[m]}`).join(", ")}; KV ${ids.kv}`);
   log(`wrote ${path.relative(root, files.serve)}: KV ${ids.kv}; CATALOG_URL ${ids.catalogUri}; CATALOG_WAREHOUSE ${ids.warehouse}; bucket ${o.bucket}`);
+  if (files.compact) log(`wrote ${path.relative(root, files.compact)}: CATALOG_URL ${ids.catalogUri}; CATALOG_WAREHOUSE ${ids.warehouse}; bucket ${o.bucket}; queue ${o.queue}`);
   log("next: make deploy, then the secrets (docs/deploy.md)");
   return ids;
 }
