@@ -4,7 +4,14 @@
 // at their newest version. Prints the counts; exits 1 on any loss, wrong read, 5xx or wasm reset.
 //
 // SOAK_COUNT (10000), SOAK_CLIENTS (16), SOAK_READERS (8), SOAK_BATCH (25 records a request),
-// SOAK_ROLL_{PREVIEW,BUILD,BULK}_MS (the stand-in's roll intervals).
+// SOAK_ROLL_{PREVIEW,BUILD,BULK}_MS (the stand-in's roll intervals), SOAK_MAINTAIN_MS (2000: the
+// period of the catalog's compact / expire and two racing compact workers; 0: none).
+//
+// It runs the way production will (#16): the serving table split in two by key range, sink
+// commits reaching the compact worker through the R2 event notification double, a second compact
+// worker racing it, and the catalog's own compaction and snapshot expiration, while readers read.
+// The tail's length (source snapshots after the serving watermarks) seen by table reads is
+// printed: BENCHMARKS.md's steady-state tail.
 import { startRoundTrip, roundTrip, report } from "../tests/support/roundtrip.mjs";
 
 const n = (name, d) => Number(process.env[name] ?? d);
@@ -13,6 +20,7 @@ const opts = {
   clients: n("SOAK_CLIENTS", 16),
   readers: n("SOAK_READERS", 8),
   batch: n("SOAK_BATCH", 25),
+  maintainEveryMs: n("SOAK_MAINTAIN_MS", 2000),
   log: (l) => console.log(l),
 };
 console.log(`soak: ${opts.count} artifacts, ${opts.clients} clients, ${opts.readers} readers, ${opts.batch} records a request`);
@@ -20,6 +28,7 @@ console.log(`soak: ${opts.count} artifacts, ${opts.clients} clients, ${opts.read
 // during a 10-minute run); commits still land while readers read.
 const h = await startRoundTrip({
   flushEveryMs: 500,
+  scaleOut: true,
   rolls: { preview: n("SOAK_ROLL_PREVIEW_MS", 1250), build: n("SOAK_ROLL_BUILD_MS", 7500), bulk: n("SOAK_ROLL_BULK_MS", 30_000) },
 });
 let stats;

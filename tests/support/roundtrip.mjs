@@ -110,14 +110,24 @@ function tokenOf(t) {
   return tokens.get(k);
 }
 
-/** The harness for a round trip: the stand-in, commits on a poll while readers read. */
-export function startRoundTrip({ flushEveryMs = 250, metadataTtl = "1", rolls = { preview: 500, build: 1000, bulk: 2000 } } = {}) {
+/** The serving table's key-range split in a scale-out round trip: `load0/…` and `load1/…`. */
+export const SCALE_OUT_SPLITS = "load1";
+
+/**
+ * The harness for a round trip: the stand-in, commits on a poll while readers read. `scaleOut`
+ * (#16): the serving table split in two by key range (SCALE_OUT_SPLITS), sink commits reaching
+ * the compact worker through the R2 event notification double, and a second compact worker to
+ * race it (`roundTrip`'s `maintainEveryMs` makes them race, with the catalog's compact and expire).
+ */
+export function startRoundTrip({ flushEveryMs = 250, metadataTtl = "1", rolls = { preview: 500, build: 1000, bulk: 2000 }, scaleOut = false } = {}) {
+  const splits = scaleOut ? { SERVING_SPLITS: SCALE_OUT_SPLITS } : {};
   return start({
     standin: true,
     flushEveryMs,
     rateLimit: 1_000_000,
+    ...(scaleOut ? { notify: true, compactWorkers: 2, compactVars: splits } : {}),
     // Short metadata TTL so readers see commits while they happen; default cache windows.
-    serveVars: { METADATA_TTL_SECONDS: metadataTtl },
+    serveVars: { METADATA_TTL_SECONDS: metadataTtl, ...splits },
     // Rolls as in production (5 s / 30 s / 120 s), scaled down: preview commits from send's
     // waitUntil, the others from the poll. Every roll is a data file and a manifest serve scans.
     standinVars: { ROLL_MS_PREVIEW: String(rolls.preview), ROLL_MS_BUILD: String(rolls.build), ROLL_MS_BULK: String(rolls.bulk) },
@@ -126,9 +136,12 @@ export function startRoundTrip({ flushEveryMs = 250, metadataTtl = "1", rolls = 
 
 /**
  * Runs the round trip on `h` (from `startRoundTrip`). Never throws on a mismatch: returns counts
- * and the first problems, for the caller to assert on or print.
+ * and the first problems, for the caller to assert on or print. `maintainEveryMs` (> 0): while
+ * writers write, on that period, one of the catalog's `compact` (a replace snapshot), its
+ * `expire` (snapshots older than 30 s beyond the last 5, their files deleted) or two compact
+ * workers racing every range (needs `startRoundTrip({ scaleOut: true })`).
  */
-export async function roundTrip(h, { count = 600, clients = 16, readers = 4, batch = 25, updateEvery = 10, dupEvery = 50, log = () => {} } = {}) {
+export async function roundTrip(h, { count = 600, clients = 16, readers = 4, batch = 25, updateEvery = 10, dupEvery = 50, maintainEveryMs = 0, log = () => {} } = {}) {
   // Each worker's first fetch resolves `fetch` on Miniflare's proxy synchronously (blocking
   // Node with Atomics.wait); under load that stalls for seconds and the call fails with "other
   // side closed". Touch every worker once before any load.
@@ -139,7 +152,8 @@ export async function roundTrip(h, { count = 600, clients = 16, readers = 4, bat
     artifacts: count, tombstoned: p.tombs.length, requests: 0, retries: 0,
     sent: 0, acknowledged: 0, deduped: 0, deletes: 0, statuses: {},
     committed: 0, expectedRows: 0,
-    during: { reads: 0, ok: 0, notYet: 0, wrong: 0, errors: 0, batches: 0, listings: 0 },
+    during: { reads: 0, ok: 0, notYet: 0, wrong: 0, errors: 0, batches: 0, listings: 0, tail: {} },
+    maintenance: { compact: 0, expire: 0, races: 0, errors: 0 },
     readBack: { ok: 0, mismatched: 0, missing: 0, tombstonesOk: 0, tombstonesWrong: 0, singles: 0, singlesWrong: 0 },
     transportErrors: 0, resent: 0, resets: {}, problems: [], seconds: {},
   };
@@ -265,6 +279,39 @@ export async function roundTrip(h, { count = 600, clients = 16, readers = 4, bat
     return rng % n;
   };
   const latencies = [];
+  const tails = [];
+  // The sink's maintenance and racing compactors, on a period while writers write.
+  const maintainer = (async () => {
+    if (!(maintainEveryMs > 0)) return;
+    for (let n = 0; writing; n++) {
+      await sleep(maintainEveryMs);
+      if (!writing) break;
+      const mode = MODES[n % 3];
+      try {
+        if (n % 3 === 0) {
+          const res = await h.standin(`/maintain/compact?mode=${mode}`, { method: "POST" });
+          if (res.status !== 200) throw new Error(`compact ${mode} → ${res.status}: ${(await res.text()).slice(0, 200)}`);
+          await res.arrayBuffer();
+          stats.maintenance.compact++;
+        } else if (n % 3 === 1) {
+          const res = await h.standin(`/maintain/expire?mode=${mode}&keep=5&newer_than=${Date.now() - 30_000}`, { method: "POST" });
+          if (res.status !== 200) throw new Error(`expire ${mode} → ${res.status}: ${(await res.text()).slice(0, 200)}`);
+          await res.arrayBuffer();
+          stats.maintenance.expire++;
+        } else {
+          const outs = await Promise.all([h.compactRun("", 0), h.compactRun("", 1)]);
+          for (const o of outs) {
+            const errors = (o.ranges ?? [o]).map((r) => r.error).filter(Boolean);
+            if (errors.length) throw new Error(`racing compactors: ${errors.join("; ")}`);
+          }
+          stats.maintenance.races++;
+        }
+      } catch (e) {
+        stats.maintenance.errors++;
+        problem(`maintenance: ${e.message}`);
+      }
+    }
+  })();
   const readerLoops = Array.from({ length: readers }, async (_, r) => {
     while (writing) {
       if (acked.length === 0) {
@@ -301,6 +348,9 @@ export async function roundTrip(h, { count = 600, clients = 16, readers = 4, bat
       const res = await serve(pathOf(a), { headers: auth(a) });
       const text = res.text;
       latencies.push(Date.now() - started);
+      // The tail's length this read saw (table reads only: a cached answer has none).
+      const tail = /(?:^|,\s*)tail;desc="(\d+)"/.exec(res.headers.get("server-timing") ?? "");
+      if (tail) tails.push(Number(tail[1]));
       stats.during.reads++;
       count5xx(res.status, `GET ${a.key}.md`);
       if (res.status === 404) stats.during.notYet++;
@@ -317,9 +367,13 @@ export async function roundTrip(h, { count = 600, clients = 16, readers = 4, bat
   stats.seconds.ingest = (Date.now() - t0) / 1000;
   writing = false;
   await Promise.all(readerLoops);
+  await maintainer;
   latencies.sort((x, y) => x - y);
   const pct = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   stats.during.ms = { p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? 0 };
+  tails.sort((x, y) => x - y);
+  const tailAt = (q) => tails[Math.min(tails.length - 1, Math.floor(q * tails.length))] ?? null;
+  stats.during.tail = { reads: tails.length, p50: tailAt(0.5), p99: tailAt(0.99), max: tails.at(-1) ?? null };
 
   // Final flush: every mode until nothing is left (the poll may be committing at the same time).
   const t1 = Date.now();
@@ -445,6 +499,7 @@ export function report(stats) {
     `artifacts ${s.artifacts} (+${s.tombstoned} tombstoned), requests ${s.requests} (retries ${s.retries}), statuses ${JSON.stringify(s.statuses)}`,
     `sent ${s.sent} records, acknowledged ${s.acknowledged} (deduped ${s.deduped}, deletes ${s.deletes}), committed ${s.committed} rows (expected ${s.expectedRows})`,
     `during the run: ${s.during.reads} reads (${s.during.ok} ok, ${s.during.notYet} not yet committed, ${s.during.wrong} wrong, ${s.during.errors} errors), ${s.during.batches} batch reads, ${s.during.listings} listings, read ms ${JSON.stringify(s.during.ms)}`,
+    `the tail (source snapshots after the serving watermarks, per table read): ${JSON.stringify(s.during.tail)}; maintenance ${JSON.stringify(s.maintenance)}`,
     `read back (batch reads): ${s.readBack.ok} ok, ${s.readBack.mismatched} mismatched, ${s.readBack.missing} missing; tombstones ${s.readBack.tombstonesOk} 404, ${s.readBack.tombstonesWrong} wrong; single GETs of .md + .css: ${s.readBack.singles} ok, ${s.readBack.singlesWrong} wrong`,
     `5xx ${s.fiveXX}, requests resent after a closed connection ${s.resent}, unanswered twice ${s.transportErrors}, resets ${JSON.stringify(s.resets)}, lost ${s.lost}; seconds ${JSON.stringify(s.seconds)}`,
     ...s.problems.slice(0, 20).map((x) => `  problem: ${x}`),
