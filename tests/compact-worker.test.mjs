@@ -9,11 +9,14 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdtemp, readdir } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { start, resets, SERVING_ROOT, COMPACT_QUEUE } from "./support/harness.mjs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { start, resets, SERVING_ROOT, COMPACT_QUEUE, AUTH_SECRET } from "./support/harness.mjs";
 import { post, ndjson, fresh, PROBLEM_TYPE, PROBLEM_BASE } from "./support/ingest.mjs";
-import { fetchContent, readToken } from "./support/content.mjs";
+import { fetchContent, readToken, freePort } from "./support/content.mjs";
 import { mint } from "./support/token.mjs";
 
 // Only explicit flushes commit, so the spec decides when commits (and their notifications) happen.
@@ -262,6 +265,69 @@ describe("compact worker, serving table split by key range", () => {
     const one = await s.h.compactRun("?range=1");
     assert.equal(one.errors?.length ?? 0, 0, JSON.stringify(one));
     assert.equal(await resets(s.h.serve), 0);
+  });
+});
+
+// tools/dev.mjs as `make dev` runs it (from a temp copy, its harness import made absolute, so its
+// state stays there; free ports, never 8787/8788): a record sent to ingest is committed by the
+// stand-in's poll, its notifications reach the compact worker, and COMPACT_PORT's /health says so.
+describe("make dev runs the compact worker on the stand-in's notifications", { timeout: 180_000 }, () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  let child, dir, log;
+  const ports = {};
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "compact-dev-"));
+    const script = readFileSync(path.join(root, "tools/dev.mjs"), "utf8");
+    const harnessImport = `"../tests/support/harness.mjs"`;
+    assert.ok(script.includes(harnessImport), "tools/dev.mjs imports the harness as this test expects");
+    mkdirSync(path.join(dir, "tools"));
+    writeFileSync(path.join(dir, "tools/dev.mjs"), script.replace(harnessImport, JSON.stringify(pathToFileURL(path.join(root, "tests/support/harness.mjs")).href)));
+    for (const k of ["ingest", "serve", "compact"]) ports[k] = await freePort();
+    log = path.join(dir, "dev.log");
+    const out = openSync(log, "w");
+    const env = { ...process.env, AUTH_SECRET, INGEST_PORT: String(ports.ingest), SERVE_PORT: String(ports.serve), COMPACT_PORT: String(ports.compact) };
+    for (const k of ["TABLES", "WAREHOUSE_DIR", "WAREHOUSE_LOCATION", "STANDIN_PORT", "CRON_MS", "SERVING"]) delete env[k];
+    child = spawn(process.execPath, [path.join(dir, "tools/dev.mjs")], { cwd: root, stdio: ["ignore", out, out], env });
+    closeSync(out);
+    await waitFor("tools/dev.mjs started", async () => {
+      const text = readFileSync(log, "utf8");
+      if (child.exitCode !== null) assert.fail(`tools/dev.mjs exited ${child.exitCode}:\n${text}`);
+      return text.includes("Ctrl-C stops everything.");
+    }, 120_000);
+  });
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((ok) => child.once("exit", ok));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a sent record is absorbed by the compact worker, not by the stand-in", async () => {
+    assert.match(readFileSync(log, "utf8"), new RegExp(`compact http://127\\.0\\.0\\.1:${ports.compact}`));
+    const health = async () => (await fetch(`http://127.0.0.1:${ports.compact}/health`)).json();
+    const h0 = await health();
+    assert.equal(h0.status, "ok");
+    assert.ok(h0.messages.ticks >= 1, "the emulated cron ticked once at start");
+    const id = fresh("dev");
+    const res = await fetch(`http://127.0.0.1:${ports.ingest}/$.artifacts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${mint({ org: "acme", sub: "alice", scopes: ["write:*"] })}`, "content-type": "application/x-ndjson" },
+      body: ndjson([{ ns: "docs", type: "guide", id, markdown: "# dev" }]),
+    });
+    assert.equal(res.status, 200, await res.text());
+    const h1 = await waitFor("a notification run", async () => {
+      const h = await health();
+      return h.ranges[0].last?.trigger === "notification" && h.ranges[0].last.report?.rows_absorbed > 0 ? h : null;
+    });
+    assert.equal(h1.ranges[0].last.error, null);
+    const read = await fetch(`http://127.0.0.1:${ports.serve}/$.content/docs/guide/${id}.md?fresh=true`, { headers: { authorization: `Bearer ${reader()}` } });
+    assert.equal(read.status, 200);
+    assert.equal(await read.text(), "# dev");
+    assert.equal(read.headers.get("x-artifact-source"), "serving");
   });
 });
 

@@ -1,5 +1,7 @@
-// `make dev`: both workers and the Pipelines → Iceberg stand-in in real workerd through Miniflare;
-// ingest on 127.0.0.1:8787 and serve on :8788 unless INGEST_PORT / SERVE_PORT say otherwise.
+// `make dev`: the workers and the Pipelines → Iceberg stand-in in real workerd through Miniflare;
+// ingest on 127.0.0.1:8787 and serve on :8788 unless INGEST_PORT / SERVE_PORT say otherwise. The
+// compact worker (#16) keeps the serving table as deployed: the stand-in's commits reach it as R2
+// event notifications through its queue, and a timer fires its Cron Trigger.
 // State (KV, R2, Cache) persists under .dev/state (gitignored). Ctrl-C stops everything this started.
 //
 // Every setting comes from the environment (make passes the command line's on), and an empty one
@@ -49,6 +51,10 @@ const portVar = { ingest: "INGEST_PORT", serve: "SERVE_PORT" };
 // and the REST catalog, for trying what R2 Data Catalog does to a sink's tables.
 const standinPort = portSetting("STANDIN_PORT", undefined);
 if (standinPort !== undefined && Object.values(ports).includes(standinPort)) die(`STANDIN_PORT ${standinPort} is taken by INGEST_PORT or SERVE_PORT`);
+// The compact worker on a port of its own, only when COMPACT_PORT is set: GET /health (each range's
+// last run), POST /run (now).
+const compactPort = portSetting("COMPACT_PORT", undefined);
+if (compactPort !== undefined && [...Object.values(ports), standinPort].includes(compactPort)) die(`COMPACT_PORT ${compactPort} is taken by another port setting`);
 
 // The same secret `make token` signs with (tools/src/bin/token.rs): a non-empty $AUTH_SECRET, else
 // the last `AUTH_SECRET=` line of wrangler/.dev.vars (blanks and one pair of quotes stripped; an
@@ -167,6 +173,7 @@ async function freePort() {
 // ---- stopping ------------------------------------------------------------------------------------
 let h;
 let starting;
+let cron;
 let stopping = false;
 async function stop() {
   if (stopping) process.exit(130);
@@ -176,6 +183,7 @@ async function stop() {
     s.closeAllConnections();
   }
   agent.destroy();
+  if (cron) clearInterval(cron);
   try {
     await (h ?? (await starting?.catch(() => undefined)))?.dispose();
   } finally {
@@ -192,9 +200,21 @@ const inner = { ingest: await freePort(), serve: await freePort() };
 // The local Pipelines → Iceberg stand-in takes ingest's sends and commits every roll interval: a
 // poll every 250 ms commits a mode at most 250 ms after its roll is due (the README's `sleep 3`
 // after a build-mode publish, 2 s roll, relies on it).
-// The serving table (#15, off with SERVING=off): the stand-in compacts after each commit, and
-// every 2 s when TABLES names tables other tools write (their commits do not pass the stand-in).
-starting = start({ persistRoot, ports: { ...inner, ...(standinPort ? { standin: standinPort } : {}) }, authSecret: devSecret(), serveVars, standin: true, flushEveryMs: 250, compactEveryMs: setting("TABLES") ? 2000 : undefined });
+// The serving table (#15, off with SERVING=off) is the compact worker's (#16): each commit's
+// metadata objects reach it as R2 event notifications through its queue (the stand-in's double),
+// and a timer fires its Cron Trigger — every CRON_MS (default a minute, as deployed; 2 s when TABLES
+// names tables other tools write: their commits do not pass the stand-in, so nothing notifies).
+const cronMs = Number(setting("CRON_MS") ?? (setting("TABLES") ? 2000 : 60_000));
+if (!(cronMs >= 100)) die(`CRON_MS=${setting("CRON_MS")} is not a period in ms (at least 100)`);
+starting = start({
+  persistRoot,
+  ports: { ...inner, ...(standinPort ? { standin: standinPort } : {}), ...(compactPort ? { compact: compactPort } : {}) },
+  authSecret: devSecret(),
+  serveVars,
+  standin: true,
+  flushEveryMs: 250,
+  notify: true,
+});
 try {
   h = await starting;
 } catch (e) {
@@ -213,6 +233,23 @@ if (warehouseDir) {
   }
   console.log(`loaded ${warehouseFiles.length} objects from ${warehouseDir}; serve reads TABLES=${serveVars.TABLE_ROOTS || "(none)"}`);
 }
+// The emulated Cron Trigger: once now (the loaded tables), then every CRON_MS, one tick at a time.
+if (h.serving && !stopping) {
+  let busy = false;
+  const tick = async () => {
+    if (busy || stopping) return;
+    busy = true;
+    try {
+      await h.scheduled();
+    } catch (e) {
+      console.error("compact worker cron tick failed", e);
+    } finally {
+      busy = false;
+    }
+  };
+  await tick();
+  cron = setInterval(tick, cronMs);
+}
 if (!stopping) {
   loading = "ready";
   ready = true;
@@ -221,6 +258,7 @@ if (!stopping) {
     console.log(`${name.padEnd(6)} http://127.0.0.1:${port}  ${res.status} ${await res.text()}`);
   }
   if (standinPort) console.log(`standin http://127.0.0.1:${standinPort}  POST /maintain/compact, /maintain/expire?keep=N`);
+  if (compactPort) console.log(`compact http://127.0.0.1:${compactPort}  GET /health, POST /run (cron every ${cronMs} ms, and on each commit's notifications)`);
   console.log(`
 state: ${persistRoot}
 try:
