@@ -162,6 +162,9 @@ pub struct Report {
     /// Objects deleted (expired versions' and lost or crashed runs' files older than the grace
     /// period).
     pub deleted_files: u64,
+    /// Why deleting unreferenced files failed (the version is committed all the same; the next
+    /// commit collects again).
+    pub expiry_error: Option<String>,
 }
 
 impl Report {
@@ -201,6 +204,7 @@ impl Report {
             "l1_files": self.l1_files,
             "expired_versions": self.expired_versions,
             "deleted_files": self.deleted_files,
+            "expiry_error": self.expiry_error,
             "sources": self.sources.iter().map(|s| json!({
                 "id": s.id, "snapshots": s.snapshots, "rows": s.rows, "bytes": s.bytes,
                 "watermark": s.watermark, "behind": s.behind, "error": s.error,

@@ -648,7 +648,12 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
         }
         // Without the oldest retained version's files, data files are left for a later run.
         let data = known.contains_key(&lo);
-        report.deleted_files = collect(store, &p, cfg, Retained { lo, next, winners: &winners, known: &known }, data).await?;
+        // The version is committed whatever happens here: a failed collection is said, not fatal
+        // (the next commit collects again).
+        match collect(store, &p, cfg, Retained { lo, next, winners: &winners, known: &known }, data).await {
+            Ok(n) => report.deleted_files = n,
+            Err(e) => report.expiry_error = Some(e.to_string()),
+        }
     }
     Ok(report)
 }

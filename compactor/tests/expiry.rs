@@ -192,3 +192,47 @@ fn files_of_a_run_still_going_are_never_deleted() {
         assert!(w.store.bytes(k).is_some(), "{k} was deleted");
     }
 }
+
+/// A store whose deletes fail.
+struct NoDelete<'a>(&'a compactor::store::MemStore);
+
+impl compactor::Store for NoDelete<'_> {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<compactor::store::Object, compactor::store::StoreError> {
+        self.0.get(key, range).await
+    }
+    async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, compactor::store::StoreError> {
+        self.0.put_new(key, bytes).await
+    }
+    async fn put_if(&self, key: &str, bytes: Vec<u8>, etag: Option<&str>) -> Result<bool, compactor::store::StoreError> {
+        self.0.put_if(key, bytes, etag).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Option<Vec<compactor::store::Listed>>, compactor::store::StoreError> {
+        self.0.list(prefix).await
+    }
+    async fn delete(&self, _: &[String]) -> Result<(), compactor::store::StoreError> {
+        Err(compactor::store::StoreError::Failed("injected delete failure".into()))
+    }
+}
+
+#[test]
+fn a_failed_delete_does_not_fail_the_committed_run() {
+    let mut w = World::new(&ROOTS);
+    w.commit(0, &[rec("a", 1, "a1")], 10);
+    w.run(&w.config());
+    for n in 0..3 {
+        w.advance(GRACE);
+        w.commit(1, &[rec("b", n, "b")], 10);
+        w.run(&w.config());
+    }
+    w.advance(GRACE);
+    w.commit(2, &[rec("c", 1, "c1")], 10);
+    let r = block_on(compactor::run(&NoDelete(&w.store), &w.config())).unwrap();
+    assert_eq!(r.version, Some(5));
+    assert!(r.expiry_error.as_deref().unwrap().contains("injected"), "{r:?}");
+    assert_eq!(answers(&w.store), w.expected());
+    // The next commit collects.
+    w.advance(GRACE);
+    w.commit(2, &[rec("d", 1, "d1")], 10);
+    let r = w.run(&w.config());
+    assert!(r.deleted_files > 0 && r.expiry_error.is_none(), "{r:?}");
+}
