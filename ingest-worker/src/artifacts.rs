@@ -54,6 +54,9 @@ struct Downstream {
     kv: Kv,
     policy: RetryPolicy,
     zone: Option<ZonePurge>,
+    /// `ARTIFACT_EVENTS` (#18), when bound, and the request's mode.
+    events: Option<crate::events::Queue>,
+    mode: Mode,
 }
 
 /// `(state key, dedupe key, generation)` recorded for each artifact key (absent when never
@@ -105,6 +108,21 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
                 .filter_map(|i| Some((chunk.keys.get(i)?.clone(), chunk.dedupe.get(i)?.clone(), *chunk.ts.get(i)?)))
                 .filter(|(key, _, ts)| !newer(key, *ts))
                 .collect();
+            if let Some(queue) = &down.events {
+                // Every confirmed write of the chunk (a newer state elsewhere changes nothing here).
+                let events: Vec<shared::events::Event> = (0..chunk.len())
+                    .filter(|i| !is_deduped(*i))
+                    .filter_map(|i| {
+                        Some(shared::events::Event::of_written(
+                            chunk.keys.get(i)?,
+                            chunk.dedupe.get(i)?,
+                            *chunk.ts.get(i)?,
+                            down.mode.as_str(),
+                        ))
+                    })
+                    .collect();
+                crate::events::publish(queue, &events).await;
+            }
             purge::record_state(&down.kv, &written).await;
             if let Some(zone) = &down.zone {
                 let keys: Vec<String> = written.into_iter().map(|(k, _, _)| k).collect();
@@ -302,7 +320,7 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
         format,
         gzip,
         &settings,
-        Downstream { pipeline, kv: kv.clone(), policy: settings.retry, zone: purge::zone(env) },
+        Downstream { pipeline, kv: kv.clone(), policy: settings.retry, zone: purge::zone(env), events: crate::events::binding(env), mode },
     )
     .await;
     match result {
@@ -526,7 +544,7 @@ async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) ->
     let Some(chunk) = chunker.take() else {
         return Err(Problem::new(500, "internal", "Internal Server Error", "tombstone did not fit a chunk").into());
     };
-    let down = Downstream { pipeline, kv, policy: settings.retry, zone: purge::zone(env) };
+    let down = Downstream { pipeline, kv, policy: settings.retry, zone: purge::zone(env), events: crate::events::binding(env), mode };
     let result = process_chunk(chunk, down).await;
     if let Some(err) = result.error {
         return Err(Refusal(

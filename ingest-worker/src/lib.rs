@@ -4,6 +4,7 @@
 //! [`pipeline`] is the Pipelines binding, [`http`] turns problems into responses.
 mod artifacts;
 mod auth;
+mod events;
 mod http;
 mod idempotency;
 mod js;
@@ -41,7 +42,11 @@ async fn route(req: Request, env: Env) -> http::Result {
     let method = req.method();
     if path == shared::health::PATH {
         return match method.as_str() {
-            "GET" => http::json(200, &shared::health::body("ingest", VERSION, http::instance_resets(), http::memory_bytes(), &[])),
+            "GET" => {
+                let (sent, failed) = events::counts();
+                let extra = [("events_sent", sent), ("events_failed", failed)];
+                http::json(200, &shared::health::body("ingest", VERSION, http::instance_resets(), http::memory_bytes(), &extra))
+            }
             _ => method_not_allowed("GET"),
         };
     }

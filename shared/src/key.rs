@@ -29,10 +29,44 @@ pub fn compose(parts: &[&str]) -> String {
     out
 }
 
+/// The parts of a key [`compose`] made (the escaping undone); `compose(&split(k)) == k` for every
+/// composed key.
+pub fn split(key: &str) -> alloc::vec::Vec<String> {
+    // By hand: `str::replace` with a string pattern links a substring searcher (KBs of wasm).
+    key.split(':')
+        .map(|part| {
+            let mut out = String::with_capacity(part.len());
+            let mut rest = part;
+            while let Some(i) = rest.find('%') {
+                out.push_str(rest.get(..i).unwrap_or_default());
+                let after = rest.get(i..).unwrap_or_default();
+                let (ch, skip) = if after.starts_with("%3A") {
+                    (':', 3)
+                } else if after.starts_with("%25") {
+                    ('%', 3)
+                } else {
+                    ('%', 1)
+                };
+                out.push(ch);
+                rest = after.get(skip..).unwrap_or_default();
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::collections::BTreeMap;
+
+    #[test]
+    fn split_undoes_compose() {
+        for parts in [&["user", "acme", "alice"][..], &["a:b", "%3A", "%", ""], &["x"], &["", "", ":%"]] {
+            assert_eq!(split(&compose(parts)), parts.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "{parts:?}");
+        }
+    }
     use alloc::vec::Vec;
 
     #[test]

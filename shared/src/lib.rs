@@ -58,6 +58,7 @@ pub mod chunk;
 pub mod coalesce;
 pub mod content;
 pub mod download;
+pub mod events;
 pub mod gzip;
 pub mod health;
 pub mod iceberg;

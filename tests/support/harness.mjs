@@ -71,14 +71,25 @@ function rustWorker(name, extra) {
  * With `standin` and serving on, the compact worker (#16; `compactVars` add to its vars) is in the
  * same Miniflare too, consuming the queue COMPACT_QUEUE (`h.compactWorker` fetches it,
  * `h.scheduled()` fires its Cron Trigger); `compactWorkers: n` adds n - 1 more (`compact-2`, …,
- * `h.compactWorkers`: same script and bucket, no consumer) to race it. `notify: true` binds the
+ * `h.compactWorkers`: same script and bucket, no consumer) to race it; `compactOutbound` takes its
+ * outbound fetches (the catalog's loadTable) as `serveOutbound` does serve's. `notify: true` binds the
  * stand-in's R2 event notification double (`R2_EVENTS` → the queue): its commits reach the
  * compact worker within seconds, its in-process runs are off, and `h.compact()` posts the compact
  * worker's `/run` (answering the one range's report unsplit, as `/compact` does; `h.events()` is
  * the double's record, `h.events({ drop: n })` loses the next n notifications).
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1 } = {}) {
+export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1, compactOutbound, publishEvents = false } = {}) {
   const recorder = new PipelineRecorder();
+  // Events on publish (#18): `publishEvents: true` binds ingest's ARTIFACT_EVENTS to a real queue
+  // whose consumer (tests/support/events-consumer.mjs) hands every message body to
+  // `h.published`; `"full"` binds it to a double whose sendBatch always fails (a full queue).
+  const published = [];
+  const eventsBinding =
+    publishEvents === "full"
+      ? { serviceBindings: { ARTIFACT_EVENTS: { name: "events-consumer", entrypoint: "FullQueue" } } }
+      : publishEvents
+        ? { queueProducers: { ARTIFACT_EVENTS: "artifact-events" } }
+        : {};
   // Outbound fetches of the ingest worker (the zone purge API) land here and are recorded.
   const outbound = { calls: [], status: 200 };
   const serveBindings = {
@@ -99,6 +110,8 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
       ...socket(name),
       bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...compactVars, ...compactExtra },
       r2Buckets: { WAREHOUSE: "warehouse" },
+      // Its outbound fetches (the REST catalog's loadTable) go to a Node double when given.
+      ...(compactOutbound ? { outboundService: compactOutbound } : {}),
       queueProducers: { COMPACT_QUEUE: COMPACT_QUEUE },
       // One consumer per queue: the first compact worker; the others only race it through /run.
       ...(i === 0 ? { queueConsumers: { [COMPACT_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 5 } } } : {}),
@@ -113,7 +126,8 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
         ...(faults ? faultEntry("ingest") : {}),
         bindings: { AUTH_SECRET: authSecret, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", ...ingestVars },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
-        serviceBindings: standin ? standinBindings : pipelineBindings,
+        ...eventsBinding,
+        serviceBindings: { ...(standin ? standinBindings : pipelineBindings), ...eventsBinding.serviceBindings },
         ratelimits: { RATE_LIMITER: { simple: { limit: rateLimit, period: 60 } } },
         outboundService: async (req) => {
           outbound.calls.push({ url: req.url, method: req.method, headers: Object.fromEntries(req.headers), body: await req.text() });
@@ -154,6 +168,23 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
           ]
         : []),
       ...compactNames.map(compactWorker),
+      ...(publishEvents
+        ? [
+            {
+              name: "events-consumer",
+              modules: true,
+              scriptPath: path.join(root, "tests/support/events-consumer.mjs"),
+              compatibilityDate: COMPATIBILITY_DATE,
+              serviceBindings: {
+                RECORDER: async (req) => {
+                  published.push(...JSON.parse(await req.text()));
+                  return new Response("ok");
+                },
+              },
+              queueConsumers: { "artifact-events": { maxBatchSize: 100, maxBatchTimeout: 1 } },
+            },
+          ]
+        : []),
     ],
   });
   // A Miniflare that fails while starting is disposed, so its workerd does not keep the test
@@ -253,6 +284,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     flush,
     compact,
     compactRun,
+    published,
     compactWorker: compactFetches[0],
     compactWorkers: compactFetches,
     scheduled,
