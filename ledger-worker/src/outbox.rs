@@ -1,0 +1,58 @@
+//! The consumer of `LEDGER_OUTBOX`: ingest's deferred confirms. A message is the body of one
+//! `confirm` (writes, with pending copies) that ingest could not deliver; the consumer regroups
+//! its writes by shard (so a message addressed to the wrong shard, or to a shard count that
+//! changed, still reaches the right objects) and calls each shard's `confirm`. Confirms are
+//! idempotent and order-free (rules 1–2 of the design), so a redelivery or a message overtaken by
+//! newer confirms changes nothing wrong.
+
+use serde_json::Value;
+use shared::ledger::batch::by_shard;
+
+/// The confirm body for each shard a message's writes fall in (shards ascending, writes in message
+/// order). `Err` when the message is not a confirm body: it is acknowledged and counted, never
+/// retried (a retry cannot make it valid).
+pub fn plan(text: &str, shards: u32) -> Result<Vec<(u32, String)>, crate::wire::BadCall> {
+    let (writes, _) = crate::wire::parse_confirm(text)?;
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
+        return Err(crate::wire::BadCall("the body is not an array of writes".into()));
+    };
+    let keys: Vec<&str> = writes.iter().map(|w| w.key.as_str()).collect();
+    Ok(by_shard(&keys, shards)
+        .into_iter()
+        .map(|(shard, indices)| (shard, Value::Array(indices.iter().filter_map(|i| items.get(*i).cloned()).collect()).to_string()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan;
+    use shared::ledger::shard::shard_of;
+
+    #[test]
+    fn a_message_becomes_one_confirm_per_shard_with_copies_kept() {
+        let w = |k: &str, r: Option<&str>| {
+            let mut v = serde_json::json!({"k": k, "t": 5, "c": "h", "v": "public", "o": "acme", "u": "alice", "m": "preview", "d": false});
+            if let Some(r) = r {
+                v["r"] = r.into();
+            }
+            v
+        };
+        let keys: Vec<String> = (0..20).map(|i| format!("acme/page/{i}")).collect();
+        let body = serde_json::Value::Array(keys.iter().map(|k| w(k, Some("{\"x\": 1}"))).collect()).to_string();
+        let calls = plan(&body, 4).unwrap();
+        let mut seen = 0;
+        for (shard, text) in &calls {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            for item in v.as_array().unwrap() {
+                assert_eq!(shard_of(item["k"].as_str().unwrap(), 4), *shard);
+                assert_eq!(item["r"], "{\"x\": 1}", "the copy rides along");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 20);
+        assert!(calls.windows(2).all(|p| p[0].0 < p[1].0));
+        assert!(plan("{\"run\":1}", 4).is_err());
+        assert!(plan("[{\"k\":\"a/b/c\"}]", 4).is_err());
+        assert_eq!(plan("[]", 4).unwrap(), vec![]);
+    }
+}
