@@ -74,6 +74,7 @@ pub mod parquet;
 pub mod problem;
 pub mod query;
 pub mod record;
+pub mod retention;
 pub mod retry;
 pub mod route;
 pub mod serving;
