@@ -1,0 +1,283 @@
+// The ledger worker (#17, docs/design/ledger.md) on its own Miniflare (tests/support/ledger.mjs):
+// the Durable Object `Ledger` over SQLite called through its stub as the other workers will
+// (POST https://ledger/<call>); ordering (older never replaces newer, any order, repeats no-op),
+// pending copies (admitted, looked up, trimmed by covered and by age), idempotency, the alarm's
+// KV generations (the exact State JSON serve reads, at most one put per key per second under a KV
+// double that refuses a second put within a second, as production does), the outbox consumer,
+// rows written per call; the worker's own routes; wrangler's dry run of wrangler/ledger.toml.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdtemp, readdir } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { startLedger, shardOf, dedupeKey } from "./support/ledger.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const PROBLEM = "application/problem+json";
+
+/** A write on the wire (shared::ledger::state::Write), with an optional pending copy `r`. */
+const w = (k, t, c, { m = "build", v = "public", d = false, r } = {}) => ({ k, t, c, v, o: "acme", u: "alice", m, d, ...(r ? { r } : {}) });
+/** The KV value serve reads (shared::state::State::to_json) for a write. */
+const kvValue = (x) => JSON.stringify({ g: x.t, h: dedupeKey(x.c, x.v, x.d, x.o, x.u) });
+
+async function waitFor(what, cond, ms = 5_000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await cond();
+    if (last) return last;
+    await sleep(50);
+  }
+  assert.fail(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
+}
+
+describe("ledger worker", () => {
+  let s;
+  before(async () => {
+    // Small limits so the spec can see copies refused by size and aged out without a watermark.
+    s = await startLedger({ vars: { LEDGER_PENDING_MAX_BYTES: "200", LEDGER_PENDING_MAX_AGE_SECS: "2" } });
+  });
+  after(async () => {
+    await s?.dispose();
+  });
+
+  test("the worker answers /$.health and problem+json 404/405; the object refuses unknown calls and bad bodies", async () => {
+    const h = await s.ledger("/$.health");
+    assert.equal(h.status, 200);
+    const body = await h.json();
+    assert.equal(body.worker, "ledger");
+    assert.equal(body.resets, 0);
+    const post = await s.ledger("/$.health", { method: "POST" });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get("allow"), "GET");
+    assert.equal(post.headers.get("content-type"), PROBLEM);
+    await post.text();
+    const nope = await s.ledger("/nope");
+    assert.equal(nope.status, 404);
+    assert.equal(nope.headers.get("content-type"), PROBLEM);
+    await nope.text();
+
+    const o = "ledger/routes";
+    assert.equal((await s.call(o, "nope", {})).status, 404);
+    const get = await s.call(o, "confirm");
+    assert.equal(get.status, 405);
+    assert.equal(get.type, PROBLEM);
+    for (const [call, bad] of [
+      ["check", "not json"],
+      ["confirm", { k: "a/t/1" }],
+      ["confirm", [{ k: "a/t/1", t: 1 }]],
+      ["confirm", [{ ...w("a/t/1", 1, "h"), r: { not: "text" } }]],
+      ["lookup", []],
+      ["covered", { watermarks: [{ source: "s", mode: "nope", snapshot_id: 1, seq: 1, committed_at_ms: 1 }] }],
+      ["idem_complete", { k: "x" }],
+    ]) {
+      const r = await s.call(o, call, bad);
+      assert.equal(r.status, 400, `${call} ${JSON.stringify(bad)}: ${r.text}`);
+      assert.equal(r.json.type, "https://artifacts.dev/problems/bad-ledger-call");
+    }
+    const stats = await s.stats(o);
+    assert.equal(stats.rows_written, 0, "refused calls write nothing");
+  });
+
+  test("check and confirm: an older write never replaces a newer one, any order gives the same state, a repeat is a no-op", async () => {
+    const o = "ledger/order";
+    const a1 = w("acme/page/a", 1_000, "h1");
+    const a2 = w("acme/page/a", 2_000, "h2");
+    const a3 = w("acme/page/a", 3_000, "h3");
+    assert.deepEqual((await s.call(o, "check", [a1])).json, { dup: [false], rows: 0 });
+    let r = await s.call(o, "confirm", [a1]);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { changed: 1, same: 0, stale: [], hinted: [], copies: 0, copies_deleted: 0, rows: 1 });
+    assert.deepEqual((await s.call(o, "check", [a1, { ...a1, c: "other" }, { ...a1, v: "org" }])).json.dup, [true, false, false]);
+
+    // Request B (ts 3000) confirmed before A (ts 2000): A is stale, B stays.
+    r = await s.call(o, "confirm", [a3]);
+    assert.equal(r.json.changed, 1);
+    r = await s.call(o, "confirm", [a2]);
+    assert.deepEqual([r.json.changed, r.json.stale, r.json.rows], [0, [0], 0]);
+    r = await s.call(o, "confirm", [a3]);
+    assert.deepEqual([r.json.changed, r.json.same, r.json.rows], [0, 1, 0], "a repeated confirm writes nothing");
+    let look = await s.call(o, "lookup", { k: a1.k });
+    assert.equal(look.json.state.t, 3_000);
+    assert.equal(look.json.state.c, "h3");
+
+    // One batch, one key several times, in every order: the same final state.
+    for (const batch of [[a1, a2, a3], [a3, a1, a2], [a2, a3, a1]]) {
+      const key = `acme/batch/${batch.map((x) => x.t).join("-")}`;
+      r = await s.call(o, "confirm", batch.map((x) => ({ ...x, k: key })));
+      assert.equal(r.json.changed + r.json.stale.length, 3, r.text);
+      look = await s.call(o, "lookup", { k: key });
+      assert.equal(look.json.state.c, "h3", `order ${key}`);
+    }
+    // Equal ts: the greater dedupe key wins whichever comes first (rule 1).
+    const tieA = w("acme/tie/x", 5_000, "aaa");
+    const tieB = w("acme/tie/x", 5_000, "bbb");
+    await s.call(o, "confirm", [tieB]);
+    assert.deepEqual((await s.call(o, "confirm", [tieA])).json.stale, [0]);
+    await s.call(o, "confirm", [{ ...tieA, k: "acme/tie/y" }]);
+    assert.equal((await s.call(o, "confirm", [{ ...tieB, k: "acme/tie/y" }])).json.changed, 1);
+    for (const k of ["acme/tie/x", "acme/tie/y"]) assert.equal((await s.call(o, "lookup", { k })).json.state.c, "bbb");
+    // A tombstone is a write like any other.
+    r = await s.call(o, "confirm", [w(a1.k, 4_000, "h3", { d: true })]);
+    assert.equal(r.json.changed, 1);
+    assert.equal((await s.call(o, "lookup", { k: a1.k })).json.state.d, true);
+  });
+
+  test("pending copies: admitted on a changing confirm, returned by lookup byte for byte, trimmed by covered at or above their place", async () => {
+    const o = "ledger/pending";
+    const rec = '{"ns":"acme","type":"page","id":"p",  "markdown":"# hi"}';
+    const p1 = w("acme/page/p", 10_000, "c1", { m: "preview", r: rec });
+    let r = await s.call(o, "confirm", [p1]);
+    assert.deepEqual([r.json.copies, r.json.rows], [1, 2], "state + copy");
+    let look = await s.call(o, "lookup", { k: p1.k });
+    assert.deepEqual(look.json.pending, { t: 10_000, h: dedupeKey("c1", "public", false, "acme", "alice"), r: rec });
+    // A repeat and a stale write leave the copy; an oversized copy is not kept.
+    assert.equal((await s.call(o, "confirm", [p1])).json.copies, 0);
+    const big = w("acme/page/big", 1, "c", { m: "preview", r: "x".repeat(201) });
+    assert.equal((await s.call(o, "confirm", [big])).json.copies, 0);
+    assert.equal((await s.call(o, "lookup", { k: big.k })).json.pending, null);
+
+    // covered: a row below the copy's place trims nothing; the same place trims it.
+    const h1 = dedupeKey("c1", "public", false, "acme", "alice");
+    r = await s.call(o, "covered", { entries: [{ k: p1.k, t: 9_000, h: h1 }] });
+    assert.deepEqual([r.json.trimmed, r.json.rows], [0, 0]);
+    r = await s.call(o, "covered", { entries: [{ k: p1.k, t: 10_000, h: h1 }] });
+    assert.deepEqual([r.json.trimmed, r.json.rows], [1, 1]);
+    assert.equal((await s.call(o, "lookup", { k: p1.k })).json.pending, null);
+
+    // A newer write without a copy deletes the older copy (it is no longer the latest version).
+    const q1 = w("acme/page/q", 1_000, "c1", { m: "preview", r: rec });
+    await s.call(o, "confirm", [q1]);
+    r = await s.call(o, "confirm", [w(q1.k, 2_000, "c2")]);
+    assert.deepEqual([r.json.copies, r.json.copies_deleted], [0, 1]);
+    assert.equal((await s.call(o, "lookup", { k: q1.k })).json.pending, null);
+
+    // Watermarks are stored forward only (a repeat of the same sequence writes nothing).
+    const mark = { source: "artifacts/preview", mode: "preview", snapshot_id: "9223372036854775807", seq: 4, committed_at_ms: Date.now() };
+    assert.deepEqual((await s.call(o, "covered", { entries: [], watermarks: [mark] })).json, { trimmed: 0, watermarks: 1, rows: 1 });
+    assert.deepEqual((await s.call(o, "covered", { entries: [], watermarks: [mark] })).json, { trimmed: 0, watermarks: 0, rows: 0 });
+  });
+
+  test("the alarm drops copies older than LEDGER_PENDING_MAX_AGE_SECS when no watermark covers their mode", async () => {
+    const o = "ledger/aging";
+    const c = w("acme/page/old", 1_000, "c1", { m: "preview", r: "{}" });
+    assert.equal((await s.call(o, "confirm", [c])).json.copies, 1);
+    assert.notEqual((await s.call(o, "lookup", { k: c.k })).json.pending, null);
+    await waitFor("the aged copy trimmed", async () => (await s.call(o, "lookup", { k: c.k })).json.pending === null, 8_000);
+    assert.equal((await s.call(o, "lookup", { k: c.k })).json.state.c, "c1", "the state stays");
+  });
+
+  test("idempotency: begin, in flight, complete and replay, abandon, expiry", async () => {
+    const o = "ledger/idem";
+    const k = "idem:acme:alice:k-1";
+    assert.deepEqual((await s.call(o, "idem_begin", { k })).json, { prior: "new", rows: 1 });
+    assert.deepEqual((await s.call(o, "idem_begin", { k })).json, { prior: "in_flight", rows: 0 });
+    const done = { body_sha256: "abc", status: 200, content_type: "application/json", body: '{"accepted":1}', ns: ["acme"] };
+    assert.deepEqual((await s.call(o, "idem_complete", { k, ...done })).json, { ok: true, rows: 1 });
+    assert.deepEqual((await s.call(o, "idem_begin", { k })).json, { prior: "done", ...done, rows: 0 });
+    assert.deepEqual((await s.call(o, "idem_abandon", { k })).json, { ok: true, rows: 1 });
+    assert.equal((await s.call(o, "idem_begin", { k })).json.prior, "new", "abandoned: a retry runs again");
+
+    // An in-flight key past its bound is taken over; a stored answer past its ttl is gone.
+    const k2 = "idem:acme:alice:k-2";
+    assert.equal((await s.call(o, "idem_begin", { k: k2, pending_ms: 100 })).json.prior, "new");
+    assert.equal((await s.call(o, "idem_begin", { k: k2, pending_ms: 100 })).json.prior, "in_flight");
+    await sleep(150);
+    assert.equal((await s.call(o, "idem_begin", { k: k2 })).json.prior, "new", "taken over after pending_ms");
+    await s.call(o, "idem_complete", { k: k2, ...done, ttl_ms: 300 });
+    assert.equal((await s.call(o, "idem_begin", { k: k2 })).json.prior, "done");
+    await sleep(400);
+    assert.equal((await s.call(o, "idem_begin", { k: k2 })).json.prior, "new", "expired answers are not replayed");
+  });
+
+  test("the alarm writes art:{key} = the State JSON serve reads, only for keys read since their last KV write, at most once per key per second", async () => {
+    const o = "ledger/kv";
+    const key = "acme/page/kv";
+    const unread = w("acme/page/unread", 1_000, "u1");
+    // Never looked up: no reader can hold a cached answer, so no KV write.
+    assert.deepEqual((await s.call(o, "confirm", [unread])).json.hinted, []);
+
+    // Looked up before its first write (a read marker), then written: the generation goes to KV.
+    assert.equal((await s.call(o, "lookup", { k: key })).json.state, null);
+    const v1 = w(key, 1_000, "c1");
+    assert.deepEqual((await s.call(o, "confirm", [v1])).json.hinted, [key]);
+    await waitFor("v1 in KV", async () => (await s.kv(`art:${key}`)) === kvValue(v1));
+
+    // Read again, then three writes within a second: KV ends at the last, never two puts of the
+    // key within a second (the double would refuse the second), and fewer puts than writes.
+    const writes = [2_000, 3_000, 4_000].map((t, i) => w(key, t, `c${i + 2}`));
+    for (const x of writes) {
+      await s.call(o, "lookup", { k: key });
+      await s.call(o, "confirm", [x]);
+    }
+    await waitFor("the last write in KV", async () => (await s.kv(`art:${key}`)) === kvValue(writes[2]));
+    await sleep(1_200);
+    const puts = (await s.puts()).filter((p) => p.key === `art:${key}`);
+    if (process.env.LEDGER_VERBOSE) console.log(JSON.stringify(puts));
+    assert.ok(puts.every((p) => p.ok), `a put was refused: ${JSON.stringify(puts)}`);
+    for (let i = 1; i < puts.length; i++) assert.ok(puts[i].at - puts[i - 1].at >= 1_000, `puts ${i - 1} and ${i} within a second`);
+    assert.ok(puts.length <= 3, `${puts.length} puts for 4 writes`);
+    assert.equal(puts.at(-1).value, kvValue(writes[2]));
+    assert.equal(await s.kv(`art:${unread.k}`), null);
+    assert.equal((await s.puts()).filter((p) => p.key === `art:${unread.k}`).length, 0);
+    // A lookup right after the KV write marks the key again (1 row); a second one does not.
+    const looks = [await s.call(o, "lookup", { k: key }), await s.call(o, "lookup", { k: key })];
+    assert.deepEqual(looks.map((l) => l.json.rows), [1, 0]);
+  });
+
+  test("the outbox consumer confirms a deferred body in each key's shard; replays and stale messages change nothing; malformed ones are acked", async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `acme/outbox/${i}`);
+    const batch = keys.map((k, i) => w(k, 7_000 + i, `o${i}`, { m: "preview", r: `{"i":${i}}` }));
+    assert.ok(new Set(keys.map((k) => shardOf(k))).size > 1, "the keys span shards");
+    await s.outbox(batch);
+    for (const [i, k] of keys.entries()) {
+      const o = `ledger/${shardOf(k)}`;
+      const look = await waitFor(`${k} confirmed`, async () => {
+        const r = await s.call(o, "lookup", { k });
+        return r.json.state ? r : null;
+      });
+      assert.equal(look.json.state.t, 7_000 + i);
+      assert.equal(look.json.pending.r, `{"i":${i}}`, "the pending copy rode along");
+    }
+    // Newer confirms, then the old message again: the state stays newest.
+    const k0 = keys[0];
+    const o0 = `ledger/${shardOf(k0)}`;
+    await s.call(o0, "confirm", [w(k0, 9_000, "newer")]);
+    await s.outbox([batch[0]]);
+    await s.outbox("not a confirm body");
+    await waitFor("both messages consumed", async () => {
+      const h = await (await s.ledger("/$.health")).json();
+      return h.outbox_messages >= 3 && h.outbox_malformed >= 1 ? h : null;
+    });
+    const h = await (await s.ledger("/$.health")).json();
+    assert.equal(h.outbox_retried, 0);
+    assert.equal(h.resets, 0);
+    assert.equal((await s.call(o0, "lookup", { k: k0 })).json.state.c, "newer");
+  });
+
+  test("rows written and calls are counted per object", async () => {
+    const o = "ledger/stats";
+    await s.call(o, "check", [w("acme/s/1", 1, "a")]);
+    await s.call(o, "confirm", [w("acme/s/1", 1, "a"), w("acme/s/2", 1, "a")]);
+    await s.call(o, "confirm", [w("acme/s/1", 1, "a")]);
+    await s.call(o, "lookup", { k: "acme/s/1" });
+    await s.call(o, "lookup", { k: "acme/s/1" });
+    const st = await s.stats(o);
+    assert.deepEqual(st.calls, { check: 1, confirm: 2, lookup: 2 });
+    assert.equal(st.rows_written, 3, "2 states + 1 read mark");
+    assert.deepEqual([st.kv_puts, st.kv_put_failures], [0, 0]);
+  });
+});
+
+test("wrangler deploy --dry-run accepts wrangler/ledger.toml", async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), "dry-ledger-"));
+  const { stdout } = await promisify(execFile)("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", out, "-c", "wrangler/ledger.toml"], {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+    maxBuffer: 1 << 24,
+  });
+  assert.match(stdout, /--dry-run: exiting now/);
+  for (const b of ["env.LEDGER (Ledger)", "Durable Object", "ARTIFACT_STATE", "LEDGER_SHARDS"]) assert.ok(stdout.includes(b), `${b} missing from the dry run`);
+  assert.ok((await readdir(out)).some((f) => f.endsWith(".wasm")), "no wasm in the bundle");
+});
