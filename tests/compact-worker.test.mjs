@@ -117,6 +117,7 @@ describe("compact worker", { skip: off }, () => {
     assert.equal(health.status, "ok");
     assert.equal(health.ranges.length, 1);
     assert.equal(health.ranges[0].root, SERVING_ROOT);
+    assert.equal(health.ranges[0].version, await s.version(), "the pointer's version");
     assert.equal(health.ranges[0].last.trigger, "notification", JSON.stringify(health));
     assert.ok(health.ranges[0].last.report.version >= v, JSON.stringify(health));
     assert.ok(health.messages.notifications >= 1, JSON.stringify(health.messages));
@@ -143,6 +144,21 @@ describe("compact worker", { skip: off }, () => {
     const health = await s.health();
     assert.equal(health.ranges[0].last.trigger, "cron", JSON.stringify(health));
     assert.ok(health.messages.ticks >= 1);
+    await s.h.events({ reset: 1 });
+  });
+
+  test("a delayed notification is absorbed when it arrives", async () => {
+    await s.h.events({ reset: 1, delay: 2 });
+    const before = await s.version();
+    await s.write("preview", recs(2, fresh("late"), 0));
+    const t0 = Date.now();
+    await s.flush("preview");
+    assert.ok((await s.h.events()).record.every((e) => e.delay_seconds === 2));
+    await sleep(1000);
+    assert.equal(await s.version(), before, "nothing before the delay");
+    await waitFor("the delayed notifications' run", async () => (await s.version()) > before);
+    assert.ok(Date.now() - t0 >= 2000, `absorbed after ${Date.now() - t0} ms, not before the 2 s delay`);
+    await s.answers("after the delayed notification", { from: "serving" });
     await s.h.events({ reset: 1 });
   });
 

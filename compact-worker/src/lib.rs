@@ -232,7 +232,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let not_allowed = |allow| http::problem(&Problem::method_not_allowed(allow));
     match path.as_str() {
         "/health" | "/$.health" => match method {
-            Method::Get | Method::Head => http::json(200, &runs::health(&Settings::from_env(&env), resets())),
+            Method::Get | Method::Head => {
+                let settings = Settings::from_env(&env);
+                let versions = runs::versions(&env, &settings).await;
+                http::json(200, &runs::health(&settings, resets(), &versions))
+            }
             _ => not_allowed("GET, HEAD"),
         },
         "/run" => match method {

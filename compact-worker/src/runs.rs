@@ -127,6 +127,24 @@ async fn config(settings: &Settings, i: usize, opts: Options) -> Result<Config, 
     Ok(cfg)
 }
 
+/// Each range table's current version as its pointer names it (`null`: none yet, or unreadable).
+pub async fn versions(env: &Env, settings: &Settings) -> Vec<Value> {
+    let Ok(bucket) = env.bucket("WAREHOUSE") else { return Vec::new() };
+    let mut out = Vec::new();
+    for s in settings.splits.as_ref().map(Vec::as_slice).unwrap_or_default() {
+        let key = format!("{}/metadata/version-hint.text", s.root);
+        let text = match bucket.get(&key).execute().await {
+            Ok(Some(obj)) => match obj.body() {
+                Some(body) => body.text().await.ok(),
+                None => None,
+            },
+            _ => None,
+        };
+        out.push(text.and_then(|t| t.trim().parse::<u64>().ok()).map_or(Value::Null, Value::from));
+    }
+    out
+}
+
 /// Runs the compactor once for range `i`: its report as JSON, or why it failed (remembered for
 /// `/health` either way).
 pub async fn run(env: &Env, settings: &Settings, i: usize, trigger: Trigger, opts: Options) -> Result<Value, String> {
@@ -157,8 +175,9 @@ async fn attempt(env: &Env, settings: &Settings, i: usize, opts: Options) -> Res
     compactor::run(&R2(bucket), &cfg).await.map(|r| r.to_json()).map_err(|e| e.to_string())
 }
 
-/// `/health`: the settings' shape, each range's last run in this isolate, the message counts.
-pub fn health(settings: &Settings, resets: u64) -> Value {
+/// `/health`: the settings' shape, each range's current version (its pointer, `versions[i]`; any
+/// isolate's runs), its last run in this isolate, the message counts.
+pub fn health(settings: &Settings, resets: u64, versions: &[Value]) -> Value {
     let splits = settings.splits.as_ref().map(Vec::as_slice).unwrap_or_default();
     let ranges: Vec<Value> = LAST.with(|l| {
         let l = l.borrow();
@@ -173,7 +192,7 @@ pub fn health(settings: &Settings, resets: u64) -> Value {
                     };
                     json!({"at_ms": r.at_ms as u64, "took_ms": r.took_ms as u64, "trigger": r.trigger.as_str(), "report": report, "error": error})
                 });
-                json!({"range": i, "root": s.root, "last": last})
+                json!({"range": i, "root": s.root, "version": versions.get(i).cloned().unwrap_or(Value::Null), "last": last})
             })
             .collect()
     });
