@@ -296,6 +296,13 @@ impl Sink<'_> {
             let reason = alloc::format!("the token has no write scope for namespace {}", rec.ns);
             return self.report.reject(reject(Some("ns".into()), reason, true));
         }
+        // Only a writer of the predecessor's namespace may supersede it (#18).
+        let foreign =
+            rec.supersedes.iter().flatten().map(|r| r.split('/').next().unwrap_or_default()).find(|ns| !self.claims.can_write(ns));
+        if let Some(ns) = foreign {
+            let reason = alloc::format!("supersedes an artifact of namespace {ns}, for which the token has no write scope");
+            return self.report.reject(reject(Some("supersedes".into()), reason, true));
+        }
         let json = rec.to_json().to_string();
         let item = Item { line, json: &json, key: rec.key(), dedupe: rec.dedupe_key(), ts: rec.ts };
         match self.chunker.push(item) {
@@ -440,6 +447,24 @@ mod tests {
             assert_eq!(body["rejected"], 3);
             assert_eq!(body["rejected_lines"][2]["field"], "id");
         }
+    }
+
+    /// #18: a `supersedes` ref into a namespace the token may not write is that line's error;
+    /// into one it may, or its own, is fine.
+    #[test]
+    fn superseding_needs_write_scope_for_the_predecessors_namespace() {
+        let c = claims(&["write:docs", "write:blog"]);
+        let body = concat!(
+            "{\"ns\":\"docs\",\"type\":\"g\",\"id\":\"a2\",\"markdown\":\"x\",\"supersedes\":[\"docs/g/a1\",\"blog/p/b\"]}\n",
+            "{\"ns\":\"docs\",\"type\":\"g\",\"id\":\"c2\",\"markdown\":\"x\",\"supersedes\":[\"docs/g/c1\",\"other/g/c0\"]}\n",
+        );
+        let (r, chunks) = run(BodyFormat::Ndjson, body, &c, 1);
+        let r = r.unwrap();
+        assert_eq!(r.valid, 1);
+        let lines: Vec<_> = r.rejected.iter().map(|x| (x.line, x.field.clone(), x.forbidden)).collect();
+        assert_eq!(lines, vec![(2, Some("supersedes".into()), true)]);
+        assert!(r.rejected[0].reason.contains("namespace other"), "{}", r.rejected[0].reason);
+        assert_eq!(chunks.iter().flat_map(|c| c.lines.clone()).collect::<Vec<_>>(), vec![1]);
     }
 
     #[test]
