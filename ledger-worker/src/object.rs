@@ -1,8 +1,9 @@
 //! The Durable Object `Ledger`: one per shard (`ledger/<i>`). Each call reads the rows it needs,
-//! asks `shared::ledger` what to do and writes that, all in one `transactionSync` (no await
-//! inside, so no other call interleaves); only the alarm awaits between its two transactions (the
-//! KV writes). Nothing is kept in wasm memory between calls but the debug counters, so the entry
-//! shim may reset the instance after a trap without losing state.
+//! asks `shared::ledger` what to do and writes that. Every function here is synchronous and runs
+//! inside one `transactionSync` the entry opens (an `Err` throws, so its writes roll back); the
+//! entry does the awaiting (the request body, `setAlarm`, the alarm's KV puts). Nothing is kept in
+//! wasm memory between calls but the debug counters, so the entry may reset the instance after a
+//! trap without losing state.
 
 use std::collections::BTreeMap;
 
@@ -10,9 +11,9 @@ use serde_json::{Map, Value};
 use shared::ledger::confirm::{self, Entry};
 use shared::ledger::pending::{self, Copy};
 use shared::ledger::state::KeyState;
-use shared::problem::{Problem, CONTENT_TYPE};
+use shared::problem::Problem;
 use shared::record::{Mode, Visibility};
-use web_sys::{Request, Response};
+use wasm_bindgen::JsValue;
 
 use crate::js::{self, Arg, Db, ObjectState, Row};
 use crate::wire::{self, BadCall, CopyBody, Done, Settings};
@@ -33,36 +34,53 @@ fn answer(body: String, alarm_by: Option<i64>) -> Result<Outcome, String> {
     Ok(Ok(Answer { body, alarm_by }))
 }
 
+/// What the counters count: the calls, then the alarm.
+const COUNTED: [&str; 8] = ["check", "confirm", "lookup", "covered", "idem_begin", "idem_complete", "idem_abandon", "alarm"];
+
 /// Per object (by id) in this isolate: calls by name, rows written, KV writes. Lost when the
-/// isolate goes or the instance is reset; a debug aid for the harness, never a decision.
+/// isolate goes or the instance is reset; a debug aid for the harness, never a decision. (A list,
+/// not a map: an isolate holds a few objects, and a map would link another B-tree.)
 #[derive(Default, Clone)]
 struct Stats {
-    calls: BTreeMap<&'static str, u64>,
+    id: String,
+    calls: [u64; COUNTED.len()],
     rows_written: u64,
     kv_puts: u64,
     kv_put_failures: u64,
 }
 
 std::thread_local! {
-    static STATS: std::cell::RefCell<BTreeMap<String, Stats>> = Default::default();
+    static STATS: std::cell::RefCell<Vec<Stats>> = Default::default();
 }
 
-fn count(id: &str, call: &'static str, rows: u64, kv: (u64, u64)) {
+fn count(id: &str, call: &str, rows: u64, kv: (u64, u64)) {
     STATS.with(|s| {
         let mut s = s.borrow_mut();
-        let st = s.entry(id.to_string()).or_default();
-        *st.calls.entry(call).or_default() += 1;
-        st.rows_written += rows;
-        st.kv_puts += kv.0;
-        st.kv_put_failures += kv.1;
+        let i = match s.iter().position(|st| st.id == id) {
+            Some(i) => i,
+            None => {
+                s.push(Stats { id: id.into(), ..Stats::default() });
+                s.len() - 1
+            }
+        };
+        if let Some(st) = s.get_mut(i) {
+            if let Some(n) = COUNTED.iter().position(|c| *c == call).and_then(|n| st.calls.get_mut(n)) {
+                *n += 1;
+            }
+            st.rows_written += rows;
+            st.kv_puts += kv.0;
+            st.kv_put_failures += kv.1;
+        }
     });
 }
 
 fn stats_json(id: &str) -> String {
-    let st = STATS.with(|s| s.borrow().get(id).cloned()).unwrap_or_default();
+    let st = STATS.with(|s| s.borrow().iter().find(|st| st.id == id).cloned()).unwrap_or_default();
     let mut calls = Map::new();
-    for (k, v) in &st.calls {
-        calls.insert((*k).into(), (*v).into());
+    for (name, n) in COUNTED.iter().zip(st.calls) {
+        if n > 0 {
+            calls.insert((*name).into(), n.into());
+        }
     }
     let mut m = Map::new();
     m.insert("calls".into(), Value::Object(calls));
@@ -72,7 +90,7 @@ fn stats_json(id: &str) -> String {
     Value::Object(m).to_string()
 }
 
-fn settings(env: &wasm_bindgen::JsValue) -> Settings {
+fn settings(env: &JsValue) -> Settings {
     let v = |name| js::var(env, name);
     Settings::parse(
         v("LEDGER_PENDING_MAX_BYTES").as_deref(),
@@ -81,69 +99,58 @@ fn settings(env: &wasm_bindgen::JsValue) -> Settings {
     )
 }
 
-fn problem(p: &Problem) -> Result<Response, wasm_bindgen::JsValue> {
-    js::respond(p.status, CONTENT_TYPE, &p.to_json(), &[])
+/// What the entry turns into the object's response: `[status, body, alarm_by, allow]` (`alarm_by`:
+/// the time by which the alarm must run, or null; `allow`: the `Allow` header of a 405, or null).
+fn reply(status: u16, body: &str, alarm_by: Option<i64>, allow: Option<&str>) -> js_sys::Array {
+    let out = js_sys::Array::new();
+    out.push(&JsValue::from(status));
+    out.push(&JsValue::from_str(body));
+    out.push(&alarm_by.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64)));
+    out.push(&allow.map_or(JsValue::NULL, JsValue::from_str));
+    out
+}
+
+fn problem(p: &Problem) -> js_sys::Array {
+    reply(p.status, &p.to_json(), None, p.extensions.get("allow").and_then(Value::as_str))
 }
 
 /// Runs the migrations (the class's constructor, inside `blockConcurrencyWhile`).
 pub fn init(state: &ObjectState) -> Result<(), String> {
-    let storage = state.storage();
-    let db = Db::of(&storage);
-    js::transaction(&storage, move || crate::schema::migrate(&db)).map(|_| ())
+    crate::schema::migrate(&Db::of(&state.storage())).map(|_| ())
 }
 
-/// The object's `fetch`: `POST /<call>` with a JSON body, `GET /stats`.
-pub async fn fetch(req: Request, state: ObjectState, env: wasm_bindgen::JsValue) -> Result<Response, wasm_bindgen::JsValue> {
-    let url = req.url();
-    let path = js::path(&url);
-    let method = req.method();
-    let id = js::object_id(&state);
+/// The object's `fetch` after the entry read the body: `POST /<call>` with a JSON body, `GET
+/// /stats`. `Err` (a storage failure) throws inside the entry's transaction, rolling it back.
+pub fn call(state: &ObjectState, env: &JsValue, path: &str, method: &str, body: &str) -> Result<js_sys::Array, String> {
+    let id = js::object_id(state);
     if path == "/stats" {
-        return match method.as_str() {
-            "GET" => js::respond(200, "application/json", &stats_json(&id), &[]),
+        return Ok(match method {
+            "GET" => reply(200, &stats_json(&id), None, None),
             _ => problem(&Problem::method_not_allowed("GET")),
-        };
+        });
     }
     let Some(call) = CALLS.iter().copied().find(|c| path.strip_prefix('/') == Some(c)) else {
-        return problem(&Problem::route_not_found(path));
+        return Ok(problem(&Problem::route_not_found(path)));
     };
     if method != "POST" {
-        return problem(&Problem::method_not_allowed("POST"));
+        return Ok(problem(&Problem::method_not_allowed("POST")));
     }
-    let body = match js::body_text(&req).await {
-        Ok(b) => b,
-        Err(e) => return problem(&Problem::new(400, "bad-ledger-call", "Bad Request", e)),
-    };
     let now = js::now_ms();
-    let storage = state.storage();
-    let db = Db::of(&storage);
-    let counted = db.clone();
-    let s = settings(&env);
-    let ran = js::transaction(&storage, move || match call {
-        "check" => check(&db, &body),
-        "confirm" => confirm(&db, &body, now, &s),
-        "lookup" => lookup(&db, &body, now),
-        "covered" => covered(&db, &body, now),
-        "idem_begin" => idem_begin(&db, &body, now),
-        "idem_complete" => idem_complete(&db, &body, now),
-        _ => idem_abandon(&db, &body),
-    });
-    count(&id, call, counted.rows_written(), (0, 0));
-    match ran {
-        Ok(Ok(a)) => {
-            if let Some(at) = a.alarm_by {
-                if let Err(e) = js::alarm_by(&storage, at).await {
-                    js::console_error(&format!("ledger {call}: setAlarm failed: {e}"));
-                }
-            }
-            js::respond(200, "application/json", &a.body, &[])
-        }
-        Ok(Err(BadCall(detail))) => problem(&Problem::new(400, "bad-ledger-call", "Bad Request", detail)),
-        Err(e) => {
-            js::console_error(&format!("ledger {call}: {e}"));
-            problem(&Problem::new(500, "ledger-failed", "Internal Server Error", e))
-        }
-    }
+    let db = Db::of(&state.storage());
+    let ran = match call {
+        "check" => check(&db, body),
+        "confirm" => confirm(&db, body, now, &settings(env)),
+        "lookup" => lookup(&db, body, now),
+        "covered" => covered(&db, body, now),
+        "idem_begin" => idem_begin(&db, body, now),
+        "idem_complete" => idem_complete(&db, body, now),
+        _ => idem_abandon(&db, body),
+    };
+    count(&id, call, db.rows_written(), (0, 0));
+    Ok(match ran? {
+        Ok(a) => reply(200, &a.body, a.alarm_by, None),
+        Err(BadCall(detail)) => problem(&Problem::new(400, "bad-ledger-call", "Bad Request", detail)),
+    })
 }
 
 const STATE_COLUMNS: &str = "key, ts, hash, vis, org, usr, mode, del, read_at, kv_at";
@@ -170,7 +177,12 @@ fn entry_of(row: &Row, from: u32) -> Option<(String, Entry)> {
 fn entries<'a>(db: &Db, keys: impl Iterator<Item = &'a str>) -> Result<BTreeMap<String, Entry>, String> {
     let list = Value::Array(keys.map(|k| Value::String(k.into())).collect()).to_string();
     let rows = db.run(&format!("SELECT {STATE_COLUMNS} FROM state WHERE key IN (SELECT value FROM json_each(?))"), &[Arg::Text(&list)])?;
-    Ok(rows.iter().filter_map(|r| entry_of(r, 0)).collect())
+    // Inserted one by one: `collect` into a map sorts first, linking a sort into the module.
+    let mut out = BTreeMap::new();
+    for (k, e) in rows.iter().filter_map(|r| entry_of(r, 0)) {
+        out.insert(k, e);
+    }
+    Ok(out)
 }
 
 fn check(db: &Db, body: &str) -> Result<Outcome, String> {
@@ -246,7 +258,8 @@ fn lookup(db: &Db, body: &str, now: i64) -> Result<Outcome, String> {
         Ok(k) => k,
         Err(e) => return Ok(Err(e)),
     };
-    let entry = entries(db, core::iter::once(key.as_str()))?.remove(&key);
+    let rows = db.run(&format!("SELECT {STATE_COLUMNS} FROM state WHERE key = ?"), &[Arg::Text(&key)])?;
+    let entry = rows.first().and_then(|r| entry_of(r, 0)).map(|(_, e)| e);
     let mut alarm = None;
     match &entry {
         // Serve may now cache an answer under whatever generation KV gives: a read marker makes
@@ -389,7 +402,11 @@ type AlarmPlan = (Vec<(String, String)>, Option<i64>);
 
 fn alarm_plan(db: &Db, now: i64, s: &Settings) -> Result<AlarmPlan, String> {
     let due = db.run(&format!("SELECT {STATE_COLUMNS} FROM kv_due JOIN state USING (key) WHERE state.ts IS NOT NULL"), &[])?;
-    let due: BTreeMap<String, Entry> = due.iter().filter_map(|r| entry_of(r, 0)).collect();
+    let mut due_map = BTreeMap::new();
+    for (k, e) in due.iter().filter_map(|r| entry_of(r, 0)) {
+        due_map.insert(k, e);
+    }
+    let due = due_map;
     let list: Vec<(String, i64)> = due.iter().map(|(k, e)| (k.clone(), e.kv_at)).collect();
     let plan = confirm::plan_kv_writes(&list, now, wire::MAX_KV_WRITES);
     let mut puts = Vec::with_capacity(plan.write_now.len());
@@ -420,48 +437,34 @@ fn alarm_plan(db: &Db, now: i64, s: &Settings) -> Result<AlarmPlan, String> {
     Ok((puts, next))
 }
 
-/// The object's `alarm`: KV generations of due keys (≤ 1 write per key per second), pending
-/// copies aged out, idempotency and marker expiry; then the next alarm, if anything is left.
-pub async fn alarm(state: ObjectState, env: wasm_bindgen::JsValue) -> Result<(), String> {
-    let id = js::object_id(&state);
-    let now = js::now_ms();
-    let storage = state.storage();
-    let db = Db::of(&storage);
-    let planner = db.clone();
-    let s = settings(&env);
-    let (puts, mut next) = js::transaction(&storage, move || alarm_plan(&planner, now, &s))?;
-    let mut failed = Vec::new();
-    if !puts.is_empty() {
-        let kv = js::KvNamespace::from_env(&env, "ARTIFACT_STATE");
-        let started: Vec<_> = puts.iter().map(|(k, v)| kv.as_ref().map(|kv| kv.put_started(k, v))).collect();
-        for ((kv_key, _), put) in puts.iter().zip(started) {
-            let ok = match put {
-                Some(p) => p.await.map_err(|e| js::describe(&e)),
-                None => Err("no ARTIFACT_STATE binding".into()),
-            };
-            if let Err(e) = ok {
-                js::console_error(&format!("ledger alarm: KV put {kv_key}: {e}"));
-                failed.push(kv_key.strip_prefix("art:").unwrap_or(kv_key).to_string());
-            }
-        }
+/// The object's `alarm`, before the KV writes: `[[kv key, value]…, next alarm or null]` (see
+/// [`alarm_plan`]). The entry then puts the values and calls [`alarm_done`].
+pub fn alarm(state: &ObjectState, env: &JsValue) -> Result<js_sys::Array, String> {
+    let db = Db::of(&state.storage());
+    let (puts, next) = alarm_plan(&db, js::now_ms(), &settings(env))?;
+    count(&js::object_id(state), "alarm", db.rows_written(), (0, 0));
+    let list = js_sys::Array::new();
+    for (k, v) in &puts {
+        let pair = js_sys::Array::new();
+        pair.push(&JsValue::from_str(k));
+        pair.push(&JsValue::from_str(v));
+        list.push(&pair);
+    }
+    let out = js_sys::Array::new();
+    out.push(&list);
+    out.push(&next.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64)));
+    Ok(out)
+}
+
+/// After the alarm's KV writes: the keys whose put failed (`art:{key}`) are due again; `Some`
+/// time of the retry alarm (after the one-second pace) when any failed.
+pub fn alarm_done(state: &ObjectState, failed: &[String], puts: u64) -> Result<Option<i64>, String> {
+    let db = Db::of(&state.storage());
+    for kv_key in failed {
+        let key = kv_key.strip_prefix("art:").unwrap_or(kv_key);
+        db.run("INSERT INTO kv_due (key) VALUES (?) ON CONFLICT(key) DO NOTHING", &[Arg::Text(key)])?;
     }
     let failures = failed.len() as u64;
-    if !failed.is_empty() {
-        // The write did not happen: due again, after the one-second pace.
-        let requeue = db.clone();
-        js::transaction(&storage, move || {
-            for key in &failed {
-                requeue.run("INSERT INTO kv_due (key) VALUES (?) ON CONFLICT(key) DO NOTHING", &[Arg::Text(key)])?;
-            }
-            Ok(())
-        })?;
-        let retry = now.saturating_add(wire::ALARM_GAP_MS);
-        next = Some(next.map_or(retry, |n| n.min(retry)));
-    }
-    count(&id, "alarm", db.rows_written(), (puts.len() as u64 - failures, failures));
-    // `alarm_by`, not a plain set: a call during the KV writes may have asked for an earlier one.
-    if let Some(at) = next {
-        js::alarm_by(&storage, at).await?;
-    }
-    Ok(())
+    count(&js::object_id(state), "", db.rows_written(), (puts.saturating_sub(failures), failures));
+    Ok((!failed.is_empty()).then(|| js::now_ms().saturating_add(wire::ALARM_GAP_MS)))
 }

@@ -3,8 +3,6 @@
 //! no JS here: native `cargo test -p ledger-worker` covers it. The contract is the Calls table of
 //! `docs/design/ledger.md`.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 use shared::ledger::confirm::Applied;
 use shared::ledger::pending::{self, CopyAction, Policy};
@@ -94,18 +92,18 @@ pub fn mode_of(s: &str) -> Option<Mode> {
 /// `confirm`'s body: the writes (as `check`'s) and, per write, its pending copy (`r`: the record's
 /// JSON text, as a string so it is kept byte for byte).
 pub fn parse_confirm(text: &str) -> Result<(Vec<Write>, Vec<Option<String>>), BadCall> {
+    // The writes as `check` reads them (an `r` member is ignored there), then the copies.
+    let writes = parse_writes(text).map_err(|e| BadCall(e.to_string()))?;
     let v: Value = serde_json::from_str(text).map_err(|_| bad("the body is not JSON"))?;
-    let Value::Array(mut list) = v else { return Err(bad("the body is not an array of writes")) };
+    let list = v.as_array().map_or(&[][..], Vec::as_slice);
     let mut copies = Vec::with_capacity(list.len());
-    for item in &mut list {
-        let copy = match item.as_object_mut().and_then(|o| o.remove("r")) {
+    for item in list {
+        copies.push(match item.get("r") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
+            Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(bad("a pending copy (r) is not a string")),
-        };
-        copies.push(copy);
+        });
     }
-    let writes = parse_writes(&Value::Array(list).to_string()).map_err(|e| BadCall(e.to_string()))?;
     Ok((writes, copies))
 }
 
@@ -115,22 +113,24 @@ pub fn parse_check(text: &str) -> Result<Vec<Write>, BadCall> {
 }
 
 /// The final copy action per key of a confirmed batch, applied in batch order: `Some(i)` stores
-/// write `i`'s copy, `None` deletes the key's copy; keys left as they were are absent.
-pub fn copy_actions(writes: &[Write], copies: &[Option<String>], applied: &[Applied], max_bytes: usize) -> BTreeMap<String, Option<usize>> {
-    let mut out = BTreeMap::new();
+/// write `i`'s copy, `None` deletes the key's copy; keys left as they were are absent. In order of
+/// first appearance (a linear search: a shard's part of a chunk is tens of keys, and a map would
+/// link another B-tree into the module).
+pub fn copy_actions(writes: &[Write], copies: &[Option<String>], applied: &[Applied], max_bytes: usize) -> Vec<(String, Option<usize>)> {
+    let mut out: Vec<(String, Option<usize>)> = Vec::new();
     for (i, (w, a)) in writes.iter().zip(applied).enumerate() {
         let copy = copies.get(i).and_then(Option::as_ref);
         // Ingest sends a copy only for the modes the tenant keeps (preview by default): a write
         // with one is of a kept mode; the ledger checks the size and whether the write changed.
         let policy = Policy { max_bytes, modes: if copy.is_some() { vec![w.state.mode] } else { vec![] } };
-        match pending::on_confirm(&policy, w.state.mode, copy.map_or(0, String::len), *a) {
-            CopyAction::Put => {
-                out.insert(w.key.clone(), Some(i));
-            }
-            CopyAction::Delete => {
-                out.insert(w.key.clone(), None);
-            }
-            CopyAction::Keep => {}
+        let action = match pending::on_confirm(&policy, w.state.mode, copy.map_or(0, String::len), *a) {
+            CopyAction::Put => Some(i),
+            CopyAction::Delete => None,
+            CopyAction::Keep => continue,
+        };
+        match out.iter_mut().find(|(k, _)| *k == w.key) {
+            Some(slot) => slot.1 = action,
+            None => out.push((w.key.clone(), action)),
         }
     }
     out
@@ -326,6 +326,7 @@ mod tests {
     use super::*;
     use shared::ledger::confirm::{self, Entry};
     use shared::ledger::state::writes_to_json;
+    use std::collections::BTreeMap;
 
     fn write(key: &str, ts: i64, hash: &str, mode: Mode) -> Write {
         Write {
@@ -370,9 +371,11 @@ mod tests {
         let applied = confirm::confirm(&BTreeMap::new(), &ws).applied;
         assert_eq!(applied, vec![Applied::Changed, Applied::Changed, Applied::Changed, Applied::Stale, Applied::Changed]);
         let actions = copy_actions(&ws, &copies, &applied, 64);
-        assert_eq!(actions.get("a/t/1"), Some(&None), "a newer write without a copy deletes it");
-        assert_eq!(actions.get("a/t/2"), Some(&Some(2)), "a stale write keeps the copy of the newer one");
-        assert_eq!(actions.get("a/t/3"), Some(&None), "too large: no copy, and an older one goes");
+        let get = |k: &str| actions.iter().find(|(key, _)| key == k).map(|(_, a)| *a);
+        assert_eq!(actions.len(), 3);
+        assert_eq!(get("a/t/1"), Some(None), "a newer write without a copy deletes it");
+        assert_eq!(get("a/t/2"), Some(Some(2)), "a stale write keeps the copy of the newer one");
+        assert_eq!(get("a/t/3"), Some(None), "too large: no copy, and an older one goes");
     }
 
     #[test]
