@@ -7,7 +7,7 @@ SHELL := /bin/bash
 WASM_BINDGEN_VERSION := 0.2.130
 WASM_TARGET := wasm32-unknown-unknown
 # The deployed workers (built, size-checked and dry-run); the stand-in is built too, never deployed.
-WORKERS := ingest serve compact
+WORKERS := ingest serve compact ledger
 BUILD := build
 CARGO ?= cargo
 NODE_BIN := node_modules/.bin
@@ -32,9 +32,9 @@ tools: .tools-stamp
 	  npm ci --no-audit --no-fund; fi
 	@touch $@
 
-## build: the three workers (and the local stand-in) → build/<worker>/{entry.mjs,index.js,index_bg.wasm}
+## build: the four workers (and the local stand-in) → build/<worker>/{entry.mjs,index.js,index_bg.wasm}
 build: tools
-	$(CARGO) build --release --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p compact-worker -p standin-worker
+	$(CARGO) build --release --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p compact-worker -p ledger-worker -p standin-worker
 	@for w in $(WORKERS) standin; do tools/package-worker.sh $$w $(BUILD)/$$w; done
 	@$(CARGO) run -q --bin size -- $(BUILD)
 
@@ -57,11 +57,11 @@ check-nostd: tools
 clippy: tools
 	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -q -p shared --features reader --all-targets -- -D warnings
-	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p compact-worker -p standin-worker -p iceberg-writer -p compactor -p shared --no-default-features -- -D warnings
+	$(CARGO) clippy -q --target $(WASM_TARGET) -p ingest-worker -p serve-worker -p compact-worker -p ledger-worker -p standin-worker -p iceberg-writer -p compactor -p shared --no-default-features -- -D warnings
 
 test-rust:
 	$(CARGO) test -p artifact-tools
-	$(CARGO) test -p serve-worker -p standin-worker -p compact-worker --lib
+	$(CARGO) test -p serve-worker -p standin-worker -p compact-worker -p ledger-worker --lib
 	$(CARGO) test -p iceberg-writer
 	$(CARGO) test -p compactor
 	$(CARGO) test -p artifacts-cli
@@ -111,7 +111,7 @@ TTL := $(or $(TTL),86400)
 token:
 	@$(CARGO) run -q --bin token -- --org '$(ORG)' --sub '$(SUB)' --scopes '$(SCOPES)' --ttl '$(TTL)'
 
-## dry-run: wrangler deploy --dry-run for the three configs (also run by the Miniflare suite)
+## dry-run: wrangler deploy --dry-run for the four configs (also run by the Miniflare suite)
 dry-run: build
 	@for w in $(WORKERS); do $(NODE_BIN)/wrangler deploy --dry-run --outdir $(BUILD)/dry-run/$$w -c wrangler/$$w.toml; done
 

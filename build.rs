@@ -7,7 +7,7 @@
 
 use std::{env, fmt::Write as _, fs, path::Path};
 
-const WORKERS: &[&str] = &["ingest", "serve", "compact"];
+const WORKERS: &[&str] = &["ingest", "serve", "compact", "ledger"];
 
 fn main() {
     println!("cargo:rerun-if-changed=size-budget.toml");

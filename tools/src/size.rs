@@ -61,10 +61,11 @@ mod tests {
     #[test]
     fn budgets_come_from_the_file() {
         let names: Vec<_> = BUDGETS.iter().map(|b| b.worker).collect();
-        assert_eq!(names, ["ingest", "serve", "compact"]);
+        assert_eq!(names, ["ingest", "serve", "compact", "ledger"]);
         assert_eq!(BUDGETS[0].max_gzip, 96 * 1024);
         assert_eq!(BUDGETS[1].max_gzip, 640 * 1024);
         assert_eq!(BUDGETS[2].max_gzip, 512 * 1024);
+        assert_eq!(BUDGETS[3].max_gzip, 64 * 1024);
     }
 
     #[test]
