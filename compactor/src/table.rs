@@ -222,7 +222,12 @@ fn serving_row(mut r: SourceRow) -> Option<ServingRow> {
         owner_user: text(get("owner_user")),
         content_hash: text(get("content_hash")),
         size_bytes: long(get("size_bytes")),
-    };
+        expires_at: long(get("expires_at")),
+        tags: None,
+        tags_too_long: false,
+        expired: false,
+    }
+    .with_tags(text(get("tags")));
     Some(ServingRow { entry, cells: r.cells })
 }
 
@@ -910,6 +915,29 @@ mod tests {
         assert!(write_serving_file(&[row], iceberg_writer::WriteCodec::Snappy).is_ok());
         let no_id = vec![Cell::Null; COLUMNS.len()];
         assert!(serving_row(SourceRow { cells: no_id, source: 0, seq: 1, pos: 0 }).is_none(), "a row without its key is never served");
+    }
+
+    #[test]
+    fn the_entry_carries_expires_at_and_tags_up_to_2_kib() {
+        let cells = |tags: &str| {
+            let mut cells = vec![Cell::Null; COLUMNS.len()];
+            cells[at("ns")] = Cell::Text("docs".into());
+            cells[at("type")] = Cell::Text("guide".into());
+            cells[at("id")] = Cell::Text("a".into());
+            cells[at("ts")] = Cell::Long(1);
+            cells[at("tags")] = Cell::Text(tags.into());
+            cells[at("expires_at")] = Cell::Long(99);
+            cells
+        };
+        let row = serving_row(SourceRow { cells: cells(r#"{"env":"prod"}"#), source: 0, seq: 1, pos: 0 }).unwrap();
+        assert_eq!(
+            (row.entry.expires_at, row.entry.tags.as_deref(), row.entry.tags_too_long),
+            (Some(99), Some(r#"{"env":"prod"}"#), false)
+        );
+        let long = format!("{{\"k\":\"{}\"}}", "v".repeat(shared::serving::entry::MAX_TAGS_BYTES));
+        let row = serving_row(SourceRow { cells: cells(&long), source: 0, seq: 1, pos: 0 }).unwrap();
+        assert_eq!((row.entry.tags.as_deref(), row.entry.tags_too_long), (None, true));
+        assert_eq!(row.cells[at("tags")], Cell::Text(long), "the row keeps its tags");
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub struct Wanted<'a> {
 
 /// The columns read to locate and authorise a row.
 pub const LOCATE_COLUMNS: &[&str] =
-    &["ns", "type", "id", "ts", "deleted", "visibility", "owner_org", "owner_user", "content_hash", "size_bytes"];
+    &["ns", "type", "id", "ts", "deleted", "visibility", "owner_org", "owner_user", "content_hash", "size_bytes", "expires_at", "tags"];
 
 /// The winning row of one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +138,15 @@ pub struct Found {
     pub content_hash: Option<String>,
     /// `size_bytes`.
     pub size_bytes: Option<i64>,
+    /// `expires_at` (µs; `None`: no expiry, or a table without the column).
+    pub expires_at: Option<i64>,
+    /// `tags`, the JSON object text (`None`: no tags, a table without the column, or
+    /// [`Found::tags_too_long`]).
+    pub tags: Option<String>,
+    /// Only from the serving table: the row has tags, too long for its `_lookup` entry
+    /// (`shared::serving::entry::MAX_TAGS_BYTES`), so `tags` is `None`; read the row's `tags`
+    /// column (`read_value_in`) to filter by them.
+    pub tags_too_long: bool,
 }
 
 /// What a lookup cost (for `Server-Timing`).
@@ -717,7 +726,8 @@ fn scan_window(
     cols: &[Option<ColumnValues>],
     hits: &mut Hits,
 ) -> Result<(), LocateError> {
-    let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes]) = cols.get(..LOCATE_COLUMNS.len())
+    let Some([ns, ty, id, ts, deleted, visibility, owner_org, owner_user, content_hash, size_bytes, expires_at, tags]) =
+        cols.get(..LOCATE_COLUMNS.len())
     else {
         return Err(corrupt(place.file_key, "column count"));
     };
@@ -756,6 +766,9 @@ fn scan_window(
             owner_user: string_at(owner_user, i),
             content_hash: string_at(content_hash, i),
             size_bytes: long_at(size_bytes, i),
+            expires_at: long_at(expires_at, i),
+            tags: string_at(tags, i),
+            tags_too_long: false,
         };
         if !plan.has_deletes {
             hits.best.insert(row_id, found);
@@ -1119,6 +1132,8 @@ mod delete_tests;
 mod order_tests;
 #[cfg(test)]
 mod page_tests;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tail_tests;
 #[cfg(test)]

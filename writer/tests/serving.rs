@@ -35,6 +35,10 @@ fn row(i: usize, big: bool) -> ServingRow {
         owner_user: Some(format!("user-{i}")),
         content_hash: Some(format!("{i:064x}")),
         size_bytes: Some(i as i64 * 10),
+        expires_at: None,
+        tags: None,
+        tags_too_long: false,
+        expired: false,
     };
     let cells = COLUMNS
         .iter()

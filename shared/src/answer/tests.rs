@@ -18,6 +18,9 @@ fn found(ts: i64, visibility: Option<&str>, org: &str, user: &str) -> Found {
         owner_user: Some(user.into()),
         content_hash: Some("h".into()),
         size_bytes: Some(1),
+        expires_at: None,
+        tags: None,
+        tags_too_long: false,
     }
 }
 

@@ -111,9 +111,29 @@ impl Builder {
 
     /// A data file of `rows`, `row_group_rows` rows per row group.
     pub fn data(&mut self, rows: &[Row], row_group_rows: usize) -> DataFile {
+        let columns = Self::columns(rows);
+        self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
+    }
+
+    /// [`Builder::data`] with the contract v2 columns `tags` and `expires_at` after the others,
+    /// as the sink writes them (one value of each per row).
+    pub fn data_v2(&mut self, rows: &[Row], row_group_rows: usize, tags: &[Option<&str>], expires_at: &[Option<i64>]) -> DataFile {
+        let mut columns = Self::columns(rows);
+        columns.push(utf8("tags", tags.iter().map(|t| t.map(String::from)).collect()));
+        columns.push(WriteColumn {
+            name: "expires_at".into(),
+            field_id: record_schema().field_id_by_name("expires_at").unwrap(),
+            required: false,
+            data: ColumnData::TimestampNtzMicros(expires_at.to_vec()),
+            element_field_id: None,
+        });
+        self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
+    }
+
+    fn columns(rows: &[Row]) -> Vec<WriteColumn> {
         let s = |f: fn(&Row) -> Option<&'static str>| rows.iter().map(|r| f(r).map(String::from)).collect::<Vec<_>>();
         let ts_id = record_schema().field_id_by_name("ts").unwrap();
-        let columns = vec![
+        vec![
             utf8("ns", s(|r| Some(r.ns))),
             utf8("type", s(|r| Some(r.ty))),
             utf8("id", s(|r| Some(r.id))),
@@ -143,8 +163,7 @@ impl Builder {
                 data: ColumnData::Boolean(rows.iter().map(|_| Some(false)).collect()),
                 element_field_id: None,
             },
-        ];
-        self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
+        ]
     }
 
     /// A position delete file of (data file, pos) pairs, sorted as the spec asks.

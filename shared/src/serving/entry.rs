@@ -1,8 +1,13 @@
 //! The lookup entry: the `_lookup` cell of a serving-table row, `key 0x00 json` where json is
 //! `{"ts","seq","src","pos","del","vis","oo","ou","h","n"}` (ts µs, `_seq`, `_source`, `_pos`,
 //! deleted, visibility, owner org, owner user, content hash, size bytes; absent members are
-//! null). It carries everything serve needs to pick the winner and decide who may read it, so a
-//! lookup reads one page of one column to find and judge a row. Keys never contain a third
+//! null), and since format 2 (#18) `"exp"` (`expires_at`, µs), `"tags"` (the row's `tags` JSON
+//! text when at most [`MAX_TAGS_BYTES`]), `"tl": true` (the tags were longer: read the row's
+//! `tags` column) and `"xp": true` (the compactor expired the row: a tombstone whose columns are
+//! null), each written only when set — an entry of format 1 has none of them and reads as no
+//! expiry, no tags. It carries everything serve needs to pick the winner and decide who may read
+//! it (and, with format 2, whether it expired and whether a tag filter keeps it), so a lookup
+//! reads one page of one column to find and judge a row. Keys never contain a third
 //! `0x00` and JSON text never contains a raw `0x00`, so the separator is the key's end; keys are
 //! unique in a file and a cell's key is followed by `0x00`, the least byte, so cells sort as
 //! their keys do.
@@ -34,7 +39,22 @@ pub struct Entry {
     pub content_hash: Option<String>,
     /// `size_bytes`.
     pub size_bytes: Option<i64>,
+    /// `expires_at` (µs; format 2, `exp`).
+    pub expires_at: Option<i64>,
+    /// `tags`, the JSON object text, when at most [`MAX_TAGS_BYTES`] (format 2, `tags`): see
+    /// [`Entry::with_tags`].
+    pub tags: Option<String>,
+    /// The row has tags longer than [`MAX_TAGS_BYTES`], left out of the entry (`tl`): a tag
+    /// filter reads the row's `tags` column.
+    pub tags_too_long: bool,
+    /// The compactor dropped the row's values because it expired more than the retention grace
+    /// ago (`xp`): kept as a tombstone (`deleted` is true, `expires_at` kept) so that no older
+    /// version of the key shows again.
+    pub expired: bool,
 }
+
+/// Most bytes of `tags` text an entry carries (longer tags: [`Entry::tags_too_long`]).
+pub const MAX_TAGS_BYTES: usize = 2048;
 
 /// The JSON half, members in the order written.
 #[derive(Serialize, Deserialize)]
@@ -49,9 +69,30 @@ struct Wire {
     ou: Option<String>,
     h: Option<String>,
     n: Option<i64>,
+    // Format 2: written only when set, so format 1 entries and entries without them look alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tags: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    tl: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    xp: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Entry {
+    /// The entry with the row's `tags` text: carried when at most [`MAX_TAGS_BYTES`], else left
+    /// out and [`Entry::tags_too_long`] set.
+    pub fn with_tags(mut self, tags: Option<String>) -> Entry {
+        self.tags_too_long = tags.as_ref().is_some_and(|t| t.len() > MAX_TAGS_BYTES);
+        self.tags = tags.filter(|t| t.len() <= MAX_TAGS_BYTES);
+        self
+    }
+
     /// The `_lookup` cell: `key 0x00 json`.
     pub fn encode(&self) -> Vec<u8> {
         let wire = Wire {
@@ -65,6 +106,10 @@ impl Entry {
             ou: self.owner_user.clone(),
             h: self.content_hash.clone(),
             n: self.size_bytes,
+            exp: self.expires_at,
+            tags: self.tags.clone(),
+            tl: self.tags_too_long,
+            xp: self.expired,
         };
         let mut out = Vec::with_capacity(self.key.len().saturating_add(160));
         out.extend_from_slice(&self.key);
@@ -89,6 +134,10 @@ impl Entry {
             owner_user: w.ou,
             content_hash: w.h,
             size_bytes: w.n,
+            expires_at: w.exp,
+            tags: w.tags,
+            tags_too_long: w.tl,
+            expired: w.xp,
         })
     }
 }
@@ -108,6 +157,7 @@ fn split_cell(cell: &[u8]) -> Option<(&[u8], &[u8])> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use alloc::format;
     use alloc::string::ToString;
 
     use crate::test_rng::Rng;
@@ -139,6 +189,10 @@ mod tests {
             owner_user: rng.opt(),
             content_hash: rng.opt(),
             size_bytes: (rng.below(3) > 0).then(|| rng.next() as i64),
+            expires_at: (rng.below(2) == 0).then(|| rng.next() as i64),
+            tags: rng.opt(),
+            tags_too_long: rng.below(4) == 0,
+            expired: rng.below(4) == 0,
         }
     }
 
@@ -164,6 +218,10 @@ mod tests {
             owner_user: None,
             content_hash: Some("ab".into()),
             size_bytes: Some(5),
+            expires_at: None,
+            tags: None,
+            tags_too_long: false,
+            expired: false,
         };
         let cell = e.encode();
         assert_eq!(
@@ -174,6 +232,42 @@ mod tests {
         let short = b"a\0b\0c\0{\"ts\":1,\"seq\":2,\"src\":0,\"pos\":4,\"del\":true}";
         let d = Entry::decode(short).unwrap();
         assert!(d.deleted && d.visibility.is_none() && d.size_bytes.is_none());
+        // Format 2's members, each only when set.
+        let e2 = Entry { expires_at: Some(7), tags: Some("{\"k\":\"v\"}".into()), ..e.clone() };
+        let cell = e2.encode();
+        assert!(cell.ends_with(b"\"n\":5,\"exp\":7,\"tags\":\"{\\\"k\\\":\\\"v\\\"}\"}"), "{}", String::from_utf8_lossy(&cell));
+        let e3 = Entry { deleted: true, expired: true, tags_too_long: true, expires_at: Some(-1), ..e.clone() };
+        assert!(e3.encode().ends_with(b"\"n\":5,\"exp\":-1,\"tl\":true,\"xp\":true}"));
+        assert_eq!(Entry::decode(&e3.encode()), Some(e3));
+    }
+
+    #[test]
+    fn a_format_1_entry_reads_as_no_expiry_no_tags() {
+        // As the compactor wrote them before #18 (every member, nulls included).
+        let cell = b"acme\0doc\0x\0{\"ts\":1,\"seq\":2,\"src\":3,\"pos\":4,\"del\":false,\"vis\":\"public\",\"oo\":\"acme\",\"ou\":null,\"h\":\"ab\",\"n\":5}";
+        let d = Entry::decode(cell).unwrap();
+        assert_eq!((d.expires_at, d.tags, d.tags_too_long, d.expired), (None, None, false, false));
+        assert_eq!((d.order.ts, d.visibility.as_deref(), d.size_bytes), (1, Some("public"), Some(5)));
+        // Explicit nulls read as absent too.
+        let nulls = b"a\0b\0c\0{\"ts\":1,\"seq\":2,\"src\":0,\"pos\":4,\"del\":true,\"exp\":null,\"tags\":null}";
+        let d = Entry::decode(nulls).unwrap();
+        assert_eq!((d.expires_at, d.tags), (None, None));
+    }
+
+    #[test]
+    fn tags_longer_than_2_kib_are_left_out_and_flagged() {
+        let base = Entry::decode(b"a\0b\0c\0{\"ts\":1,\"seq\":2,\"src\":0,\"pos\":4,\"del\":false}").unwrap();
+        let fits = format!("{{\"k\":\"{}\"}}", "v".repeat(MAX_TAGS_BYTES - 8));
+        assert_eq!(fits.len(), MAX_TAGS_BYTES);
+        let e = base.clone().with_tags(Some(fits.clone()));
+        assert_eq!((e.tags.as_deref(), e.tags_too_long), (Some(fits.as_str()), false));
+        let long = format!("{{\"k\":\"{}\"}}", "v".repeat(MAX_TAGS_BYTES - 7));
+        let e = base.clone().with_tags(Some(long));
+        assert_eq!((e.tags.as_deref(), e.tags_too_long), (None, true));
+        let d = Entry::decode(&e.encode()).unwrap();
+        assert_eq!((d.tags, d.tags_too_long), (None, true));
+        let e = base.with_tags(None);
+        assert_eq!((e.tags, e.tags_too_long), (None, false));
     }
 
     #[test]

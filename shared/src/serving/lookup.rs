@@ -178,6 +178,9 @@ pub(super) fn hit_of(file: &FileEntry, cell: &[u8], rg: usize, row: u64) -> Resu
         owner_user: entry.owner_user,
         content_hash: entry.content_hash,
         size_bytes: entry.size_bytes,
+        expires_at: entry.expires_at,
+        tags: entry.tags,
+        tags_too_long: entry.tags_too_long,
     };
     Ok(Hit { found, order: o, index_offset: file.index_offset })
 }

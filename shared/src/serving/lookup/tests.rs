@@ -21,6 +21,8 @@ pub(crate) struct SRow {
     pub content_hash: Option<String>,
     pub size_bytes: Option<i64>,
     pub markdown: Option<String>,
+    pub expires_at: Option<i64>,
+    pub tags: Option<String>,
 }
 
 pub(crate) fn srow(id: &str, ts: i64, seq: i64, source: u32, markdown: &str) -> SRow {
@@ -36,6 +38,8 @@ pub(crate) fn srow(id: &str, ts: i64, seq: i64, source: u32, markdown: &str) -> 
         content_hash: Some(markdown.into()),
         size_bytes: Some(markdown.len() as i64),
         markdown: Some(markdown.into()),
+        expires_at: None,
+        tags: None,
     }
 }
 
@@ -54,7 +58,12 @@ impl SRow {
             owner_user: self.owner_user.clone(),
             content_hash: self.content_hash.clone(),
             size_bytes: self.size_bytes,
+            expires_at: self.expires_at,
+            tags: None,
+            tags_too_long: false,
+            expired: false,
         }
+        .with_tags(self.tags.clone())
     }
 }
 
@@ -88,6 +97,8 @@ pub(crate) fn serving_file_at(file_key: &str, rows: &[SRow], level: u8) -> (Vec<
                     "content_hash" => text(&r.content_hash),
                     "size_bytes" => r.size_bytes.map_or(Cell::Null, Cell::Long),
                     "markdown" => text(&r.markdown),
+                    "expires_at" => r.expires_at.map_or(Cell::Null, Cell::Long),
+                    "tags" => text(&r.tags),
                     _ => Cell::Null,
                 })
                 .collect(),
@@ -355,4 +366,33 @@ fn after_prefetch_a_lookup_in_any_file_reads_two_pages() {
     let fresh = Caching::new(Shared(&store), Rc::new(RefCell::new(Immutable::new())));
     assert_eq!(block_on(prefetch(&fresh, &root, 1, &mut Cost::default())), 0);
     assert_eq!(fresh.reads(), 0);
+}
+
+/// #18: a hit carries the entry's `expires_at` and `tags`; tags over 2 KiB are left out of the
+/// entry and flagged (the row's `tags` column still holds them); format 1 entries (none of it)
+/// read as no expiry, no tags.
+#[test]
+fn a_hit_carries_expires_at_and_tags_from_the_entry() {
+    use crate::serving::entry::MAX_TAGS_BYTES;
+    let store = MemStore::default();
+    let long = format!("{{\"k\":\"{}\"}}", "v".repeat(MAX_TAGS_BYTES));
+    let mut rows: Vec<SRow> = (0..3).map(|i| srow(&format!("k{i}"), 10 + i, 1, 0, "# x")).collect();
+    rows[0].expires_at = Some(1_900_000_000_000_000);
+    rows[0].tags = Some(r#"{"env":"prod"}"#.into());
+    rows[1].tags = Some(long.clone());
+    let file = put(&store, serving_file("serving/data/L1-1-0.parquet", &rows));
+    let root = root_of(vec![file], &["t/a"]);
+    let f = find(&store, &root, "k0").unwrap().unwrap().found;
+    assert_eq!((f.expires_at, f.tags.as_deref(), f.tags_too_long), (Some(1_900_000_000_000_000), Some(r#"{"env":"prod"}"#), false));
+    let hit = find(&store, &root, "k1").unwrap().unwrap();
+    assert_eq!((hit.found.expires_at, hit.found.tags.as_deref(), hit.found.tags_too_long), (None, None, true));
+    let tags = block_on(read_value_in(&store, hit.layout(), &hit.found, "tags", &mut Cost::default())).unwrap();
+    assert_eq!(tags.as_deref(), Some(long.as_str()), "the long tags are in the row's column");
+    let f = find(&store, &root, "k2").unwrap().unwrap().found;
+    assert_eq!((f.expires_at, f.tags, f.tags_too_long), (None, None, false));
+    // The range read fills the same fields.
+    let rows = block_on(crate::serving::range::range(&store, &root, b"", b"\xff", 10, 100, &mut Cost::default())).unwrap().rows;
+    let got: Vec<(Option<i64>, Option<String>, bool)> =
+        rows.into_iter().map(|(_, h)| (h.found.expires_at, h.found.tags, h.found.tags_too_long)).collect();
+    assert_eq!(got, vec![(Some(1_900_000_000_000_000), Some(r#"{"env":"prod"}"#.into()), false), (None, None, true), (None, None, false)]);
 }
