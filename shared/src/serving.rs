@@ -8,6 +8,8 @@
 //! - [`root`]: the sidecar root `metadata/vN.serving.json` (sources and their watermarks, live
 //!   files and their key ranges, the merge cursor) and which files may hold a key.
 //! - [`bloom`]: Parquet's split-block bloom filter over xxHash64, kept in the root for L0 files.
+//! - [`edges`]: the edge table (#18): who lists a key in `inputs` or `supersedes`, by target, its
+//!   files in the serving root's `edges` member; reads (feature `reader`) over `range`.
 //! - [`plan`]: the compactor's pure planner (newest per key, file splitting, merge steps, the
 //!   next root).
 //! - [`split`]: the key-range split (`SERVING_SPLITS`): which table of a split serving table
@@ -16,6 +18,7 @@
 //! - `range` (feature `reader`): the rows of a key range, newest per key, page by page (listing).
 
 pub mod bloom;
+pub mod edges;
 pub mod entry;
 pub mod key;
 #[cfg(feature = "reader")]
