@@ -7,8 +7,9 @@
 //!   prefix feed): a batch naming a source metadata object is a trigger; see [`messages`].
 //! - A trigger runs the one table directly when the serving table is not split; with
 //!   `SERVING_SPLITS` it sends one run order `{"run": i}` per range table to its own queue
-//!   (`COMPACT_QUEUE`, the same queue), and each run order runs that range in its own invocation,
-//!   so ranges run in parallel (the consumer's `max_concurrency`).
+//!   (`COMPACT_QUEUE`, the same queue), and each run order runs that range: an invocation runs
+//!   `RANGE_RUNS_PER_INVOCATION` (1) of its batch's orders and hands the rest back as fresh
+//!   orders, so ranges run in parallel invocations (the consumer's `max_concurrency`).
 //! - A failed run is logged and its messages handed back with `retry()` (bounded by the
 //!   consumer's `max_retries`); malformed messages are acked and counted, never retried.
 //! - `GET /health`: each range's last run in this isolate and the message counts; `POST /run`
@@ -174,12 +175,29 @@ pub async fn queue(batch: js::MessageBatch, env: Env) -> std::result::Result<(),
         }
         settle(&sorted.trigger, outcome.is_ok());
     }
-    // The run orders of one batch (a fan-out's arrive together) run concurrently: their reads and
-    // writes interleave, so the ranges progress in parallel within the invocation, each holding at
-    // most COMPACT_MAX_ROWS rows (the consumer's max_batch_size bounds how many at once).
-    let orders = sorted.runs.keys().map(|range| runs::run(&env, &settings, *range, Trigger::RunOrder, Options::default()));
-    let outcomes = futures_util::future::join_all(orders).await;
-    for ((_, ids), outcome) in sorted.runs.iter().zip(outcomes) {
+    // A fan-out's run orders arrive together. This invocation runs at most RANGE_RUNS_PER_INVOCATION
+    // of them (concurrently: each holds up to COMPACT_MAX_ROWS rows in this isolate's 128 MB) and
+    // sends the others back as fresh orders, which the queue hands to other invocations (up to the
+    // consumer's max_concurrency) while these run: the ranges run in parallel invocations. (A fresh
+    // order, not retry(): waiting for a turn is no failure and must not use up max_retries.)
+    let (here, later): (Vec<_>, Vec<_>) = sorted.runs.iter().enumerate().partition(|(n, _)| *n < settings.runs_per_invocation);
+    if !later.is_empty() {
+        let orders: Vec<Value> = later.iter().map(|(_, (range, _))| json!({"run": range})).collect();
+        let ids: Vec<usize> = later.iter().flat_map(|(_, (_, ids))| ids.iter().copied()).collect();
+        let sent = match js::queue(&env, QUEUE_BINDING) {
+            Some(q) => js::send_all(&q, &orders).await,
+            None => Err(format!("no {QUEUE_BINDING} binding to hand run orders on")),
+        };
+        if let Err(e) = &sent {
+            worker::console_error!("run orders not handed on, retried: {e}");
+        } else {
+            count(|c| c.run_orders_sent += orders.len() as u64);
+        }
+        settle(&ids, sent.is_ok());
+    }
+    let runs = here.iter().map(|(_, (range, _))| runs::run(&env, &settings, **range, Trigger::RunOrder, Options::default()));
+    let outcomes = futures_util::future::join_all(runs).await;
+    for ((_, (_, ids)), outcome) in here.iter().zip(outcomes) {
         settle(ids, outcome.is_ok());
     }
     Ok(())
