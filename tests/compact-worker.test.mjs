@@ -126,6 +126,8 @@ describe("compact worker", { skip: off }, () => {
 
   test("a lost notification is caught up by the cron tick", async () => {
     await s.h.events({ reset: 1, drop: 1000 });
+    // Notifications of the test before may still be on their way (a batch waits up to 1 s).
+    await sleep(1500);
     const before = await s.version();
     const label = fresh("lost");
     await s.write("build", recs(4, label, 1));
