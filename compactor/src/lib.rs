@@ -18,7 +18,9 @@
 //! - [`rows`]: every column of a data file, decoded.
 //! - `r2` (feature `r2`): an R2 bucket binding as the store.
 //! - `table` (private): the serving table: read, plan, write, commit.
+//! - `edges` (private): the edge table (#18), written and merged in the same run and version.
 
+mod edges;
 #[cfg(feature = "r2")]
 pub mod r2;
 pub mod rows;

@@ -15,6 +15,7 @@ use shared::serving::order::Order;
 use shared::serving::plan;
 use shared::serving::root::{root_key, root_version, FileEntry, Root, SourceState};
 
+use crate::edges;
 use crate::source::{self, err, SourceRow};
 use crate::store::Listed;
 use crate::{rows, CompactError, Config, Report, SourceReport, Store};
@@ -275,7 +276,7 @@ async fn read_serving<S: Store>(store: &S, key: &str, within: Option<&plan::Merg
 }
 
 /// What a run writes: data files in order, counted.
-struct Writer<'a, S: Store> {
+pub(crate) struct Writer<'a, S: Store> {
     store: &'a S,
     p: &'a Paths<'a>,
     cfg: &'a Config,
@@ -291,7 +292,7 @@ struct Writer<'a, S: Store> {
 
 impl<S: Store> Writer<'_, S> {
     /// Writes sorted unique rows as files of `level`; their root entries.
-    async fn files(&mut self, rows: Vec<ServingRow>, level: u8) -> Result<Vec<FileEntry>, CompactError> {
+    pub(crate) async fn files(&mut self, rows: Vec<ServingRow>, level: u8) -> Result<Vec<FileEntry>, CompactError> {
         let mut out = Vec::new();
         for file_rows in plan::split_files(rows, &self.cfg.limits, ServingRow::size) {
             // The run's nonce keeps names fresh across a crashed run's orphans of the same version.
@@ -495,6 +496,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
     };
     report.previous = version;
     let prev = if version > 0 { Some(load(store, &p, version).await?) } else { None };
+    let prev_edges = edges::load(store, p.root, prev.as_ref().map(|v| &v.root)).await?;
     let range = (!cfg.range.is_all()).then(|| cfg.range.clone());
     let same_table = |r: &Root| {
         r.range == range && r.sources.len() <= cfg.sources.len() && r.sources.iter().zip(&cfg.sources).all(|(s, id)| s.id == *id)
@@ -533,6 +535,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
     // A split table keeps the rows of its key range only (`Config::range`).
     let rows: Vec<ServingRow> = source_rows.into_iter().filter_map(serving_row).filter(|r| cfg.range.contains(&r.entry.key)).collect();
     let newest = plan::newest_per_key(rows);
+    let new_edges = edges::rows_of(&newest);
     let l0 = w.files(newest, 0).await?;
     let mut root = plan::apply_run(&base, l0, sources, next, meta_key.clone());
     let mut steps = 0usize;
@@ -553,6 +556,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
             return Err(CompactError::Write("merge steps do not converge".into()));
         }
     }
+    let edge_root = edges::next(store, cfg, &mut w, (!report.rebuilt).then_some(&prev_edges), new_edges, &root).await?;
     root.range = range;
 
     let before: Vec<&str> =
@@ -621,7 +625,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
     // The root names everything above, all written: creating it commits version `next`. A root
     // a run from before this protocol left without its metadata is replaced (conditionally).
     let rk = p.serving_root(next);
-    let root_bytes = root.to_json().into_bytes();
+    let root_bytes = edges::root_bytes(&root, &edge_root);
     if !store.put_new(&rk, root_bytes.clone()).await.map_err(store_err(&rk))? {
         let replaced = match legacy_orphan(store, &p, next).await? {
             Some(orphan) => store.put_if(&rk, root_bytes, Some(&orphan)).await.map_err(store_err(&rk))?,
@@ -643,9 +647,9 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
         // and the oldest retained (read), which hold every file a retained version references
         // that was written before them.
         let mut known: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-        known.insert(next, root.files.iter().map(|f| f.key.clone()).collect());
+        known.insert(next, edges::keys(&root, &edge_root));
         if let Some(v) = prev.as_ref().filter(|_| version >= lo) {
-            known.insert(version, v.root.files.iter().map(|f| f.key.clone()).collect());
+            known.insert(version, edges::keys(&v.root, &prev_edges));
         }
         if let std::collections::btree_map::Entry::Vacant(e) = known.entry(lo) {
             if let Some(files) = files_of(store, &p, lo).await {
@@ -667,7 +671,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
 /// The data files root `version` lists (`None` when it cannot be read).
 async fn files_of<S: Store>(store: &S, p: &Paths<'_>, version: u64) -> Option<Vec<String>> {
     let bytes = store.get(&p.serving_root(version), None).await.ok()?.bytes;
-    Some(Root::parse(&bytes).ok()?.files.into_iter().map(|f| f.key).collect())
+    edges::keys_in(&bytes)
 }
 
 /// The oldest version still retained when `version` is current and the run commits the next:
