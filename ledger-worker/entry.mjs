@@ -46,15 +46,29 @@ async function alarmBy(storage, at) {
 export class Ledger extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
+    // Debug counters of this object since it started (GET /stats): calls by name, rows written
+    // (what SQLite reports each statement wrote, i.e. what Durable Objects bill), KV puts.
+    this.stats = { calls: {}, rows_written: 0, kv_puts: 0, kv_put_failures: 0 };
     // Schema migrations, once per object start, before any call is delivered.
     ctx.blockConcurrencyWhile(async () => guard(() => ctx.storage.transactionSync(() => wasm.ledger_init(ctx))));
   }
 
-  // The ledger's calls: POST https://ledger/<call> with a JSON body, GET /stats
-  // (docs/design/ledger.md, Calls). One transaction each; the alarm it asks for is set after.
+  count(call, rows) {
+    if (call !== null) this.stats.calls[call] = (this.stats.calls[call] ?? 0) + 1;
+    this.stats.rows_written += rows;
+  }
+
+  // The ledger's calls: POST https://ledger/<call> with a JSON body (docs/design/ledger.md, Calls),
+  // one transaction each; the alarm a call asks for is set after it. GET /stats: the counters.
   async fetch(request) {
-    const body = request.method === "POST" ? await request.text() : "";
     const path = new URL(request.url).pathname;
+    if (path === "/stats") {
+      if (request.method === "GET") return respond(200, JSON.stringify(this.stats), null);
+      const detail = "this route accepts GET";
+      const problem = { type: "https://artifacts.dev/problems/method-not-allowed", title: "Method Not Allowed", status: 405, detail, allow: "GET" };
+      return respond(405, JSON.stringify(problem), "GET");
+    }
+    const body = request.method === "POST" ? await request.text() : "";
     let out;
     try {
       out = guard(() => this.ctx.storage.transactionSync(() => wasm.ledger_call(this.ctx, this.env, path, request.method, body)));
@@ -64,7 +78,8 @@ export class Ledger extends DurableObject {
       const problem = { type: "https://artifacts.dev/problems/ledger-failed", title: "Internal Server Error", status: 500, detail };
       return respond(500, JSON.stringify(problem), null);
     }
-    const [status, text, alarmAt, allow] = out;
+    const [status, text, alarmAt, allow, call, rows] = out;
+    this.count(call, rows);
     if (alarmAt !== null) await alarmBy(this.ctx.storage, alarmAt);
     return respond(status, text, allow);
   }
@@ -75,7 +90,8 @@ export class Ledger extends DurableObject {
   // asked for an earlier one.
   async alarm() {
     const storage = this.ctx.storage;
-    const [puts, next] = guard(() => storage.transactionSync(() => wasm.ledger_alarm(this.ctx, this.env)));
+    const [puts, next, rows] = guard(() => storage.transactionSync(() => wasm.ledger_alarm(this.ctx, this.env)));
+    this.count("alarm", rows);
     let retry = null;
     if (puts.length > 0) {
       const kv = this.env.ARTIFACT_STATE;
@@ -87,31 +103,37 @@ export class Ledger extends DurableObject {
           failed.push(puts[i][0]);
         }
       });
-      retry = guard(() => storage.transactionSync(() => wasm.ledger_alarm_done(this.ctx, failed, puts.length)));
+      this.stats.kv_puts += puts.length - failed.length;
+      this.stats.kv_put_failures += failed.length;
+      let requeued;
+      [retry, requeued] = guard(() => storage.transactionSync(() => wasm.ledger_alarm_done(this.ctx, failed)));
+      this.count(null, requeued);
     }
     const at = [next, retry].filter((x) => x !== null);
     if (at.length > 0) await alarmBy(storage, Math.min(...at));
   }
 }
 
+// The outbox consumer's counts in this isolate (reported by /$.health): messages, confirms
+// answered 200, malformed messages (acked), messages retried.
+const outbox = [0, 0, 0, 0];
+
 export default {
   fetch(request) {
-    const [status, body, allow] = guard(() => wasm.worker_fetch(new URL(request.url).pathname, request.method));
+    const [status, body, allow] = guard(() => wasm.worker_fetch(new URL(request.url).pathname, request.method, outbox));
     return respond(status, body, allow);
   },
 
   // Each message is one deferred confirm body; Rust regroups its writes by shard. All shards
   // answered 200: acked; any failure: retried (then the dead-letter queue); malformed: acked.
   async queue(batch, env) {
-    let confirms = 0;
-    let malformed = 0;
-    let retried = 0;
     for (const m of batch.messages) {
+      outbox[0] += 1;
       const text = typeof m.body === "string" ? m.body : JSON.stringify(m.body ?? null);
       const plan = guard(() => wasm.outbox_plan(text, env));
       if (plan === null) {
         console.error("ledger outbox: a message is not a confirm body; acked");
-        malformed += 1;
+        outbox[2] += 1;
         m.ack();
         continue;
       }
@@ -120,7 +142,7 @@ export default {
         try {
           const r = await env.LEDGER.get(env.LEDGER.idFromName(name)).fetch("https://ledger/confirm", { method: "POST", body });
           const answer = await r.text();
-          if (r.status === 200) confirms += 1;
+          if (r.status === 200) outbox[1] += 1;
           else {
             ok = false;
             console.error(`ledger outbox: ${name} confirm answered ${r.status}: ${answer}`);
@@ -132,10 +154,9 @@ export default {
       }
       if (ok) m.ack();
       else {
-        retried += 1;
+        outbox[3] += 1;
         m.retry();
       }
     }
-    guard(() => wasm.outbox_counted(batch.messages.length, confirms, malformed, retried));
   },
 };

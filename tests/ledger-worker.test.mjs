@@ -215,7 +215,6 @@ describe("ledger worker", () => {
     await waitFor("the last write in KV", async () => (await s.kv(`art:${key}`)) === kvValue(writes[2]));
     await sleep(1_200);
     const puts = (await s.puts()).filter((p) => p.key === `art:${key}`);
-    if (process.env.LEDGER_VERBOSE) console.log(JSON.stringify(puts));
     assert.ok(puts.every((p) => p.ok), `a put was refused: ${JSON.stringify(puts)}`);
     for (let i = 1; i < puts.length; i++) assert.ok(puts[i].at - puts[i - 1].at >= 1_000, `puts ${i - 1} and ${i} within a second`);
     assert.ok(puts.length <= 3, `${puts.length} puts for 4 writes`);
@@ -225,6 +224,25 @@ describe("ledger worker", () => {
     // A lookup right after the KV write marks the key again (1 row); a second one does not.
     const looks = [await s.call(o, "lookup", { k: key }), await s.call(o, "lookup", { k: key })];
     assert.deepEqual(looks.map((l) => l.json.rows), [1, 0]);
+    const st = await s.stats(o);
+    assert.equal(st.kv_puts, puts.length);
+    assert.ok(st.calls.alarm >= 2, JSON.stringify(st));
+  });
+
+  test("a KV put refused by the one-write-per-second limit is retried by the next alarm, and lands", async () => {
+    const o = "ledger/kv-retry";
+    const key = "acme/page/refused";
+    await s.call(o, "lookup", { k: key });
+    // Someone else wrote the key just now: the ledger's put is refused with production's 429.
+    await s.touch(`art:${key}`);
+    const v = w(key, 1_000, "r1");
+    assert.deepEqual((await s.call(o, "confirm", [v])).json.hinted, [key]);
+    await waitFor("the retried put in KV", async () => (await s.kv(`art:${key}`)) === kvValue(v));
+    const puts = (await s.puts()).filter((p) => p.key === `art:${key}`);
+    assert.deepEqual(puts.map((p) => p.ok), [false, true], JSON.stringify(puts));
+    assert.ok(puts[1].at - puts[0].at >= 1_000, "the retry waits out the second");
+    const st = await s.stats(o);
+    assert.deepEqual([st.kv_puts, st.kv_put_failures], [1, 1]);
   });
 
   test("the outbox consumer confirms a deferred body in each key's shard; replays and stale messages change nothing; malformed ones are acked", async () => {

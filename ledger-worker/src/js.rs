@@ -12,13 +12,6 @@ extern "C" {
     pub type ObjectState;
     #[wasm_bindgen(method, getter)]
     pub fn storage(this: &ObjectState) -> Storage;
-    #[wasm_bindgen(method, getter)]
-    fn id(this: &ObjectState) -> ObjectId;
-
-    /// A `DurableObjectId`.
-    pub type ObjectId;
-    #[wasm_bindgen(method, js_name = toString)]
-    fn text(this: &ObjectId) -> String;
 
     /// `ctx.storage` of a SQLite-backed object.
     pub type Storage;
@@ -138,9 +131,4 @@ impl Db {
     pub fn rows_written(&self) -> u64 {
         self.written.get()
     }
-}
-
-/// The object's id as text (the key of its counters).
-pub fn object_id(state: &ObjectState) -> String {
-    state.id().text()
 }

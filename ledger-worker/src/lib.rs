@@ -22,12 +22,6 @@ use wasm_bindgen::prelude::*;
 /// Crate version reported by `/$.health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-// The outbox consumer's counters in this isolate (reported by `/$.health`): messages, confirms
-// answered 200, malformed messages (acked), messages retried.
-std::thread_local! {
-    static OUTBOX: core::cell::Cell<[u64; 4]> = const { core::cell::Cell::new([0; 4]) };
-}
-
 /// Runs once per instance: a panic (a trap, after which the entry resets the instance) is logged
 /// with its message.
 #[wasm_bindgen(start)]
@@ -36,18 +30,19 @@ fn start() {
 }
 
 /// The worker's own routes: `GET /$.health`; anything else a 404/405 problem. `[status, body,
-/// allow]` (the entry makes the response: JSON for a 200, problem+json otherwise).
+/// allow]` (the entry makes the response: JSON for a 200, problem+json otherwise). `outbox`: the
+/// entry's counts of the outbox consumer in this isolate — messages, confirms answered 200,
+/// malformed messages (acked), messages retried.
 #[wasm_bindgen]
-pub fn worker_fetch(path: &str, method: &str) -> js_sys::Array {
+pub fn worker_fetch(path: &str, method: &str, outbox: Vec<f64>) -> js_sys::Array {
     let out = js_sys::Array::new();
     let p = if path != shared::health::PATH {
         Problem::route_not_found(path)
     } else if method != "GET" {
         Problem::method_not_allowed("GET")
     } else {
-        let [messages, confirms, malformed, retried] = OUTBOX.with(|c| c.get());
-        let extra =
-            [("outbox_messages", messages), ("outbox_confirms", confirms), ("outbox_malformed", malformed), ("outbox_retried", retried)];
+        let n = |i: usize| outbox.get(i).map_or(0, |f| *f as u64);
+        let extra = [("outbox_messages", n(0)), ("outbox_confirms", n(1)), ("outbox_malformed", n(2)), ("outbox_retried", n(3))];
         out.push(&JsValue::from(200));
         out.push(&JsValue::from_str(&shared::health::body("ledger", VERSION, js::instance_resets(), js::memory_bytes(), &extra)));
         out.push(&JsValue::NULL);
@@ -75,15 +70,6 @@ pub fn outbox_plan(text: &str, env: JsValue) -> JsValue {
     out.into()
 }
 
-/// Adds a batch's outcome to the outbox counters.
-#[wasm_bindgen]
-pub fn outbox_counted(messages: u32, confirms: u32, malformed: u32, retried: u32) {
-    OUTBOX.with(|c| {
-        let [a, b, m, r] = c.get();
-        c.set([a + u64::from(messages), b + u64::from(confirms), m + u64::from(malformed), r + u64::from(retried)]);
-    });
-}
-
 /// The class's constructor (inside `blockConcurrencyWhile` and a transaction): migrations.
 #[wasm_bindgen]
 pub fn ledger_init(state: js::ObjectState) -> Result<(), JsValue> {
@@ -97,16 +83,15 @@ pub fn ledger_call(state: js::ObjectState, env: JsValue, path: &str, method: &st
     object::call(&state, &env, path, method, body).map_err(|e| JsValue::from_str(&e))
 }
 
-/// The class's `alarm`, inside a transaction: `[[kv key, value]…, next alarm or null]`.
+/// The class's `alarm`, inside a transaction: `[[[kv key, value]…], next alarm or null, rows]`.
 #[wasm_bindgen]
 pub fn ledger_alarm(state: js::ObjectState, env: JsValue) -> Result<js_sys::Array, JsValue> {
     object::alarm(&state, &env).map_err(|e| JsValue::from_str(&e))
 }
 
-/// After the alarm's KV puts (`puts` of them, `failed` the KV keys refused): the failed keys are
-/// due again; answers the time of the retry alarm, or null.
+/// After the alarm's KV puts (`failed`: the KV keys refused), inside a transaction: the failed
+/// keys are due again. `[time of the retry alarm or null, rows written]`.
 #[wasm_bindgen]
-pub fn ledger_alarm_done(state: js::ObjectState, failed: Vec<String>, puts: u32) -> Result<JsValue, JsValue> {
-    let retry = object::alarm_done(&state, &failed, u64::from(puts)).map_err(|e| JsValue::from_str(&e))?;
-    Ok(retry.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64)))
+pub fn ledger_alarm_done(state: js::ObjectState, failed: Vec<String>) -> Result<js_sys::Array, JsValue> {
+    object::alarm_done(&state, &failed).map_err(|e| JsValue::from_str(&e))
 }

@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use crate::js::{self, Arg, Db, ObjectState, Row};
 use crate::wire::{self, BadCall, CopyBody, Done, Settings};
 
-/// The calls `POST https://ledger/<call>` reaches; `GET /stats` is the debug counters.
+/// The calls `POST https://ledger/<call>` reaches (`GET /stats`, the debug counters, is the entry's).
 pub const CALLS: [&str; 7] = ["check", "confirm", "lookup", "covered", "idem_begin", "idem_complete", "idem_abandon"];
 
 /// What a call's transaction leaves: its answer and, when work was queued, the time by which the
@@ -34,62 +34,6 @@ fn answer(body: String, alarm_by: Option<i64>) -> Result<Outcome, String> {
     Ok(Ok(Answer { body, alarm_by }))
 }
 
-/// What the counters count: the calls, then the alarm.
-const COUNTED: [&str; 8] = ["check", "confirm", "lookup", "covered", "idem_begin", "idem_complete", "idem_abandon", "alarm"];
-
-/// Per object (by id) in this isolate: calls by name, rows written, KV writes. Lost when the
-/// isolate goes or the instance is reset; a debug aid for the harness, never a decision. (A list,
-/// not a map: an isolate holds a few objects, and a map would link another B-tree.)
-#[derive(Default, Clone)]
-struct Stats {
-    id: String,
-    calls: [u64; COUNTED.len()],
-    rows_written: u64,
-    kv_puts: u64,
-    kv_put_failures: u64,
-}
-
-std::thread_local! {
-    static STATS: std::cell::RefCell<Vec<Stats>> = Default::default();
-}
-
-fn count(id: &str, call: &str, rows: u64, kv: (u64, u64)) {
-    STATS.with(|s| {
-        let mut s = s.borrow_mut();
-        let i = match s.iter().position(|st| st.id == id) {
-            Some(i) => i,
-            None => {
-                s.push(Stats { id: id.into(), ..Stats::default() });
-                s.len() - 1
-            }
-        };
-        if let Some(st) = s.get_mut(i) {
-            if let Some(n) = COUNTED.iter().position(|c| *c == call).and_then(|n| st.calls.get_mut(n)) {
-                *n += 1;
-            }
-            st.rows_written += rows;
-            st.kv_puts += kv.0;
-            st.kv_put_failures += kv.1;
-        }
-    });
-}
-
-fn stats_json(id: &str) -> String {
-    let st = STATS.with(|s| s.borrow().iter().find(|st| st.id == id).cloned()).unwrap_or_default();
-    let mut calls = Map::new();
-    for (name, n) in COUNTED.iter().zip(st.calls) {
-        if n > 0 {
-            calls.insert((*name).into(), n.into());
-        }
-    }
-    let mut m = Map::new();
-    m.insert("calls".into(), Value::Object(calls));
-    m.insert("rows_written".into(), st.rows_written.into());
-    m.insert("kv_puts".into(), st.kv_puts.into());
-    m.insert("kv_put_failures".into(), st.kv_put_failures.into());
-    Value::Object(m).to_string()
-}
-
 fn settings(env: &JsValue) -> Settings {
     let v = |name| js::var(env, name);
     Settings::parse(
@@ -99,19 +43,26 @@ fn settings(env: &JsValue) -> Settings {
     )
 }
 
-/// What the entry turns into the object's response: `[status, body, alarm_by, allow]` (`alarm_by`:
-/// the time by which the alarm must run, or null; `allow`: the `Allow` header of a 405, or null).
-fn reply(status: u16, body: &str, alarm_by: Option<i64>, allow: Option<&str>) -> js_sys::Array {
+fn num(n: Option<i64>) -> JsValue {
+    n.map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64))
+}
+
+/// What the entry turns into the object's response and counts: `[status, body, alarm_by, allow,
+/// call, rows]` (`alarm_by`: the time by which the alarm must run, or null; `allow`: the `Allow`
+/// header of a 405, or null; `call`: the call's name when one ran, or null; `rows`: rows written).
+fn reply(status: u16, body: &str, alarm_by: Option<i64>, allow: Option<&str>, call: Option<&str>, rows: u64) -> js_sys::Array {
     let out = js_sys::Array::new();
     out.push(&JsValue::from(status));
     out.push(&JsValue::from_str(body));
-    out.push(&alarm_by.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64)));
+    out.push(&num(alarm_by));
     out.push(&allow.map_or(JsValue::NULL, JsValue::from_str));
+    out.push(&call.map_or(JsValue::NULL, JsValue::from_str));
+    out.push(&JsValue::from_f64(rows as f64));
     out
 }
 
-fn problem(p: &Problem) -> js_sys::Array {
-    reply(p.status, &p.to_json(), None, p.extensions.get("allow").and_then(Value::as_str))
+fn problem(p: &Problem, call: Option<&str>) -> js_sys::Array {
+    reply(p.status, &p.to_json(), None, p.extensions.get("allow").and_then(Value::as_str), call, 0)
 }
 
 /// Runs the migrations (the class's constructor, inside `blockConcurrencyWhile`).
@@ -119,21 +70,15 @@ pub fn init(state: &ObjectState) -> Result<(), String> {
     crate::schema::migrate(&Db::of(&state.storage())).map(|_| ())
 }
 
-/// The object's `fetch` after the entry read the body: `POST /<call>` with a JSON body, `GET
-/// /stats`. `Err` (a storage failure) throws inside the entry's transaction, rolling it back.
+/// The object's `fetch` after the entry read the body: `POST /<call>` with a JSON body (the entry
+/// answers `GET /stats` itself from what it counted). `Err` (a storage failure) throws inside the
+/// entry's transaction, rolling it back.
 pub fn call(state: &ObjectState, env: &JsValue, path: &str, method: &str, body: &str) -> Result<js_sys::Array, String> {
-    let id = js::object_id(state);
-    if path == "/stats" {
-        return Ok(match method {
-            "GET" => reply(200, &stats_json(&id), None, None),
-            _ => problem(&Problem::method_not_allowed("GET")),
-        });
-    }
     let Some(call) = CALLS.iter().copied().find(|c| path.strip_prefix('/') == Some(c)) else {
-        return Ok(problem(&Problem::route_not_found(path)));
+        return Ok(problem(&Problem::route_not_found(path), None));
     };
     if method != "POST" {
-        return Ok(problem(&Problem::method_not_allowed("POST")));
+        return Ok(problem(&Problem::method_not_allowed("POST"), None));
     }
     let now = js::now_ms();
     let db = Db::of(&state.storage());
@@ -146,16 +91,21 @@ pub fn call(state: &ObjectState, env: &JsValue, path: &str, method: &str, body: 
         "idem_complete" => idem_complete(&db, body, now),
         _ => idem_abandon(&db, body),
     };
-    count(&id, call, db.rows_written(), (0, 0));
     Ok(match ran? {
-        Ok(a) => reply(200, &a.body, a.alarm_by, None),
-        Err(BadCall(detail)) => problem(&Problem::new(400, "bad-ledger-call", "Bad Request", detail)),
+        Ok(a) => reply(200, &a.body, a.alarm_by, None, Some(call), db.rows_written()),
+        Err(BadCall(detail)) => problem(&Problem::new(400, "bad-ledger-call", "Bad Request", detail), Some(call)),
     })
 }
 
-const STATE_COLUMNS: &str = "key, ts, hash, vis, org, usr, mode, del, read_at, kv_at";
+/// The `state` columns in the order [`entry_of`] reads them (a macro so queries are `concat!`ed
+/// at compile time, not formatted per call).
+macro_rules! state_columns {
+    () => {
+        "key, ts, hash, vis, org, usr, mode, del, read_at, kv_at"
+    };
+}
 
-/// A `state` row (in [`STATE_COLUMNS`] order from `from`) as a key and its entry.
+/// A `state` row (in `state_columns!` order from `from`) as a key and its entry.
 fn entry_of(row: &Row, from: u32) -> Option<(String, Entry)> {
     let key = row.text(from)?;
     let state = match row.int(from + 1) {
@@ -176,7 +126,8 @@ fn entry_of(row: &Row, from: u32) -> Option<(String, Entry)> {
 /// The entries of `keys` (absent keys have no row).
 fn entries<'a>(db: &Db, keys: impl Iterator<Item = &'a str>) -> Result<BTreeMap<String, Entry>, String> {
     let list = Value::Array(keys.map(|k| Value::String(k.into())).collect()).to_string();
-    let rows = db.run(&format!("SELECT {STATE_COLUMNS} FROM state WHERE key IN (SELECT value FROM json_each(?))"), &[Arg::Text(&list)])?;
+    let rows =
+        db.run(concat!("SELECT ", state_columns!(), " FROM state WHERE key IN (SELECT value FROM json_each(?))"), &[Arg::Text(&list)])?;
     // Inserted one by one: `collect` into a map sorts first, linking a sort into the module.
     let mut out = BTreeMap::new();
     for (k, e) in rows.iter().filter_map(|r| entry_of(r, 0)) {
@@ -204,8 +155,10 @@ fn confirm(db: &Db, body: &str, now: i64, s: &Settings) -> Result<Outcome, Strin
     for (key, e) in &outcome.upserts {
         let st = &e.state;
         db.run(
-            &format!(
-                "INSERT INTO state ({STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET \
+            concat!(
+                "INSERT INTO state (",
+                state_columns!(),
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET \
                  ts = excluded.ts, hash = excluded.hash, vis = excluded.vis, org = excluded.org, usr = excluded.usr, \
                  mode = excluded.mode, del = excluded.del, read_at = excluded.read_at, kv_at = excluded.kv_at"
             ),
@@ -258,7 +211,7 @@ fn lookup(db: &Db, body: &str, now: i64) -> Result<Outcome, String> {
         Ok(k) => k,
         Err(e) => return Ok(Err(e)),
     };
-    let rows = db.run(&format!("SELECT {STATE_COLUMNS} FROM state WHERE key = ?"), &[Arg::Text(&key)])?;
+    let rows = db.run(concat!("SELECT ", state_columns!(), " FROM state WHERE key = ?"), &[Arg::Text(&key)])?;
     let entry = rows.first().and_then(|r| entry_of(r, 0)).map(|(_, e)| e);
     let mut alarm = None;
     match &entry {
@@ -401,7 +354,7 @@ fn idem_abandon(db: &Db, body: &str) -> Result<Outcome, String> {
 type AlarmPlan = (Vec<(String, String)>, Option<i64>);
 
 fn alarm_plan(db: &Db, now: i64, s: &Settings) -> Result<AlarmPlan, String> {
-    let due = db.run(&format!("SELECT {STATE_COLUMNS} FROM kv_due JOIN state USING (key) WHERE state.ts IS NOT NULL"), &[])?;
+    let due = db.run(concat!("SELECT ", state_columns!(), " FROM kv_due JOIN state USING (key) WHERE state.ts IS NOT NULL"), &[])?;
     let mut due_map = BTreeMap::new();
     for (k, e) in due.iter().filter_map(|r| entry_of(r, 0)) {
         due_map.insert(k, e);
@@ -437,12 +390,11 @@ fn alarm_plan(db: &Db, now: i64, s: &Settings) -> Result<AlarmPlan, String> {
     Ok((puts, next))
 }
 
-/// The object's `alarm`, before the KV writes: `[[kv key, value]…, next alarm or null]` (see
-/// [`alarm_plan`]). The entry then puts the values and calls [`alarm_done`].
+/// The object's `alarm`, before the KV writes: `[[[kv key, value]…], next alarm or null, rows
+/// written]` (see [`alarm_plan`]). The entry then puts the values and calls [`alarm_done`].
 pub fn alarm(state: &ObjectState, env: &JsValue) -> Result<js_sys::Array, String> {
     let db = Db::of(&state.storage());
     let (puts, next) = alarm_plan(&db, js::now_ms(), &settings(env))?;
-    count(&js::object_id(state), "alarm", db.rows_written(), (0, 0));
     let list = js_sys::Array::new();
     for (k, v) in &puts {
         let pair = js_sys::Array::new();
@@ -452,19 +404,21 @@ pub fn alarm(state: &ObjectState, env: &JsValue) -> Result<js_sys::Array, String
     }
     let out = js_sys::Array::new();
     out.push(&list);
-    out.push(&next.map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64)));
+    out.push(&num(next));
+    out.push(&JsValue::from_f64(db.rows_written() as f64));
     Ok(out)
 }
 
-/// After the alarm's KV writes: the keys whose put failed (`art:{key}`) are due again; `Some`
-/// time of the retry alarm (after the one-second pace) when any failed.
-pub fn alarm_done(state: &ObjectState, failed: &[String], puts: u64) -> Result<Option<i64>, String> {
+/// After the alarm's KV writes: the keys whose put failed (`art:{key}`) are due again. `[time of
+/// the retry alarm (after the one-second pace) or null, rows written]`.
+pub fn alarm_done(state: &ObjectState, failed: &[String]) -> Result<js_sys::Array, String> {
     let db = Db::of(&state.storage());
     for kv_key in failed {
         let key = kv_key.strip_prefix("art:").unwrap_or(kv_key);
         db.run("INSERT INTO kv_due (key) VALUES (?) ON CONFLICT(key) DO NOTHING", &[Arg::Text(key)])?;
     }
-    let failures = failed.len() as u64;
-    count(&js::object_id(state), "", db.rows_written(), (puts.saturating_sub(failures), failures));
-    Ok((!failed.is_empty()).then(|| js::now_ms().saturating_add(wire::ALARM_GAP_MS)))
+    let out = js_sys::Array::new();
+    out.push(&num((!failed.is_empty()).then(|| js::now_ms().saturating_add(wire::ALARM_GAP_MS))));
+    out.push(&JsValue::from_f64(db.rows_written() as f64));
+    Ok(out)
 }

@@ -219,7 +219,7 @@ pub struct Done {
 pub fn parse_idem_complete(text: &str) -> Result<(String, Done, i64), BadCall> {
     let o = object(text)?;
     let ns = match o.get("ns") {
-        Some(Value::Array(list)) if list.iter().all(Value::is_string) => Value::Array(list.clone()).to_string(),
+        Some(v @ Value::Array(list)) if list.iter().all(Value::is_string) => v.to_string(),
         _ => return Err(bad("ns is missing or not a list of strings")),
     };
     let done = Done {
@@ -285,11 +285,10 @@ pub struct CopyBody {
     pub body: String,
 }
 
-/// `lookup`'s answer: `{"state": {…}|null, "pending": {"t","h","r"}|null, "rows": n}`.
+/// `lookup`'s answer: `{"state": {…}|null, "pending": {"t","h","r"}|null, "rows": n}` (the
+/// state in [`KeyState::to_json`]'s form, put in as text).
 pub fn lookup_answer(state: Option<&KeyState>, copy: Option<&CopyBody>, rows: u64) -> String {
-    let mut m = Map::new();
-    let state = state.filter(|s| !is_marker(s)).map_or(Value::Null, |s| serde_json::from_str(&s.to_json()).unwrap_or(Value::Null));
-    m.insert("state".into(), state);
+    let state = state.filter(|s| !is_marker(s)).map_or_else(|| "null".to_string(), KeyState::to_json);
     let copy = copy.map_or(Value::Null, |c| {
         let mut o = Map::new();
         o.insert("t".into(), c.ts.into());
@@ -297,9 +296,7 @@ pub fn lookup_answer(state: Option<&KeyState>, copy: Option<&CopyBody>, rows: u6
         o.insert("r".into(), c.body.clone().into());
         Value::Object(o)
     });
-    m.insert("pending".into(), copy);
-    m.insert("rows".into(), rows.into());
-    Value::Object(m).to_string()
+    format!("{{\"state\":{state},\"pending\":{copy},\"rows\":{rows}}}")
 }
 
 /// When the alarm must run next, or `None` when nothing is left: the earliest of the KV plan's
@@ -389,7 +386,7 @@ mod tests {
         assert_eq!(out.kv_due, vec!["a/t/1".to_string()], "the looked-up key gets its generation written");
         assert_eq!(out.upserts.first().map(|(_, e)| e.read_at), Some(5));
         assert!(is_marker(&marker()));
-        assert!(lookup_answer(Some(&marker()), None, 1).starts_with(r#"{"pending":null,"rows":1,"state":null"#));
+        assert_eq!(lookup_answer(Some(&marker()), None, 1), r#"{"state":null,"pending":null,"rows":1}"#);
     }
 
     #[test]

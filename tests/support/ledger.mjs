@@ -41,7 +41,13 @@ export class KvLimit extends WorkerEntrypoint {
   }
 }
 export default {
-  async fetch() {
+  // GET: every put so far; POST /touch?key=k: as if k had just been written by someone else.
+  async fetch(req) {
+    const url = new URL(req.url);
+    if (url.pathname === "/touch") {
+      last.set(url.searchParams.get("key"), Date.now());
+      return new Response("ok");
+    }
     return Response.json(puts);
   },
 };
@@ -75,8 +81,9 @@ export default {
 
 /**
  * Starts the stack. `vars` are the ledger worker's vars (LEDGER_SHARDS defaults to 16). Returns
- * { mf, call(object, name, body?) → {status, json, text}, stats(object), puts(), kv(key),
- *   outbox(body), ledger(path, init) (the worker's own fetch), dispose }.
+ * { mf, call(object, name, body?) → {status, json, text}, stats(object), puts(), touch(kvKey)
+ *   (the KV double refuses the key's next put within a second), kv(key), outbox(body),
+ *   ledger(path, init) (the worker's own fetch), dispose }.
  */
 export async function startLedger({ vars = {} } = {}) {
   const dir = path.join(root, "build", "ledger");
@@ -129,6 +136,7 @@ export async function startLedger({ vars = {} } = {}) {
   };
   s.stats = async (object) => (await s.call(object, "stats")).json;
   s.puts = async () => (await kvDouble.fetch("http://kv/puts")).json();
+  s.touch = async (key) => (await kvDouble.fetch(`http://kv/touch?key=${encodeURIComponent(key)}`, { method: "POST" })).text();
   s.kv = async (key) => {
     const r = await caller.fetch(`http://caller/kv/${encodeURIComponent(key)}`);
     const text = await r.text();
