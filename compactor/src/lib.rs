@@ -16,6 +16,7 @@
 //! - [`store`]: the [`store::Store`] trait, [`store::MemStore`], `store::FsStore` (native).
 //! - [`source`]: a source table's current metadata, the snapshots after a watermark, their rows.
 //! - [`rows`]: every column of a data file, decoded.
+//! - [`retention`]: rows expired past [`Config::retention_grace_ms`] leave (#18).
 //! - `r2` (feature `r2`): an R2 bucket binding as the store.
 //! - `table` (private): the serving table: read, plan, write, commit.
 //! - `edges` (private): the edge table (#18), written and merged in the same run and version.
@@ -23,6 +24,7 @@
 mod edges;
 #[cfg(feature = "r2")]
 pub mod r2;
+pub mod retention;
 pub mod rows;
 pub mod source;
 pub mod store;
@@ -71,6 +73,10 @@ pub struct Config {
     /// unreferenced object must be before it is deleted: longer than any reader's metadata TTL
     /// (`SERVING_GRACE_SECONDS`; default [`GRACE_MS`]).
     pub grace_ms: i64,
+    /// How long after its own `expires_at` a row stays in the serving table
+    /// (`RETENTION_GRACE_SECONDS`; default [`RETENTION_GRACE_MS`]): a run that absorbs or merges
+    /// a row expired longer ago drops it ([`retention`]).
+    pub retention_grace_ms: i64,
     /// Catalog sources (`catalog:<table>`): source id → its current metadata, resolved by the
     /// caller before the run (the REST catalog's `loadTable` `metadata-location`; a bucket key,
     /// or an absolute location mapped by `source_prefixes`).
@@ -82,6 +88,9 @@ pub const MAX_ROWS: u64 = 200_000;
 
 /// [`Config::grace_ms`] unless configured: 15 minutes.
 pub const GRACE_MS: i64 = 15 * 60 * 1000;
+
+/// [`Config::retention_grace_ms`] unless configured: 7 days.
+pub const RETENTION_GRACE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Attempts of one run: a run that loses the race for a version starts over from the new one.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -103,6 +112,7 @@ impl Config {
             codec: iceberg_writer::WriteCodec::Snappy,
             range: KeyRange::ALL,
             grace_ms: GRACE_MS,
+            retention_grace_ms: RETENTION_GRACE_MS,
             catalog: BTreeMap::new(),
         }
     }
@@ -164,6 +174,11 @@ pub struct Report {
     /// Objects deleted (expired versions' and lost or crashed runs' files older than the grace
     /// period).
     pub deleted_files: u64,
+    /// Expired rows dropped ([`retention`]: no row of their key is left).
+    pub retention_dropped: u64,
+    /// Expired rows kept as retention tombstones (an older version may be in a file the run did
+    /// not read).
+    pub retention_tombstones: u64,
     /// Why deleting unreferenced files failed (the version is committed all the same; the next
     /// commit collects again).
     pub expiry_error: Option<String>,
@@ -207,6 +222,8 @@ impl Report {
             "expired_versions": self.expired_versions,
             "deleted_files": self.deleted_files,
             "expiry_error": self.expiry_error,
+            "retention_dropped": self.retention_dropped,
+            "retention_tombstones": self.retention_tombstones,
             "sources": self.sources.iter().map(|s| json!({
                 "id": s.id, "snapshots": s.snapshots, "rows": s.rows, "bytes": s.bytes,
                 "watermark": s.watermark, "behind": s.behind, "error": s.error,

@@ -16,6 +16,7 @@ use shared::serving::plan;
 use shared::serving::root::{root_key, root_version, FileEntry, Root, SourceState};
 
 use crate::edges;
+use crate::retention;
 use crate::source::{self, err, SourceRow};
 use crate::store::Listed;
 use crate::{rows, CompactError, Config, Report, SourceReport, Store};
@@ -535,6 +536,12 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
     // A split table keeps the rows of its key range only (`Config::range`).
     let rows: Vec<ServingRow> = source_rows.into_iter().filter_map(serving_row).filter(|r| cfg.range.contains(&r.entry.key)).collect();
     let newest = plan::newest_per_key(rows);
+    // Retention (#18): a row expired past the grace leaves; an older version of its key can only
+    // be in a file from before this run (a rebuild starts from none: it read every version).
+    let cutoff = retention::cutoff_us(cfg.now_ms, cfg.retention_grace_ms);
+    let (newest, expired) = retention::expire(newest, cutoff, |k| !base.candidates(k).is_empty());
+    report.retention_dropped = expired.dropped;
+    report.retention_tombstones = expired.tombstoned;
     let new_edges = edges::rows_of(&newest);
     let l0 = w.files(newest, 0).await?;
     let mut root = plan::apply_run(&base, l0, sources, next, meta_key.clone());
@@ -548,7 +555,11 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
         for k in &step.l0_inputs {
             inputs.extend(read_serving(store, k, Some(&step)).await?);
         }
-        let outputs = w.files(plan::newest_per_key(inputs), 1).await?;
+        // Retention (#18): an older version can only be in a file the step does not read.
+        let (merged, expired) = retention::expire(plan::newest_per_key(inputs), cutoff, |k| retention::held_outside(&root, &step, k));
+        report.retention_dropped = report.retention_dropped.saturating_add(expired.dropped);
+        report.retention_tombstones = report.retention_tombstones.saturating_add(expired.tombstoned);
+        let outputs = w.files(merged, 1).await?;
         root = plan::apply_merge(&root, &step, outputs);
         steps = steps.saturating_add(1);
         // Two full passes empty L0 (the design's bound); more means the plan is not moving.

@@ -34,10 +34,12 @@ pub struct Rec {
     pub ts: i64,
     pub deleted: bool,
     pub body: String,
+    /// `expires_at` (µs).
+    pub expires_at: Option<i64>,
 }
 
 pub fn rec(id: &str, ts: i64, body: &str) -> Rec {
-    Rec { ns: "docs".into(), ty: "guide".into(), id: id.into(), ts, deleted: false, body: body.into() }
+    Rec { ns: "docs".into(), ty: "guide".into(), id: id.into(), ts, deleted: false, body: body.into(), expires_at: None }
 }
 
 /// What the serving table must answer for a key: the winner's order and its values.
@@ -65,6 +67,7 @@ fn columns(rows: &[Rec]) -> Vec<WriteColumn> {
                 ("content_hash", _) => s(&|r| Some(format!("h-{}", r.body))),
                 ("size_bytes", _) => ColumnData::Int64(rows.iter().map(|r| Some(r.body.len() as i64)).collect()),
                 ("deleted", _) => ColumnData::Boolean(rows.iter().map(|r| Some(r.deleted)).collect()),
+                ("expires_at", _) => ColumnData::TimestampNtzMicros(rows.iter().map(|r| r.expires_at).collect()),
                 ("inputs", _) => ColumnData::Utf8List(rows.iter().map(|r| Some(vec![Some(format!("in-{}", r.id)), None])).collect()),
                 (_, ColumnType::String) => ColumnData::Utf8(vec![None; rows.len()]),
                 (_, ColumnType::TimestampMicros) => ColumnData::TimestampNtzMicros(vec![None; rows.len()]),
