@@ -37,7 +37,7 @@ describe("ledger worker", () => {
   let s;
   before(async () => {
     // Small limits so the spec can see copies refused by size and aged out without a watermark.
-    s = await startLedger({ vars: { LEDGER_PENDING_MAX_BYTES: "200", LEDGER_PENDING_MAX_AGE_SECS: "2" } });
+    s = await startLedger({ vars: { LEDGER_PENDING_MAX_BYTES: "200", LEDGER_PENDING_MAX_AGE_SECS: "2", LEDGER_PENDING_GRACE_SECS: "1" } });
   });
   after(async () => {
     await s?.dispose();
@@ -167,6 +167,19 @@ describe("ledger worker", () => {
     assert.notEqual((await s.call(o, "lookup", { k: c.k })).json.pending, null);
     await waitFor("the aged copy trimmed", async () => (await s.call(o, "lookup", { k: c.k })).json.pending === null, 8_000);
     assert.equal((await s.call(o, "lookup", { k: c.k })).json.state.c, "c1", "the state stays");
+  });
+
+  test("a watermark ages out copies of its mode confirmed more than the grace before its commit; other modes keep theirs", async () => {
+    const o = "ledger/watermark";
+    const preview = w("acme/page/wm", 1_000, "c1", { m: "preview", r: "{}" });
+    const build = w("acme/page/wm-build", 1_000, "c1", { m: "build", r: "{}" });
+    assert.equal((await s.call(o, "confirm", [preview, build])).json.copies, 2);
+    // The sink committed 5 s from now (grace 1 s): the preview copy is older than that by more
+    // than the grace, yet `covered` never named it (a record the sink dropped).
+    const mark = { source: "artifacts/preview", mode: "preview", snapshot_id: 7, seq: 1, committed_at_ms: Date.now() + 5_000 };
+    assert.equal((await s.call(o, "covered", { entries: [], watermarks: [mark] })).json.watermarks, 1);
+    await waitFor("the preview copy aged out", async () => (await s.call(o, "lookup", { k: preview.k })).json.pending === null, 3_000);
+    assert.notEqual((await s.call(o, "lookup", { k: build.k })).json.pending, null, "no watermark of build: only its max age applies");
   });
 
   test("idempotency: begin, in flight, complete and replay, abandon, expiry", async () => {
