@@ -122,6 +122,9 @@ async fn config(settings: &Settings, i: usize, opts: Options) -> Result<Config, 
     if let Some(secs) = settings.grace_seconds {
         cfg.grace_ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     }
+    if let Some(secs) = settings.retention_grace_seconds {
+        cfg.retention_grace_ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    }
     // Catalog sources are followed from the metadata `loadTable` names now.
     cfg.catalog = catalog::resolve(settings).await?.into_iter().collect();
     Ok(cfg)

@@ -56,6 +56,9 @@ pub struct Settings {
     /// `SERVING_GRACE_SECONDS`: how long files a run drops stay readable (unset: the compactor's
     /// default).
     pub grace_seconds: Option<u64>,
+    /// `RETENTION_GRACE_SECONDS`: how long after its own `expires_at` a row stays in the serving
+    /// table (#18; unset: the compactor's default, 7 days).
+    pub retention_grace_seconds: Option<u64>,
     /// `RANGE_RUNS_PER_INVOCATION` (default 1): run orders one queue invocation runs at once; the
     /// rest of its batch goes back on the queue for other invocations.
     pub runs_per_invocation: usize,
@@ -101,6 +104,7 @@ impl Settings {
             file_rows: var(env, "SERVING_FILE_ROWS").parse::<usize>().unwrap_or(FILE_ROWS).max(1),
             max_rows: var(env, "COMPACT_MAX_ROWS").parse::<u64>().unwrap_or(MAX_ROWS).max(1),
             grace_seconds: var(env, "SERVING_GRACE_SECONDS").parse::<u64>().ok(),
+            retention_grace_seconds: var(env, "RETENTION_GRACE_SECONDS").parse::<u64>().ok(),
             runs_per_invocation: var(env, "RANGE_RUNS_PER_INVOCATION").parse::<usize>().unwrap_or(1).max(1),
         }
     }

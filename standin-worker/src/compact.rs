@@ -7,6 +7,8 @@
 //! sources' locations; default `WAREHOUSE_LOCATION`), `SERVING_FILE_ROWS` (default 10,000, files of
 //! about 8 MiB) and `COMPACT_MAX_ROWS` (default 20,000): a run's rows are in the isolate's memory.
 //! `SERVING_GRACE_SECONDS` (default 900): the serving table's expiry grace period.
+//! `RETENTION_GRACE_SECONDS` (default 7 days): how long after its own `expires_at` a row stays in
+//! the serving table (#18).
 //! `SERVING_SPLITS` (empty: one table): the serving table split by key range
 //! (`shared::serving::split`), each range's table compacted in turn.
 
@@ -63,6 +65,9 @@ pub fn config(env: &Env) -> Option<Config> {
     cfg.max_rows = var(env, "COMPACT_MAX_ROWS", "").trim().parse::<u64>().unwrap_or(STANDIN_MAX_ROWS).max(1);
     if let Ok(secs) = var(env, "SERVING_GRACE_SECONDS", "").trim().parse::<i64>() {
         cfg.grace_ms = secs.max(0).saturating_mul(1000);
+    }
+    if let Ok(secs) = var(env, "RETENTION_GRACE_SECONDS", "").trim().parse::<i64>() {
+        cfg.retention_grace_ms = secs.max(0).saturating_mul(1000);
     }
     Some(cfg)
 }
