@@ -1,9 +1,9 @@
 //! The Durable Object `Ledger`: one per shard (`ledger/<i>`). Each call reads the rows it needs,
 //! asks `shared::ledger` what to do and writes that. Every function here is synchronous and runs
 //! inside one `transactionSync` the entry opens (an `Err` throws, so its writes roll back); the
-//! entry does the awaiting (the request body, `setAlarm`, the alarm's KV puts). Nothing is kept in
-//! wasm memory between calls but the debug counters, so the entry may reset the instance after a
-//! trap without losing state.
+//! entry does the awaiting (the request body, `setAlarm`, the alarm's KV puts) and keeps the debug
+//! counters. Nothing is kept in wasm memory between calls, so the entry may reset the instance
+//! after a trap without losing state.
 
 use std::collections::BTreeMap;
 
