@@ -125,6 +125,23 @@ describe("ledger worker", () => {
     assert.equal((await s.call(o, "lookup", { k: a1.k })).json.state.d, true);
   });
 
+  test("concurrent confirms of one key in random batches end at the newest write, whatever arrives first", async () => {
+    const o = "ledger/concurrent";
+    const key = "acme/page/race";
+    const writes = Array.from({ length: 40 }, (_, i) => w(key, 1_000 + i * 7, `c${i}`));
+    const shuffled = writes.map((x) => [Math.random(), x]).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
+    const batches = [];
+    for (let i = 0; i < shuffled.length; i += 3) batches.push(shuffled.slice(i, i + 3));
+    const answers = await Promise.all(batches.map((b) => s.call(o, "confirm", b)));
+    assert.ok(answers.every((a) => a.status === 200), answers.map((a) => a.text).join("\n"));
+    const changed = answers.reduce((n, a) => n + a.json.changed, 0);
+    const stale = answers.reduce((n, a) => n + a.json.stale.length, 0);
+    assert.equal(changed + stale, writes.length);
+    const newest = writes.at(-1);
+    const look = await s.call(o, "lookup", { k: key });
+    assert.deepEqual([look.json.state.t, look.json.state.c], [newest.t, newest.c]);
+  });
+
   test("pending copies: admitted on a changing confirm, returned by lookup byte for byte, trimmed by covered at or above their place", async () => {
     const o = "ledger/pending";
     const rec = '{"ns":"acme","type":"page","id":"p",  "markdown":"# hi"}';
