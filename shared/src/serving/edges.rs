@@ -232,7 +232,9 @@ impl Edge {
 /// exactly that order — the newest version of the source is the one that lists the target. A
 /// source rewritten since (without the ref, or with it: its own newer edge says so), deleted or
 /// expired, makes the edge stale. The caller gets `current` from a serving lookup (`Hit::order`)
-/// or the tail ([`order_of_found`] with the table's index).
+/// or the tail ([`order_of_found`] with the table's index). Valid is not live: a row the compactor
+/// turned into a retention tombstone keeps its order, and a valid edge's source may be expired by
+/// the policy, so the caller still judges the source's row (deleted, expired) as for any read.
 pub fn valid(edge: Order, current: Option<Order>) -> bool {
     current == Some(edge)
 }
