@@ -1,5 +1,5 @@
 // Listing: GET /$.content/{ns}/{type}/ → the live artifacts the caller may see (id, ts, size,
-// visibility, content_hash), in id order, cursor-paginated. Expectations from expected.json.
+// visibility, content_hash, status), in id order, cursor-paginated. Expectations from expected.json.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWarehouse, expectedTable } from "./support/warehouse.mjs";
@@ -18,7 +18,7 @@ function expectedList(ns, ty, who) {
     .filter(([, w]) => w.row.visibility === "public"
       || (who && w.row.visibility === "org" && w.row.owner_org === who.org)
       || (who && w.row.visibility === "user" && w.row.owner_org === who.org && w.row.owner_user === who.sub))
-    .map(([k, w]) => ({ id: k.split("/")[2], ts: rfc3339(w.row.ts), size_bytes: w.row.size_bytes, visibility: w.row.visibility, content_hash: w.row.content_hash }))
+    .map(([k, w]) => ({ id: k.split("/")[2], ts: rfc3339(w.row.ts), size_bytes: w.row.size_bytes, visibility: w.row.visibility, content_hash: w.row.content_hash, status: "active" }))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 

@@ -82,6 +82,7 @@ pub async fn lookup(key: &str) -> Option<(Body, u64, Windows)> {
         owner_org: h.get("x-artifact-owner-org").ok()?.unwrap_or_default(),
         mode: h.get("x-artifact-mode").ok()?,
         digest: h.get("x-artifact-digest").ok()?.unwrap_or_default(),
+        expires: h.get("x-artifact-expires").ok().flatten().and_then(|v| v.parse().ok()),
         body: res.text().await.ok()?,
     };
     // Entries stored before digests were kept: computed once here.
@@ -109,6 +110,9 @@ pub async fn store(key: &str, b: &Body, w: Windows, tag: &str) {
         let _ = headers.set("x-artifact-mode", m);
     }
     let _ = headers.set("x-artifact-digest", &b.digest);
+    if let Some(e) = b.expires {
+        let _ = headers.set("x-artifact-expires", &e.to_string());
+    }
     let _ = headers.set("x-artifact-fresh", &w.fresh_secs.to_string());
     let _ = headers.set("x-artifact-stale", &w.stale_secs.to_string());
     // The Cache API keeps only what it may share: the client-facing headers are set on the way

@@ -12,6 +12,7 @@ mod html;
 mod read;
 mod store;
 mod tables;
+mod tenants;
 
 use shared::problem::Problem;
 use worker::{event, Context, Env, Method, Request, Response, Result};

@@ -15,6 +15,7 @@ use crate::cache;
 use crate::glue;
 use crate::store::R2;
 use crate::tables::{self, Config};
+use crate::tenants::Tenants;
 
 /// Where an answer came from, for `X-Artifact-Source`.
 #[derive(Clone, Copy)]
@@ -140,6 +141,11 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         for scope in scopes {
             let key = cache::key(&c, generation, &scope);
             let Some((body, age_ms, stored)) = cache::lookup(&key).await else { continue };
+            // Expired meanwhile (its windows were cut to the expiry; this is the edge case of a
+            // clock at the boundary): the tables answer.
+            if shared::retention::expired(now_us(), body.expires) {
+                break;
+            }
             // An entry made before a confirmed rewrite that kept the same `ts` is outdated.
             if !state.current(body.ts, &body.dedupe) {
                 continue;
@@ -164,15 +170,17 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                         let r2 = crate::store::r2(bucket);
                         let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
                         let mut trace = Trace::default();
-                        let outcome = answer(&c, reader, &cfg, &r2, &mut Cost::default(), &mut trace).await;
+                        let tenants = Tenants::new(&env);
+                        let outcome = answer(&c, reader, &cfg, &r2, &tenants, &mut Cost::default(), &mut trace).await;
                         crate::tables::note_serving(&trace);
                         if let Ok(Answer::Body(fresh)) = outcome {
                             r2.keep_reads();
                             if !state.current(fresh.ts, &fresh.dedupe) {
                                 return;
                             }
+                            let left = shared::retention::seconds_left(now_us(), fresh.expires);
                             let key = cache::key(&c, generation, &fresh.scope);
-                            cache::store(&key, &fresh, stored, &tag).await;
+                            cache::store(&key, &fresh, stored.within(left), &tag).await;
                         }
                     });
                     return finish_with(body, Source::Cache, age_ms, windows, None);
@@ -184,6 +192,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
 
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
+    let tenants = Tenants::new(env);
     let started = Date::now().as_millis();
     // Concurrent misses for the same answer (artifact, version, confirmed write and caller) share
     // one table read. The dedupe key is part of it: a bulk rewrite may keep the generation.
@@ -208,7 +217,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let (outcome, cost, trace) = crate::coalesce::run(coalesce_key, !bypass, async {
         let mut cost = Cost::default();
         let mut trace = Trace::default();
-        let outcome = answer(&c, reader, &cfg, &r2, &mut cost, &mut trace).await;
+        let outcome = answer(&c, reader, &cfg, &r2, &tenants, &mut cost, &mut trace).await;
         if outcome.is_ok() {
             r2.keep_reads();
         }
@@ -245,8 +254,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             // committed it, the row found is older (or, for a bulk rewrite with the same `ts`,
             // another row): answer with it, but do not cache it under the new generation, or the
             // purge would be undone for a whole fresh window.
-            let stored = cache::windows_for(env, cache::windows(env), &b.owner_org, b.mode.as_deref()).await;
-            if !bypass && state.current(b.ts, &b.dedupe) {
+            // Retention: no window outlives the artifact's expiry.
+            let left = shared::retention::seconds_left(now_us(), b.expires);
+            let stored = cache::windows_for(env, cache::windows(env), &b.owner_org, b.mode.as_deref()).await.within(left);
+            if !bypass && state.current(b.ts, &b.dedupe) && stored.storage_secs() > 0 {
                 let key = cache::key(&c, generation, &b.scope);
                 let entry = b.clone();
                 let tag = tag.clone();
@@ -256,6 +267,11 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
+}
+
+/// Now, µs since the epoch.
+pub fn now_us() -> i64 {
+    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX).saturating_mul(1_000)
 }
 
 /// Largest `/$.content/sign` body, bytes (a path and a number).
@@ -298,7 +314,7 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
-    match answer(&c, Reader::Token(&claims), &cfg, &r2, &mut Cost::default(), &mut Trace::default()).await {
+    match answer(&c, Reader::Token(&claims), &cfg, &r2, &Tenants::new(env), &mut Cost::default(), &mut Trace::default()).await {
         Ok(Answer::Body(_)) => {}
         Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
     }
@@ -361,11 +377,12 @@ async fn answer(
     reader: Reader<'_>,
     cfg: &Config,
     r2: &R2,
+    tenants: &Tenants,
     cost: &mut Cost,
     trace: &mut Trace,
 ) -> std::result::Result<Answer, Problem> {
     crate::coalesce::count_table_read();
-    let catalog = tables::Tables { cfg, r2 };
+    let catalog = tables::Tables { cfg, r2, tenants };
     let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
     reads.answer(c, reader, cost, trace).await
 }
@@ -415,7 +432,12 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
     if delimiter.as_ref().is_some_and(|d| d.len() > MAX_DELIMITER_BYTES || d.contains('\0')) {
         return bad_query("delimiter is longer than 16 bytes or holds a NUL");
     }
-    let ctx = listing::context(&ns, &ty, &prefix, delimiter.as_deref());
+    // Status, tag and time filters (#18); any other parameter is a 400 naming it.
+    let filter = match shared::answer::filter::Filter::parse(&shared::query::pairs(&url)) {
+        Ok(f) => f,
+        Err(p) => return glue::problem(&p),
+    };
+    let ctx = listing::context(&ns, &ty, &prefix, delimiter.as_deref(), &filter);
     let [secret, previous] = crate::auth::secrets(env);
     let start = match query("cursor").filter(|c| !c.is_empty()) {
         None => Vec::new(),
@@ -437,13 +459,22 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
             position
         }
     };
-    let q =
-        listing::Query { ns: &ns, ty: &ty, prefix: &prefix, delimiter: delimiter.as_deref(), limit, start, max_pages: list_pages(limit) };
+    let q = listing::Query {
+        ns: &ns,
+        ty: &ty,
+        prefix: &prefix,
+        delimiter: delimiter.as_deref(),
+        limit,
+        start,
+        max_pages: list_pages(limit),
+        filter: &filter,
+    };
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
     let mut cost = Cost::default();
     let mut trace = Trace::default();
-    let catalog = tables::Tables { cfg: &cfg, r2: &r2 };
+    let tenants = Tenants::new(env);
+    let catalog = tables::Tables { cfg: &cfg, r2: &r2, tenants: &tenants };
     let reads = Reads { store: &r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
     let page = reads.listing(&q, reader, &mut cost, &mut trace).await;
     crate::tables::note_serving(&trace);
@@ -456,12 +487,13 @@ pub async fn list(req: &Request, env: &Env, ns: &str, ty: &str) -> Result<Respon
     let mut prefixes = Vec::new();
     for item in page.items {
         match item {
-            listing::Item::Artifact { id, found: f, visibility } => items.push(serde_json::json!({
+            listing::Item::Artifact { id, found: f, visibility, status } => items.push(serde_json::json!({
                 "id": id,
                 "ts": shared::time::format_micros(f.ts),
                 "size_bytes": f.size_bytes,
                 "visibility": visibility.as_str(),
                 "content_hash": f.content_hash,
+                "status": status.as_str(),
             })),
             listing::Item::Prefix(p) => prefixes.push(Value::String(p)),
         }
@@ -531,6 +563,7 @@ struct Batch {
     claims: Option<shared::token::Claims>,
     cfg: Config,
     r2: R2,
+    tenants: Tenants,
     cost: Cost,
     refs: usize,
     lines: usize,
@@ -571,7 +604,9 @@ impl Batch {
             return too_large(positions);
         }
         let result = match e.parsed {
-            Some(c) => answer(&c, reader, &self.cfg, &self.r2, &mut self.cost, &mut Trace::default()).await.map(|a| (a, c.representation)),
+            Some(c) => answer(&c, reader, &self.cfg, &self.r2, &self.tenants, &mut self.cost, &mut Trace::default())
+                .await
+                .map(|a| (a, c.representation)),
             None => Err(match content::parse(r.strip_prefix(content::PREFIX).unwrap_or(r)) {
                 Err(e) => Problem::from(e),
                 Ok(_) => Problem::new(400, "bad-ref", "Bad Request", "a ref is ns/type/id.ext"),
@@ -639,6 +674,7 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
         claims,
         cfg: Config::from_env(env),
         r2: crate::store::r2(env.bucket("WAREHOUSE")?),
+        tenants: Tenants::new(env),
         cost: Cost::default(),
         refs: count,
         lines: 0,

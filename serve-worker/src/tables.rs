@@ -369,6 +369,8 @@ pub struct Tables<'a> {
     pub cfg: &'a Config,
     /// The warehouse.
     pub r2: &'a R2,
+    /// The tenants' settings (retention).
+    pub tenants: &'a crate::tenants::Tenants,
 }
 
 impl Catalog for Tables<'_> {
@@ -386,6 +388,14 @@ impl Catalog for Tables<'_> {
 
     async fn serving_root(&self, key: &[u8]) -> Result<Option<(Rc<Root>, KeyRange)>, LocateError> {
         serving_root(self.cfg, self.r2, key).await
+    }
+
+    async fn retention(&self, org: &str) -> shared::retention::Retention {
+        self.tenants.retention(org).await
+    }
+
+    fn now_us(&self) -> i64 {
+        crate::read::now_us()
     }
 
     /// Table roots by their bucket prefix; catalog tables as `catalog:<table>` (the compactor

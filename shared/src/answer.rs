@@ -25,6 +25,7 @@ use crate::iceberg::table_metadata::TableMetadata;
 use crate::locate::{self, At, Cell, Cost, Found, Layout, LocateError, ObjectStore, Table, Wanted, Watermark};
 use crate::problem::Problem;
 use crate::record::{Content, Mode, Visibility, COLUMNS};
+use crate::retention::Retention;
 use crate::serving::lookup::{self, Hit};
 use crate::serving::order::Order;
 use crate::serving::root::Root;
@@ -57,6 +58,8 @@ pub struct Body {
     pub mode: Option<String>,
     /// `Repr-Digest` of `body` (`crate::download::repr_digest`).
     pub digest: String,
+    /// When the artifact expires (µs; retention or its `expires_at`): cache windows end there.
+    pub expires: Option<i64>,
 }
 
 /// The result of reading the tables for one request.
@@ -116,6 +119,17 @@ pub trait Catalog {
     /// in [`Catalog::metadata_keys`] order.
     fn source_ids(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// The retention policy `org`'s artifacts are read under (its tenant settings,
+    /// [`crate::retention`]); default: everything is kept.
+    fn retention(&self, org: &str) -> impl Future<Output = Retention> {
+        let _ = org;
+        async { Retention::default() }
+    }
+    /// Now, µs since the epoch: retention is decided at read time. Default: the beginning of
+    /// time (nothing has expired).
+    fn now_us(&self) -> i64 {
+        i64::MIN
     }
 }
 
@@ -208,6 +222,14 @@ struct TailSource {
     index: u32,
     metadata: Rc<TableMetadata>,
     after: i64,
+}
+
+/// The mode of the table a row came from.
+fn origin_mode(origin: &Origin) -> Option<String> {
+    match origin {
+        Origin::Table(metadata) => mode_of(&metadata.location),
+        Origin::Serving { mode, .. } => mode.clone(),
+    }
 }
 
 impl TailSource {
@@ -417,6 +439,17 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         Ok(best.map(|(found, metadata)| Winner { found, origin: Origin::Table(metadata) }))
     }
 
+    /// When the artifact `found` (the newest row of `ns/ty/…`, from a table of `mode`) expires: its
+    /// `expires_at`, else its `ts` plus its owner's retention for `(ns, type, mode)`.
+    pub async fn expiry_of(&self, ns: &str, ty: &str, found: &Found, mode: Option<&str>) -> Option<i64> {
+        let org = found.owner_org.as_deref().unwrap_or_default();
+        let keep = match (org.is_empty(), mode.and_then(|m| Mode::parse(Some(m)))) {
+            (false, Some(mode)) => self.catalog.retention(org).await.keep_us(ns, ty, Some(mode)),
+            _ => None,
+        };
+        crate::retention::expiry(found.ts, found.expires_at, keep)
+    }
+
     /// The store's reads so far (the locator's fetches when the store does not count them).
     fn reads(&self, cost: &Cost) -> u32 {
         self.store.reads_made().unwrap_or(cost.reads)
@@ -539,20 +572,28 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         Ok(Some(best.map(|(_, w)| w)))
     }
 
-    /// The live rows of `ns`/`ty` across the configured tables, newest per id, in id order.
-    pub async fn list(&self, ns: &str, ty: &str, cost: &mut Cost) -> Result<BTreeMap<String, Found>, Problem> {
+    /// The rows of `ns`/`ty` across the configured tables, newest per id, in id order, each with
+    /// the mode of its table.
+    pub async fn list(&self, ns: &str, ty: &str, cost: &mut Cost) -> Result<BTreeMap<String, (Found, Option<String>)>, Problem> {
         let keys = self.catalog.metadata_keys().await?;
-        let mut merged: BTreeMap<String, Found> = BTreeMap::new();
+        let mut merged: BTreeMap<String, (Found, Option<String>)> = BTreeMap::new();
         for key in keys {
             let metadata = self.catalog.metadata(&key).await?;
+            let mode = mode_of(&metadata.location);
             let table = Table { metadata: &metadata, location_prefix: self.catalog.prefix_for(&metadata.location) };
             for (id, f) in locate::list(self.store, &table, ns, ty, &At::Current, cost).await? {
-                if merged.get(&id).is_none_or(|b| content::newer_across_tables(f.order, b.order)) {
-                    merged.insert(id, f);
+                if merged.get(&id).is_none_or(|(b, _)| content::newer_across_tables(f.order, b.order)) {
+                    merged.insert(id, (f, mode.clone()));
                 }
             }
         }
         Ok(merged)
+    }
+
+    /// Whether the newest row `found` of `ns/ty` (from a table of `mode`) has expired: retention
+    /// (#18) at read time, as for a read.
+    pub async fn expired(&self, ns: &str, ty: &str, found: &Found, mode: Option<&str>) -> bool {
+        crate::retention::expired(self.catalog.now_us(), self.expiry_of(ns, ty, found, mode).await)
     }
 
     /// The answer to `reader` for `c`: a body, a 404 problem, or an upstream failure; `trace`
@@ -569,7 +610,11 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 let result = match self.newest_in_tables(c, &at(c.version), cost).await {
                     Ok(Some(w)) => {
                         trace.source = Some("tail");
-                        match self.answer_from(c, reader, w, None, cost).await {
+                        let expires = self.expiry_of(&c.ns, &c.ty, &w.found, origin_mode(&w.origin).as_deref()).await;
+                        if crate::retention::expired(self.catalog.now_us(), expires) {
+                            return Ok(Answer::Problem(not_found(c)));
+                        }
+                        match self.answer_from(c, reader, w, None, expires, cost).await {
                             Ok(a) => Ok(a),
                             Err(Fail::Problem(p)) => Err(p),
                             // Not reached: the source tables' rows are not serving reads.
@@ -594,13 +639,21 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         let current = match c.version {
             Version::Latest => None,
             _ => match self.newest_in_tables(c, &At::Current, cost).await? {
-                Some(current) => Some(current.found),
+                Some(current) => Some(current),
                 None => return Ok(Answer::Problem(not_found(c))),
             },
         };
+        // Retention, at read time: an artifact whose current version has expired answers as a
+        // deleted one, its history included.
+        let now = current.as_ref().unwrap_or(&winner);
+        let expires = self.expiry_of(&c.ns, &c.ty, &now.found, origin_mode(&now.origin).as_deref()).await;
+        if crate::retention::expired(self.catalog.now_us(), expires) {
+            return Ok(Answer::Problem(not_found(c)));
+        }
+        let current = current.map(|w| w.found);
         let before = self.reads(cost);
         let from_serving = matches!(winner.origin, Origin::Serving { .. });
-        let answer = self.answer_from(c, reader, winner, current.as_ref(), cost).await;
+        let answer = self.answer_from(c, reader, winner, current.as_ref(), expires, cost).await;
         let spent = self.reads(cost).saturating_sub(before);
         if from_serving {
             trace.serving_reads = trace.serving_reads.saturating_add(spent);
@@ -618,6 +671,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         reader: Reader<'_>,
         winner: Winner,
         current: Option<&Found>,
+        expires: Option<i64>,
         cost: &mut Cost,
     ) -> Result<Answer, Fail> {
         let Winner { found, origin } = winner;
@@ -647,6 +701,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 owner_org: d.owner_org.clone(),
                 mode: mode.clone(),
                 digest,
+                expires,
             })
         };
         let single = match c.representation {
@@ -681,6 +736,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     }
 }
 
+pub mod filter;
 pub mod listing;
 
 #[cfg(test)]

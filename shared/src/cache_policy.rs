@@ -31,6 +31,14 @@ impl Windows {
     pub fn storage_secs(&self) -> u64 {
         self.fresh_secs.saturating_add(self.stale_secs)
     }
+
+    /// The windows of an answer that may be cached `left` more seconds at most (retention: no
+    /// window outlives the artifact's expiry, #18); `None`: unchanged.
+    pub fn within(self, left: Option<u64>) -> Windows {
+        let Some(left) = left else { return self };
+        let fresh_secs = self.fresh_secs.min(left);
+        Windows { fresh_secs, stale_secs: self.stale_secs.min(left.saturating_sub(fresh_secs)) }
+    }
 }
 
 /// What a cached entry of a given age is good for.
@@ -68,6 +76,16 @@ pub fn client_cache_control(private: bool, age_ms: u64, w: Windows) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn windows_never_outlive_an_expiry() {
+        let w = Windows { fresh_secs: 300, stale_secs: 60 };
+        assert_eq!(w.within(None), w);
+        assert_eq!(w.within(Some(1000)), w);
+        assert_eq!(w.within(Some(320)), Windows { fresh_secs: 300, stale_secs: 20 });
+        assert_eq!(w.within(Some(100)), Windows { fresh_secs: 100, stale_secs: 0 });
+        assert_eq!(w.within(Some(0)).storage_secs(), 0);
+    }
+
     use super::*;
 
     const W: Windows = Windows { fresh_secs: 300, stale_secs: 60 };

@@ -16,6 +16,19 @@ pub fn param(url: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Every parameter of `url`'s query, decoded, in order (repeats kept).
+pub fn pairs(url: &str) -> Vec<(String, String)> {
+    let Some(query) = url.split_once('?').map(|(_, q)| q.split_once('#').map_or(q, |(q, _)| q)) else { return Vec::new() };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
 /// Form-urlencoded decoding of one key or value.
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();

@@ -24,6 +24,7 @@ use alloc::vec::Vec;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::filter::{Filter, Status};
 use super::{listed, Catalog, Fail, Html, Reads, Serving, Trace};
 use crate::content::Reader;
 use crate::locate::{self, Cost, Found, ObjectStore, Table};
@@ -51,6 +52,8 @@ pub struct Query<'a> {
     pub start: Vec<u8>,
     /// Most `_lookup` pages read with a serving table.
     pub max_pages: usize,
+    /// Status, tag and time filters (#18).
+    pub filter: &'a Filter,
 }
 
 /// One entry of a page (an artifact carries its row: a page holds at most 1,000).
@@ -65,6 +68,8 @@ pub enum Item {
         found: Found,
         /// Its visibility.
         visibility: Visibility,
+        /// Its status.
+        status: Status,
     },
     /// A common prefix holding at least one artifact the caller may see.
     Prefix(String),
@@ -79,9 +84,14 @@ pub struct Listing {
     pub next: Option<Vec<u8>>,
 }
 
-/// What a cursor is bound to.
-pub fn context(ns: &str, ty: &str, prefix: &str, delimiter: Option<&str>) -> String {
-    crate::key::compose(&["list-cursor-v1", ns, ty, prefix, delimiter.unwrap_or("")])
+/// What a cursor is bound to: the listing and its filters (a listing without filters keeps the
+/// context cursors had before filters existed).
+pub fn context(ns: &str, ty: &str, prefix: &str, delimiter: Option<&str>, filter: &Filter) -> String {
+    let base = crate::key::compose(&["list-cursor-v1", ns, ty, prefix, delimiter.unwrap_or("")]);
+    if filter.is_default() {
+        return base;
+    }
+    crate::key::compose(&[&base, "filter", &filter.canonical()])
 }
 
 fn prf(secret: &[u8], parts: &[&[u8]]) -> Option<HmacSha256> {
@@ -154,12 +164,17 @@ struct Walk<'q, 'r> {
 }
 
 impl Walk<'_, '_> {
-    fn feed(&mut self, id: &str, found: &Found) {
+    fn feed(&mut self, id: &str, found: &Found, status: Status) {
         if self.full || self.skip.as_deref().is_some_and(|s| id.as_bytes() < s) {
             return;
         }
         let Some(rest) = id.strip_prefix(self.q.prefix) else { return };
-        let Some(visibility) = listed(found, self.q.ns, self.reader, self.policy) else { return };
+        let shown = match status {
+            // A tombstone only to callers of its owner's org who read the namespace.
+            Status::Tombstoned => self.reader.in_org(self.q.ns, found.owner_org.as_deref().unwrap_or_default()).then_some(Visibility::Org),
+            _ => listed(found, self.q.ns, self.reader, self.policy),
+        };
+        let Some(visibility) = shown.filter(|_| self.q.filter.shows(found, status)) else { return };
         if self.items.len() >= self.q.limit {
             self.full = true;
             return;
@@ -176,7 +191,7 @@ impl Walk<'_, '_> {
             None => {
                 let mut past = id.as_bytes().to_vec();
                 past.push(0);
-                self.items.push(Item::Artifact { id: id.into(), found: found.clone(), visibility });
+                self.items.push(Item::Artifact { id: id.into(), found: found.clone(), visibility, status });
                 self.after_last = Some(past);
             }
         }
@@ -188,6 +203,15 @@ struct ServingPart {
     root: alloc::rc::Rc<crate::serving::root::Root>,
     range: crate::serving::split::KeyRange,
     tails: Vec<(u32, BTreeMap<String, Found>)>,
+}
+
+/// A row's status as far as the row tells: tombstoned or active (superseded needs the edges).
+fn status_of(found: &Found) -> Status {
+    if found.deleted {
+        Status::Tombstoned
+    } else {
+        Status::Active
+    }
 }
 
 /// The id part of a key of `ns/ty` (`None`: another type's key).
@@ -208,7 +232,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         let merged = self.list(q.ns, q.ty, cost).await?;
         let (start, end) = bounds(q);
         let mut walk = Walk { q, reader, policy: self.policy, items: Vec::new(), after_last: None, skip: None, full: false };
-        for (id, found) in &merged {
+        for (id, (found, mode)) in &merged {
             let b = id.as_bytes();
             if b < start.as_slice() {
                 continue;
@@ -216,7 +240,9 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             if b >= end.as_slice() || walk.full {
                 break;
             }
-            walk.feed(id, found);
+            if !self.expired(q.ns, q.ty, found, mode.as_deref()).await {
+                walk.feed(id, found, status_of(found));
+            }
         }
         let next = if walk.full { walk.after_last } else { None };
         Ok(Listing { items: walk.items, next })
@@ -279,27 +305,37 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             };
             // Serving rows and tail rows of `[at, upto)`, newest per id, in id order (a sorted
             // vector: no map code in the worker).
-            let mut window: Vec<(String, Order, Found)> = Vec::new();
+            // (id, order, row, where its serving file's index region starts).
+            let mut window: Vec<(String, Order, Found, Option<u64>)> = Vec::new();
             for (k, hit) in rows.rows {
                 let id = id_part(&k, &head).and_then(|id| core::str::from_utf8(id).ok());
                 let id = id.ok_or_else(|| Fail::Serving("a serving key is not one of this type's".into()))?;
-                window.push((id.into(), hit.order, hit.found));
+                window.push((id.into(), hit.order, hit.found, Some(hit.index_offset)));
             }
             for (source, rows) in tails {
                 for (id, f) in rows {
                     if id.as_bytes() >= at.as_slice() && id.as_bytes() < upto.as_slice() {
                         let order = Order { ts: f.order.ts, seq: f.order.sequence_number, source: *source, pos: f.order.position };
-                        window.push((id.clone(), order, f.clone()));
+                        window.push((id.clone(), order, f.clone(), None));
                     }
                 }
             }
             window.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             let mut last: Option<String> = None;
-            for (id, _, found) in window {
+            for (id, order, mut found, index_offset) in window {
                 if last.as_ref() == Some(&id) {
                     continue;
                 }
-                walk.feed(&id, &found);
+                // Tags too long for the `_lookup` entry: the row's own `tags` cell, when filtering by them.
+                if let (false, true, Some(index_offset)) = (q.filter.tags.is_empty(), found.tags_too_long, index_offset) {
+                    let layout = locate::Layout::Serving { index_offset };
+                    found.tags = locate::read_value_in(self.store, layout, &found, "tags", cost).await.map_err(super::serving_failed)?;
+                }
+                // Retention: an expired newest version hides the id (older versions do not show).
+                let mode = usize::try_from(order.source).ok().and_then(|i| root.sources.get(i)).and_then(|s| s.mode.as_deref());
+                if !self.expired(q.ns, q.ty, &found, mode).await {
+                    walk.feed(&id, &found, status_of(&found));
+                }
                 if walk.full {
                     break;
                 }

@@ -785,6 +785,7 @@ fn list_page(root: &Path, spec: &Spec, serving: Option<&str>, isolate: Isolate) 
         limit: LIST_LIMIT,
         start: Vec::new(),
         max_pages: 8 + LIST_LIMIT / 16,
+        filter: &answer::filter::Filter::default(),
     };
     let (c0, w0) = (cpu_ns(), Instant::now());
     let mut cost = Cost::default();

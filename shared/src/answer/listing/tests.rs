@@ -32,6 +32,9 @@ fn column(name: &str, data: ColumnData) -> WriteColumn {
     }
 }
 
+/// The filters of a listing that asks for none.
+static DEFAULT_FILTER: std::sync::LazyLock<Filter> = std::sync::LazyLock::new(Filter::default);
+
 struct World {
     tables: Vec<Builder>,
     /// The metadata key of each table's commits.
@@ -187,7 +190,7 @@ fn claims(org: &str, sub: &str) -> Claims {
 }
 
 fn query<'a>(prefix: &'a str, delimiter: Option<&'a str>, limit: usize, start: Vec<u8>, max_pages: usize) -> Query<'a> {
-    Query { ns: "docs", ty: "guide", prefix, delimiter, limit, start, max_pages }
+    Query { ns: "docs", ty: "guide", prefix, delimiter, limit, start, max_pages, filter: &DEFAULT_FILTER }
 }
 
 fn page(w: &World, q: &Query<'_>, reader: Reader<'_>) -> (Listing, Trace) {
@@ -202,7 +205,7 @@ fn shown(items: &[Item]) -> Vec<String> {
     items
         .iter()
         .map(|i| match i {
-            Item::Artifact { id, found, visibility } => format!("{id}@{}:{}", found.ts, visibility.as_str()),
+            Item::Artifact { id, found, visibility, .. } => format!("{id}@{}:{}", found.ts, visibility.as_str()),
             Item::Prefix(p) => format!("{p}*"),
         })
         .collect()
@@ -460,7 +463,8 @@ fn a_broken_serving_table_falls_back_with_the_same_pages() {
 
 #[test]
 fn cursors_are_sealed_and_bound_to_their_listing() {
-    let ctx = context("docs", "guide", "a/", Some("/"));
+    let none = Filter::default();
+    let ctx = context("docs", "guide", "a/", Some("/"), &none);
     let position = b"a/b\0".to_vec();
     let cursor = seal(b"s1", &ctx, &position);
     assert!(cursor.starts_with('~'));
@@ -468,8 +472,13 @@ fn cursors_are_sealed_and_bound_to_their_listing() {
     assert_eq!(open(&[b"s1"], &ctx, &cursor), Some(position.clone()));
     assert_eq!(open(&[b"s2", b"s1"], &ctx, &cursor), Some(position.clone()), "the previous secret during a rotation");
     assert_eq!(open(&[b"s2"], &ctx, &cursor), None);
-    for other in [context("docs", "guide", "a/", None), context("docs", "guide", "", Some("/")), context("docs", "guidf", "a/", Some("/"))]
-    {
+    let tagged = Filter::parse(&[("tag.team".into(), "docs".into())]).unwrap();
+    for other in [
+        context("docs", "guide", "a/", None, &none),
+        context("docs", "guide", "", Some("/"), &none),
+        context("docs", "guidf", "a/", Some("/"), &none),
+        context("docs", "guide", "a/", Some("/"), &tagged),
+    ] {
         assert_eq!(open(&[b"s1"], &other, &cursor), None, "another listing's cursor");
     }
     let mut tampered = cursor.clone().into_bytes();
