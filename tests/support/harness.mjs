@@ -37,9 +37,18 @@ const modulesRules = [
   { type: "CompiledWasm", include: ["**/*.wasm"] },
 ];
 
-// With `faults`, ingest and serve run under a test entry that wraps their R2/KV bindings
-// (tests/support/fault-wrap.mjs, controlled through `/__faults`); modules resolve from the root.
-const faultEntry = (name) => ({ modulesRoot: root, scriptPath: path.join(root, `tests/support/fault-${name}.mjs`) });
+// Ingest and serve run under a test entry (tests/support/kv-<name>.mjs) that puts their KV under
+// production's one-write-per-second limit (tests/support/kv-wrap.mjs, kv-limit.mjs), has the
+// ledger switch (`/__ledger`) and, with `faults`, the fault injector (fault-wrap.mjs, controlled
+// through `/__faults`); modules resolve from the root.
+const testEntry = (name) => ({ modulesRoot: root, scriptPath: path.join(root, `tests/support/kv-${name}.mjs`) });
+
+// The ledger (#17, docs/design/ledger.md): the built ledger worker hosts the Durable Object class
+// `Ledger` (SQLite) and consumes the outbox; ingest, serve and the compact workers bind it by
+// scriptName, as wrangler's `script_name = "artifact-ledger"` does in production.
+export const LEDGER_OUTBOX = "artifacts-ledger-outbox";
+export const LEDGER_OUTBOX_DLQ = "artifacts-ledger-outbox-dlq";
+const ledgerBinding = { durableObjects: { LEDGER: { className: "Ledger", scriptName: "ledger", useSQLite: true } } };
 
 function rustWorker(name, extra) {
   const dir = path.join(root, "build", name);
@@ -77,8 +86,23 @@ function rustWorker(name, extra) {
  * compact worker within seconds, its in-process runs are off, and `h.compact()` posts the compact
  * worker's `/run` (answering the one range's report unsplit, as `/compact` does; `h.events()` is
  * the double's record, `h.events({ drop: n })` loses the next n notifications).
+ *
+ * The ledger (#17): the worker `ledger` hosts `Ledger` (`ledgerVars` add to its vars,
+ * LEDGER_SHARDS = `ledgerShards`, default 16, given to every worker), bound as LEDGER to ingest,
+ * serve and the compact workers; its outbox queue (LEDGER_OUTBOX, dead letters to
+ * LEDGER_OUTBOX_DLQ) has ingest as producer and the ledger worker as consumer. Every worker's
+ * ARTIFACT_STATE — ingest's and serve's through their test entry, the ledger's alarm puts — is
+ * under production's limit: a second put of a key within 1,000 ms rejects with
+ * `KV PUT failed: 429 Too Many Requests` when `kvLimit: true` (off by default until ingest stops
+ * writing per record state and idempotency in KV; counted either way).
+ * `h.ops()` → {kv: {get, put, delete, refused, keys: {key: {get, put, delete, refused}}},
+ * ledger: {calls: {call: n}, rows_written, kv_puts, kv_put_failures, shards: {i: stats}}}, counts
+ * since the start or the last `h.resetOps()`; `h.ledger(shard, call, body?)` makes one ledger
+ * call (GET without a body) → {status, json}; `h.ledgerDown(true|false)` makes ingest's (or with
+ * `"serve"` as second argument serve's) ledger unreachable or back; `h.kvTouch(key)` as if the key
+ * had just been written by someone else.
  */
-export async function start({ ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1, compactOutbound, publishEvents = false } = {}) {
+export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = false, ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1, compactOutbound, publishEvents = false } = {}) {
   const recorder = new PipelineRecorder();
   // Events on publish (#18): `publishEvents: true` binds ingest's ARTIFACT_EVENTS to a real queue
   // whose consumer (tests/support/events-consumer.mjs) hands every message body to
@@ -103,6 +127,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     ? { SERVING_ROOT: serveBindings.SERVING_ROOT || SERVING_ROOT, TABLE_ROOTS: serveBindings.TABLE_ROOTS ?? STANDIN_ROOTS, LOCATION_PREFIX: serveBindings.LOCATION_PREFIX ?? STANDIN_LOCATION }
     : {};
   const withCompact = standin && serving;
+  const kvLimitBinding = { name: "kv-limit", entrypoint: "KvLimit" };
   const compactNames = withCompact ? Array.from({ length: Math.max(1, compactWorkers) }, (_, i) => (i === 0 ? "compact" : `compact-${i + 1}`)) : [];
   const compactWorker = (name, i) =>
     rustWorker("compact", {
@@ -123,11 +148,13 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     workers: [
       rustWorker("ingest", {
         ...socket("ingest"),
-        ...(faults ? faultEntry("ingest") : {}),
-        bindings: { AUTH_SECRET: authSecret, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", ...ingestVars },
+        ...testEntry("ingest"),
+        ...ledgerBinding,
+        bindings: { AUTH_SECRET: authSecret, RATE_LIMIT_PER_MINUTE: String(rateLimit), SEND_BASE_DELAY_MS: "20", LEDGER_SHARDS: String(ledgerShards), ...(faults ? { TEST_FAULTS: "1" } : {}), ...ingestVars },
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         ...eventsBinding,
-        serviceBindings: { ...(standin ? standinBindings : pipelineBindings), ...eventsBinding.serviceBindings },
+        queueProducers: { ...eventsBinding.queueProducers, LEDGER_OUTBOX },
+        serviceBindings: { ...(standin ? standinBindings : pipelineBindings), ...eventsBinding.serviceBindings, KV_LIMIT: kvLimitBinding },
         ratelimits: { RATE_LIMITER: { simple: { limit: rateLimit, period: 60 } } },
         outboundService: async (req) => {
           outbound.calls.push({ url: req.url, method: req.method, headers: Object.fromEntries(req.headers), body: await req.text() });
@@ -136,13 +163,36 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
       }),
       rustWorker("serve", {
         ...socket("serve"),
-        ...(faults ? faultEntry("serve") : {}),
-        bindings: serveBindings,
+        ...testEntry("serve"),
+        ...ledgerBinding,
+        bindings: { LEDGER_SHARDS: String(ledgerShards), ...(faults ? { TEST_FAULTS: "1" } : {}), ...serveBindings },
+        serviceBindings: { KV_LIMIT: kvLimitBinding },
         // Outbound fetches of serve (the Iceberg REST catalog) go to a Node double when given.
         ...(serveOutbound ? { outboundService: serveOutbound } : {}),
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         r2Buckets: { WAREHOUSE: "warehouse" },
       }),
+      {
+        name: "ledger",
+        modules: true,
+        modulesRoot: path.join(root, "build", "ledger"),
+        scriptPath: path.join(root, "build", "ledger", "entry.mjs"),
+        modulesRules,
+        compatibilityDate: COMPATIBILITY_DATE,
+        durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
+        serviceBindings: { ARTIFACT_STATE: { name: "kv-limit", entrypoint: "LedgerKv" } },
+        queueConsumers: { [LEDGER_OUTBOX]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0, deadLetterQueue: LEDGER_OUTBOX_DLQ } },
+        bindings: { LEDGER_SHARDS: String(ledgerShards), ...ledgerVars },
+      },
+      {
+        name: "kv-limit",
+        modules: true,
+        scriptPath: path.join(root, "tests/support/kv-limit.mjs"),
+        compatibilityDate: COMPATIBILITY_DATE,
+        kvNamespaces: { KV: "artifact-state" },
+        ...ledgerBinding,
+        bindings: kvLimit ? {} : { KV_LIMIT_OFF: "1" },
+      },
       {
         name: "pipeline-probe",
         modules: true,
@@ -189,7 +239,7 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
   });
   // A Miniflare that fails while starting is disposed, so its workerd does not keep the test
   // process alive until the runner's timeout.
-  let ingestWorker, serveWorker, probeWorker, standinFetch;
+  let ingestWorker, serveWorker, probeWorker, standinFetch, limitFetch;
   const compactFetches = [];
   const call = (w) => (p, init) => w.fetch(new URL(p, "http://localhost").toString(), init);
   try {
@@ -197,11 +247,13 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     ingestWorker = await mf.getWorker("ingest");
     serveWorker = await mf.getWorker("serve");
     probeWorker = await mf.getWorker("pipeline-probe");
+    limitFetch = call(await mf.getWorker("kv-limit"));
     standinFetch = standin ? call(await mf.getWorker("standin")) : undefined;
     for (const name of compactNames) compactFetches.push(call(await mf.getWorker(name)));
     // The first fetch through a worker proxy resolves synchronously on the Node thread; doing it
     // here, before any test puts load on the workers, keeps it from stalling a loaded run.
     for (const w of [ingestWorker, serveWorker]) await (await call(w)("/$.health")).arrayBuffer();
+    await (await limitFetch("/ops/reset", { method: "POST" })).arrayBuffer();
     for (const f of compactFetches) await (await f("/health")).arrayBuffer();
     if (standin) {
       // Every table exists from the start (an empty v1), so serve can read any mode at once.
@@ -242,6 +294,51 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     if (res.status !== 200) throw new Error(`stand-in /events answered ${res.status}: ${await res.text()}`);
     return res.json();
   };
+  // Operation counts (see start's doc): the KV counts are reset in the limit worker, the ledger's
+  // counters (per object since it started) are read against a baseline.
+  let ledgerBase = {};
+  const ledgerStats = async () => (await (await limitFetch(`/ops?shards=${ledgerShards}`)).json());
+  const ops = async () => {
+    const now = await ledgerStats();
+    const ledger = { calls: {}, rows_written: 0, kv_puts: 0, kv_put_failures: 0, shards: {} };
+    for (const [i, s] of Object.entries(now.ledger)) {
+      const b = ledgerBase[i] ?? { calls: {}, rows_written: 0, kv_puts: 0, kv_put_failures: 0 };
+      const d = { calls: {}, rows_written: s.rows_written - b.rows_written, kv_puts: s.kv_puts - b.kv_puts, kv_put_failures: s.kv_put_failures - b.kv_put_failures };
+      for (const [c, n] of Object.entries(s.calls)) {
+        const x = n - (b.calls[c] ?? 0);
+        if (x > 0) {
+          d.calls[c] = x;
+          ledger.calls[c] = (ledger.calls[c] ?? 0) + x;
+        }
+      }
+      ledger.rows_written += d.rows_written;
+      ledger.kv_puts += d.kv_puts;
+      ledger.kv_put_failures += d.kv_put_failures;
+      ledger.shards[i] = d;
+    }
+    return { kv: now.kv, ledger };
+  };
+  const resetOps = async () => {
+    await (await limitFetch("/ops/reset", { method: "POST" })).arrayBuffer();
+    ledgerBase = (await ledgerStats()).ledger;
+  };
+  const ledger = async (shard, name, body) => {
+    const init = body === undefined ? { method: "GET" } : { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body) };
+    const r = await limitFetch(`/ledger/${shard}/${name}`, init);
+    const text = await r.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: r.status, json, text };
+  };
+  const ledgerDown = async (down, worker = "ingest") => {
+    const w = worker === "serve" ? serveWorker : ingestWorker;
+    return (await call(w)("/__ledger", { method: "POST", body: JSON.stringify({ down }) })).json();
+  };
+  const kvTouch = async (key) => (await limitFetch(`/touch?key=${encodeURIComponent(key)}`, { method: "POST" })).text();
   let compactor;
   if (standin && serving && compactEveryMs) {
     let busy = false;
@@ -290,6 +387,12 @@ export async function start({ ingestVars = {}, serveVars = {}, persistRoot, port
     scheduled,
     events,
     serving,
+    ledgerShards,
+    ops,
+    resetOps,
+    ledger,
+    ledgerDown,
+    kvTouch,
     dispose: () => {
       if (poller) clearInterval(poller);
       if (compactor) clearInterval(compactor);
