@@ -34,6 +34,7 @@ const ROUTES = [
   { worker: "serve", path: "/$.content/batch", methods: ["POST"], marker: 'path == "/$.content/batch"' },
   { worker: "serve", path: "/$.content/sign", methods: ["POST"], marker: 'path == "/$.content/sign"' },
   { worker: "serve", path: "/$.content/{ns}/{type}/", methods: ["GET", "OPTIONS"], marker: "rest.strip_suffix('/')" },
+  { worker: "serve", path: "/$.lineage/{ns}/{type}/{id}", methods: ["GET"], marker: 'path.strip_prefix("/$.lineage/")' },
   { worker: "serve", path: "/$.content/{ns}/{type}/{id}.{ext}", methods: ["GET", "HEAD", "OPTIONS"], marker: "path.strip_prefix(shared::content::PREFIX)" },
 ];
 const ROUTER = { ingest: "ingest-worker/src/lib.rs", serve: "serve-worker/src/lib.rs" };

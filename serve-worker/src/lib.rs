@@ -9,6 +9,7 @@ mod coalesce;
 mod cors;
 mod glue;
 mod html;
+mod lineage;
 mod read;
 mod store;
 mod tables;
@@ -61,6 +62,12 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return match method {
             Method::Post => read::sign(req, &env).await,
             _ => not_allowed("POST"),
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/$.lineage/") {
+        return match method {
+            Method::Get => lineage::get(&req, &env, rest).await,
+            _ => not_allowed("GET"),
         };
     }
     if let Some(rest) = path.strip_prefix(shared::content::PREFIX) {

@@ -737,6 +737,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
 }
 
 pub mod filter;
+pub mod lineage;
 pub mod listing;
 
 #[cfg(test)]
