@@ -104,6 +104,13 @@ describe("lineage", { skip: process.env.SERVING === "off" && "down edges come fr
     assert.equal(v1.body.nodes[0].status, "superseded");
     const v2 = await lineage(r("doc", "v2"));
     assert.equal(v2.body.nodes[0].status, "active");
+    // The listing says so too, and filters by it.
+    const all = await fetchContent(h, `/$.content/${ns}/doc/`, { token: alice() });
+    assert.deepEqual(all.body.items.map((i) => [i.id, i.status]), [["v1", "superseded"], ["v2", "active"]]);
+    const superseded = await fetchContent(h, `/$.content/${ns}/doc/?status=superseded`, { token: alice() });
+    assert.deepEqual(superseded.body.items.map((i) => i.id), ["v1"]);
+    const active = await fetchContent(h, `/$.content/${ns}/doc/?status=active`, { token: alice() });
+    assert.deepEqual(active.body.items.map((i) => i.id), ["v2"]);
   });
 
   test("bad queries are 400 bad-query; other methods 405", async () => {

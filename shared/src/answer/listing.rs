@@ -25,6 +25,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::filter::{Filter, Status};
+use super::lineage::EdgeTables;
 use super::{listed, Catalog, Fail, Html, Reads, Serving, Trace};
 use crate::content::Reader;
 use crate::locate::{self, Cost, Found, ObjectStore, Table};
@@ -205,12 +206,19 @@ struct ServingPart {
     tails: Vec<(u32, BTreeMap<String, Found>)>,
 }
 
-/// A row's status as far as the row tells: tombstoned or active (superseded needs the edges).
-fn status_of(found: &Found) -> Status {
-    if found.deleted {
-        Status::Tombstoned
-    } else {
-        Status::Active
+impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
+    /// A listed row's status for `reader`: tombstoned, superseded (a live successor it may read
+    /// lists it: the edge tables, `super::lineage`) or active. The edges are read only for rows
+    /// the caller may see that the filters could still show.
+    async fn listing_status(&self, q: &Query<'_>, reader: Reader<'_>, id: &str, found: &Found, cost: &mut Cost) -> Result<Status, Problem> {
+        if found.deleted {
+            return Ok(Status::Tombstoned);
+        }
+        let shows_either = q.filter.shows(found, Status::Active) || q.filter.shows(found, Status::Superseded);
+        if !shows_either || listed(found, q.ns, reader, self.policy).is_none() {
+            return Ok(Status::Active);
+        }
+        self.status_of(&alloc::format!("{}/{}/{id}", q.ns, q.ty), reader, cost).await
     }
 }
 
@@ -219,7 +227,7 @@ fn id_part<'k>(key: &'k [u8], head: &[u8]) -> Option<&'k [u8]> {
     key.strip_prefix(head)
 }
 
-impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
+impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
     /// One page of the listing `q` for `reader`: from the serving table and the tail when one is
     /// configured (falling back to every table whole when it fails), else from every table.
     pub async fn listing(&self, q: &Query<'_>, reader: Reader<'_>, cost: &mut Cost, trace: &mut Trace) -> Result<Listing, Problem> {
@@ -241,7 +249,8 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 break;
             }
             if !self.expired(q.ns, q.ty, found, mode.as_deref()).await {
-                walk.feed(id, found, status_of(found));
+                let status = self.listing_status(q, reader, id, found, cost).await?;
+                walk.feed(id, found, status);
             }
         }
         let next = if walk.full { walk.after_last } else { None };
@@ -334,7 +343,8 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 // Retention: an expired newest version hides the id (older versions do not show).
                 let mode = usize::try_from(order.source).ok().and_then(|i| root.sources.get(i)).and_then(|s| s.mode.as_deref());
                 if !self.expired(q.ns, q.ty, &found, mode).await {
-                    walk.feed(&id, &found, status_of(&found));
+                    let status = self.listing_status(q, reader, &id, &found, cost).await?;
+                    walk.feed(&id, &found, status);
                 }
                 if walk.full {
                     break;

@@ -704,6 +704,13 @@ impl answer::Catalog for BenchCatalog<'_, '_> {
     }
 }
 
+/// The bench tables have no edges (no inputs): a listing's status reads none.
+impl answer::lineage::EdgeTables for BenchCatalog<'_, '_> {
+    async fn edge_roots(&self) -> Result<Vec<Rc<Root>>, locate::LocateError> {
+        Ok(Vec::new())
+    }
+}
+
 /// Markdown is never rewritten.
 struct NoHtml;
 
@@ -763,6 +770,12 @@ impl answer::Catalog for ScanOnly<'_, '_, '_> {
 
     fn prefix_for(&self, location: &str) -> &str {
         self.0.prefix_for(location)
+    }
+}
+
+impl answer::lineage::EdgeTables for ScanOnly<'_, '_, '_> {
+    async fn edge_roots(&self) -> Result<Vec<Rc<Root>>, locate::LocateError> {
+        Ok(Vec::new())
     }
 }
 

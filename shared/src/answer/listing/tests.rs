@@ -173,6 +173,12 @@ impl Catalog for World {
     }
 }
 
+impl crate::answer::lineage::EdgeTables for World {
+    async fn edge_roots(&self) -> Result<Vec<Rc<Root>>, LocateError> {
+        Ok(Vec::new())
+    }
+}
+
 struct NoHtml;
 
 impl Html for NoHtml {
