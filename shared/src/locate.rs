@@ -214,7 +214,7 @@ async fn fetch_merged<S: ObjectStore>(
     key: &str,
     ranges: Vec<(u64, u64)>,
 ) -> Result<Vec<(u64, Vec<u8>)>, LocateError> {
-    let merged = parquet::merge_ranges(ranges, 64 * 1024);
+    let merged = parquet::merge_ranges(ranges, pages::MERGE_GAP);
     let mut buffers = Vec::with_capacity(merged.len());
     for (start, len) in merged {
         buffers.push((start, fetch(store, cost, key, Some((start, len))).await?));

@@ -17,6 +17,13 @@ use crate::parquet::{self, ColumnValues, DecodeLimits, Footer, PageRun};
 /// beats several page reads.
 pub const PAGE_READS_FROM_BYTES: u64 = 1024 * 1024;
 
+/// Ranges at most this far apart are read as one ([`fetch_merged`]).
+pub(crate) const MERGE_GAP: u64 = 64 * 1024;
+
+/// Largest dictionary page read along with the pages before it is known to be used (a fallen-back
+/// chunk's dictionary is not, and may be large).
+const RIDE_ALONG_BYTES: u64 = 64 * 1024;
+
 /// A parsed footer and the suffix of the file it was parsed from.
 pub struct FooterRead {
     /// The footer.
@@ -136,8 +143,22 @@ pub async fn read_windows<S: ObjectStore>(
         let picked = parquet::pages_for_rows(&pages, rows, rg_rows);
         plans.push(Some((parquet::dictionary_range(chunk, &pages), parquet::page_runs(&pages, &picked, rg_rows))));
     }
-    // The pages first; a dictionary page only for columns whose pages use it (a second read).
-    let ranges: Vec<(u64, u64)> = plans.iter().flatten().flat_map(|(_, runs)| runs.iter().map(|r| r.range)).collect();
+    // The pages first; a dictionary page only for columns whose pages use it (a second read) —
+    // unless it rides along: a small one whose range joins the pages' merged reads without adding
+    // a request is read with them (bytes, no request), so a second read is needed only for
+    // dictionaries far from every page read (the chunks of small columns such as `deleted`,
+    // `tags`, `expires_at` lie side by side: their dictionaries ride along with their pages).
+    let mut ranges: Vec<(u64, u64)> = plans.iter().flatten().flat_map(|(_, runs)| runs.iter().map(|r| r.range)).collect();
+    let mut requests = parquet::merge_ranges(ranges.clone(), MERGE_GAP).len();
+    for dict in plans.iter().flatten().filter_map(|(d, _)| *d).filter(|d| d.1 <= RIDE_ALONG_BYTES) {
+        let mut with = ranges.clone();
+        with.push(dict);
+        let n = parquet::merge_ranges(with.clone(), MERGE_GAP).len();
+        if n <= requests {
+            ranges = with;
+            requests = n;
+        }
+    }
     let mut buffers = fetch_merged(store, cost, key, ranges).await?;
     let within = |buffers: &[(u64, Vec<u8>)], r: (u64, u64)| -> Result<Vec<u8>, LocateError> {
         buffers
@@ -157,7 +178,8 @@ pub async fn read_windows<S: ObjectStore>(
             }
         }
     }
-    buffers.extend(fetch_merged(store, cost, key, dictionaries.clone()).await?);
+    let missing: Vec<(u64, u64)> = dictionaries.iter().copied().filter(|d| within(&buffers, *d).is_err()).collect();
+    buffers.extend(fetch_merged(store, cost, key, missing).await?);
     // Decode every run of every column.
     let mut decoded: Vec<Vec<(PageRun, ColumnValues)>> = Vec::with_capacity(plans.len());
     for (plan, chunk) in plans.iter().zip(&chunks) {
