@@ -180,6 +180,12 @@ async fn attempt(env: &Env, settings: &Settings, i: usize, opts: Options) -> Res
 
 /// `/health`: the settings' shape, each range's current version (its pointer, `versions[i]`; any
 /// isolate's runs), its last run in this isolate, the message counts.
+/// The wasm instance's linear memory (it only grows: the high-water mark of the runs so far).
+fn memory_bytes() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::JsCast::unchecked_into(wasm_bindgen::memory());
+    js_sys::Reflect::get(&memory.buffer(), &"byteLength".into()).ok().and_then(|v| v.as_f64()).map_or(0, |f| f as u64)
+}
+
 pub fn health(settings: &Settings, resets: u64, versions: &[Value]) -> Value {
     let splits = settings.splits.as_ref().map(Vec::as_slice).unwrap_or_default();
     let ranges: Vec<Value> = LAST.with(|l| {
@@ -213,6 +219,7 @@ pub fn health(settings: &Settings, resets: u64, versions: &[Value]) -> Value {
         "worker": "compact",
         "status": status,
         "resets": resets,
+        "memory_bytes": memory_bytes(),
         "serving_root": settings.serving_root,
         "splits_error": settings.splits.as_ref().err(),
         "sources": settings.source_ids(),
