@@ -163,8 +163,14 @@ TWIGGY_VERSION := 0.8.0
 BENCH_NATIVE := --config 'profile.bench-native.inherits="release"' --config 'profile.bench-native.opt-level=3'
 BENCH_NATIVE_Z := --config 'profile.bench-native-z.inherits="release"'
 bench: build
-	@$(MAKE) --no-print-directory bench-serve bench-ingest bench-size
+	@$(MAKE) --no-print-directory bench-serve bench-compact bench-ingest bench-size
 	node bench/report.mjs
+
+## bench-compact: the rate one compact worker sustains in workerd (30 s CPU, 128 MB) → bench/out/compact.{md,json} (needs build)
+.PHONY: bench-compact
+bench-compact: tools
+	@test -f $(BUILD)/compact/entry.mjs || $(MAKE) --no-print-directory build
+	node bench/compact/run.mjs
 
 ## bench-ingest: ingest in Miniflare vs native on 10 and 100 MB NDJSON → bench/out/ingest.{md,json} (needs build)
 bench-ingest: tools

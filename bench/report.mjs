@@ -160,8 +160,9 @@ function main() {
   L.push("");
   L.push("## Commands", "");
   L.push("```sh");
-  L.push("make bench          # = make build, then bench-serve, bench-ingest, bench-size, then node bench/report.mjs");
+  L.push("make bench          # = make build, then bench-serve, bench-compact, bench-ingest, bench-size, then node bench/report.mjs");
   L.push("make bench-serve    # bench/out/serve.{md,json} and " + PLOT);
+  L.push("make bench-compact  # bench/out/compact.{md,json}  (BENCH_COMPACT_SIZES=5000,20000,40000; needs make build)");
   L.push("make bench-ingest   # bench/out/ingest.{md,json}   (BENCH_RUNS=5; needs make build)");
   L.push("make bench-size     # bench/out/size.{md,json}     (BENCH_SIZE_RUNS=11; needs make build; installs twiggy if missing)");
   L.push("node bench/report.mjs  # this file, from whatever fragments exist");
@@ -172,6 +173,8 @@ function main() {
     serveMd += `\n\n![Bytes read and requests against the number of data files](${PLOT})`;
   }
   L.push(serveMd, "");
+  L.push(section("Compactor", "compact.md", "make bench-compact"), "");
+  L.push(section("Soak", "soak.md", "make soak"), "");
   L.push(section("Ingest", "ingest.md", "make bench-ingest"), "");
   L.push(section("Size and start-up", "size.md", "make bench-size"), "");
   writeFileSync(path.join(root, "BENCHMARKS.md"), L.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n");

@@ -38,6 +38,28 @@ try {
   await h.dispose();
 }
 for (const l of report(stats)) console.log(l);
+// BENCHMARKS.md's soak section (bench/report.mjs puts bench/out/soak.md in it).
+{
+  const s = stats;
+  const md = [
+    "## Soak (`make soak`)",
+    "",
+    `${s.artifacts.toLocaleString("en")} artifacts (+${s.tombstoned} tombstoned) from ${opts.clients} clients in ${opts.batch}-record requests while ${opts.readers} readers read, through ingest → the stand-in (rolls: preview ${n("SOAK_ROLL_PREVIEW_MS", 1250)} ms, build ${n("SOAK_ROLL_BUILD_MS", 7500)} ms, bulk ${n("SOAK_ROLL_BULK_MS", 30_000)} ms) → serve, the serving table split in two by key range, kept by the compact worker from the stand-in's event notifications, a second compact worker racing it and the catalog's compact / expire every ${opts.maintainEveryMs} ms (${JSON.stringify(s.maintenance)}).`,
+    "",
+    "| | |",
+    "| --- | ---: |",
+    `| acknowledged / committed rows | ${s.acknowledged.toLocaleString("en")} / ${s.committed.toLocaleString("en")} (expected ${s.expectedRows.toLocaleString("en")}) |`,
+    `| read back exactly | ${s.readBack.ok.toLocaleString("en")} of ${s.artifacts.toLocaleString("en")}; tombstones 404: ${s.readBack.tombstonesOk} of ${s.tombstoned} |`,
+    `| reads during the run (wrong) | ${s.during.reads} (${s.during.wrong}) |`,
+    `| **the tail** (source snapshots after the serving watermarks, per table read during the run): p50 / p99 / max | ${s.during.tail.p50 ?? "–"} / ${s.during.tail.p99 ?? "–"} / ${s.during.tail.max ?? "–"} (${s.during.tail.reads} table reads) |`,
+    `| read latency during the run, ms: p50 / p99 / max | ${s.during.ms.p50} / ${s.during.ms.p99} / ${s.during.ms.max} |`,
+    `| seconds: ingest / read back / total | ${s.seconds.ingest} / ${s.seconds.readBack} / ${s.seconds.total} |`,
+    "",
+  ].join("\n");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  mkdirSync(new URL("../bench/out/", import.meta.url), { recursive: true });
+  writeFileSync(new URL("../bench/out/soak.md", import.meta.url), md);
+}
 const s = stats;
 console.log("");
 console.log(`sent          ${s.sent}`);
