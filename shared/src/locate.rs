@@ -991,6 +991,8 @@ pub(crate) mod tests {
                 assert_eq!(found.order.sequence_number, w["sequence_number"].as_i64().unwrap(), "{name}: {key} sequence number");
                 assert_eq!(found.content_hash.as_deref(), row["content_hash"].as_str(), "{name}: {key} content_hash");
                 assert_eq!(found.visibility.as_deref(), row["visibility"].as_str(), "{name}: {key} visibility");
+                // Tables written before contract v2 (no `tags`, no `expires_at` column): none.
+                assert_eq!((found.expires_at, found.tags.as_deref()), (row["expires_at"].as_i64(), row["tags"].as_str()), "{name}: {key}");
                 let markdown = block_on(read_value(&store, &table, &found, "markdown", &mut cost)).unwrap();
                 assert_eq!(markdown.as_deref(), row["markdown"].as_str(), "{name}: {key} markdown");
                 assert!(cost.reads >= 3, "metadata is the caller's; list + manifest + footer + chunks at least");
