@@ -172,6 +172,8 @@ pub struct Trace {
     pub tail_snapshots: u32,
     /// The serving root the read used, when it got one.
     pub root: Option<Rc<Root>>,
+    /// What the ledger said (#17; [`Reads::answer_with_ledger`]), without the copy.
+    pub ledger: pending::Ledger,
 }
 
 /// Where the winning row is and how to read its columns.
@@ -600,7 +602,21 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     /// says how it was read. A serving-table file that fails while its value is read sends the
     /// read back to the source tables (as any other serving failure does).
     pub async fn answer(&self, c: &ContentRef, reader: Reader<'_>, cost: &mut Cost, trace: &mut Trace) -> Result<Answer, Problem> {
-        match self.answer_once(c, reader, cost, trace).await {
+        let first = self.answer_once(c, reader, cost, trace).await;
+        self.settle(c, reader, first, cost, trace).await
+    }
+
+    /// `first` as the answer, or, when a serving-table file failed while its value was read, the
+    /// source tables' answer (as any other serving failure does).
+    async fn settle(
+        &self,
+        c: &ContentRef,
+        reader: Reader<'_>,
+        first: Result<Answer, Fail>,
+        cost: &mut Cost,
+        trace: &mut Trace,
+    ) -> Result<Answer, Problem> {
+        match first {
             Ok(a) => Ok(a),
             Err(Fail::Problem(p)) => Err(p),
             Err(Fail::Serving(reason)) => {
@@ -631,7 +647,20 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     }
 
     async fn answer_once(&self, c: &ContentRef, reader: Reader<'_>, cost: &mut Cost, trace: &mut Trace) -> Result<Answer, Fail> {
-        let Some(winner) = self.newest(c, &at(c.version), cost, trace).await? else { return Ok(Answer::Problem(not_found(c))) };
+        let winner = self.newest(c, &at(c.version), cost, trace).await?;
+        self.answer_winner(c, reader, winner, cost, trace).await
+    }
+
+    /// The answer from `winner`, the newest row at the version asked for (`None`: the 404).
+    async fn answer_winner(
+        &self,
+        c: &ContentRef,
+        reader: Reader<'_>,
+        winner: Option<Winner>,
+        cost: &mut Cost,
+        trace: &mut Trace,
+    ) -> Result<Answer, Fail> {
+        let Some(winner) = winner else { return Ok(Answer::Problem(not_found(c))) };
         // Refused before the current row is read (a `@version` needs both).
         if !readable(&winner.found, visibility_of(&winner.found, self.policy.unowned_visibility), &c.ns, reader) {
             return Ok(Answer::Problem(not_found(c)));
@@ -686,6 +715,29 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             None => Layout::Serving { index_offset: serving.unwrap_or_default() },
         };
         let failed = |e: LocateError| if serving.is_some() { serving_failed(e) } else { Fail::from(e) };
+        let got = match c.representation {
+            Representation::Text { column, .. } | Representation::Json { column } => {
+                Got::Value(locate::read_value_in(self.store, layout, &found, column, cost).await.map_err(failed)?)
+            }
+            Representation::Record => {
+                let names = record_columns(d.show_owner);
+                Got::Record(locate::read_row_in(self.store, layout, &found, &names, cost).await.map_err(failed)?)
+            }
+        };
+        Ok(self.represent(c, &d, &found, mode, expires, got)?)
+    }
+
+    /// The representation `c` asks for, of the row `found` decided as `d`, from its cells `got`
+    /// (read from a table, or taken from a pending copy's record JSON).
+    fn represent(
+        &self,
+        c: &ContentRef,
+        d: &Decision,
+        found: &Found,
+        mode: Option<String>,
+        expires: Option<i64>,
+        got: Got,
+    ) -> Result<Answer, Problem> {
         let body = |content_type: &str, body: String, csp: Option<&str>| {
             let digest = crate::download::repr_digest(body.as_bytes());
             Answer::Body(Body {
@@ -704,17 +756,13 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 expires,
             })
         };
-        let single = match c.representation {
-            Representation::Text { column, content_type } => Some((column, content_type)),
-            Representation::Json { column } => Some((column, "application/json")),
-            Representation::Record => None,
+        let (column, content_type, value) = match (c.representation, got) {
+            (Representation::Text { column, content_type }, Got::Value(v)) => (column, content_type, v),
+            (Representation::Json { column }, Got::Value(v)) => (column, "application/json", v),
+            (_, Got::Record(cells)) => return Ok(body("application/json", record_json(&record_columns(d.show_owner), cells), None)),
+            (Representation::Record, Got::Value(_)) => return Ok(Answer::Problem(not_found(c))),
         };
-        let Some((column, content_type)) = single else {
-            let names = record_columns(d.show_owner);
-            let cells = locate::read_row_in(self.store, layout, &found, &names, cost).await.map_err(failed)?;
-            return Ok(body("application/json", record_json(&names, cells), None));
-        };
-        match locate::read_value_in(self.store, layout, &found, column, cost).await.map_err(failed)? {
+        match value {
             Some(html) if column == "html" => {
                 let page = Page { ns: &c.ns, ty: &c.ty, dir: c.id.rsplit_once('/').map_or("", |(d, _)| d), sanitize: d.sanitize };
                 let (html, csp) = self.html.rewrite(&html, &page).map_err(|e| {
@@ -736,9 +784,17 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     }
 }
 
+/// A row's cells as [`Reads::represent`] takes them: one column's value, or the `.json` record's
+/// columns ([`record_columns`] order).
+enum Got {
+    Value(Option<String>),
+    Record(Vec<Cell>),
+}
+
 pub mod filter;
 pub mod lineage;
 pub mod listing;
+pub mod pending;
 
 #[cfg(test)]
 mod tests;
