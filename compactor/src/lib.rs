@@ -21,6 +21,7 @@
 //! - `table` (private): the serving table: read, plan, write, commit.
 //! - `edges` (private): the edge table (#18), written and merged in the same run and version.
 
+pub mod covered;
 mod edges;
 #[cfg(feature = "r2")]
 pub mod r2;
@@ -182,6 +183,10 @@ pub struct Report {
     /// Why deleting unreferenced files failed (the version is committed all the same; the next
     /// commit collects again).
     pub expiry_error: Option<String>,
+    /// Per key absorbed, the winning row's place (the ledger's `covered`, #17).
+    pub absorbed: Vec<covered::Absorbed>,
+    /// The sources' watermarks after the run (the ledger's `covered`).
+    pub watermarks: Vec<covered::Mark>,
 }
 
 impl Report {

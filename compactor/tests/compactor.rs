@@ -381,3 +381,24 @@ fn catalog_sources_follow_the_metadata_the_caller_resolved() {
     assert_eq!(r.sources[0].rows, 1);
     assert_eq!(answers(&w.store), w.expected());
 }
+
+/// The ledger's `covered` (#17) needs, per key a run absorbed, the winning row's place, and the
+/// sources' watermarks (a pending copy at or below that place is trimmed).
+#[test]
+fn the_report_names_each_absorbed_keys_winning_place_and_the_watermarks() {
+    let mut w = World::new(&ROOTS);
+    w.commit(0, &[rec("a", 5, "a5"), rec("a", 7, "a7"), rec("b", 1, "b1")], 10);
+    w.commit(1, &[rec("a", 6, "a6")], 10);
+    let r = w.run(&w.config());
+    let mut got: Vec<(u32, String, i64)> = r.absorbed.iter().map(|a| (a.source, a.key.clone(), a.ts)).collect();
+    got.sort();
+    let key = |id: &str| format!("{}/{}/{id}", rec(id, 0, "").ns, rec(id, 0, "").ty);
+    assert_eq!(got, vec![(0, key("a"), 7), (0, key("b"), 1)], "the newest row per key, its source");
+    // The ledger's order of writes: the dedupe key of the row's hash, visibility, tombstone, owner.
+    let a = r.absorbed.iter().find(|x| x.ts == 7).unwrap();
+    assert_eq!(a.dedupe, shared::record::dedupe_key_of("h-a7", "public", false, "acme", "alice"));
+    let marks: Vec<(&str, Option<&str>, i64)> = r.watermarks.iter().map(|m| (m.source.as_str(), m.mode.as_deref(), m.seq)).collect();
+    assert_eq!(marks, vec![("artifacts/preview", Some("preview"), 1), ("artifacts/build", Some("build"), 1)], "sources with a snapshot");
+    // Nothing new: nothing absorbed.
+    assert!(w.run(&w.config()).absorbed.is_empty());
+}
