@@ -1,6 +1,6 @@
 // Storage faults injected through wrapped bindings (tests/support/fault-wrap.mjs, `faults: true`):
 // R2 `get` failing N times or answering a truncated body, R2 `list` failing, KV reads and writes
-// failing at ingest and at serve. Each time: a clear answer (a problem+json naming what failed, or
+// failing at ingest and at serve, and the ledger (#17) failing at ingest (the harness's switch). Each time: a clear answer (a problem+json naming what failed, or
 // the right content), nothing reported accepted that the stream did not confirm, nothing broken
 // kept in a cache, other requests unaffected, and no wasm reset in either worker.
 import { describe, test, before, after, beforeEach } from "node:test";
@@ -183,7 +183,7 @@ describe("KV failing at serve", () => {
   });
 });
 
-describe("KV failing at ingest", () => {
+describe("KV and the ledger failing at ingest", () => {
   let h;
   let f;
   before(async () => {
@@ -194,6 +194,7 @@ describe("KV failing at ingest", () => {
   beforeEach(async () => {
     h.recorder.reset();
     await f.clear();
+    await h.ledgerDown(false);
   });
 
   const sent = () => h.recorder.calls.length;
@@ -212,10 +213,12 @@ describe("KV failing at ingest", () => {
     assert.deepEqual(h.recorder.accepted().map((x) => x.id), [other]);
   });
 
-  test("idempotency lookup fails → 503 state-unavailable, nothing sent; the same key works once KV does", async () => {
+  // Idempotency keys and per-key state are the ledger's (#17): its failures are injected with the
+  // harness's ledger switch (h.ledgerDown: every call, or only one call, the next n times).
+  test("idempotency lookup fails (ledger unreachable at idem_begin) → 503 state-unavailable, nothing sent; the same key works once the ledger does", async () => {
     const key = fresh("idem");
     const body = ndjson([rec(fresh("idem"))]);
-    await f.arm({ binding: "kv", op: "get", kind: "throw", times: 1, match: "idem:" });
+    await h.ledgerDown(true, "ingest", { only: "idem_begin", times: 1 });
     assertProblem(await post(h, body, { idem: key }), 503, "state-unavailable", { detail: /^idempotency store failed: / });
     assert.equal(sent(), 0);
     assertSummary(await post(h, body, { idem: key }), 200, { accepted: 1 });
@@ -224,18 +227,11 @@ describe("KV failing at ingest", () => {
     assert.equal(sent(), 1, "sent once");
   });
 
-  test("the pending marker cannot be written → 503 state-unavailable, nothing sent", async () => {
-    await f.arm({ binding: "kv", op: "put", kind: "throw", times: 1, match: "idem:" });
-    assertProblem(await post(h, ndjson([rec(fresh("pend"))]), { idem: fresh("k") }), 503, "state-unavailable");
-    assert.equal(sent(), 0);
-  });
-
-  test("the answer cannot be stored for replay → the confirmed answer (200), and a retry is processed again, not a 409", async () => {
+  test("the answer cannot be stored for replay (idem_complete fails) → the confirmed answer (200), and a retry is processed again, not a 409", async () => {
     const key = fresh("idem");
     const id = fresh("store");
     const body = ndjson([rec(id)]);
-    // The first idem: put is the pending marker; the second, the answer.
-    await f.arm({ binding: "kv", op: "put", kind: "throw", times: 1, skip: 1, match: "idem:" });
+    await h.ledgerDown(true, "ingest", { only: "idem_complete", times: 1 });
     assertSummary(await post(h, body, { idem: key }), 200, { accepted: 1 });
     assert.deepEqual(h.recorder.accepted().map((x) => x.id), [id]);
     const again = await post(h, body, { idem: key });
@@ -244,30 +240,40 @@ describe("KV failing at ingest", () => {
     assert.equal(h.recorder.accepted().length, 1, "the retry was deduped, not sent twice");
   });
 
-  test("dedupe state unreadable → records are sent (never dropped) and reported accepted once confirmed", async () => {
+  test("dedupe state unreadable (ledger check fails) → records are sent (never dropped) and reported accepted once confirmed", async () => {
     const id = fresh("dd");
     assertSummary(await post(h, ndjson([rec(id)])), 200, { accepted: 1, deduped: 0 });
-    await f.arm({ binding: "kv", op: "get", kind: "throw", times: 100, match: "art:" });
+    await h.ledgerDown(true, "ingest", { only: "check" });
     const r = await post(h, ndjson([rec(id)]));
+    await h.ledgerDown(false);
     assertSummary(r, 200, { accepted: 1, deduped: 0 });
-    assert.deepEqual(h.recorder.accepted().map((x) => x.id), [id, id], "sent again: state could not say it was written");
+    assert.equal(r.body.ledger, undefined, "the confirm was taken");
+    assert.deepEqual(h.recorder.accepted().map((x) => x.id), [id, id], "sent again: the ledger could not say it was written");
   });
 
-  test("the state write after a confirmed send fails → still 200 (the stream confirmed), the record is not deduped later", async () => {
+  test("the confirm after a confirmed send fails twice → still 200 with ledger deferred; the outbox delivers it and a resend is deduped", async () => {
     const id = fresh("sw");
-    await f.arm({ binding: "kv", op: "put", kind: "throw", times: 1, match: `art:docs/guide/${id}` });
-    assertSummary(await post(h, ndjson([rec(id)])), 200, { accepted: 1 });
-    assert.equal((await f.calls({ binding: "kv", op: "put", fault: "throw" })).length, 1);
-    assertSummary(await post(h, ndjson([rec(id)])), 200, { accepted: 1, deduped: 0 });
-    assert.deepEqual(h.recorder.accepted().map((x) => x.id), [id, id]);
-    // Now the state is there: a third copy is deduped.
-    assertSummary(await post(h, ndjson([rec(id)])), 200, { accepted: 1, deduped: 1 });
+    await h.ledgerDown(true, "ingest", { only: "confirm", times: 2 });
+    const r = await post(h, ndjson([rec(id)]));
+    assertSummary(r, 200, { accepted: 1 });
+    assert.equal(r.body.ledger, "deferred");
+    assert.equal(r.headers.get("x-ledger"), "deferred");
+    // The outbox consumer confirms it within a few seconds; then a copy is deduped.
+    const t0 = Date.now();
+    for (;;) {
+      const again = await post(h, ndjson([rec(id)]));
+      assert.equal(again.status, 200, again.text);
+      if (again.body.deduped === 1) break;
+      if (Date.now() - t0 > 15_000) throw new Error("the deferred confirm never reached the ledger");
+      await new Promise((res) => setTimeout(res, 300));
+    }
   });
 
-  test("a stream failure while KV also fails → 503 with exactly the unsent lines, nothing reported accepted", async () => {
-    await f.arm({ binding: "kv", op: "*", kind: "throw", times: 1000, match: "art:" });
+  test("a stream failure while the ledger also fails → 503 with exactly the unsent lines, nothing reported accepted", async () => {
+    await h.ledgerDown(true);
     h.recorder.failNext(100, "503");
     const r = await post(h, ndjson([rec(fresh("both")), rec(fresh("both"))]));
+    await h.ledgerDown(false);
     assertProblem(r, 503, "pipeline-unavailable", { accepted: 0, unsent_lines: [1, 2] });
     assert.deepEqual(h.recorder.accepted(), []);
   });

@@ -19,6 +19,7 @@ use shared::token::Claims;
 use web_sys::Request;
 
 use crate::js::{Kv, ReadError, Reader};
+use crate::ledger::{self, Ledger};
 
 use crate::http;
 use crate::idempotency::{self, Prior};
@@ -45,13 +46,15 @@ struct ChunkResult {
     deduped: Vec<u64>,
     unsent: Vec<u64>,
     error: Option<String>,
+    /// Records sent whose ledger confirm was deferred to the outbox.
+    deferred: u64,
 }
 
 /// Everything a chunk task needs, cloned per chunk ('static for `spawn_local`).
 #[derive(Clone)]
 struct Downstream {
     pipeline: Pipeline,
-    kv: Kv,
+    ledger: Ledger,
     policy: RetryPolicy,
     zone: Option<ZonePurge>,
     /// `ARTIFACT_EVENTS` (#18), when bound, and the request's mode.
@@ -59,55 +62,25 @@ struct Downstream {
     mode: Mode,
 }
 
-/// `(state key, dedupe key, generation)` recorded for each artifact key (absent when never
-/// written or unreadable).
-async fn recorded_state(kv: &Kv, keys: &[String]) -> Vec<(String, String, i64)> {
-    let state_keys: Vec<String> = keys.iter().map(|k| shared::cache_key::state_key_of(k)).collect();
-    let values = kv.get_many(&state_keys).await.unwrap_or_default();
-    values
-        .into_iter()
-        .filter_map(|(k, text)| {
-            let state = shared::state::State::parse(&text)?;
-            Some((k, state.dedupe?, state.generation))
-        })
-        .collect()
-}
-
+/// One chunk: `check` per shard (duplicates of the confirmed state are not sent), `send()`, then
+/// `confirm` per shard for what was sent (docs/design/ledger.md): at most two ledger calls per
+/// shard touched and no KV call. The ledger unreachable at check: everything is sent; at
+/// confirm: the records are still accepted and the confirm goes to the outbox.
 async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
-    let recorded = recorded_state(&down.kv, &chunk.keys).await;
-    let deduped: Vec<bool> = chunk
-        .keys
-        .iter()
-        .zip(&chunk.dedupe)
-        .map(|(k, d)| {
-            let state_key = shared::cache_key::state_key_of(k);
-            recorded.iter().any(|(rk, h, _)| *rk == state_key && h == d)
-        })
-        .collect();
+    let groups = down.ledger.groups(&chunk.keys);
+    let writes = ledger::writes(&down.ledger, &chunk.records, &chunk.keys, down.mode);
+    let deduped = ledger::check(&down.ledger, &groups, &writes).await;
     let is_deduped = |i: usize| deduped.get(i).copied().unwrap_or(false);
     let deduped_lines: Vec<u64> = chunk.lines.iter().enumerate().filter(|(i, _)| is_deduped(*i)).map(|(_, l)| *l).collect();
     let sent_lines: Vec<u64> = chunk.lines.iter().enumerate().filter(|(i, _)| !is_deduped(*i)).map(|(_, l)| *l).collect();
     if sent_lines.is_empty() {
-        return ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None };
+        return ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None, deferred: 0 };
     }
     match pipeline::send_with_retry(&down.pipeline, &chunk.json(|i| !is_deduped(i)), &down.policy).await {
         SendOutcome::Confirmed { .. } => {
-            // Per-key state only moves forward: a write never replaces the state of a newer one
-            // (its generation would go back and its dedupe key would hide the newer row). Read
-            // again now, since another request may have confirmed a newer write while this chunk
-            // was sent; an equal ts replaces (the later confirmation wins, so a same-ts bulk
-            // rewrite still purges). KV has no compare-and-set and reads may be stale, so this
-            // narrows the window between this read and the write below; it does not close it.
-            let newest = recorded_state(&down.kv, &chunk.keys).await;
-            let newer = |key: &String, ts: i64| {
-                let state_key = shared::cache_key::state_key_of(key);
-                newest.iter().any(|(rk, _, g)| *rk == state_key && *g > ts)
-            };
-            let written: Vec<(String, String, i64)> = (0..chunk.len())
-                .filter(|i| !is_deduped(*i))
-                .filter_map(|i| Some((chunk.keys.get(i)?.clone(), chunk.dedupe.get(i)?.clone(), *chunk.ts.get(i)?)))
-                .filter(|(key, _, ts)| !newer(key, *ts))
-                .collect();
+            // The ledger orders the writes of a key (only forward, any order of confirms gives
+            // the same state); a write it calls stale changed nothing a reader sees.
+            let confirmed = ledger::confirm(&down.ledger, &groups, &writes, |i| !is_deduped(i)).await;
             if let Some(queue) = &down.events {
                 // Every confirmed write of the chunk (a newer state elsewhere changes nothing here).
                 let events: Vec<shared::events::Event> = (0..chunk.len())
@@ -123,16 +96,21 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
                     .collect();
                 crate::events::publish(queue, &events).await;
             }
-            purge::record_state(&down.kv, &written).await;
             if let Some(zone) = &down.zone {
-                let keys: Vec<String> = written.into_iter().map(|(k, _, _)| k).collect();
+                let keys: Vec<String> = (0..chunk.len())
+                    .filter(|i| !is_deduped(*i) && !confirmed.stale.contains(i))
+                    .filter_map(|i| chunk.keys.get(i).cloned())
+                    .collect();
                 purge::purge_zone(zone, &keys).await;
             }
-            ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None }
+            ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None, deferred: confirmed.deferred }
         }
-        SendOutcome::Failed { attempts, last_error } => {
-            ChunkResult { deduped: deduped_lines, unsent: sent_lines, error: Some(format!("{last_error} (after {attempts} attempts)")) }
-        }
+        SendOutcome::Failed { attempts, last_error } => ChunkResult {
+            deduped: deduped_lines,
+            unsent: sent_lines,
+            error: Some(format!("{last_error} (after {attempts} attempts)")),
+            deferred: 0,
+        },
     }
 }
 
@@ -142,6 +120,8 @@ struct InFlight {
     pending: VecDeque<oneshot::Receiver<ChunkResult>>,
     lines: VecDeque<Vec<u64>>,
     errors: Vec<String>,
+    /// Records whose ledger confirm was deferred.
+    deferred: u64,
     /// Records handed to the stream so far, and the last line of the last chunk handed out
     /// (chunks are cut in line order).
     dispatched: u64,
@@ -178,6 +158,7 @@ impl InFlight {
                 }
                 report.unsent.extend(r.unsent);
                 self.errors.extend(r.error);
+                self.deferred += r.deferred;
             }
             // The task vanished: nothing about this chunk is confirmed.
             Err(_) => report.unsent.extend(lines),
@@ -210,7 +191,7 @@ fn too_large(what: &str, limit: u64) -> Problem {
 }
 
 /// Common checks before reading a body: auth, mode, tenant settings, rate limit.
-async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, Settings, Kv), Refusal> {
+async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, Settings, Ledger), Refusal> {
     let now_secs = crate::js::now_ms() / 1000;
     let claims = crate::auth::verify(req, env, now_secs).map_err(|p| {
         let h = crate::auth::challenge(&p);
@@ -222,7 +203,8 @@ async fn admit(req: &Request, env: &Env) -> std::result::Result<(Claims, Mode, S
     let settings =
         settings::for_tenant(settings::from_env(env), &kv, &claims.org).await.map_err(state_unavailable("reading tenant settings"))?;
     crate::limits::check_rate(env, &claims.org, settings.rate_limit_per_minute).await?;
-    Ok((claims, mode, settings, kv))
+    let ledger = Ledger::from_env(env).ok_or_else(|| misconfigured("LEDGER"))?;
+    Ok((claims, mode, settings, ledger))
 }
 
 /// 503 `state-unavailable`: `ARTIFACT_STATE` failed while reading `what`; nothing was sent.
@@ -243,7 +225,7 @@ pub async fn post(req: Request, env: Env) -> http::Result {
 }
 
 async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Response, Refusal> {
-    let (claims, mode, settings, kv) = admit(req, env).await?;
+    let (claims, mode, settings, ledger) = admit(req, env).await?;
     let format = BodyFormat::from_content_type(header(req, "content-type").as_deref()).ok_or_else(|| {
         Problem::new(415, "unsupported-media-type", "Unsupported Media Type", "send application/x-ndjson or application/json")
     })?;
@@ -267,7 +249,7 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
     }
     let pipeline = pipeline::binding(env, binding_name(mode)).ok_or_else(|| misconfigured(binding_name(mode)))?;
 
-    // The KV key of X-Idempotency-Key while it applies to this request.
+    // The ledger key of X-Idempotency-Key while it applies to this request.
     let mut idem: Option<String> = None;
     if let Some(key) = header(req, "x-idempotency-key").as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         if key.len() > idempotency::MAX_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -279,10 +261,10 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
             )
             .into());
         }
-        let k = idempotency::kv_key(&claims.org, &claims.sub, key);
-        // The pending marker outlives the longest this request can run (plus a minute for KV).
-        let ttl = shared::intake::request_bound_ms(settings.body_deadline_ms, &settings.retry) / 1000 + 60;
-        match idempotency::begin(&kv, &k, ttl.max(idempotency::PENDING_TTL_SECS)).await {
+        let k = idempotency::key_of(&claims.org, &claims.sub, key);
+        // The pending marker outlives the longest this request can run (plus a minute).
+        let pending_ms = shared::intake::request_bound_ms(settings.body_deadline_ms, &settings.retry) + 60_000;
+        match idempotency::begin(&ledger, &k, pending_ms.max(idempotency::PENDING_MS)).await {
             Ok(Prior::New) => idem = Some(k),
             Ok(Prior::InFlight) => {
                 return Err(Problem::new(
@@ -320,7 +302,14 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
         format,
         gzip,
         &settings,
-        Downstream { pipeline, kv: kv.clone(), policy: settings.retry, zone: purge::zone(env), events: crate::events::binding(env), mode },
+        Downstream {
+            pipeline,
+            ledger: ledger.clone(),
+            policy: settings.retry,
+            zone: purge::zone(env),
+            events: crate::events::binding(env),
+            mode,
+        },
     )
     .await;
     match result {
@@ -329,18 +318,18 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
                 // An answer that cannot be stored forgets the key: a retry is then processed
                 // again (dedupe keeps it from duplicating) instead of meeting a pending 409.
                 let stored = done.status < 500
-                    && idempotency::complete(&kv, k, &done.sha256, done.status, done.content_type, &done.body, &done.namespaces)
+                    && idempotency::complete(&ledger, k, &done.sha256, done.status, done.content_type, &done.body, &done.namespaces)
                         .await
                         .is_ok();
                 if !stored {
-                    idempotency::abandon(&kv, k).await;
+                    idempotency::abandon(&ledger, k).await;
                 }
             }
             http::respond(done.status, done.content_type, &done.body, &done.headers).map_err(internal)
         }
         Err(refusal) => {
             if let Some(k) = &idem {
-                idempotency::abandon(&kv, k).await;
+                idempotency::abandon(&ledger, k).await;
             }
             Err(refusal)
         }
@@ -442,8 +431,15 @@ async fn ingest_body(
     let now_micros = i64::try_from(started).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
     let mut intake = Intake::new(format, settings.limits, stamp, claims);
-    let mut flight =
-        InFlight { down, pending: VecDeque::new(), lines: VecDeque::new(), errors: Vec::new(), dispatched: 0, sent_through: 0 };
+    let mut flight = InFlight {
+        down,
+        pending: VecDeque::new(),
+        lines: VecDeque::new(),
+        errors: Vec::new(),
+        deferred: 0,
+        dispatched: 0,
+        sent_through: 0,
+    };
     // Send results, in the order the chunks were handed out.
     let mut sent = Report::default();
     let mut hasher = Sha256::new();
@@ -490,7 +486,22 @@ async fn ingest_body(
         return Err(report.stopped(p, mode, flight.dispatched, flight.sent_through).into());
     }
     let sha256 = shared::record::hex(&hasher.finalize());
-    Ok(match report.outcome(mode) {
+    let mut done = finished(report, mode, sha256, &flight.errors);
+    if flight.deferred > 0 {
+        // Accepted (the records are in the sink); the ledger learns them from the outbox.
+        if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_str::<serde_json::Value>(&done.body) {
+            o.insert("ledger".into(), "deferred".into());
+            o.insert("deferred".into(), flight.deferred.into());
+            done.body = serde_json::Value::Object(o).to_string();
+        }
+        done.headers.push(("x-ledger", "deferred".into()));
+    }
+    Ok(done)
+}
+
+/// The answer of a body read to its end.
+fn finished(report: Report, mode: Mode, sha256: String, errors: &[String]) -> Finished {
+    match report.outcome(mode) {
         Ok(body) => Finished {
             status: report.success_status(),
             content_type: "application/json",
@@ -503,7 +514,7 @@ async fn ingest_body(
             let mut headers = Vec::new();
             if p.status == 503 {
                 headers.push(("retry-after", "5".to_string()));
-                if let Some(e) = flight.errors.first() {
+                if let Some(e) = errors.first() {
                     p = p.with("last_error", e.as_str());
                 }
             }
@@ -516,7 +527,7 @@ async fn ingest_body(
                 namespaces: report.namespaces,
             }
         }
-    })
+    }
 }
 
 /// `DELETE /$.artifacts/{ns}/{type}/{id}`: a tombstone record through the same path.
@@ -528,7 +539,7 @@ pub async fn delete(req: Request, env: Env, ns: &str, ty: &str, id: &str) -> htt
 }
 
 async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) -> std::result::Result<web_sys::Response, Refusal> {
-    let (claims, mode, settings, kv) = admit(req, env).await?;
+    let (claims, mode, settings, ledger) = admit(req, env).await?;
     let now_micros = i64::try_from(crate::js::now_ms()).unwrap_or(0).saturating_mul(1_000);
     let stamp = Stamp { mode, now_micros, org: &claims.org, user: &claims.sub, default_visibility: settings.default_visibility };
     let record = Record::tombstone(ns, ty, id, &stamp)
@@ -544,7 +555,7 @@ async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) ->
     let Some(chunk) = chunker.take() else {
         return Err(Problem::new(500, "internal", "Internal Server Error", "tombstone did not fit a chunk").into());
     };
-    let down = Downstream { pipeline, kv, policy: settings.retry, zone: purge::zone(env), events: crate::events::binding(env), mode };
+    let down = Downstream { pipeline, ledger, policy: settings.retry, zone: purge::zone(env), events: crate::events::binding(env), mode };
     let result = process_chunk(chunk, down).await;
     if let Some(err) = result.error {
         return Err(Refusal(
@@ -553,7 +564,14 @@ async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) ->
             vec![("retry-after", "5".into())],
         ));
     }
-    let body = serde_json::json!({ "mode": mode.as_str(), "deleted": record.key(), "deduped": !result.deduped.is_empty() });
+    let mut body = serde_json::json!({ "mode": mode.as_str(), "deleted": record.key(), "deduped": !result.deduped.is_empty() });
+    if result.deferred > 0 {
+        if let Some(o) = body.as_object_mut() {
+            o.insert("ledger".into(), "deferred".into());
+            o.insert("deferred".into(), result.deferred.into());
+        }
+        return http::respond(200, "application/json", &body.to_string(), &[("x-ledger", "deferred".into())]).map_err(internal);
+    }
     http::json(200, &body.to_string()).map_err(internal)
 }
 

@@ -1,5 +1,5 @@
 //! The JS platform in miniature, as workers-rs splits it into `worker-sys` and `worker`: raw
-//! `extern` declarations for the bindings and runtime objects ingest calls (KV, the rate limiter,
+//! `extern` declarations for the bindings and runtime objects ingest calls (KV reads, the rate limiter,
 //! `DecompressionStream`), then the small safe API the routes use. The `worker` crate's own
 //! wrappers pull in serde_wasm_bindgen and float formatting; measured, they cost the ingest worker
 //! several KB of gzip in a 96 KiB budget.
@@ -18,17 +18,6 @@ extern "C" {
     /// `get(key)`: the text value, or null.
     #[wasm_bindgen(method, catch)]
     fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
-
-    /// `get(keys, "text")`: a `Map` of up to 100 keys (the bulk read).
-    #[wasm_bindgen(method, catch, js_name = get)]
-    fn get_bulk(this: &KvNamespace, keys: &Array, kind: &str) -> Result<Promise, JsValue>;
-
-    /// `put(key, value, options)`; options `undefined` or `{expirationTtl}`.
-    #[wasm_bindgen(method, catch)]
-    fn put(this: &KvNamespace, key: &str, value: &str, options: &JsValue) -> Result<Promise, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
 
     /// A rate-limiting binding (`[[unsafe.bindings]] type = "ratelimit"`).
     pub type RateLimiter;
@@ -139,7 +128,7 @@ impl Drop for Sleep {
 }
 
 /// Awaits a promise, the rejection as its text.
-async fn settle(p: Result<Promise, JsValue>) -> Result<JsValue, String> {
+pub async fn settle(p: Result<Promise, JsValue>) -> Result<JsValue, String> {
     JsFuture::from(p.map_err(|e| describe(&e))?).await.map_err(|e| describe(&e))
 }
 
@@ -173,15 +162,6 @@ pub fn path(url: &str) -> &str {
 /// A binding from the environment by name.
 pub fn binding(env: &JsValue, name: &str) -> Option<JsValue> {
     Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined() && !v.is_null())
-}
-
-/// Awaits every started call at once (`Promise.all`); the first failure is the error.
-pub async fn all(started: impl Iterator<Item = Result<JsValue, String>>) -> Result<(), String> {
-    let array = Array::new();
-    for p in started {
-        array.push(&p?);
-    }
-    JsFuture::from(Promise::all(&array)).await.map(|_| ()).map_err(|e| describe(&e))
 }
 
 /// A plain object from key/value pairs.
@@ -258,49 +238,6 @@ impl Kv {
     /// The text value of `key`.
     pub async fn get(&self, key: &str) -> Result<Option<String>, String> {
         Ok(settle(self.0.get(key)).await?.as_string())
-    }
-
-    /// Text values of up to 100 keys in one call (KV bulk read); falls back to one read per key
-    /// where the runtime has no bulk reads. Missing keys are absent from the result.
-    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<(String, String)>, String> {
-        let mut out = Vec::new();
-        for batch in keys.chunks(100) {
-            let array: Array = batch.iter().map(|k| JsValue::from_str(k)).collect();
-            match settle(self.0.get_bulk(&array, "text")).await {
-                Ok(map) if map.is_instance_of::<js_sys::Map>() => {
-                    let map: js_sys::Map = map.unchecked_into();
-                    for k in batch {
-                        if let Some(v) = map.get(&JsValue::from_str(k)).as_string() {
-                            out.push((k.clone(), v));
-                        }
-                    }
-                }
-                _ => {
-                    for k in batch {
-                        if let Some(v) = self.get(k).await? {
-                            out.push((k.clone(), v));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Stores `value` under `key`, expiring after `ttl_secs` when given (KV's minimum is 60).
-    pub async fn put(&self, key: &str, value: &str, ttl_secs: Option<u64>) -> Result<(), String> {
-        let options = ttl_secs.map_or(JsValue::UNDEFINED, |ttl| object(&[("expirationTtl", JsValue::from_f64(ttl as f64))]));
-        settle(self.0.put(key, value, &options)).await.map(|_| ())
-    }
-
-    /// Starts storing `value` under `key` (for [`all`]).
-    pub fn put_started(&self, key: &str, value: &str) -> Result<JsValue, String> {
-        self.0.put(key, value, &JsValue::UNDEFINED).map(JsValue::from).map_err(|e| describe(&e))
-    }
-
-    /// Deletes `key`.
-    pub async fn delete(&self, key: &str) -> Result<(), String> {
-        settle(self.0.delete(key)).await.map(|_| ())
     }
 }
 

@@ -8,6 +8,7 @@ mod events;
 mod http;
 mod idempotency;
 mod js;
+mod ledger;
 mod limits;
 mod pipeline;
 mod purge;

@@ -1,9 +1,9 @@
-//! Purge-on-write: once a chunk is confirmed, bump each artifact's state in KV (its dedupe key and
-//! its cache generation, which serve folds into every cache key through `shared::cache_key`),
-//! and, when `ZONE_ID` and the secret `PURGE_API_TOKEN` are set, purge the zone cache by tag.
+//! Purge-on-write: once a chunk is confirmed, and when `ZONE_ID` and the secret
+//! `PURGE_API_TOKEN` are set, purge the zone cache by tag for the keys whose state changed. The
+//! per-key state (dedupe key, cache generation) is the ledger's (#17): its alarm writes the KV
+//! generation serve folds into every cache key, only for keys a reader may have cached.
 
-use crate::js::Env;
-use crate::js::{self, Kv};
+use crate::js::{self, Env};
 use serde_json::json;
 
 /// Tags per purge call (the API's limit per request).
@@ -25,17 +25,6 @@ pub fn zone(env: &Env) -> Option<ZonePurge> {
     }
     let base = js::var(env, "PURGE_API_BASE").unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into());
     Some(ZonePurge { url: format!("{}/zones/{}/purge_cache", base.trim_end_matches('/'), zone.trim()), token })
-}
-
-/// Records the confirmed state of each artifact: `(ns/type/id, dedupe key, generation)`.
-pub async fn record_state(kv: &Kv, written: &[(String, String, i64)]) {
-    let puts = written.iter().map(|(key, dedupe, generation)| {
-        let value = shared::state::State::confirmed(dedupe, *generation).to_json();
-        kv.put_started(&shared::cache_key::state_key_of(key), &value)
-    });
-    if let Err(e) = js::all(puts).await {
-        js::console_error(&format!("state write failed: {e}"));
-    }
 }
 
 /// Purges the zone cache for these artifacts (`ns/type/id` keys) by cache tag.

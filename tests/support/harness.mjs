@@ -3,6 +3,7 @@
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { writeFileSync } from "node:fs";
 import { PipelineRecorder } from "./recorder.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -41,7 +42,24 @@ const modulesRules = [
 // production's one-write-per-second limit (tests/support/kv-wrap.mjs, kv-limit.mjs), has the
 // ledger switch (`/__ledger`) and, with `faults`, the fault injector (fault-wrap.mjs, controlled
 // through `/__faults`); modules resolve from the root.
-const testEntry = (name) => ({ modulesRoot: root, scriptPath: path.join(root, `tests/support/kv-${name}.mjs`) });
+// `ARTIFACTS_BUILD=<dir>` (a copy of build/) runs the workers from that directory instead, so a
+// run is not disturbed by builds into build/; the test entries are then written next to it.
+const buildRoot = process.env.ARTIFACTS_BUILD ? path.resolve(process.env.ARTIFACTS_BUILD) : path.join(root, "build");
+const testEntry = (name) => {
+  if (buildRoot === path.join(root, "build")) return { modulesRoot: root, scriptPath: path.join(root, `tests/support/kv-${name}.mjs`) };
+  const file = path.join(buildRoot, `kv-${name}.mjs`);
+  const rel = (p) => JSON.stringify(path.relative(buildRoot, p).split(path.sep).join("/").replace(/^(?!\.)/, "./"));
+  writeFileSync(
+    file,
+    [
+      `import worker from ${rel(path.join(buildRoot, name, "entry.mjs"))};`,
+      `import { withFaults } from ${rel(path.join(root, "tests/support/fault-wrap.mjs"))};`,
+      `import { withKv } from ${rel(path.join(root, "tests/support/kv-wrap.mjs"))};`,
+      "export default withKv(worker, withFaults(worker));",
+    ].join("\n"),
+  );
+  return { modulesRoot: "/", scriptPath: file };
+};
 
 // The ledger (#17, docs/design/ledger.md): the built ledger worker hosts the Durable Object class
 // `Ledger` (SQLite) and consumes the outbox; ingest, serve and the compact workers bind it by
@@ -51,7 +69,7 @@ export const LEDGER_OUTBOX_DLQ = "artifacts-ledger-outbox-dlq";
 const ledgerBinding = { durableObjects: { LEDGER: { className: "Ledger", scriptName: "ledger", useSQLite: true } } };
 
 function rustWorker(name, extra) {
-  const dir = path.join(root, "build", name);
+  const dir = path.join(buildRoot, name);
   return {
     name,
     modules: true,
@@ -93,16 +111,16 @@ function rustWorker(name, extra) {
  * LEDGER_OUTBOX_DLQ) has ingest as producer and the ledger worker as consumer. Every worker's
  * ARTIFACT_STATE — ingest's and serve's through their test entry, the ledger's alarm puts — is
  * under production's limit: a second put of a key within 1,000 ms rejects with
- * `KV PUT failed: 429 Too Many Requests` when `kvLimit: true` (off by default until ingest stops
- * writing per record state and idempotency in KV; counted either way).
+ * `KV PUT failed: 429 Too Many Requests` (`kvLimit: false`: counted, never refused).
  * `h.ops()` → {kv: {get, put, delete, refused, keys: {key: {get, put, delete, refused}}},
  * ledger: {calls: {call: n}, rows_written, kv_puts, kv_put_failures, shards: {i: stats}}}, counts
  * since the start or the last `h.resetOps()`; `h.ledger(shard, call, body?)` makes one ledger
- * call (GET without a body) → {status, json}; `h.ledgerDown(true|false)` makes ingest's (or with
- * `"serve"` as second argument serve's) ledger unreachable or back; `h.kvTouch(key)` as if the key
+ * call (GET without a body) → {status, json}; `h.ledgerDown(true|false, worker = "ingest",
+ * { only: "<call>", times: n })` makes ingest's (or serve's) ledger unreachable (only that call,
+ * only the next n calls) or back (tests/support/kv-wrap.mjs); `h.kvTouch(key)` as if the key
  * had just been written by someone else.
  */
-export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = false, ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1, compactOutbound, publishEvents = false } = {}) {
+export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true, ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1, compactOutbound, publishEvents = false } = {}) {
   const recorder = new PipelineRecorder();
   // Events on publish (#18): `publishEvents: true` binds ingest's ARTIFACT_EVENTS to a real queue
   // whose consumer (tests/support/events-consumer.mjs) hands every message body to
@@ -175,8 +193,8 @@ export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = fals
       {
         name: "ledger",
         modules: true,
-        modulesRoot: path.join(root, "build", "ledger"),
-        scriptPath: path.join(root, "build", "ledger", "entry.mjs"),
+        modulesRoot: path.join(buildRoot, "ledger"),
+        scriptPath: path.join(buildRoot, "ledger", "entry.mjs"),
         modulesRules,
         compatibilityDate: COMPATIBILITY_DATE,
         durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } },
@@ -334,9 +352,9 @@ export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = fals
     }
     return { status: r.status, json, text };
   };
-  const ledgerDown = async (down, worker = "ingest") => {
+  const ledgerDown = async (down, worker = "ingest", { only, times } = {}) => {
     const w = worker === "serve" ? serveWorker : ingestWorker;
-    return (await call(w)("/__ledger", { method: "POST", body: JSON.stringify({ down }) })).json();
+    return (await call(w)("/__ledger", { method: "POST", body: JSON.stringify({ down, only, times }) })).json();
   };
   const kvTouch = async (key) => (await limitFetch(`/touch?key=${encodeURIComponent(key)}`, { method: "POST" })).text();
   let compactor;

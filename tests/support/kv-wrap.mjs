@@ -9,11 +9,26 @@
 // `env.TEST_FAULTS` set: the request goes to `faulty` (the fault injector of fault-wrap.mjs over
 // the same worker), which then sees the limited KV.
 //
-// The ledger switch: `POST /__ledger {"down": true}` makes every `env.LEDGER` stub of this
-// worker's isolate throw (an unreachable ledger), `{"down": false}` restores it; `GET /__ledger`
-// → {"down", "refused"} (calls refused while down).
+// The ledger switch: `POST /__ledger {"down": true}` makes every `env.LEDGER` stub call of this
+// worker's isolate throw (an unreachable ledger), `{"down": false}` restores it; with `"only":
+// "<call>"` (e.g. "confirm", "idem_complete") only that call fails, and with `"times": n` only
+// the next n of them (then the switch is off again). `GET /__ledger` → {"down", "only", "times",
+// "refused"} (calls refused).
 const LEDGER_CONTROL = "/__ledger";
-const ledger = { down: false, refused: 0 };
+const ledger = { down: false, only: null, times: null, refused: 0 };
+
+/** Whether a stub call to `url` fails now (using up one of `times`). */
+function refuse(url) {
+  if (!ledger.down) return false;
+  if (ledger.only && new URL(typeof url === "string" ? url : url.url).pathname !== `/${ledger.only}`) return false;
+  ledger.refused += 1;
+  if (ledger.times !== null && --ledger.times <= 0) {
+    ledger.down = false;
+    ledger.only = null;
+    ledger.times = null;
+  }
+  return true;
+}
 
 // Named after the runtime classes on purpose: workers-rs checks a binding's constructor name.
 class KvNamespace {
@@ -61,10 +76,7 @@ class DurableObjectNamespace {
       id: stub.id,
       name: stub.name,
       fetch: async (...a) => {
-        if (ledger.down) {
-          ledger.refused += 1;
-          throw new Error("ledger unreachable (test switch)");
-        }
+        if (refuse(a[0])) throw new Error("ledger unreachable (test switch)");
         return stub.fetch(...a);
       },
     };
@@ -74,7 +86,11 @@ class DurableObjectNamespace {
 async function control(request) {
   if (request.method === "POST") {
     const body = await request.json();
-    if (typeof body.down === "boolean") ledger.down = body.down;
+    if (typeof body.down === "boolean") {
+      ledger.down = body.down;
+      ledger.only = body.down ? (body.only ?? null) : null;
+      ledger.times = body.down ? (body.times ?? null) : null;
+    }
     if (body.reset) ledger.refused = 0;
   }
   return Response.json(ledger);
