@@ -130,6 +130,21 @@ test("a tombstone with the ledger unreachable is accepted and deferred", async (
   assert.equal(r.headers.get("x-ledger"), "deferred");
 });
 
+test("a key read since its last generation write gets the colo hint of its newest write (design: Purge 5)", async () => {
+  const id = fresh("hint");
+  const key = `docs/guide/${id}`;
+  await post(h, ndjson([rec(id)]));
+  assert.equal(await h.hint(key), null, "nobody read it: no hint");
+  await lookup(key); // serve's miss marks the key read
+  const r = await post(h, ndjson([rec(id, { markdown: "# second" })]));
+  assertSummary(r, 200, { accepted: 1, deduped: 0 });
+  const state = (await lookup(key)).state;
+  const hint = await h.hint(key);
+  assert.ok(hint, "the hint is in caches.default");
+  assert.equal(hint.g, state.t);
+  assert.equal(hint.h, [state.c, state.v, state.d ? "1" : "0", state.o, state.u].join(":"));
+});
+
 test("no wasm trap during the ledger spec", async () => {
   await assertNoTrap(h);
 });

@@ -37,6 +37,10 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     fn fetch(this: &Stub, url: &str, init: &JsValue) -> Result<Promise, JsValue>;
 
+    /// `caches.default.put(url, response)`: this colo's cache (the colo hint).
+    #[wasm_bindgen(catch, js_namespace = ["caches", "default"], js_name = put)]
+    fn cache_put(url: &str, response: &web_sys::Response) -> Result<Promise, JsValue>;
+
     /// A Queue producer binding (`send(body)`).
     #[derive(Clone)]
     pub type Outbox;
@@ -205,9 +209,9 @@ pub async fn confirm(ledger: &Ledger, groups: &[(u32, Vec<usize>)], writes: &[Op
                         out.stale.push(*i);
                     }
                 }
-                // TODO(#17, design "Purge" 5): put each `hinted` key's {"g","h"} into this colo's
-                // caches.default (https://artifact-cache.internal/gen/{key}, max-age 60) once serve
-                // reads the hint; until then a reader here sees the write through KV (≤ 61 s).
+                for key in a.get("hinted").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    hint(writes, idx, key).await;
+                }
             }
             Err(e) => {
                 js::console_error(&format!("ledger confirm failed, deferred to the outbox: {e}"));
@@ -217,6 +221,31 @@ pub async fn confirm(ledger: &Ledger, groups: &[(u32, Vec<usize>)], writes: &[Op
         }
     }
     out
+}
+
+/// The colo hint (design "Purge" 5): a key the ledger queued a KV generation write for (a reader
+/// may hold a cached answer) gets `{"g","h"}` of its newest write in this batch in this colo's
+/// `caches.default` at `https://artifact-cache.internal/gen/{key}` for 60 s, so a reader here
+/// sees the write before the ledger's alarm reaches KV. Best effort: a failed put is logged.
+async fn hint(writes: &[Option<Value>], idx: &[usize], key: &str) {
+    let text = |w: &Value, f: &str| w.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+    let newest = idx
+        .iter()
+        .filter_map(|i| writes.get(*i)?.as_ref())
+        .filter(|w| w.get("k").and_then(Value::as_str) == Some(key))
+        .map(|w| {
+            let deleted = w.get("d").and_then(Value::as_bool).unwrap_or(false);
+            let dedupe = shared::record::dedupe_key_of(&text(w, "c"), &text(w, "v"), deleted, &text(w, "o"), &text(w, "u"));
+            (w.get("t").and_then(Value::as_i64).unwrap_or(0), dedupe)
+        })
+        .max();
+    let Some((ts, dedupe)) = newest else { return };
+    let body = shared::state::State::confirmed(&dedupe, ts).to_json();
+    let put = crate::http::respond(200, "application/json", &body, &[("cache-control", "max-age=60".into())])
+        .and_then(|res| cache_put(&format!("https://artifact-cache.internal/gen/{key}"), &res));
+    if let Err(e) = js::settle(put).await {
+        js::console_error(&format!("colo hint for {key} failed: {e}"));
+    }
 }
 
 /// Puts the confirm of `idx` on the outbox in messages ≤ [`OUTBOX_MAX_BYTES`] (pending copies

@@ -118,9 +118,10 @@ function rustWorker(name, extra) {
  * call (GET without a body) → {status, json}; `h.ledgerDown(true|false, worker = "ingest",
  * { only: "<call>", times: n })` makes ingest's (or serve's) ledger unreachable (only that call,
  * only the next n calls) or back (tests/support/kv-wrap.mjs); `h.kvTouch(key)` as if the key
- * had just been written by someone else.
+ * had just been written by someone else; `h.hint(key)` is ingest's colo hint of the key in
+ * `caches.default` (`{g, h}`) or null.
  */
-export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true, ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1, compactOutbound, publishEvents = false } = {}) {
+export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true, ingestVars = {}, serveVars = {}, persistRoot, ports, rateLimit = 1000, authSecret = AUTH_SECRET, serveOutbound, standin = false, standinVars = {}, flushEveryMs, faults = false, serving = servingDefault(), compactEveryMs, notify = false, compactVars: compactExtra = {}, compactWorkers = 1, compactOutbound, publishEvents = false, serves = 1 } = {}) {
   const recorder = new PipelineRecorder();
   // Events on publish (#18): `publishEvents: true` binds ingest's ARTIFACT_EVENTS to a real queue
   // whose consumer (tests/support/events-consumer.mjs) hands every message body to
@@ -190,6 +191,19 @@ export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true
         kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
         r2Buckets: { WAREHOUSE: "warehouse" },
       }),
+      // `serves: n` (#17 read-your-writes): n - 1 more serve workers (`serve-2`, …; `h.serves[i]`)
+      // with the same script, bucket, KV and ledger, sharing no isolate with `serve`.
+      ...Array.from({ length: Math.max(0, serves - 1) }, (_, i) =>
+        rustWorker("serve", {
+          name: `serve-${i + 2}`,
+          ...testEntry("serve"),
+          ...ledgerBinding,
+          bindings: { LEDGER_SHARDS: String(ledgerShards), ...serveBindings },
+          serviceBindings: { KV_LIMIT: kvLimitBinding },
+          kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
+          r2Buckets: { WAREHOUSE: "warehouse" },
+        }),
+      ),
       {
         name: "ledger",
         modules: true,
@@ -356,6 +370,11 @@ export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true
     const w = worker === "serve" ? serveWorker : ingestWorker;
     return (await call(w)("/__ledger", { method: "POST", body: JSON.stringify({ down, only, times }) })).json();
   };
+  const hint = async (key) => {
+    const r = await limitFetch(`/hint?key=${encodeURIComponent(key)}`);
+    const text = await r.text();
+    return r.status === 200 ? JSON.parse(text) : null;
+  };
   const kvTouch = async (key) => (await limitFetch(`/touch?key=${encodeURIComponent(key)}`, { method: "POST" })).text();
   let compactor;
   if (standin && serving && compactEveryMs) {
@@ -394,6 +413,7 @@ export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true
     outbound,
     ingest: call(ingestWorker),
     serve: call(serveWorker),
+    serves: [call(serveWorker), ...Array.from({ length: Math.max(0, serves - 1) }, (_, i) => async (p, init) => call(await mf.getWorker(`serve-${i + 2}`))(p, init))],
     probe: call(probeWorker),
     standin: standinFetch,
     flush,
@@ -411,6 +431,7 @@ export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true
     ledger,
     ledgerDown,
     kvTouch,
+    hint,
     dispose: () => {
       if (poller) clearInterval(poller);
       if (compactor) clearInterval(compactor);

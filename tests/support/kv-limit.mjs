@@ -9,6 +9,7 @@
 //   POST /ops/reset       forget the KV counts (the ledger's counters cannot be reset: h.ops()
 //                         subtracts a baseline)
 //   POST /touch?key=k     as if k had just been written (its next put within a second is refused)
+//   GET  /hint?key=k      ingest's colo hint of k in caches.default ({"g","h"}), or 404
 //   POST /ledger/<i>/<call>  a ledger call on shard i (GET for stats), answered as the shard answers
 //
 // KV_LIMIT_OFF = "1" (start({ kvLimit: false })): counted, never refused.
@@ -89,6 +90,10 @@ export default {
       const init = { method: req.method };
       if (req.method === "POST") init.body = await req.text();
       return env.LEDGER.get(env.LEDGER.idFromName(`ledger/${call[1]}`)).fetch(`https://ledger/${call[2]}`, init);
+    }
+    if (url.pathname === "/hint") {
+      const hit = await caches.default.match(`https://artifact-cache.internal/gen/${url.searchParams.get("key")}`);
+      return hit ?? new Response("no hint", { status: 404 });
     }
     if (url.pathname === "/ops/reset") {
       keys = new Map();
