@@ -12,6 +12,7 @@
 // worker racing it, and the catalog's own compaction and snapshot expiration, while readers read.
 // The tail's length (source snapshots after the serving watermarks) seen by table reads is
 // printed: BENCHMARKS.md's steady-state tail.
+import os from "node:os";
 import { startRoundTrip, roundTrip, report } from "../tests/support/roundtrip.mjs";
 
 const n = (name, d) => Number(process.env[name] ?? d);
@@ -54,6 +55,7 @@ for (const l of report(stats)) console.log(l);
     `| **the tail** (source snapshots after the serving watermarks, per table read during the run): p50 / p99 / max | ${s.during.tail.p50 ?? "–"} / ${s.during.tail.p99 ?? "–"} / ${s.during.tail.max ?? "–"} (${s.during.tail.reads} table reads) |`,
     `| read latency during the run, ms: p50 / p99 / max | ${s.during.ms.p50} / ${s.during.ms.p99} / ${s.during.ms.max} |`,
     `| seconds: ingest / read back / total | ${s.seconds.ingest} / ${s.seconds.readBack} / ${s.seconds.total} |`,
+    `| load average (1 / 5 / 15 min) at the end, ${os.cpus().length} CPUs | ${os.loadavg().map((l) => l.toFixed(1)).join(" / ")} |`,
     "",
   ].join("\n");
   const { mkdirSync, writeFileSync } = await import("node:fs");
