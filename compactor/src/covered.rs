@@ -11,6 +11,8 @@ use shared::serving::root::SourceState;
 pub struct Absorbed {
     /// The source it came from (its index in the configuration, as the serving root's `sources`).
     pub source: u32,
+    /// That source's mode, when it has one.
+    pub mode: Option<String>,
     /// `ns/type/id`.
     pub key: String,
     /// Its `ts` (µs).
@@ -32,8 +34,8 @@ pub struct Mark {
     pub seq: i64,
 }
 
-/// Per key of `newest` (the run's newest row per key, before retention), its place.
-pub(crate) fn absorbed(newest: &[ServingRow]) -> Vec<Absorbed> {
+/// Per key of `newest` (the run's newest row per key, before retention), its place and source.
+pub(crate) fn absorbed(newest: &[ServingRow], sources: &[SourceState]) -> Vec<Absorbed> {
     newest
         .iter()
         .filter_map(|r| {
@@ -46,7 +48,8 @@ pub(crate) fn absorbed(newest: &[ServingRow]) -> Vec<Absorbed> {
                 e.owner_org.as_deref().unwrap_or_default(),
                 e.owner_user.as_deref().unwrap_or_default(),
             );
-            Some(Absorbed { source: e.order.source, key: format!("{ns}/{ty}/{id}"), ts: e.order.ts, dedupe })
+            let mode = usize::try_from(e.order.source).ok().and_then(|i| sources.get(i)).and_then(|s| s.mode.clone());
+            Some(Absorbed { source: e.order.source, mode, key: format!("{ns}/{ty}/{id}"), ts: e.order.ts, dedupe })
         })
         .collect()
 }

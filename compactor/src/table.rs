@@ -536,7 +536,7 @@ pub async fn attempt<S: Store>(store: &S, cfg: &Config, n: u32) -> Result<Report
     // A split table keeps the rows of its key range only (`Config::range`).
     let rows: Vec<ServingRow> = source_rows.into_iter().filter_map(serving_row).filter(|r| cfg.range.contains(&r.entry.key)).collect();
     let newest = plan::newest_per_key(rows);
-    report.absorbed = crate::covered::absorbed(&newest);
+    report.absorbed = crate::covered::absorbed(&newest, &sources);
     report.watermarks = crate::covered::marks(&sources);
     // Retention (#18): a row expired past the grace leaves; an older version of its key can only
     // be in a file from before this run (a rebuild starts from none: it read every version).
