@@ -4,7 +4,8 @@
 //!
 //! - [`Lookup`]: `lookup`'s answer parsed; [`Ledger`]: what a read learned (nothing bound, the
 //!   ledger unavailable, or its answer).
-//! - [`Reads::answer_with_ledger`]: the read. A pending copy answers when it is the key's
+//! - [`Reads::answer_with_ledger`]: the read. A confirmed tombstone newer than the tables' row is
+//!   the 404 of a deleted artifact; a pending copy answers when it is the key's
 //!   confirmed state and its place is greater than the table row's
 //!   ([`crate::ledger::pending::copy_wins`], the ledger's ordering rules); it is a whole record
 //!   JSON (`crate::record::Record::to_json`), answered through the same [`decide`] (visibility,
@@ -297,8 +298,14 @@ impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
         ledger: &Ledger,
         winner: Option<&Winner>,
     ) -> Option<Result<Answer, Problem>> {
-        let Ledger::Answered(Lookup { state: Some(state), pending: Some(copy) }) = ledger else { return None };
+        let Ledger::Answered(Lookup { state: Some(state), pending }) = ledger else { return None };
         let row_place = winner.map(|w| place_of(&w.found, self.policy.unowned_visibility));
+        // A confirmed delete newer than the tables' row: the 404 of a deleted artifact, before the
+        // sink commits the tombstone (a delete is read-your-writes too).
+        if state.deleted && row_place.as_ref().is_none_or(|row| state.place() > *row) {
+            return Some(Ok(Answer::Problem(not_found(c))));
+        }
+        let copy = pending.as_ref()?;
         if !crate::ledger::pending::copy_wins(&copy.place, &state.place(), row_place.as_ref()) {
             return None;
         }

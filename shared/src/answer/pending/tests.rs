@@ -216,6 +216,20 @@ fn a_copy_answers_a_key_the_tables_do_not_hold_and_retention_applies() {
 }
 
 #[test]
+fn a_confirmed_delete_newer_than_the_tables_row_is_the_404() {
+    let stamp = Stamp { mode: Mode::Preview, now_micros: HOME_TS + 1, org: "acme", user: "alice", default_visibility: Visibility::Org };
+    let gone = Record::tombstone("team@acme.dev", "page", "home", &stamp).unwrap();
+    let l = Ledger::Answered(Lookup { state: Some(KeyState::of_record(&gone, Mode::Preview)), pending: None });
+    let Ok(Answer::Problem(p)) = read("team@acme.dev/page/home.md", Reader::Anonymous, l).0 else { panic!("deleted") };
+    assert_eq!((p.status, p.slug), (404, "not-found"));
+    // Older than the tables' row (a newer write not confirmed yet): the row answers.
+    let stamp = Stamp { now_micros: HOME_TS - 1, ..stamp };
+    let old = Record::tombstone("team@acme.dev", "page", "home", &stamp).unwrap();
+    let l = Ledger::Answered(Lookup { state: Some(KeyState::of_record(&old, Mode::Preview)), pending: None });
+    assert!(body(read("team@acme.dev/page/home.md", Reader::Anonymous, l).0).body.starts_with("Grüße"));
+}
+
+#[test]
 fn lookup_answers_parse_as_the_ledger_writes_them() {
     let r = write(5, json!({ "markdown": "x" }));
     let state = KeyState::of_record(&r, Mode::Preview);
