@@ -1,7 +1,9 @@
 // The serving table end to end (#15): records posted to ingest are committed by the stand-in,
 // whose compactor absorbs each commit into the serving table (serving/artifacts); serve reads
 // through it. Commits, compactor runs and reads interleave, and every answer equals the newest
-// write committed so far (reads between a post and its commit see the previous one). With
+// write committed so far (reads between a post and its commit see the previous one), except that a
+// preview write (or delete) is answered from its 200 on by the ledger (#17: its pending copy, or
+// its confirmed tombstone), before the sink commits it. With
 // SERVING=off (make test's second pass over the serve specs) the same file checks the tail-only
 // path and that nothing is compacted.
 import { test, describe, before, after } from "node:test";
@@ -35,22 +37,33 @@ describe("serving table end to end", () => {
   /** What serve must answer per key: the newest committed markdown, or null for a tombstone. */
   const committed = new Map();
   const pending = new Map();
+  /** Keys whose answer is a preview write the sink has not committed yet: the ledger answers. */
+  const viaLedger = new Set();
+
+  // A preview write is readable from its 200 (the ledger), a build or bulk write from its commit.
+  function record(mode, key, markdown) {
+    if (mode === "preview") {
+      committed.set(key, markdown);
+      viaLedger.add(key);
+    }
+    pending.set(key, { mode, markdown });
+  }
 
   async function write(mode, recs) {
     const r = await post(h, ndjson(recs), { token: writer(), mode });
     assert.equal(r.status, 200, r.text);
-    for (const x of recs) pending.set(`${x.ns}/${x.type}/${x.id}`, { mode, markdown: x.markdown });
+    for (const x of recs) record(mode, `${x.ns}/${x.type}/${x.id}`, x.markdown);
   }
 
   async function remove(mode, key) {
     const r = await del(h, key, { token: writer(), mode });
     assert.ok(r.status < 300, `DELETE answered ${r.status}: ${r.text}`);
-    pending.set(key, { mode, markdown: null });
+    record(mode, key, null);
   }
 
   async function flush(mode) {
     const out = await h.flush(mode);
-    for (const [k, v] of pending) if (v.mode === mode) committed.set(k, v.markdown), pending.delete(k);
+    for (const [k, v] of pending) if (v.mode === mode) committed.set(k, v.markdown), pending.delete(k), viaLedger.delete(k);
     return out;
   }
 
@@ -64,9 +77,11 @@ describe("serving table end to end", () => {
         assert.equal(r.status, 200, `${what}: ${key}: ${r.text.slice(0, 200)}`);
         assert.equal(r.text, markdown, `${what}: ${key}`);
       }
-      // Every commit was compacted at once: answers come from the serving table, never the tail.
+      // Every commit was compacted at once: answers come from the serving table, never the tail
+      // (or from the ledger while a preview write is not committed).
       const source = r.headers.get("x-artifact-source");
-      if (markdown !== null) assert.equal(source, h.serving ? "serving" : "tail", `${what}: ${key} X-Artifact-Source (${r.headers.get("server-timing")})`);
+      const expected = viaLedger.has(key) ? "ledger" : h.serving ? "serving" : "tail";
+      if (markdown !== null) assert.equal(source, expected, `${what}: ${key} X-Artifact-Source (${r.headers.get("server-timing")})`);
     }
   }
 
@@ -80,7 +95,7 @@ describe("serving table end to end", () => {
         .slice(0, 4 + round)
         .map((id) => ({ ns: "docs", type: "guide", id, markdown: `# ${id} round ${round} (${mode})` }));
       await write(mode, recs);
-      // Before the commit: the previous answers still hold.
+      // Before the commit: the previous answers still hold (a preview write's are its own).
       await assertAnswers(`round ${round}, before the commit`);
       if (round === 3) await remove(mode, `docs/guide/${recs[0].id}`);
       const [out] = await flush(mode);

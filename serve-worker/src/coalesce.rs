@@ -68,7 +68,9 @@ pub async fn run(key: String, share: bool, read: impl Future<Output = Outcome>) 
     };
     let outcome = read.await;
     if tracked {
-        let shared = outcome.0.is_ok().then(|| outcome.clone());
+        // Not shared when the ledger was unavailable: that answer is no-store (a pending write
+        // may be newer than what the tables showed).
+        let shared = (outcome.0.is_ok() && outcome.2.ledger != shared::answer::pending::Ledger::Unavailable).then(|| outcome.clone());
         FLIGHTS.with(|f| f.borrow_mut().finish(&key, Date::now().as_millis(), shared));
     }
     outcome

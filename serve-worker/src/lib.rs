@@ -9,6 +9,7 @@ mod coalesce;
 mod cors;
 mod glue;
 mod html;
+mod ledger;
 mod lineage;
 mod read;
 mod store;

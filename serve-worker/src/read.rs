@@ -2,6 +2,7 @@
 //! configured tables, check visibility, and answer with the representation asked for.
 
 use serde_json::Value;
+use shared::answer::pending::{self, Ledger};
 use shared::answer::{listing, Answer, Body, Reads, Serving, Trace};
 use shared::content::{self, ContentRef, Reader, Representation};
 
@@ -25,6 +26,8 @@ enum Source {
     Serving,
     /// The source tables (the tail after the serving watermark, or every table).
     Tail,
+    /// The ledger's pending copy (#17).
+    Ledger,
 }
 
 impl Source {
@@ -33,6 +36,7 @@ impl Source {
             Source::Cache => "cache",
             Source::Serving => "serving",
             Source::Tail => "tail",
+            Source::Ledger => "ledger",
         }
     }
 }
@@ -50,11 +54,12 @@ fn serving_timing(trace: &Trace) -> String {
         s => s.status().to_string(),
     };
     format!(
-        "source;desc=\"{}\", serving-reads;desc=\"{}\", tail-reads;desc=\"{}\", tail;desc=\"{}\", serving;desc=\"{serving}\"",
+        "source;desc=\"{}\", serving-reads;desc=\"{}\", tail-reads;desc=\"{}\", tail;desc=\"{}\", serving;desc=\"{serving}\", ledger;desc={}",
         trace.source.unwrap_or("tail"),
         trace.serving_reads,
         trace.tail_reads,
-        trace.tail_snapshots
+        trace.tail_snapshots,
+        trace.ledger.status()
     )
 }
 
@@ -106,7 +111,13 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let asked_bypass = signed || fresh;
     // KV unreadable (no generation): the table still answers, but no cache entry is used or
     // stored, since any of them might predate a purge this request cannot see.
-    let state = if asked_bypass { None } else { cache::state(env, &c).await };
+    // The colo hint (ingest's, in this colo's cache) is taken with KV's state: the newer one.
+    let state = if asked_bypass {
+        None
+    } else {
+        let (kv, hint) = futures_util::future::join(cache::state(env, &c), crate::ledger::hint(&c)).await;
+        kv.map(|kv| hint.map_or_else(|| kv.clone(), |h| pending::newer(kv.clone(), h)))
+    };
     let bypass = state.is_none();
     let state = state.unwrap_or_default();
     let generation = state.generation;
@@ -117,11 +128,11 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     // A nested id's file name is its last segment (a file name holds no `/`).
     let file_name = c.id.rsplit('/').next().unwrap_or(&c.id);
     let disposition = download.then(|| shared::download::content_disposition(&format!("{file_name}.{}", c.ext)));
-    let finish_with = |mut b: Body, source: Source, age_ms: u64, windows: Windows, timing: Option<String>| {
+    let finish_with = |mut b: Body, source: Source, age_ms: u64, windows: Windows, timing: Option<String>, no_store: bool| {
         if signed {
             b.private = true;
         }
-        let res = respond(b, source, age_ms, windows, bypass, head, if_none_match.as_deref(), timing, &tag)?;
+        let res = respond(b, source, age_ms, windows, bypass || no_store, head, if_none_match.as_deref(), timing, &tag)?;
         if let Some(d) = &disposition {
             res.headers().set("content-disposition", d)?;
         }
@@ -147,7 +158,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                 break;
             }
             // An entry made before a confirmed rewrite that kept the same `ts` is outdated.
-            if !state.current(body.ts, &body.dedupe) {
+            if !pending::cached_current(&state, body.ts, &body.dedupe) {
                 continue;
             }
             // The public record hides owners; a caller of the owner's org gets the variant that
@@ -160,7 +171,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             // cannot send a caller to the tables (security issue 6).
             let windows = stored.with_max_age(max_age.as_deref());
             match freshness(age_ms, stored) {
-                Freshness::Fresh => return finish_with(body, Source::Cache, age_ms, windows, None),
+                Freshness::Fresh => return finish_with(body, Source::Cache, age_ms, windows, None, false),
                 Freshness::Stale => {
                     // Answer now; refresh the entry in the background, with its own windows.
                     let (env, c, claims, state, tag) = (env.clone(), c.clone(), claims.clone(), state.clone(), tag.clone());
@@ -171,11 +182,12 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                         let reader = claims.as_ref().map_or(Reader::Anonymous, Reader::Token);
                         let mut trace = Trace::default();
                         let tenants = Tenants::new(&env);
-                        let outcome = answer(&c, reader, &cfg, &r2, &tenants, &mut Cost::default(), &mut trace).await;
+                        let ledger = crate::ledger::lookup(&env, &c);
+                        let outcome = answer(&c, reader, &cfg, &r2, &tenants, ledger, &mut Cost::default(), &mut trace).await;
                         crate::tables::note_serving(&trace);
                         if let Ok(Answer::Body(fresh)) = outcome {
                             r2.keep_reads();
-                            if !state.current(fresh.ts, &fresh.dedupe) {
+                            if !pending::deciding_state(&state, &trace.ledger).is_some_and(|s| s.current(fresh.ts, &fresh.dedupe)) {
                                 return;
                             }
                             let left = shared::retention::seconds_left(now_us(), fresh.expires);
@@ -183,7 +195,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                             cache::store(&key, &fresh, stored.within(left), &tag).await;
                         }
                     });
-                    return finish_with(body, Source::Cache, age_ms, windows, None);
+                    return finish_with(body, Source::Cache, age_ms, windows, None, false);
                 }
                 Freshness::Expired => break,
             }
@@ -217,7 +229,8 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let (outcome, cost, trace) = crate::coalesce::run(coalesce_key, !bypass, async {
         let mut cost = Cost::default();
         let mut trace = Trace::default();
-        let outcome = answer(&c, reader, &cfg, &r2, &tenants, &mut cost, &mut trace).await;
+        // The ledger's lookup runs in parallel with the tables (a hit never gets here).
+        let outcome = answer(&c, reader, &cfg, &r2, &tenants, crate::ledger::lookup(env, &c), &mut cost, &mut trace).await;
         if outcome.is_ok() {
             r2.keep_reads();
         }
@@ -237,7 +250,11 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     }
     match outcome {
         Ok(Answer::Body(b)) => {
-            let source = if trace.source == Some("serving") { Source::Serving } else { Source::Tail };
+            let source = match trace.source {
+                Some("serving") => Source::Serving,
+                Some("ledger") => Source::Ledger,
+                _ => Source::Tail,
+            };
             let timing = format!(
                 "{}, r2-reads;desc=\"{}\", r2-bytes;desc=\"{}\", fetches;desc=\"{} ({} bytes, isolate cache included)\", files;desc=\"considered {}, pruned {}, manifests pruned {}\", total;dur={}",
                 serving_timing(&trace),
@@ -255,15 +272,20 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             // another row): answer with it, but do not cache it under the new generation, or the
             // purge would be undone for a whole fresh window.
             // Retention: no window outlives the artifact's expiry.
+            // The ledger's state decides what is current when it holds one (KV may lag it); when it
+            // is unavailable nothing is stored and the client gets no-store: a pending write may be
+            // newer than what the tables show.
             let left = shared::retention::seconds_left(now_us(), b.expires);
             let stored = cache::windows_for(env, cache::windows(env), &b.owner_org, b.mode.as_deref()).await.within(left);
-            if !bypass && state.current(b.ts, &b.dedupe) && stored.storage_secs() > 0 {
+            let unavailable = trace.ledger == Ledger::Unavailable;
+            let current = pending::deciding_state(&state, &trace.ledger).is_some_and(|s| s.current(b.ts, &b.dedupe));
+            if !bypass && current && stored.storage_secs() > 0 {
                 let key = cache::key(&c, generation, &b.scope);
                 let entry = b.clone();
                 let tag = tag.clone();
                 ctx.wait_until(async move { cache::store(&key, &entry, stored, &tag).await });
             }
-            finish_with(b, source, 0, stored.with_max_age(max_age.as_deref()), Some(timing))
+            finish_with(b, source, 0, stored.with_max_age(max_age.as_deref()), Some(timing), unavailable)
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
@@ -314,7 +336,8 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
-    match answer(&c, Reader::Token(&claims), &cfg, &r2, &Tenants::new(env), &mut Cost::default(), &mut Trace::default()).await {
+    let ledger = std::future::ready(Ledger::Off);
+    match answer(&c, Reader::Token(&claims), &cfg, &r2, &Tenants::new(env), ledger, &mut Cost::default(), &mut Trace::default()).await {
         Ok(Answer::Body(_)) => {}
         Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
     }
@@ -372,19 +395,21 @@ fn respond(
 
 /// The core's answer (`shared::answer`) over this request's R2 reads and the configured tables
 /// (and the serving table when `SERVING_ROOT` is set), counted as one table read for `/$.health`.
+#[allow(clippy::too_many_arguments)]
 async fn answer(
     c: &ContentRef,
     reader: Reader<'_>,
     cfg: &Config,
     r2: &R2,
     tenants: &Tenants,
+    ledger: impl std::future::Future<Output = Ledger>,
     cost: &mut Cost,
     trace: &mut Trace,
 ) -> std::result::Result<Answer, Problem> {
     crate::coalesce::count_table_read();
     let catalog = tables::Tables { cfg, r2, tenants };
     let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
-    reads.answer(c, reader, cost, trace).await
+    reads.answer_with_ledger(c, reader, ledger, cost, trace).await
 }
 
 /// Most items a listing page holds.
@@ -604,9 +629,18 @@ impl Batch {
             return too_large(positions);
         }
         let result = match e.parsed {
-            Some(c) => answer(&c, reader, &self.cfg, &self.r2, &self.tenants, &mut self.cost, &mut Trace::default())
-                .await
-                .map(|a| (a, c.representation)),
+            Some(c) => answer(
+                &c,
+                reader,
+                &self.cfg,
+                &self.r2,
+                &self.tenants,
+                std::future::ready(Ledger::Off),
+                &mut self.cost,
+                &mut Trace::default(),
+            )
+            .await
+            .map(|a| (a, c.representation)),
             None => Err(match content::parse(r.strip_prefix(content::PREFIX).unwrap_or(r)) {
                 Err(e) => Problem::from(e),
                 Ok(_) => Problem::new(400, "bad-ref", "Bad Request", "a ref is ns/type/id.ext"),
