@@ -21,6 +21,7 @@
 mod catalog;
 mod http;
 mod js;
+mod ledger;
 mod messages;
 mod runs;
 mod settings;

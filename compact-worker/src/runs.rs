@@ -175,7 +175,17 @@ pub async fn run(env: &Env, settings: &Settings, i: usize, trigger: Trigger, opt
 async fn attempt(env: &Env, settings: &Settings, i: usize, opts: Options) -> Result<Value, String> {
     let cfg = config(settings, i, opts).await?;
     let bucket = env.bucket("WAREHOUSE").map_err(|e| format!("WAREHOUSE: {e}"))?;
-    compactor::run(&R2(bucket), &cfg).await.map(|r| r.to_json()).map_err(|e| e.to_string())
+    let report = compactor::run(&R2(bucket), &cfg).await.map_err(|e| e.to_string())?;
+    let mut json = report.to_json();
+    // A committed version: the ledger may trim the pending copies it covers (#17).
+    if report.version.is_some() {
+        if let Some(ledger) = crate::ledger::covered(env, &report, now_ms() as i64).await {
+            if let Some(o) = json.as_object_mut() {
+                o.insert("ledger".into(), ledger);
+            }
+        }
+    }
+    Ok(json)
 }
 
 /// `/health`: the settings' shape, each range's current version (its pointer, `versions[i]`; any
