@@ -152,7 +152,9 @@ export async function start({ ledgerShards = 16, ledgerVars = {}, kvLimit = true
     rustWorker("compact", {
       name,
       ...socket(name),
-      bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, ...compactVars, ...compactExtra },
+      // The ledger (#17): covered after each run that committed.
+      ...ledgerBinding,
+      bindings: { WAREHOUSE_LOCATION: STANDIN_LOCATION, LEDGER_SHARDS: String(ledgerShards), ...compactVars, ...compactExtra },
       r2Buckets: { WAREHOUSE: "warehouse" },
       // Its outbound fetches (the REST catalog's loadTable) go to a Node double when given.
       ...(compactOutbound ? { outboundService: compactOutbound } : {}),
