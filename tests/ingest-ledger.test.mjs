@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { start } from "./support/harness.mjs";
 import { post, rec, ndjson, fresh, assertSummary, assertProblem, assertNoTrap } from "./support/ingest.mjs";
 import { shardOf } from "./support/ledger.mjs";
+import { fetchContent, readToken } from "./support/content.mjs";
 
 let h;
 before(async () => { h = await start(); });
@@ -68,6 +69,25 @@ test("the same key written 5 times within a second: five 200s, the last stamped 
   const ops = await h.ops();
   assert.equal(ops.kv.refused, 0, "no KV write refused");
   assert.equal(ops.kv.put, 0, "nobody read the key: no generation write");
+});
+
+test("five writes of one key within a second through the stand-in: serve answers the last stamped after the flush", async () => {
+  const s = await start({ standin: true });
+  try {
+    const id = fresh("five-serve");
+    const t0 = Date.now();
+    for (let i = 1; i <= 5; i++) assertSummary(await post(s, ndjson([rec(id, { markdown: `# version ${i}` })])), 200, { accepted: 1, deduped: 0 });
+    assert.ok(Date.now() - t0 < 1000, `five writes took ${Date.now() - t0} ms`);
+    await s.flush("build");
+    const r = await fetchContent(s, `/$.content/docs/guide/${id}.md`, { token: readToken("acme") });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, "# version 5");
+    const state = (await s.ledger(shardOf(`docs/guide/${id}`, s.ledgerShards), "lookup", { k: `docs/guide/${id}` })).json.state;
+    assert.ok(state.t > 0);
+    assert.equal((await s.ops()).kv.refused, 0, "no KV write refused");
+  } finally {
+    await s.dispose();
+  }
 });
 
 test("idempotency keys under the KV limit: the replay within a second, no KV write", async () => {
