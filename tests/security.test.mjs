@@ -206,10 +206,12 @@ describe("cross-tenant reads, also from cache", () => {
     assert.equal((await get(`/$.content/${k}.md`, bob())).text, "was public");
   });
 
-  // TODO(#17 step 5): the ledger writes a key's KV generation only once serve's `lookup` marked
-  // the key read; until serve makes that call on a miss no generation is written after a rewrite,
-  // so this runs as a todo (reported, not failing). Serve's ledger lookup removes the option.
-  test("a bulk rewrite with the same ts is never hidden by the cached answer of the version before (visibility or content)", { todo: "needs serve's ledger lookup (docs/design/ledger.md step 5)" }, async () => {
+  // TODO(#17): a todo (reported, not failing) since per-key state moved into the ledger. Three
+  // versions with one ts are the design's known divergence (docs/design/ledger.md, ordering rule
+  // 5): the ledger breaks an equal ts by the dedupe key, the tables by commit order, so the
+  // ledger may call v2 or v3 stale (no generation write, no hint) while the table serves it.
+  // Fixed by the design's follow-up (the serving order takes the dedupe key after ts).
+  test("a bulk rewrite with the same ts is never hidden by the cached answer of the version before (visibility or content)", { todo: "the ledger's equal-ts order differs from the tables' (ledger.md ordering rule 5)" }, async () => {
     // Regression: the cache generation is the record's ts, so a bulk rewrite carrying the same ts
     // kept every cache key: the public answer stayed reachable for anonymous readers for the whole
     // fresh window after the artifact was made `org`, and older content hid the rewrite.
@@ -232,13 +234,7 @@ describe("cross-tenant reads, also from cache", () => {
     await sleep(100);
     assert.equal((await get(p, bob())).headers.get("x-artifact-source"), "cache", "the current version is cached again");
     await bulk("v3 org", "org");
-    // The generation is the ledger's (#17): its alarm writes it to KV at most once a second per
-    // key (docs/design/ledger.md, "Purge" 2 and 4), so v3's may wait for the second after v2's.
-    // Until serve takes ingest's colo hint (design step 5) the writer's colo sees it then too.
-    const t0 = Date.now();
-    let seen;
-    while ((seen = (await get(p, bob())).text) !== "v3 org" && Date.now() - t0 < 2_500) await sleep(100);
-    assert.equal(seen, "v3 org", "the rewrite is served within the ledger's one-second pacing");
+    assert.equal((await get(p, bob())).text, "v3 org");
   });
 
   test("listings and batch reads show another org only what it may read", async () => {

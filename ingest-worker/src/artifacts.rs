@@ -80,7 +80,7 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
         SendOutcome::Confirmed { .. } => {
             // The ledger orders the writes of a key (only forward, any order of confirms gives
             // the same state); a write it calls stale changed nothing a reader sees.
-            let confirmed = ledger::confirm(&down.ledger, &groups, &writes, |i| !is_deduped(i)).await;
+            let deferred = ledger::confirm(&down.ledger, &groups, &writes, |i| !is_deduped(i)).await;
             if let Some(queue) = &down.events {
                 // Every confirmed write of the chunk (a newer state elsewhere changes nothing here).
                 let events: Vec<shared::events::Event> = (0..chunk.len())
@@ -97,13 +97,11 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
                 crate::events::publish(queue, &events).await;
             }
             if let Some(zone) = &down.zone {
-                let keys: Vec<String> = (0..chunk.len())
-                    .filter(|i| !is_deduped(*i) && !confirmed.stale.contains(i))
-                    .filter_map(|i| chunk.keys.get(i).cloned())
-                    .collect();
+                // Every sent key, stale ones too: an equal ts may order differently in the tables.
+                let keys: Vec<String> = (0..chunk.len()).filter(|i| !is_deduped(*i)).filter_map(|i| chunk.keys.get(i).cloned()).collect();
                 purge::purge_zone(zone, &keys).await;
             }
-            ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None, deferred: confirmed.deferred }
+            ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None, deferred }
         }
         SendOutcome::Failed { attempts, last_error } => ChunkResult {
             deduped: deduped_lines,

@@ -174,18 +174,10 @@ pub async fn check(ledger: &Ledger, groups: &[(u32, Vec<usize>)], writes: &[Opti
     dup
 }
 
-/// What the confirms of a chunk left.
-pub struct Confirmed {
-    /// Records whose confirm went to the outbox (or was lost with it).
-    pub deferred: u64,
-    /// Indices of records the ledger called stale (a newer write of the key was confirmed).
-    pub stale: Vec<usize>,
-}
-
 /// `confirm` per shard for the records `sent` says were sent, all in flight at once; a shard that
-/// fails twice has its body put on the outbox.
-pub async fn confirm(ledger: &Ledger, groups: &[(u32, Vec<usize>)], writes: &[Option<Value>], sent: impl Fn(usize) -> bool) -> Confirmed {
-    let mut out = Confirmed { deferred: 0, stale: Vec::new() };
+/// fails twice has its body put on the outbox. Answers how many records were deferred so.
+pub async fn confirm(ledger: &Ledger, groups: &[(u32, Vec<usize>)], writes: &[Option<Value>], sent: impl Fn(usize) -> bool) -> u64 {
+    let mut deferred = 0;
     let calls: Vec<(u32, Vec<usize>, String)> = groups
         .iter()
         .map(|(s, idx)| {
@@ -204,23 +196,18 @@ pub async fn confirm(ledger: &Ledger, groups: &[(u32, Vec<usize>)], writes: &[Op
         }
         match answer {
             Ok(a) => {
-                for n in a.get("stale").and_then(Value::as_array).into_iter().flatten() {
-                    if let Some(i) = n.as_u64().and_then(|n| idx.get(n as usize)) {
-                        out.stale.push(*i);
-                    }
-                }
                 for key in a.get("hinted").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
                     hint(writes, idx, key).await;
                 }
             }
             Err(e) => {
                 js::console_error(&format!("ledger confirm failed, deferred to the outbox: {e}"));
-                out.deferred += idx.len() as u64;
+                deferred += idx.len() as u64;
                 defer(ledger, writes, idx).await;
             }
         }
     }
-    out
+    deferred
 }
 
 /// The colo hint (design "Purge" 5): a key the ledger queued a KV generation write for (a reader
