@@ -336,8 +336,7 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
-    let ledger = std::future::ready(Ledger::Off);
-    match answer(&c, Reader::Token(&claims), &cfg, &r2, &Tenants::new(env), ledger, &mut Cost::default(), &mut Trace::default()).await {
+    match tables_answer(&c, Reader::Token(&claims), &cfg, &r2, &Tenants::new(env), &mut Cost::default()).await {
         Ok(Answer::Body(_)) => {}
         Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
     }
@@ -410,6 +409,21 @@ async fn answer(
     let catalog = tables::Tables { cfg, r2, tenants };
     let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
     reads.answer_with_ledger(c, reader, ledger, cost, trace).await
+}
+
+/// The tables' answer alone (batch refs and signing: no ledger lookup).
+async fn tables_answer(
+    c: &ContentRef,
+    reader: Reader<'_>,
+    cfg: &Config,
+    r2: &R2,
+    tenants: &Tenants,
+    cost: &mut Cost,
+) -> std::result::Result<Answer, Problem> {
+    crate::coalesce::count_table_read();
+    let catalog = tables::Tables { cfg, r2, tenants };
+    let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
+    reads.answer(c, reader, cost, &mut Trace::default()).await
 }
 
 /// Most items a listing page holds.
@@ -629,18 +643,7 @@ impl Batch {
             return too_large(positions);
         }
         let result = match e.parsed {
-            Some(c) => answer(
-                &c,
-                reader,
-                &self.cfg,
-                &self.r2,
-                &self.tenants,
-                std::future::ready(Ledger::Off),
-                &mut self.cost,
-                &mut Trace::default(),
-            )
-            .await
-            .map(|a| (a, c.representation)),
+            Some(c) => tables_answer(&c, reader, &self.cfg, &self.r2, &self.tenants, &mut self.cost).await.map(|a| (a, c.representation)),
             None => Err(match content::parse(r.strip_prefix(content::PREFIX).unwrap_or(r)) {
                 Err(e) => Problem::from(e),
                 Ok(_) => Problem::new(400, "bad-ref", "Bad Request", "a ref is ns/type/id.ext"),
