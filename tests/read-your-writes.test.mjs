@@ -88,6 +88,26 @@ test("through the same serve right after it served and cached the previous versi
   assert.ok(at - acked <= 1000, `readable ${at - acked} ms after the 200`);
 });
 
+test("the colo hint: with KV's generation write held back, the same serve sees the new version at once", async () => {
+  const id = fresh("ryw-hint");
+  const key = `docs/guide/${id}`;
+  await write(id, "# h1");
+  assert.equal((await readUntil(h.serve, md(id), "# h1", 1000)).text, "# h1");
+  await sleep(50);
+  assert.equal((await h.serve(md(id))).headers.get("x-artifact-source"), "cache");
+  // Production refuses a second put of a KV key within a second: as if someone had just written
+  // it, the ledger's alarm cannot write the new generation for a second. Only the hint ingest
+  // leaves in this colo's cache can move serve's cache key meanwhile.
+  await h.kvTouch(`art:${key}`);
+  const acked = await write(id, "# h2");
+  assert.ok(await h.hint(key), "ingest left the hint");
+  const res = await h.serve(md(id));
+  const text = await res.text();
+  assert.ok(Date.now() - acked < 900, "read inside the second KV refuses the write");
+  assert.equal(text, "# h2", `still ${res.headers.get("x-artifact-source")}`);
+  assert.equal(res.headers.get("x-artifact-source"), "ledger");
+});
+
 test("a miss makes exactly one lookup, to the key's shard", async () => {
   const id = fresh("ryw-one");
   await write(id, "# once");
