@@ -206,12 +206,7 @@ describe("cross-tenant reads, also from cache", () => {
     assert.equal((await get(`/$.content/${k}.md`, bob())).text, "was public");
   });
 
-  // TODO(#17): a todo (reported, not failing) since per-key state moved into the ledger. Three
-  // versions with one ts are the design's known divergence (docs/design/ledger.md, ordering rule
-  // 5): the ledger breaks an equal ts by the dedupe key, the tables by commit order, so the
-  // ledger may call v2 or v3 stale (no generation write, no hint) while the table serves it.
-  // Fixed by the design's follow-up (the serving order takes the dedupe key after ts).
-  test("a bulk rewrite with the same ts is never hidden by the cached answer of the version before (visibility or content)", { todo: "the ledger's equal-ts order differs from the tables' (ledger.md ordering rule 5)" }, async () => {
+  test("a bulk rewrite with the same ts is never hidden by the cached answer of the version before (visibility or content)", async () => {
     // Regression: the cache generation is the record's ts, so a bulk rewrite carrying the same ts
     // kept every cache key: the public answer stayed reachable for anonymous readers for the whole
     // fresh window after the artifact was made `org`, and older content hid the rewrite.

@@ -109,13 +109,17 @@ pub fn hint_key(ns: &str, ty: &str, id: &str) -> String {
     alloc::format!("https://artifact-cache.internal/gen/{ns}/{ty}/{id}")
 }
 
-/// The newer of two states (the colo hint and KV): the greater generation, then the greater
-/// dedupe key (the ledger's order of writes, rule 1).
+/// The newer of two states (the colo hint and KV): the greater generation. At the same
+/// generation with another version (a bulk rewrite keeping its `ts`: the ledger takes the later
+/// confirm, which neither state says it is), no cached answer is current: a state no entry
+/// matches, so the read goes to the tables and nothing is cached until the two agree.
 pub fn newer(a: State, b: State) -> State {
-    if (b.generation, &b.dedupe) > (a.generation, &a.dedupe) {
-        b
-    } else {
-        a
+    match b.generation.cmp(&a.generation) {
+        core::cmp::Ordering::Greater => b,
+        core::cmp::Ordering::Less => a,
+        core::cmp::Ordering::Equal if a.dedupe == b.dedupe || b.dedupe.is_none() => a,
+        core::cmp::Ordering::Equal if a.dedupe.is_none() => b,
+        core::cmp::Ordering::Equal => State { generation: a.generation, dedupe: Some(String::from("\u{0}undecided")) },
     }
 }
 
@@ -302,7 +306,7 @@ impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
         let row_place = winner.map(|w| place_of(&w.found, self.policy.unowned_visibility));
         // A confirmed delete newer than the tables' row: the 404 of a deleted artifact, before the
         // sink commits the tombstone (a delete is read-your-writes too).
-        if state.deleted && row_place.as_ref().is_none_or(|row| state.place() > *row) {
+        if state.deleted && row_place.as_ref().is_none_or(|row| state.place().replaces(row)) {
             return Some(Ok(Answer::Problem(not_found(c))));
         }
         let copy = pending.as_ref()?;

@@ -83,11 +83,19 @@ pub fn check(current: &BTreeMap<String, Entry>, writes: &[Write]) -> Vec<bool> {
     writes.iter().map(|w| current.get(&w.key).is_some_and(|e| e.state.dedupe_key() == w.state.dedupe_key())).collect()
 }
 
-/// The order `confirm` applies: the [`Place`], then the mode's name. Two writes of equal place
-/// differ at most in the stream they went to (same `ts`, content, visibility, owner): the mode
-/// breaks that tie only so that the final state does not depend on arrival order.
-fn rank(state: &KeyState) -> (Place, &'static str) {
-    (state.place(), state.mode.as_str())
+/// How a confirm compares with the key's state: [`Place::replaces`] (a greater `ts`, or the same
+/// `ts` and another version: the later confirm wins, as the later commit does in the tables);
+/// the same place is the same write (in another stream at most: the mode's name breaks that tie
+/// so arrival order does not matter); else stale.
+fn compare(new: &KeyState, now: &KeyState) -> core::cmp::Ordering {
+    let (a, b) = (new.place(), now.place());
+    if a.replaces(&b) {
+        core::cmp::Ordering::Greater
+    } else if a == b {
+        new.mode.as_str().cmp(now.mode.as_str())
+    } else {
+        core::cmp::Ordering::Less
+    }
 }
 
 /// Applies a batch of confirmed writes to `current` (the shard's rows for the batch's keys; keys
@@ -99,7 +107,7 @@ pub fn confirm(current: &BTreeMap<String, Entry>, writes: &[Write]) -> Outcome {
         let now = changed.get(w.key.as_str()).or_else(|| current.get(&w.key));
         let (result, next) = match now {
             None => (Applied::Changed, Some(Entry::new(w.state.clone()))),
-            Some(e) => match rank(&w.state).cmp(&rank(&e.state)) {
+            Some(e) => match compare(&w.state, &e.state) {
                 core::cmp::Ordering::Greater => {
                     (Applied::Changed, Some(Entry { state: w.state.clone(), read_at: e.read_at, kv_at: e.kv_at }))
                 }

@@ -77,20 +77,20 @@ pub struct Copy {
 /// older write is never answered) and newer than what the tables give (no row, or a row of
 /// smaller place).
 pub fn copy_wins(copy: &Place, state: &Place, table_row: Option<&Place>) -> bool {
-    copy == state && table_row.is_none_or(|row| copy > row)
+    copy == state && table_row.is_none_or(|row| copy.replaces(row))
 }
 
-/// Keys whose copy the compactor's report covers: it absorbed, for that key, a row at or above
-/// the copy's place (the same write, or a newer one). `covered` may name a key several times.
+/// Keys whose copy the compactor's report covers: it absorbed, for that key, the copy's own write
+/// or one of a greater `ts`. `covered` may name a key several times.
 pub fn trim_covered(copies: &[Copy], covered: &[(String, Place)]) -> Vec<String> {
-    let mut best: BTreeMap<&str, &Place> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, Vec<&Place>> = BTreeMap::new();
     for (key, place) in covered {
-        let slot = best.entry(key.as_str()).or_insert(place);
-        if place > *slot {
-            *slot = place;
-        }
+        by_key.entry(key.as_str()).or_default().push(place);
     }
-    copies.iter().filter(|c| best.get(c.key.as_str()).is_some_and(|p| **p >= c.place)).map(|c| c.key.clone()).collect()
+    // Covered: the same write absorbed, or one of a greater `ts` (an absorbed row of the same `ts`
+    // and another version was confirmed before the copy's: the copy is still the newer).
+    let covers = |c: &Copy| by_key.get(c.key.as_str()).is_some_and(|ps| ps.iter().any(|p| **p == c.place || p.ts > c.place.ts));
+    copies.iter().filter(|c| covers(c)).map(|c| c.key.clone()).collect()
 }
 
 /// Keys whose copy is old enough to drop without a report: confirmed more than `grace_ms` before

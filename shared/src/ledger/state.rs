@@ -32,15 +32,26 @@ pub struct KeyState {
     pub deleted: bool,
 }
 
-/// Where a write stands among the writes of its key: greater `ts` first, then the greater dedupe
-/// key (bytewise). The tiebreak depends only on the write, so applying the same writes in any
-/// order ends in the same state (rule 1 of the design).
+/// Where a write stands among the writes of its key: its `ts`, and which version it is (the
+/// dedupe key). A greater `ts` is newer; at an equal `ts` another version is newer when it was
+/// confirmed later ([`Place::replaces`]), as the tables take the later commit (rule 1 of the
+/// design). The derived order (ts, then dedupe key) only sorts; it does not decide ties.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Place {
     /// The record's `ts` (µs).
     pub ts: i64,
     /// The record's dedupe key ([`crate::record::dedupe_key_of`]).
     pub dedupe: String,
+}
+
+impl Place {
+    /// Whether a write at this place, confirmed after one at `earlier`, is the newer: a greater
+    /// `ts`, or the same `ts` and another version (a bulk rewrite keeping its `ts`: the tables
+    /// answer the later commit, so the ledger takes the later confirm, and the cache of the
+    /// version before is purged).
+    pub fn replaces(&self, earlier: &Place) -> bool {
+        self.ts > earlier.ts || (self.ts == earlier.ts && self.dedupe != earlier.dedupe)
+    }
 }
 
 /// One confirmed write: a key and the state it confirms.

@@ -258,9 +258,13 @@ fn which_state_decides_current_and_the_colo_hint() {
     );
     assert_eq!(deciding_state(&kv, &Ledger::Off), Some(kv.clone()));
     assert_eq!(deciding_state(&kv, &Ledger::Unavailable), None, "nothing cached");
-    // The hint and KV: the newer write wins, by generation then dedupe key.
+    // The hint and KV: the greater generation wins; the same generation with another version (a
+    // same-ts bulk rewrite: which was confirmed later is not known here) makes no entry current.
     assert_eq!(newer(kv.clone(), State::confirmed("h0", 11)), State::confirmed("h0", 11));
-    assert_eq!(newer(State::confirmed("h2", 10), kv.clone()), State::confirmed("h2", 10));
+    let undecided = newer(State::confirmed("h2", 10), kv.clone());
+    assert_eq!(undecided.generation, 10);
+    assert!(!undecided.current(10, "h1") && !undecided.current(10, "h2"), "neither version's cached answer is used");
+    assert_eq!(newer(kv.clone(), kv.clone()), kv);
     assert_eq!(newer(kv.clone(), State::default()), kv);
     assert_eq!(hint_key("team@acme.dev", "page", "guide/intro"), "https://artifact-cache.internal/gen/team@acme.dev/page/guide/intro");
     // A cached entry: the state's own write, or one newer than KV knows (stored current by the ledger).
