@@ -379,10 +379,15 @@ describe("pyiceberg reads the stand-in's tables", { timeout: 600_000 }, () => {
 
   test("serve reads the same rows from the file:// tables", async () => {
     const { h } = run;
-    const r = run.sent.bulk[0];
+    const r = run.sent.bulk.find((x) => x.markdown && x.expires_at === undefined && !x.deleted);
     const res = await fetchContent(h, `/$.content/${r.ns}/${r.type}/${r.id}.md`, { token: readToken(ORG, USER) });
     assert.equal(res.status, 200, res.text.slice(0, 300));
     assert.equal(res.text, r.markdown);
+    // The first bulk record's own expires_at (T0 + 10 s) is long past: retention answers 404 (#18).
+    const expired = run.sent.bulk[0];
+    assert.ok(expired.expires_at < Date.now() * 1000);
+    const gone = await fetchContent(h, `/$.content/${expired.ns}/${expired.type}/${expired.id}.md`, { token: readToken(ORG, USER) });
+    assert.equal(gone.status, 404, gone.text.slice(0, 300));
     assert.equal(await resets(h.standin), 0);
     assert.equal(await resets(h.serve), 0);
   });
