@@ -1,5 +1,6 @@
 // `make provision` (tools/provision.mjs), offline: the printed wrangler commands (order, names,
-// schema file, roll intervals, SQL, the compact worker's queue and notification rule), the config edits on copies of the wrangler configs, APPLY=1
+// schema file, roll intervals, SQL, the compact worker's queue and notification rule, the ledger's
+// outbox and dead-letter queues), the config edits on copies of the wrangler configs, APPLY=1
 // against a fake wrangler that keeps state (create, then skip what exists, then write the ids it
 // read back), and `wrangler deploy --dry-run` of the configs it wrote. Needs `make build` (the
 // dry runs bundle build/*/entry.mjs).
@@ -19,7 +20,7 @@ const SCRIPT = path.join(root, "tools", "provision.mjs");
 const WRANGLER = path.join(root, "node_modules", ".bin", "wrangler");
 const MODES = ["preview", "build", "bulk"];
 // None of the script's settings leak in from the caller's environment.
-const SETTINGS = ["BUCKET", "CATALOG_NAMESPACE", "STREAM_PREFIX", "KV_TITLE", "TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK", "ROLL_PREVIEW_S", "ROLL_BUILD_S", "ROLL_BULK_S", "SINK_CATALOG_TOKEN", "CONFIG_DIR", "WRANGLER", "COMPACT_QUEUE", "NOTIFY_PREFIXES", "NOTIFY_SUFFIX"];
+const SETTINGS = ["BUCKET", "CATALOG_NAMESPACE", "STREAM_PREFIX", "KV_TITLE", "TABLE_PREVIEW", "TABLE_BUILD", "TABLE_BULK", "ROLL_PREVIEW_S", "ROLL_BUILD_S", "ROLL_BULK_S", "SINK_CATALOG_TOKEN", "CONFIG_DIR", "WRANGLER", "COMPACT_QUEUE", "NOTIFY_PREFIXES", "NOTIFY_SUFFIX", "LEDGER_QUEUE", "LEDGER_DLQ"];
 const cleanEnv = (extra = {}) => {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   for (const k of SETTINGS) delete env[k];
@@ -32,7 +33,7 @@ const commandsOf = (stdout) => stdout.split("\n").filter((l) => l.startsWith("np
 function configCopy(tag) {
   const dir = mkdtempSync(path.join(os.tmpdir(), `provision-${tag}-`));
   mkdirSync(path.join(dir, "wrangler"));
-  for (const f of ["ingest.toml", "serve.toml", "compact.toml"]) cpSync(path.join(root, "wrangler", f), path.join(dir, "wrangler", f));
+  for (const f of ["ingest.toml", "serve.toml", "compact.toml", "ledger.toml"]) cpSync(path.join(root, "wrangler", f), path.join(dir, "wrangler", f));
   symlinkSync(path.join(root, "build"), path.join(dir, "build"));
   return dir;
 }
@@ -56,7 +57,7 @@ describe("make provision prints the wrangler commands", () => {
     ({ stdout } = await provision());
   });
 
-  test("in order: bucket, catalog, three streams, three sinks, three pipelines, KV, the compact worker's queue and notification rule", () => {
+  test("in order: bucket, catalog, three streams, three sinks, three pipelines, KV, the compact worker's queue and notification rule, the ledger's outbox and dead-letter queues", () => {
     const verbs = commandsOf(stdout).map((l) => l.split(" ").slice(2, 5).join(" "));
     assert.deepEqual(verbs, [
       "r2 bucket create",
@@ -73,6 +74,8 @@ describe("make provision prints the wrangler commands", () => {
       "kv namespace create",
       "queues create artifacts-compact",
       "r2 bucket notification",
+      "queues create artifacts-ledger-outbox",
+      "queues create artifacts-ledger-outbox-dlq",
     ]);
     const c = commandsOf(stdout);
     assert.equal(c[0], "npx wrangler r2 bucket create artifacts-warehouse");
@@ -81,6 +84,26 @@ describe("make provision prints the wrangler commands", () => {
     assert.equal(c[12], "npx wrangler queues create artifacts-compact");
     assert.equal(c[13], "npx wrangler r2 bucket notification create artifacts-warehouse --event-type object-create --prefix __r2_data_catalog/ --suffix .metadata.json --queue artifacts-compact");
     assert.match(stdout, /# the compact worker: `make deploy` runs `npx wrangler deploy -c wrangler\/compact\.toml`/);
+    assert.equal(c[14], "npx wrangler queues create artifacts-ledger-outbox");
+    assert.equal(c[15], "npx wrangler queues create artifacts-ledger-outbox-dlq");
+    assert.match(stdout, /# the ledger worker: `make deploy` runs `npx wrangler deploy -c wrangler\/ledger\.toml` first/);
+  });
+
+  test("the ledger's queues are the ones the configs name: ingest produces to the outbox, the ledger consumes it, with the dead-letter queue", () => {
+    const ingest = readFileSync(path.join(root, "wrangler", "ingest.toml"), "utf8");
+    const ledger = readFileSync(path.join(root, "wrangler", "ledger.toml"), "utf8");
+    assert.match(ingest, /binding = "LEDGER_OUTBOX"\nqueue = "artifacts-ledger-outbox"/);
+    assert.match(ledger, /\[\[queues\.consumers\]\]\nqueue = "artifacts-ledger-outbox"/);
+    assert.match(ledger, /^dead_letter_queue = "artifacts-ledger-outbox-dlq"$/m);
+  });
+
+  test("the ledger's queue names are settings; bad or clashing ones are refused", async () => {
+    const { stdout: out } = await provision([], { LEDGER_QUEUE: "outbox-2" });
+    assert.deepEqual(commandsOf(out).slice(-2), ["npx wrangler queues create outbox-2", "npx wrangler queues create outbox-2-dlq"]);
+    assert.equal(options({ LEDGER_QUEUE: "a", LEDGER_DLQ: "b" }).ledgerDlq, "b");
+    for (const [env, message] of [[{ LEDGER_QUEUE: "Outbox" }, /LEDGER_QUEUE=Outbox/], [{ LEDGER_DLQ: "artifacts-ledger-outbox" }, /three different queues/], [{ LEDGER_QUEUE: "artifacts-compact" }, /three different queues/]]) {
+      await assert.rejects(provision([], env), (e) => e.code === 2 && message.test(e.stderr));
+    }
   });
 
   test("the notification rules: one per prefix, the suffix optional, bad settings refused", async () => {
@@ -164,6 +187,16 @@ test("config edits replace one line in the right block and keep every comment", 
   const diff = (a, b) => a.split("\n").filter((l, i) => l !== b.split("\n")[i]);
   assert.equal(diff(next.ingest, ingest).length, 4);
   assert.equal(diff(next.serve, serve).length, 3);
+  // The ledger's config: the KV id, and its queues (the committed names: only the id line moves).
+  const ledger = readFileSync(path.join(root, "wrangler", "ledger.toml"), "utf8");
+  const withLedger = writeIds({ ingest, serve, ledger }, ids, o);
+  assert.match(withLedger.ledger, new RegExp(`binding = "ARTIFACT_STATE"\nid = "${ids.kv}"`));
+  assert.deepEqual(comments(withLedger.ledger), comments(ledger));
+  assert.equal(diff(withLedger.ledger, ledger).length, 1);
+  const renamed = writeIds({ ingest, serve, ledger }, ids, options({ LEDGER_QUEUE: "outbox-2" }));
+  assert.match(renamed.ingest, /binding = "LEDGER_OUTBOX"\nqueue = "outbox-2"/);
+  assert.match(renamed.ledger, /\[\[queues\.consumers\]\]\nqueue = "outbox-2"/);
+  assert.match(renamed.ledger, /^dead_letter_queue = "outbox-2-dlq"$/m);
   // A block that is not there is an error, never a silent no-op.
   assert.throws(() => setKey(ingest, { header: "[[pipelines]]", where: { key: "binding", value: "PIPELINE_NOPE" }, key: "pipeline", value: "x" }), /no \[\[pipelines\]\] with binding = "PIPELINE_NOPE"/);
   // A missing key is added to its block.
@@ -250,27 +283,35 @@ describe("make provision APPLY=1 (against a fake wrangler)", () => {
     assert.match(stdout, /wrote wrangler|wrote .*ingest\.toml/);
     assert.match(stdout, /wrote .*compact\.toml: .*queue artifacts-compact/);
     const state = JSON.parse(readFileSync(path.join(fake, "state.json"), "utf8"));
-    assert.deepEqual(state.queues, ["artifacts-compact"]);
+    assert.deepEqual(state.queues, ["artifacts-compact", "artifacts-ledger-outbox", "artifacts-ledger-outbox-dlq"]);
+    const ledger = readFileSync(path.join(dir, "wrangler", "ledger.toml"), "utf8");
+    assert.match(ledger, new RegExp(`binding = "ARTIFACT_STATE"\nid = "${kv}"`));
+    assert.match(ledger, /\[\[queues\.consumers\]\]\nqueue = "artifacts-ledger-outbox"/);
+    assert.match(ledger, /^dead_letter_queue = "artifacts-ledger-outbox-dlq"$/m);
+    assert.match(stdout, /wrote .*ledger\.toml: KV f+0001; queue artifacts-ledger-outbox; dead-letter queue artifacts-ledger-outbox-dlq/);
     assert.deepEqual(state.rules, ["artifacts-warehouse --event-type object-create --prefix __r2_data_catalog/ --suffix .metadata.json --queue artifacts-compact"]);
   });
 
   test("a second run creates nothing and writes the same ids", async () => {
     const before = calls().length;
     const ingest = readFileSync(path.join(dir, "wrangler", "ingest.toml"), "utf8");
+    const ledger = readFileSync(path.join(dir, "wrangler", "ledger.toml"), "utf8");
     const { stdout } = await provision(["--apply"], env());
     const again = calls().slice(before);
     // The bucket create and catalog enable are tried and fail (the bucket "already exists", the
     // catalog answers `catalog get`); everything else is found by its list; nothing new is made.
-    assert.deepEqual(creates(again).map((a) => a.slice(0, 3).join(" ")), ["r2 bucket create", "r2 bucket catalog", "queues create artifacts-compact", "r2 bucket notification"]);
+    assert.deepEqual(creates(again).map((a) => a.slice(0, 3).join(" ")), ["r2 bucket create", "r2 bucket catalog", "queues create artifacts-compact", "r2 bucket notification", "queues create artifacts-ledger-outbox", "queues create artifacts-ledger-outbox-dlq"]);
     assert.ok(again.some((a) => a.join(" ") === "r2 bucket catalog get artifacts-warehouse"));
-    assert.equal((stdout.match(/exists, skipped/g) ?? []).length, 14);
+    assert.equal((stdout.match(/exists, skipped/g) ?? []).length, 16);
     assert.equal(readFileSync(path.join(dir, "wrangler", "ingest.toml"), "utf8"), ingest);
+    assert.equal(readFileSync(path.join(dir, "wrangler", "ledger.toml"), "utf8"), ledger);
   });
 
   test("make deploy's check: the committed configs hold placeholders, the written ones none", async () => {
     assert.deepEqual(placeholders(path.join(root, "wrangler")), [
       "ingest.toml: the KV namespace id is the placeholder",
       "serve.toml: the KV namespace id is the placeholder",
+      "ledger.toml: the KV namespace id is the placeholder",
       "ingest.toml: PIPELINE_PREVIEW names no stream id",
       "ingest.toml: PIPELINE_BUILD names no stream id",
       "ingest.toml: PIPELINE_BULK names no stream id",
@@ -282,12 +323,32 @@ describe("make provision APPLY=1 (against a fake wrangler)", () => {
     await provision(["--check"], { CONFIG_DIR: path.join(dir, "wrangler") });
   });
 
-  for (const worker of ["ingest", "serve", "compact"]) {
+  test("make deploy's check: a placeholder KV id in ledger.toml alone, or LEDGER_SHARDS differing, is refused", async () => {
+    const bad = configCopy("check-ledger");
+    try {
+      for (const f of ["ingest.toml", "serve.toml", "compact.toml", "ledger.toml"]) cpSync(path.join(dir, "wrangler", f), path.join(bad, "wrangler", f));
+      const file = path.join(bad, "wrangler", "ledger.toml");
+      const written = readFileSync(file, "utf8");
+      writeFileSync(file, written.replace(/^id = "f+0001"$/m, 'id = "00000000000000000000000000000001"'));
+      assert.deepEqual(placeholders(path.join(bad, "wrangler")), ["ledger.toml: the KV namespace id is the placeholder"]);
+      await assert.rejects(provision(["--check"], { CONFIG_DIR: path.join(bad, "wrangler") }), (e) => e.code === 1 && /ledger\.toml: the KV namespace id is the placeholder/.test(e.stderr));
+      writeFileSync(file, written.replace(/^LEDGER_SHARDS = "16"$/m, 'LEDGER_SHARDS = "32"'));
+      assert.deepEqual(placeholders(path.join(bad, "wrangler")), ["LEDGER_SHARDS differs: ledger.toml 32, ingest.toml 16, serve.toml 16, compact.toml 16 (must be equal in every config)"]);
+      await assert.rejects(provision(["--check"], { CONFIG_DIR: path.join(bad, "wrangler") }), (e) => e.code === 1 && /LEDGER_SHARDS differs/.test(e.stderr));
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
+  });
+
+  for (const worker of ["ledger", "ingest", "serve", "compact"]) {
     test(`wrangler deploy --dry-run accepts the ${worker} config provision wrote`, async () => {
       const r = await dryRun(path.join(dir, "wrangler", `${worker}.toml`), path.join(dir, `out-${worker}`));
       assert.ok(r.ok, r.stdout);
       assert.match(r.stdout, /--dry-run: exiting now/);
-      if (worker === "ingest") {
+      if (worker === "ledger") {
+        assert.match(r.stdout, /env\.LEDGER \(Ledger\)\s+Durable Object/);
+        assert.match(r.stdout, /env\.LEDGER_SHARDS \("16"\)/);
+      } else if (worker === "ingest") {
         for (const [m, n] of [["PREVIEW", 1], ["BUILD", 2], ["BULK", 3]]) assert.match(r.stdout, new RegExp(`env\\.PIPELINE_${m} \\(stream-000${n}\\)\\s+Pipeline`));
       } else {
         // (wrangler shortens long values in this table; the file itself is checked above)
@@ -315,6 +376,6 @@ test("the pinned wrangler takes `pipeline = <stream id>` only: `stream =` fails 
 
 test("plan() is what render() prints", () => {
   const steps = plan(options({})).filter((s) => s.kind === "command");
-  assert.equal(steps.length, 14);
+  assert.equal(steps.length, 16);
   assert.ok(steps.every((s) => s.exists), "every command says how APPLY recognises what exists");
 });

@@ -4,14 +4,17 @@
 // interval per mode), one pipeline per mode (INSERT INTO sink SELECT * FROM stream), the KV
 // namespace — and the rate limiter, which is a binding in wrangler/ingest.toml, not a command. Then
 // the compact worker's (#16): its queue, and the bucket's event notification rule that feeds it
-// the sources' metadata commits (wrangler/compact.toml's consumer; `make deploy` deploys it).
+// the sources' metadata commits (wrangler/compact.toml's consumer; `make deploy` deploys it). Then
+// the ledger's (#17): the outbox queue ingest produces to and the ledger worker consumes, and its
+// dead-letter queue (wrangler/ledger.toml; `make deploy` deploys the ledger first).
 //
 // Without APPLY it only prints them (a shell script: comments and commands, secrets as "$VAR").
 // With APPLY=1 (`--apply`) it runs them with the pinned wrangler, skipping what already exists,
 // reads back the stream ids, the KV namespace id and the catalog URI / warehouse, and writes them
-// into wrangler/ingest.toml, wrangler/serve.toml and wrangler/compact.toml (text edits: comments
-// and layout stay).
-// `--check` (run by `make deploy`) exits 1 while the configs still hold the committed placeholders.
+// into wrangler/ingest.toml, wrangler/serve.toml, wrangler/compact.toml and wrangler/ledger.toml
+// (text edits: comments and layout stay).
+// `--check` (run by `make deploy`) exits 1 while the configs still hold the committed placeholders
+// (or disagree on LEDGER_SHARDS).
 //
 // Settings (environment; empty means unset): BUCKET (artifacts-warehouse), CATALOG_NAMESPACE
 // (artifacts), TABLE_PREVIEW / TABLE_BUILD / TABLE_BULK (preview / build / bulk), STREAM_PREFIX
@@ -22,7 +25,9 @@
 // worker's queue), NOTIFY_PREFIXES (__r2_data_catalog/: comma-separated key prefixes under which
 // the sources' metadata is written, one notification rule each — R2 Data Catalog keeps its tables
 // under __r2_data_catalog/; add `<root>/metadata/` per TABLE_ROOTS table) and NOTIFY_SUFFIX
-// (.metadata.json: one notification per commit; `none` for every object under the prefix).
+// (.metadata.json: one notification per commit; `none` for every object under the prefix),
+// LEDGER_QUEUE (artifacts-ledger-outbox: ingest's LEDGER_OUTBOX, the ledger worker's consumer) and
+// LEDGER_DLQ (<LEDGER_QUEUE>-dlq: its dead-letter queue).
 // docs/deploy.md walks through all of it.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -42,6 +47,10 @@ export const TOKEN_VAR = "SINK_CATALOG_TOKEN";
 export const NOTIFY_PREFIX = "__r2_data_catalog/";
 /** The compact worker's config, for the printed deploy step. */
 export const COMPACT_CONFIG = "wrangler/compact.toml";
+/** The ledger worker's config (the Durable Object class `Ledger`), deployed before the others. */
+export const LEDGER_CONFIG = "wrangler/ledger.toml";
+/** The configs that read LEDGER_SHARDS (it must be equal in all of them). */
+export const SHARD_CONFIGS = ["ledger.toml", "ingest.toml", "serve.toml", "compact.toml"];
 
 function setting(env, name, fallback) {
   const v = env[name];
@@ -60,9 +69,14 @@ export function options(env = process.env) {
     queue: setting(env, "COMPACT_QUEUE", "artifacts-compact"),
     notifyPrefixes: setting(env, "NOTIFY_PREFIXES", NOTIFY_PREFIX).split(",").map((p) => p.trim()).filter(Boolean),
     notifySuffix: setting(env, "NOTIFY_SUFFIX", ".metadata.json"),
+    ledgerQueue: setting(env, "LEDGER_QUEUE", "artifacts-ledger-outbox"),
   };
+  o.ledgerDlq = setting(env, "LEDGER_DLQ", `${o.ledgerQueue}-dlq`);
   if (o.notifySuffix === "none") o.notifySuffix = "";
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(o.queue)) throw new Error(`COMPACT_QUEUE=${o.queue}: a queue name is lowercase letters, digits and dashes`);
+  for (const [what, v] of [["COMPACT_QUEUE", o.queue], ["LEDGER_QUEUE", o.ledgerQueue], ["LEDGER_DLQ", o.ledgerDlq]]) {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(v)) throw new Error(`${what}=${v}: a queue name is lowercase letters, digits and dashes`);
+  }
+  if (new Set([o.queue, o.ledgerQueue, o.ledgerDlq]).size !== 3) throw new Error(`COMPACT_QUEUE, LEDGER_QUEUE and LEDGER_DLQ must be three different queues`);
   if (o.notifyPrefixes.length === 0) throw new Error("NOTIFY_PREFIXES: at least one prefix");
   for (const p of o.notifyPrefixes) if (!p.endsWith("/")) throw new Error(`NOTIFY_PREFIXES: ${p} is not a directory prefix (ends with /)`);
   for (const m of MODES) {
@@ -111,7 +125,7 @@ export function plan(o) {
   for (const m of MODES) {
     cmd(`pipeline ${m}: stream → sink`, ["pipelines", "create", pipelineName(o, m), "--sql", pipelineSql(o, m)], { kind: "list", list: ["pipelines", "list"], name: pipelineName(o, m) });
   }
-  cmd("the KV namespace ARTIFACT_STATE (both workers)", ["kv", "namespace", "create", o.kvTitle], { kind: "kv", title: o.kvTitle });
+  cmd("the KV namespace ARTIFACT_STATE (ingest, serve and the ledger)", ["kv", "namespace", "create", o.kvTitle], { kind: "kv", title: o.kvTitle });
   note(`rate limiter: no command — the [[ratelimits]] binding RATE_LIMITER in wrangler/ingest.toml (${rateLimiter()}) is created with the worker by \`make deploy\``);
   // The compact worker (#16): its queue, then the rule that sends every source metadata commit to it.
   cmd(`the compact worker's queue (R2 event notifications and its own run orders)`, ["queues", "create", o.queue], { kind: "output", match: /already (exists|taken)/i });
@@ -122,7 +136,12 @@ export function plan(o) {
       { kind: "output", match: /already exists|overlap|conflict/i },
     );
   }
-  note(`the compact worker: \`make deploy\` runs \`npx wrangler deploy -c ${COMPACT_CONFIG}\` after ingest and serve — ${o.queue}'s consumer, cron every minute`);
+  note(`the compact worker: \`make deploy\` runs \`npx wrangler deploy -c ${COMPACT_CONFIG}\` after the ledger, ingest and serve — ${o.queue}'s consumer, cron every minute`);
+  // The ledger (#17): the outbox ingest sends a deferred confirm to, and where it ends after max_retries.
+  const exists = { kind: "output", match: /already (exists|taken)/i };
+  cmd(`the ledger's outbox queue (ingest's LEDGER_OUTBOX → the ledger worker's consumer)`, ["queues", "create", o.ledgerQueue], exists);
+  cmd(`its dead-letter queue (confirms still failing after max_retries)`, ["queues", "create", o.ledgerDlq], exists);
+  note(`the ledger worker: \`make deploy\` runs \`npx wrangler deploy -c ${LEDGER_CONFIG}\` first — the Durable Object class Ledger (migration v1, new_sqlite_classes) that ingest, serve and compact bind by script_name, ${o.ledgerQueue}'s consumer`);
   return steps;
 }
 
@@ -147,7 +166,7 @@ export function render(o, steps = plan(o)) {
   const lines = [
     "# make provision: run from the repository root, logged in (`npx wrangler login`) to the account.",
     `# The sinks need an API token with R2 Data Catalog and R2 storage write access: export ${TOKEN_VAR}=… first.`,
-    "# APPLY=1 runs these, skips what exists and writes the ids into wrangler/ingest.toml, serve.toml and compact.toml.",
+    "# APPLY=1 runs these, skips what exists and writes the ids into wrangler/ingest.toml, serve.toml, compact.toml and ledger.toml.",
   ];
   let n = 0;
   for (const s of steps) {
@@ -161,8 +180,8 @@ export function render(o, steps = plan(o)) {
   }
   lines.push(
     "# then (APPLY=1 does this): the stream ids into wrangler/ingest.toml ([[pipelines]] pipeline = \"<stream id>\"),",
-    "#   the KV namespace id into both configs, the catalog URI and warehouse (`npx wrangler r2 bucket catalog get " + o.bucket + "`) into wrangler/serve.toml and wrangler/compact.toml",
-    "# then: make deploy (ingest, serve, compact), and the secrets (docs/deploy.md): AUTH_SECRET (ingest, serve), CATALOG_TOKEN (serve and compact, read-only), PURGE_API_TOKEN (ingest, with ZONE_ID)",
+    "#   the KV namespace id into ingest, serve and ledger, the catalog URI and warehouse (`npx wrangler r2 bucket catalog get " + o.bucket + "`) into wrangler/serve.toml and wrangler/compact.toml",
+    "# then: make deploy (the ledger first, then ingest, serve, compact), and the secrets (docs/deploy.md): AUTH_SECRET (ingest, serve), CATALOG_TOKEN (serve and compact, read-only), PURGE_API_TOKEN (ingest, with ZONE_ID)",
   );
   return lines.join("\n") + "\n";
 }
@@ -215,11 +234,22 @@ export function setKey(text, { header, where, key, value }) {
 /**
  * Writes what provisioning produced into the config texts. `ids`: { streams: { preview,
  * build, bulk } (stream ids), kv (namespace id), catalogUri, warehouse }; `o` the options (bucket,
- * namespace, tables, queue). Returns { ingest, serve, compact } (`compact` only when given).
+ * namespace, tables, queues). Returns { ingest, serve, compact, ledger } (`compact` and `ledger`
+ * only when given).
  */
-export function writeIds({ ingest, serve, compact }, ids, o) {
+export function writeIds({ ingest, serve, compact, ledger }, ids, o) {
   for (const m of MODES) {
     ingest = setKey(ingest, { header: "[[pipelines]]", where: { key: "binding", value: `PIPELINE_${m.toUpperCase()}` }, key: "pipeline", value: ids.streams[m] });
+  }
+  // The ledger's outbox: ingest produces to it (ledger.toml consumes it, below).
+  ingest = setKey(ingest, { header: "[[queues.producers]]", where: { key: "binding", value: "LEDGER_OUTBOX" }, key: "queue", value: o.ledgerQueue });
+  const out = {};
+  if (ledger !== undefined) {
+    // The host of the class: the alarm's KV generation writes, the outbox's consumer and its dead-letter queue.
+    ledger = setKey(ledger, { header: "[[kv_namespaces]]", where: { key: "binding", value: "ARTIFACT_STATE" }, key: "id", value: ids.kv });
+    ledger = setKey(ledger, { header: "[[queues.consumers]]", key: "queue", value: o.ledgerQueue });
+    ledger = setKey(ledger, { header: "[[queues.consumers]]", where: { key: "queue", value: o.ledgerQueue }, key: "dead_letter_queue", value: o.ledgerDlq });
+    out.ledger = ledger;
   }
   for (const which of ["ingest", "serve"]) {
     const text = which === "ingest" ? ingest : serve;
@@ -238,37 +268,41 @@ export function writeIds({ ingest, serve, compact }, ids, o) {
     LOCATION_PREFIX: `s3://${o.bucket}/`,
   };
   for (const [key, value] of Object.entries(vars)) serve = setKey(serve, { header: "[vars]", key, value });
-  if (compact === undefined) return { ingest, serve };
+  if (compact === undefined) return { ingest, serve, ...out };
   // The compact worker reads the same tables as serve (the serving table's sources are serve's).
   compact = setKey(compact, { header: "[[r2_buckets]]", where: { key: "binding", value: "WAREHOUSE" }, key: "bucket_name", value: o.bucket });
   compact = setKey(compact, { header: "[[queues.producers]]", where: { key: "binding", value: "COMPACT_QUEUE" }, key: "queue", value: o.queue });
   compact = setKey(compact, { header: "[[queues.consumers]]", key: "queue", value: o.queue });
   for (const [key, value] of Object.entries(vars)) compact = setKey(compact, { header: "[vars]", key, value });
-  return { ingest, serve, compact };
+  return { ingest, serve, compact, ...out };
 }
 
-/** writeIds on the files in `dir` (ingest.toml, serve.toml and, when there, compact.toml). */
+/** writeIds on the files in `dir` (ingest.toml, serve.toml and, when there, compact.toml and ledger.toml). */
 export function writeIdsToDir(dir, ids, o) {
-  const files = { ingest: path.join(dir, "ingest.toml"), serve: path.join(dir, "serve.toml"), compact: path.join(dir, "compact.toml") };
-  const hasCompact = existsSync(files.compact);
-  const next = writeIds({ ingest: readFileSync(files.ingest, "utf8"), serve: readFileSync(files.serve, "utf8"), compact: hasCompact ? readFileSync(files.compact, "utf8") : undefined }, ids, o);
-  writeFileSync(files.ingest, next.ingest);
-  writeFileSync(files.serve, next.serve);
-  if (hasCompact) writeFileSync(files.compact, next.compact);
-  else delete files.compact;
+  const files = { ingest: path.join(dir, "ingest.toml"), serve: path.join(dir, "serve.toml"), compact: path.join(dir, "compact.toml"), ledger: path.join(dir, "ledger.toml") };
+  const read = (which, optional = true) => (optional && !existsSync(files[which]) ? undefined : readFileSync(files[which], "utf8"));
+  const next = writeIds({ ingest: read("ingest", false), serve: read("serve", false), compact: read("compact"), ledger: read("ledger") }, ids, o);
+  for (const which of Object.keys(files)) {
+    if (next[which] === undefined) delete files[which];
+    else writeFileSync(files[which], next[which]);
+  }
   return files;
 }
 
 /**
  * What in the configs in `dir` is still a placeholder of the committed files (what `make deploy`
- * refuses to deploy): the KV id, the Pipelines stream names, the catalog's ACCOUNT_ID.
+ * refuses to deploy): the KV id, the Pipelines stream names, the catalog's ACCOUNT_ID — and a
+ * LEDGER_SHARDS that differs between the configs (keys would be looked up in another shard than
+ * the one they were confirmed in).
  */
 export function placeholders(dir) {
   const ingest = readFileSync(path.join(dir, "ingest.toml"), "utf8");
   const serve = readFileSync(path.join(dir, "serve.toml"), "utf8");
+  const ledgerFile = path.join(dir, "ledger.toml");
+  const ledger = existsSync(ledgerFile) ? readFileSync(ledgerFile, "utf8") : undefined;
   const out = [];
-  for (const [name, text] of [["ingest.toml", ingest], ["serve.toml", serve]]) {
-    if (/^id = "0{31}1"/m.test(text)) out.push(`${name}: the KV namespace id is the placeholder`);
+  for (const [name, text] of [["ingest.toml", ingest], ["serve.toml", serve], ["ledger.toml", ledger]]) {
+    if (text !== undefined && /^id = "0{31}1"/m.test(text)) out.push(`${name}: the KV namespace id is the placeholder`);
   }
   for (const m of MODES) {
     if (new RegExp(`^pipeline = "artifacts-${m}"`, "m").test(ingest)) out.push(`ingest.toml: PIPELINE_${m.toUpperCase()} names no stream id`);
@@ -277,6 +311,8 @@ export function placeholders(dir) {
   if (/ACCOUNT_ID/.test(code(serve))) out.push("serve.toml: CATALOG_URL / CATALOG_WAREHOUSE still say ACCOUNT_ID");
   const compact = path.join(dir, "compact.toml");
   if (existsSync(compact) && /ACCOUNT_ID/.test(code(readFileSync(compact, "utf8")))) out.push("compact.toml: CATALOG_URL / CATALOG_WAREHOUSE still say ACCOUNT_ID");
+  const shards = SHARD_CONFIGS.filter((f) => existsSync(path.join(dir, f))).map((f) => [f, /^LEDGER_SHARDS\s*=\s*"([^"]*)"/m.exec(readFileSync(path.join(dir, f), "utf8"))?.[1] ?? "(unset)"]);
+  if (new Set(shards.map(([, n]) => n)).size > 1) out.push(`LEDGER_SHARDS differs: ${shards.map(([f, n]) => `${f} ${n}`).join(", ")} (must be equal in every config)`);
   return out;
 }
 
@@ -356,9 +392,10 @@ function apply(o, env, log) {
   ids.kv = listed(["kv", "namespace", "list"]).find((x) => x.title === o.kvTitle)?.id;
   if (!ids.kv) throw new Error(`KV namespace ${o.kvTitle} not found after creating it`);
   const files = writeIdsToDir(configDir, ids, o);
-  log(`wrote ${path.relative(root, files.ingest)}: stream ids ${MODES.map((m) => `${m}=${ids.streams[m]}`).join(", ")}; KV ${ids.kv}`);
+  log(`wrote ${path.relative(root, files.ingest)}: stream ids ${MODES.map((m) => `${m}=${ids.streams[m]}`).join(", ")}; KV ${ids.kv}; LEDGER_OUTBOX queue ${o.ledgerQueue}`);
   log(`wrote ${path.relative(root, files.serve)}: KV ${ids.kv}; CATALOG_URL ${ids.catalogUri}; CATALOG_WAREHOUSE ${ids.warehouse}; bucket ${o.bucket}`);
   if (files.compact) log(`wrote ${path.relative(root, files.compact)}: CATALOG_URL ${ids.catalogUri}; CATALOG_WAREHOUSE ${ids.warehouse}; bucket ${o.bucket}; queue ${o.queue}`);
+  if (files.ledger) log(`wrote ${path.relative(root, files.ledger)}: KV ${ids.kv}; queue ${o.ledgerQueue}; dead-letter queue ${o.ledgerDlq}`);
   log("next: make deploy, then the secrets (docs/deploy.md)");
   return ids;
 }
