@@ -127,11 +127,14 @@ stream-schema:
 provision:
 	@node tools/provision.mjs $(if $(filter 1 true yes,$(APPLY)),--apply)
 
-## deploy: build, then deploy the three workers with the configs provision filled in (refused while they still
-## hold the committed placeholders). INGEST_SECRETS / SERVE_SECRETS /
-## COMPACT_SECRETS (optional): a .env or JSON file of secrets uploaded with the deployment
+## deploy: build, then deploy the four workers with the configs provision filled in (refused while they still
+## hold the committed placeholders or disagree on LEDGER_SHARDS): the ledger first — ingest, serve and compact
+## bind its Durable Object class by script_name, which fails while the class does not exist. INGEST_SECRETS /
+## SERVE_SECRETS / COMPACT_SECRETS (optional): a .env or JSON file of secrets uploaded with the deployment
+## (the ledger has no secrets)
 deploy: build
 	@node tools/provision.mjs --check
+	$(NODE_BIN)/wrangler deploy -c wrangler/ledger.toml
 	$(NODE_BIN)/wrangler deploy -c wrangler/ingest.toml $(if $(INGEST_SECRETS),--secrets-file $(INGEST_SECRETS))
 	$(NODE_BIN)/wrangler deploy -c wrangler/serve.toml $(if $(SERVE_SECRETS),--secrets-file $(SERVE_SECRETS))
 	$(NODE_BIN)/wrangler deploy -c wrangler/compact.toml $(if $(COMPACT_SECRETS),--secrets-file $(COMPACT_SECRETS))
