@@ -123,7 +123,8 @@ stream-schema:
 
 ## provision: print, in order, the wrangler commands that create the bucket, its catalog, the streams,
 ## sinks and pipelines, and the KV namespace (docs/deploy.md); APPLY=1 runs them and writes the ids
-## into wrangler/ingest.toml and wrangler/serve.toml (needs SINK_CATALOG_TOKEN)
+## into the workers' configs (ingest, serve, compact, ledger; the queues of the compact worker and the
+## ledger's outbox too) (needs SINK_CATALOG_TOKEN)
 provision:
 	@node tools/provision.mjs $(if $(filter 1 true yes,$(APPLY)),--apply)
 
@@ -166,7 +167,7 @@ TWIGGY_VERSION := 0.8.0
 BENCH_NATIVE := --config 'profile.bench-native.inherits="release"' --config 'profile.bench-native.opt-level=3'
 BENCH_NATIVE_Z := --config 'profile.bench-native-z.inherits="release"'
 bench: build
-	@$(MAKE) --no-print-directory bench-serve bench-compact bench-ingest bench-size
+	@$(MAKE) --no-print-directory bench-serve bench-compact bench-ledger bench-ingest bench-size
 	node bench/report.mjs
 
 ## bench-compact: the rate one compact worker sustains in workerd (30 s CPU, 128 MB) → bench/out/compact.{md,json} (needs build)
@@ -174,6 +175,12 @@ bench: build
 bench-compact: tools
 	@test -f $(BUILD)/compact/entry.mjs || $(MAKE) --no-print-directory build
 	node bench/compact/run.mjs
+
+## bench-ledger: read-your-writes latency per mode and ledger/KV operations and cost per million records → bench/out/ledger.{md,json} (needs build)
+.PHONY: bench-ledger
+bench-ledger: tools
+	@test -f $(BUILD)/ledger/entry.mjs || $(MAKE) --no-print-directory build
+	node bench/ledger/run.mjs
 
 ## bench-ingest: ingest in Miniflare vs native on 10 and 100 MB NDJSON → bench/out/ingest.{md,json} (needs build)
 bench-ingest: tools

@@ -90,8 +90,8 @@ function whereWeLose(ingest, size, serve) {
         `${fmt(mb, 0)} MB body in Miniflare: ${fmt(big.ratio.intake)}× the time of the same intake code run natively ` +
         `(${fmt(mb / big.native.intake.median_s, 0)} MB/s), ${fmt(big.ratio.value)}× that of plain serde_json ` +
         `(${fmt(mb / big.native.value.median_s, 0)} MB/s). workerd was on a CPU for ${fmt(w.workerd_cpu_median_s, 1)} s of the ` +
-        `${fmt(w.median_s, 1)} s (${fmt(big.ratio.cpu_intake)}× the native intake time, for every isolate: ingest, KV, ` +
-        "the double); the rest is waiting on KV (one write per record, a production cost too), the double's hop to " +
+        `${fmt(w.median_s, 1)} s (${fmt(big.ratio.cpu_intake)}× the native intake time, for every isolate: ingest, the ledger, KV, ` +
+        "the double); the rest is waiting on the ledger's calls (two per shard per chunk), the double's hop to " +
         "Node (local only) and the body stream — and, on a busy machine, on a core.",
     );
     L.push(
@@ -160,9 +160,10 @@ function main() {
   L.push("");
   L.push("## Commands", "");
   L.push("```sh");
-  L.push("make bench          # = make build, then bench-serve, bench-compact, bench-ingest, bench-size, then node bench/report.mjs");
+  L.push("make bench          # = make build, then bench-serve, bench-compact, bench-ledger, bench-ingest, bench-size, then node bench/report.mjs");
   L.push("make bench-serve    # bench/out/serve.{md,json} and " + PLOT);
   L.push("make bench-compact  # bench/out/compact.{md,json}  (BENCH_COMPACT_SIZES=5000,20000,40000; needs make build)");
+  L.push("make bench-ledger   # bench/out/ledger.{md,json}   (BENCH_LEDGER_WRITES=30, BENCH_LEDGER_RECORDS=10000; needs make build)");
   L.push("make bench-ingest   # bench/out/ingest.{md,json}   (BENCH_RUNS=5; needs make build)");
   L.push("make bench-size     # bench/out/size.{md,json}     (BENCH_SIZE_RUNS=11; needs make build; installs twiggy if missing)");
   L.push("node bench/report.mjs  # this file, from whatever fragments exist");
@@ -174,6 +175,7 @@ function main() {
   }
   L.push(serveMd, "");
   L.push(section("Compactor", "compact.md", "make bench-compact"), "");
+  L.push(section("The ledger", "ledger.md", "make bench-ledger"), "");
   L.push(section("Soak", "soak.md", "make soak"), "");
   L.push(section("Ingest", "ingest.md", "make bench-ingest"), "");
   L.push(section("Size and start-up", "size.md", "make bench-size"), "");

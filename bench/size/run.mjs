@@ -16,7 +16,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 // cannot mix two builds into one table.
 const SNAP = "build/bench/snapshot";
 // Every worker size-budget.toml budgets (the size tool checks them all, the snapshot must hold them all).
-const WORKERS = ["ingest", "serve", "compact"];
+const WORKERS = ["ingest", "serve", "compact", "ledger"];
 const TOP = 12;
 
 const argv = process.argv.slice(2);
@@ -177,6 +177,8 @@ function rustWorker(w) {
     bindings: { AUTH_SECRET: "bench" },
     kvNamespaces: { ARTIFACT_STATE: "artifact-state" },
     ...(w === "serve" || w === "compact" ? { r2Buckets: { WAREHOUSE: "warehouse" } } : {}),
+    // The ledger hosts its Durable Object class (SQLite-backed).
+    ...(w === "ledger" ? { durableObjects: { LEDGER: { className: "Ledger", useSQLite: true } } } : {}),
   };
 }
 
