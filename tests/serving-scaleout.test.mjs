@@ -11,24 +11,14 @@ import { start, SERVING_ROOT } from "./support/harness.mjs";
 import { post, del, ndjson, fresh } from "./support/ingest.mjs";
 import { fetchContent, readToken } from "./support/content.mjs";
 import { mint } from "./support/token.mjs";
+// A deterministic PRNG (mulberry32): the same interleaving on every run.
+import { rng } from "../bench/ingest/body.mjs";
 
 const MODES = ["preview", "build", "bulk"];
 const SPLITS = "docs/guide/m";
 const ROUNDS = Number(process.env.SCALEOUT_ROUNDS ?? 8);
 const writer = () => mint({ org: "acme", sub: "alice", scopes: ["write:*"] });
 const reader = () => readToken("acme", "alice");
-
-/** A deterministic PRNG (mulberry32): the same interleaving on every run. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("split serving tables, racing compactors and the sink's maintenance", { skip: process.env.SERVING === "off" && "SERVING=off" }, () => {
   let h;

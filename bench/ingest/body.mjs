@@ -9,8 +9,8 @@ import { once } from "node:events";
 /** Bump when the generator changes, so cached bodies are rebuilt. */
 export const BODY_VERSION = 1;
 
-/** mulberry32: small, seedable, good enough for shaping test data. */
-function rng(seed) {
+/** mulberry32: small, seedable, good enough for shaping test data (the specs use it too). */
+export function rng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

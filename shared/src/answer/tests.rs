@@ -179,10 +179,11 @@ fn modes_and_upstream_problems() {
 
 use crate::locate::tests::FsStore;
 
-struct Fixtures {
-    store: FsStore,
-    keys: Vec<String>,
-    prefix: String,
+/// The configured tables over a directory of fixtures (also `answer::pending`'s tests').
+pub(crate) struct Fixtures {
+    pub(crate) store: FsStore,
+    pub(crate) keys: Vec<String>,
+    pub(crate) prefix: String,
 }
 
 impl Catalog for Fixtures {
@@ -198,7 +199,8 @@ impl Catalog for Fixtures {
     }
 }
 
-struct Marker;
+/// An HTML "rewriter" that marks what it was asked (`<!--sanitize-->`), answering CSP `csp`.
+pub(crate) struct Marker;
 
 impl Html for Marker {
     fn rewrite(&self, html: &str, page: &Page<'_>) -> Result<(String, &'static str), String> {

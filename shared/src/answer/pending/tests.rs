@@ -1,44 +1,15 @@
 use super::*;
-use crate::answer::{Catalog, Html, Page, Policy};
-use crate::iceberg::table_metadata::TableMetadata;
+use crate::answer::tests::{Fixtures as Tables, Marker};
+use crate::answer::Policy;
 use crate::locate::tests::FsStore;
-use crate::locate::LocateError;
 use crate::record::{Mode, Record, Stamp};
 use crate::token::Claims;
-use alloc::rc::Rc;
 use alloc::vec::Vec;
 use serde_json::json;
 use std::path::PathBuf;
 
 /// The table's newest row of `team@acme.dev/page/home` (public, "Grüße…").
 const HOME_TS: i64 = 1_735_689_604_000_000;
-
-struct Tables {
-    store: FsStore,
-    keys: Vec<String>,
-    prefix: String,
-}
-
-impl Catalog for Tables {
-    async fn metadata_keys(&self) -> Result<Vec<String>, LocateError> {
-        Ok(self.keys.clone())
-    }
-    async fn metadata(&self, key: &str) -> Result<Rc<TableMetadata>, LocateError> {
-        let bytes = self.store.get(key, None).await.map_err(|error| LocateError::Store { key: key.into(), error })?;
-        TableMetadata::from_json(&bytes).map(Rc::new).map_err(|e| LocateError::Corrupt { key: key.into(), reason: e.description().into() })
-    }
-    fn prefix_for(&self, _: &str) -> &str {
-        &self.prefix
-    }
-}
-
-struct Marker;
-
-impl Html for Marker {
-    fn rewrite(&self, html: &str, page: &Page<'_>) -> Result<(String, &'static str), String> {
-        Ok((alloc::format!("{html}<!--{}-->", page.sanitize), "csp"))
-    }
-}
 
 fn tables() -> Tables {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iceberg/pyiceberg");
