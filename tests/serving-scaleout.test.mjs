@@ -142,3 +142,33 @@ describe("split serving tables, racing compactors and the sink's maintenance", {
     assert.equal(health.status, "on", JSON.stringify(health));
   });
 });
+
+describe("a SERVING_SPLITS that does not parse", { skip: process.env.SERVING === "off" && "SERVING=off" }, () => {
+  let h;
+  before(async () => {
+    h = await start({
+      standin: true,
+      standinVars: { ROLL_MS_PREVIEW: "600000", ROLL_MS_BUILD: "600000", ROLL_MS_BULK: "600000" },
+      // Boundaries out of order: serve cannot tell which table holds a key.
+      serveVars: { SERVING_SPLITS: "docs/guide/m,docs/guide/a", METADATA_TTL_SECONDS: "0" },
+    });
+  });
+  after(async () => {
+    await h?.dispose();
+  });
+
+  test("reads are answered by the tables, never wrongly, and say why (Server-Timing, health)", async () => {
+    const id = fresh("badsplit");
+    const r = await post(h, ndjson([{ ns: "docs", type: "guide", id, visibility: "public", markdown: "# right" }]), { token: writer(), mode: "build" });
+    assert.equal(r.status, 200, r.text);
+    await h.flush("build");
+    const res = await fetchContent(h, `/$.content/docs/guide/${id}.md?fresh=1`, { token: reader() });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.text, "# right");
+    assert.equal(res.headers.get("x-artifact-source"), "tail");
+    assert.match(res.headers.get("server-timing") ?? "", /serving;desc="fallback: [^"]*SERVING_SPLITS/);
+    const health = (await (await h.serve("/$.health")).json()).serving;
+    assert.equal(health.status, "fallback");
+    assert.equal(health.tables, 0, "the setting gives no tables");
+  });
+});
