@@ -47,11 +47,14 @@ pub struct Lookup {
     pub state: Option<KeyState>,
     /// Its pending copy, when it has one.
     pub pending: Option<Copy>,
+    /// `sup`: when a successor of the key (a write listing it in `supersedes`) was last confirmed,
+    /// ms since the epoch; 0 when none (#18). Held even when the ledger has no write of the key.
+    pub successor_at: i64,
 }
 
 impl Lookup {
-    /// Parses `{"state": {…}|null, "pending": {"t","h","r"}|null, "rows": n}`; `None` when it is
-    /// not that (the caller treats the ledger as unavailable).
+    /// Parses `{"state": {…}|null, "pending": {"t","h","r"}|null, "sup": ms, "rows": n}` (`sup`
+    /// absent: 0); `None` when it is not that (the caller treats the ledger as unavailable).
     pub fn parse(text: &str) -> Option<Lookup> {
         let v: Value = serde_json::from_str(text).ok()?;
         let state = match v.get("state")? {
@@ -66,7 +69,11 @@ impl Lookup {
                 record: p.get("r")?.as_str()?.into(),
             }),
         };
-        Some(Lookup { state, pending })
+        let successor_at = match v.get("sup") {
+            None | Some(Value::Null) => 0,
+            Some(n) => n.as_i64()?,
+        };
+        Some(Lookup { state, pending, successor_at })
     }
 }
 
@@ -97,7 +104,7 @@ impl Ledger {
     /// The same, without the pending copy's body (what the trace keeps).
     fn without_copy(&self) -> Ledger {
         match self {
-            Ledger::Answered(l) => Ledger::Answered(Lookup { state: l.state.clone(), pending: None }),
+            Ledger::Answered(l) => Ledger::Answered(Lookup { state: l.state.clone(), pending: None, successor_at: l.successor_at }),
             other => other.clone(),
         }
     }
@@ -119,7 +126,7 @@ pub fn newer(a: State, b: State) -> State {
         core::cmp::Ordering::Less => a,
         core::cmp::Ordering::Equal if a.dedupe == b.dedupe || b.dedupe.is_none() => a,
         core::cmp::Ordering::Equal if a.dedupe.is_none() => b,
-        core::cmp::Ordering::Equal => State { generation: a.generation, dedupe: Some(String::from("\u{0}undecided")) },
+        core::cmp::Ordering::Equal => State { dedupe: Some(String::from("\u{0}undecided")), ..a },
     }
 }
 
@@ -302,7 +309,7 @@ impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
         ledger: &Ledger,
         winner: Option<&Winner>,
     ) -> Option<Result<Answer, Problem>> {
-        let Ledger::Answered(Lookup { state: Some(state), pending }) = ledger else { return None };
+        let Ledger::Answered(Lookup { state: Some(state), pending, .. }) = ledger else { return None };
         let row_place = winner.map(|w| place_of(&w.found, self.policy.unowned_visibility));
         // A confirmed delete newer than the tables' row: the 404 of a deleted artifact, before the
         // sink commits the tombstone (a delete is read-your-writes too).

@@ -53,7 +53,7 @@ fn copy_of(r: &Record) -> Copy {
 
 /// The ledger's answer for a key whose state is `state` and whose copy is `copy`.
 fn lookup(state: &Record, copy: Option<&Record>) -> Ledger {
-    Ledger::Answered(Lookup { state: Some(KeyState::of_record(state, Mode::Preview)), pending: copy.map(copy_of) })
+    Ledger::Answered(Lookup { state: Some(KeyState::of_record(state, Mode::Preview)), pending: copy.map(copy_of), successor_at: 0 })
 }
 
 fn read(p: &str, reader: Reader<'_>, ledger: Ledger) -> (Result<Answer, Problem>, Trace) {
@@ -88,7 +88,7 @@ fn a_newer_pending_copy_answers_with_a_table_rows_decisions() {
     assert_eq!(b.ts, HOME_TS + 1);
     assert_eq!(
         trace.ledger,
-        Ledger::Answered(Lookup { state: Some(KeyState::of_record(&new, Mode::Preview)), pending: None }),
+        Ledger::Answered(Lookup { state: Some(KeyState::of_record(&new, Mode::Preview)), pending: None, successor_at: 0 }),
         "the trace keeps no body"
     );
     // HTML goes through the rewriter, sanitised (not a trusted org).
@@ -154,10 +154,11 @@ fn the_tables_answer_when_the_copy_is_not_the_newest() {
     let l = Ledger::Answered(Lookup {
         state: Some(KeyState::of_record(&copy, Mode::Preview)),
         pending: Some(Copy { place: copy_of(&copy).place, record: other.to_json().to_string() }),
+        successor_at: 0,
     });
     assert!(home(read("team@acme.dev/page/home.md", Reader::Anonymous, l).0).starts_with("Grüße"));
     // Unavailable, off, or no write of the key: the tables.
-    for l in [Ledger::Unavailable, Ledger::Off, Ledger::Answered(Lookup { state: None, pending: None })] {
+    for l in [Ledger::Unavailable, Ledger::Off, Ledger::Answered(Lookup { state: None, pending: None, successor_at: 0 })] {
         let (a, trace) = read("team@acme.dev/page/home.md", Reader::Anonymous, l.clone());
         assert!(home(a).starts_with("Grüße"));
         assert_eq!(trace.ledger, l);
@@ -190,13 +191,13 @@ fn a_copy_answers_a_key_the_tables_do_not_hold_and_retention_applies() {
 fn a_confirmed_delete_newer_than_the_tables_row_is_the_404() {
     let stamp = Stamp { mode: Mode::Preview, now_micros: HOME_TS + 1, org: "acme", user: "alice", default_visibility: Visibility::Org };
     let gone = Record::tombstone("team@acme.dev", "page", "home", &stamp).unwrap();
-    let l = Ledger::Answered(Lookup { state: Some(KeyState::of_record(&gone, Mode::Preview)), pending: None });
+    let l = Ledger::Answered(Lookup { state: Some(KeyState::of_record(&gone, Mode::Preview)), pending: None, successor_at: 0 });
     let Ok(Answer::Problem(p)) = read("team@acme.dev/page/home.md", Reader::Anonymous, l).0 else { panic!("deleted") };
     assert_eq!((p.status, p.slug), (404, "not-found"));
     // Older than the tables' row (a newer write not confirmed yet): the row answers.
     let stamp = Stamp { now_micros: HOME_TS - 1, ..stamp };
     let old = Record::tombstone("team@acme.dev", "page", "home", &stamp).unwrap();
-    let l = Ledger::Answered(Lookup { state: Some(KeyState::of_record(&old, Mode::Preview)), pending: None });
+    let l = Ledger::Answered(Lookup { state: Some(KeyState::of_record(&old, Mode::Preview)), pending: None, successor_at: 0 });
     assert!(body(read("team@acme.dev/page/home.md", Reader::Anonymous, l).0).body.starts_with("Grüße"));
 }
 
@@ -209,8 +210,8 @@ fn lookup_answers_parse_as_the_ledger_writes_them() {
         state.to_json(),
         json!({ "t": r.ts, "h": r.dedupe_key(), "r": r.to_json().to_string() })
     );
-    assert_eq!(Lookup::parse(&text), Some(Lookup { state: Some(state), pending: Some(copy_of(&r)) }));
-    assert_eq!(Lookup::parse(r#"{"state":null,"pending":null,"rows":0}"#), Some(Lookup { state: None, pending: None }));
+    assert_eq!(Lookup::parse(&text), Some(Lookup { state: Some(state), pending: Some(copy_of(&r)), successor_at: 0 }));
+    assert_eq!(Lookup::parse(r#"{"state":null,"pending":null,"rows":0}"#), Some(Lookup { state: None, pending: None, successor_at: 0 }));
     for bad in ["", "[]", r#"{"pending":null}"#, r#"{"state":{"t":1},"pending":null}"#, r#"{"state":null,"pending":{"t":1}}"#] {
         assert_eq!(Lookup::parse(bad), None, "{bad}");
     }
@@ -221,9 +222,9 @@ fn which_state_decides_current_and_the_colo_hint() {
     let kv = State::confirmed("h1", 10);
     let r = write(20, json!({ "markdown": "x" }));
     let s = KeyState::of_record(&r, Mode::Preview);
-    assert_eq!(deciding_state(&kv, &Ledger::Answered(Lookup { state: Some(s.clone()), pending: None })), Some(s.kv_state()));
+    assert_eq!(deciding_state(&kv, &Ledger::Answered(Lookup { state: Some(s.clone()), pending: None, successor_at: 0 })), Some(s.kv_state()));
     assert_eq!(
-        deciding_state(&kv, &Ledger::Answered(Lookup { state: None, pending: None })),
+        deciding_state(&kv, &Ledger::Answered(Lookup { state: None, pending: None, successor_at: 0 })),
         Some(kv.clone()),
         "a key the ledger never confirmed"
     );
