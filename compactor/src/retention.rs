@@ -120,6 +120,7 @@ mod tests {
             expires_at,
             tags: None,
             tags_too_long: false,
+            supersedes: false,
             expired: false,
         }
         .with_tags(Some(r#"{"a":"b"}"#.into()));

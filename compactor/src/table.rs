@@ -228,6 +228,7 @@ fn serving_row(mut r: SourceRow) -> Option<ServingRow> {
         tags: None,
         tags_too_long: false,
         expired: false,
+        supersedes: matches!(get("supersedes"), Some(Cell::List(refs)) if !refs.is_empty()),
     }
     .with_tags(text(get("tags")));
     Some(ServingRow { entry, cells: r.cells })

@@ -14,7 +14,7 @@ const METHODS: &str = "GET, HEAD, OPTIONS";
 /// Request headers a cross-origin read may send: a token, and revalidation.
 const ALLOW_HEADERS: &str = "authorization, if-none-match";
 /// Response headers a cross-origin caller may read besides the CORS-safelisted ones.
-const EXPOSE_HEADERS: &str = "etag, content-disposition, repr-digest, x-artifact-source, x-artifact-age";
+const EXPOSE_HEADERS: &str = "etag, content-disposition, repr-digest, link, x-artifact-source, x-artifact-age";
 
 /// The path after `/$.content/` when it is a content or listing route (not batch or sign).
 fn read_route(path: &str) -> Option<&str> {

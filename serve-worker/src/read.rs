@@ -387,6 +387,11 @@ fn respond(
         h.set("content-security-policy", csp)?;
         h.set("x-content-type-options", "nosniff")?;
     }
+    // #18: successor-version / predecessor-version (on HEAD and 304 too: they describe the
+    // artifact, not the bytes).
+    if !b.links.is_empty() {
+        h.set("link", &b.links.join(", "))?;
+    }
     let timing = timing.unwrap_or_else(|| "source;desc=\"cache\", cache;desc=\"hit\", r2-reads;desc=\"0\", r2-bytes;desc=\"0\"".into());
     h.set("server-timing", &timing)?;
     Ok(res)
@@ -408,6 +413,8 @@ async fn answer(
     crate::coalesce::count_table_read();
     let catalog = tables::Tables { cfg, r2, tenants };
     let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
+    // A single read carries its `Link` headers (#18); batch refs and signing do not.
+    trace.links = shared::answer::link::Wanted::ALL;
     reads.answer_with_ledger(c, reader, ledger, cost, trace).await
 }
 

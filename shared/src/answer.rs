@@ -30,6 +30,7 @@ use crate::serving::lookup::{self, Hit};
 use crate::serving::order::Order;
 use crate::serving::root::Root;
 use crate::serving::split::KeyRange;
+use lineage::EdgeTables;
 
 /// What the cache stores and the client gets, before headers are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,8 @@ pub struct Body {
     pub digest: String,
     /// When the artifact expires (µs; retention or its `expires_at`): cache windows end there.
     pub expires: Option<i64>,
+    /// `Link` header values (#18, [`link`]): its successors and predecessors the answer may name.
+    pub links: Vec<String>,
 }
 
 /// The result of reading the tables for one request.
@@ -174,6 +177,10 @@ pub struct Trace {
     pub root: Option<Rc<Root>>,
     /// What the ledger said (#17; [`Reads::answer_with_ledger`]), without the copy.
     pub ledger: pending::Ledger,
+    /// Set by the caller: the links a latest read looks for (#18, [`link::Wanted`]; none by
+    /// default). [`Reads::answer_with_ledger`] drops the successors when the ledger holds no
+    /// successor stamp for the key.
+    pub links: link::Wanted,
 }
 
 /// Where the winning row is and how to read its columns.
@@ -305,6 +312,10 @@ pub struct Decision {
     pub visibility: Visibility,
     /// Who the answer may be shared with (`crate::cache_key::scope`).
     pub scope: String,
+    /// The scope's breadth ([`Visibility::Public`] for `public`) and org: who may see its links.
+    pub scope_visibility: Visibility,
+    /// The scope's org (empty for `public`).
+    pub scope_org: String,
     /// Answered `private`.
     pub private: bool,
     /// The `.json` record shows `owner_org`/`owner_user` (callers of the owner's org only).
@@ -364,7 +375,8 @@ pub fn decide(c: &ContentRef, reader: Reader<'_>, found: &Found, current: Option
     // Sanitised unless the owner's org is trusted and the page public (security issue 8: every
     // tenant's public HTML shares one origin).
     let sanitize = visibility != Visibility::Public || !policy.trusted_orgs.contains(&owner_org);
-    Some(Decision { visibility, scope, private, show_owner, etag, dedupe, owner_org, sanitize })
+    let scope_org = if private { scope_org } else { String::new() };
+    Some(Decision { visibility, scope, scope_visibility: scope_vis, scope_org, private, show_owner, etag, dedupe, owner_org, sanitize })
 }
 
 /// Whether a listing shows `found` to `reader`, and with which visibility: live, `public`, `org`
@@ -384,6 +396,11 @@ pub fn record_columns(show_owner: bool) -> Vec<&'static str> {
 /// its cell: timestamps as RFC 3339, JSON columns as JSON values (kept as text when they do not
 /// parse), lists as arrays, null as null.
 pub fn record_json(names: &[&str], cells: Vec<Cell>) -> String {
+    record_json_with(names, cells, None)
+}
+
+/// [`record_json`] with the artifact's `status` (#18) after the columns, when known (latest reads).
+pub fn record_json_with(names: &[&str], cells: Vec<Cell>, status: Option<filter::Status>) -> String {
     let mut obj = Map::new();
     let columns = COLUMNS.iter().filter(|col| names.contains(&col.name));
     for (col, cell) in columns.zip(cells) {
@@ -397,6 +414,9 @@ pub fn record_json(names: &[&str], cells: Vec<Cell>) -> String {
             (_, _, Cell::List(items)) => Value::Array(items.into_iter().map(|i| i.map_or(Value::Null, Value::String)).collect()),
         };
         obj.insert(col.name.into(), v);
+    }
+    if let Some(s) = status {
+        obj.insert("status".into(), Value::String(s.as_str().into()));
     }
     Value::Object(obj).to_string()
 }
@@ -421,7 +441,7 @@ pub struct Reads<'a, S, C, H> {
     pub html: &'a H,
 }
 
-impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
+impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
     /// The newest row for `c` at `at` across the configured tables, and its table's metadata,
     /// reading every table (the path without a serving table, and every `@version` read).
     pub async fn newest_in_tables(&self, c: &ContentRef, at: &At, cost: &mut Cost) -> Result<Option<Winner>, Problem> {
@@ -630,7 +650,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                         if crate::retention::expired(self.catalog.now_us(), expires) {
                             return Ok(Answer::Problem(not_found(c)));
                         }
-                        match self.answer_from(c, reader, w, None, expires, cost).await {
+                        match self.answer_from(c, reader, w, None, expires, trace.links, cost).await {
                             Ok(a) => Ok(a),
                             Err(Fail::Problem(p)) => Err(p),
                             // Not reached: the source tables' rows are not serving reads.
@@ -682,7 +702,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         let current = current.map(|w| w.found);
         let before = self.reads(cost);
         let from_serving = matches!(winner.origin, Origin::Serving { .. });
-        let answer = self.answer_from(c, reader, winner, current.as_ref(), expires, cost).await;
+        let answer = self.answer_from(c, reader, winner, current.as_ref(), expires, trace.links, cost).await;
         let spent = self.reads(cost).saturating_sub(before);
         if from_serving {
             trace.serving_reads = trace.serving_reads.saturating_add(spent);
@@ -693,7 +713,9 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     }
 
     /// The representation of `winner` for `reader` (`current`: the newest row now, for a
-    /// `@version` read). A read of a serving-table file that fails is [`Fail::Serving`].
+    /// `@version` read) with the links `wanted` (#18; latest reads only). A read of a
+    /// serving-table file that fails is [`Fail::Serving`].
+    #[allow(clippy::too_many_arguments)]
     async fn answer_from(
         &self,
         c: &ContentRef,
@@ -701,6 +723,7 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         winner: Winner,
         current: Option<&Found>,
         expires: Option<i64>,
+        wanted: link::Wanted,
         cost: &mut Cost,
     ) -> Result<Answer, Fail> {
         let Winner { found, origin } = winner;
@@ -715,20 +738,54 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
             None => Layout::Serving { index_offset: serving.unwrap_or_default() },
         };
         let failed = |e: LocateError| if serving.is_some() { serving_failed(e) } else { Fail::from(e) };
-        let got = match c.representation {
+        let wanted = if c.version == Version::Latest { wanted } else { link::Wanted::default() };
+        // The row's `supersedes` (for its predecessor links): in the record's cells, else read
+        // with the value when the row may list any (a serving entry says whether it does).
+        let with_supersedes = wanted.predecessors && found.lists_supersedes != Some(false);
+        let (got, supersedes) = match c.representation {
             Representation::Text { column, .. } | Representation::Json { column } => {
-                Got::Value(locate::read_value_in(self.store, layout, &found, column, cost).await.map_err(failed)?)
+                let columns: &[&str] = if with_supersedes { &[column, "supersedes"] } else { &[column] };
+                let mut cells = locate::read_row_in(self.store, layout, &found, columns, cost).await.map_err(failed)?.into_iter();
+                let value = match cells.next() {
+                    Some(Cell::Text(s)) => Some(s),
+                    _ => None,
+                };
+                (Got::Value(value), refs_of(cells.next()))
             }
             Representation::Record => {
                 let names = record_columns(d.show_owner);
-                Got::Record(locate::read_row_in(self.store, layout, &found, &names, cost).await.map_err(failed)?)
+                let cells = locate::read_row_in(self.store, layout, &found, &names, cost).await.map_err(failed)?;
+                let at = names.iter().position(|n| *n == "supersedes");
+                let supersedes = if with_supersedes { refs_of(at.and_then(|i| cells.get(i)).cloned()) } else { Vec::new() };
+                (Got::Record(cells), supersedes)
             }
         };
-        Ok(self.represent(c, &d, &found, mode, expires, got)?)
+        let linked = self.linked(c, reader, &d, wanted, &supersedes, cost).await?;
+        Ok(self.represent(c, &d, &found, mode, expires, got, linked)?)
+    }
+
+    /// The links of an answer decided as `d` (`supersedes`: its row's), when any are wanted.
+    async fn linked(
+        &self,
+        c: &ContentRef,
+        reader: Reader<'_>,
+        d: &Decision,
+        wanted: link::Wanted,
+        supersedes: &[String],
+        cost: &mut Cost,
+    ) -> Result<Option<Linked>, Problem> {
+        if !wanted.any() {
+            return Ok(None);
+        }
+        let reference = alloc::format!("{}/{}/{}", c.ns, c.ty, c.id);
+        let audience = link::Audience { scope: d.scope_visibility, org: &d.scope_org, ns: &c.ns };
+        let (successors, predecessors) = self.links_of(&reference, reader, audience, wanted, supersedes, cost).await?;
+        Ok(Some(Linked { superseded: !successors.is_empty(), links: link::values(&successors, &predecessors, &c.ext) }))
     }
 
     /// The representation `c` asks for, of the row `found` decided as `d`, from its cells `got`
     /// (read from a table, or taken from a pending copy's record JSON).
+    #[allow(clippy::too_many_arguments)]
     fn represent(
         &self,
         c: &ContentRef,
@@ -737,14 +794,21 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
         mode: Option<String>,
         expires: Option<i64>,
         got: Got,
+        linked: Option<Linked>,
     ) -> Result<Answer, Problem> {
+        let (links, superseded) = linked.map_or((Vec::new(), None), |l| (l.links, Some(l.superseded)));
+        // The `.json` of a superseded artifact says so: another ETag than its active one.
+        let etag = match (c.representation, superseded) {
+            (Representation::Record, Some(true)) => d.etag.replacen(".json\"", "-s.json\"", 1),
+            _ => d.etag.clone(),
+        };
         let body = |content_type: &str, body: String, csp: Option<&str>| {
             let digest = crate::download::repr_digest(body.as_bytes());
             Answer::Body(Body {
                 status: 200,
                 content_type: content_type.into(),
                 body,
-                etag: d.etag.clone(),
+                etag: etag.clone(),
                 private: d.private,
                 scope: d.scope.clone(),
                 csp: csp.map(String::from),
@@ -754,12 +818,16 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
                 mode: mode.clone(),
                 digest,
                 expires,
+                links: links.clone(),
             })
         };
         let (column, content_type, value) = match (c.representation, got) {
             (Representation::Text { column, content_type }, Got::Value(v)) => (column, content_type, v),
             (Representation::Json { column }, Got::Value(v)) => (column, "application/json", v),
-            (_, Got::Record(cells)) => return Ok(body("application/json", record_json(&record_columns(d.show_owner), cells), None)),
+            (_, Got::Record(cells)) => {
+                let status = superseded.map(|s| if s { filter::Status::Superseded } else { filter::Status::Active });
+                return Ok(body("application/json", record_json_with(&record_columns(d.show_owner), cells, status), None));
+            }
             (Representation::Record, Got::Value(_)) => return Ok(Answer::Problem(not_found(c))),
         };
         match value {
@@ -784,6 +852,20 @@ impl<S: ObjectStore, C: Catalog, H: Html> Reads<'_, S, C, H> {
     }
 }
 
+/// The links of an answer (#18) and whether it is superseded (a successor is linked).
+struct Linked {
+    links: Vec<String>,
+    superseded: bool,
+}
+
+/// The refs of a `supersedes` cell (none when it is not a list).
+fn refs_of(cell: Option<Cell>) -> Vec<String> {
+    match cell {
+        Some(Cell::List(items)) => items.into_iter().flatten().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A row's cells as [`Reads::represent`] takes them: one column's value, or the `.json` record's
 /// columns ([`record_columns`] order).
 enum Got {
@@ -793,6 +875,7 @@ enum Got {
 
 pub mod filter;
 pub mod lineage;
+pub mod link;
 pub mod listing;
 pub mod pending;
 

@@ -147,6 +147,10 @@ pub struct Found {
     /// (`shared::serving::entry::MAX_TAGS_BYTES`), so `tags` is `None`; read the row's `tags`
     /// column (`read_value_in`) to filter by them.
     pub tags_too_long: bool,
+    /// Whether the row lists anything in `supersedes` (#18, the `Link: rel="predecessor-version"`
+    /// of its answers): known from a serving-table entry (`sp`) or a pending copy; `None` for a
+    /// source table's row (read its `supersedes` cells).
+    pub lists_supersedes: Option<bool>,
 }
 
 /// What a lookup cost (for `Server-Timing`).
@@ -769,6 +773,7 @@ fn scan_window(
             expires_at: long_at(expires_at, i),
             tags: string_at(tags, i),
             tags_too_long: false,
+            lists_supersedes: None,
         };
         if !plan.has_deletes {
             hits.best.insert(row_id, found);

@@ -223,6 +223,7 @@ mod tests {
             expires_at: None,
             tags: tags.map(String::from),
             tags_too_long: false,
+            lists_supersedes: None,
         }
     }
 

@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 use core::future::Future;
 
 use super::filter::Status;
+use super::link;
 use super::{readable, visibility_of, Catalog, Html, Origin, Reads, Trace, Winner};
 use crate::content::{self, ContentRef, Reader, Version};
 use crate::locate::{self, At, Cell, Cost, Layout, LocateError, ObjectStore, Table};
@@ -165,6 +166,58 @@ impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
             }
         }
         Ok(out)
+    }
+
+    /// The links of an answer to `reader` shared with `audience` (#18, [`super::link`]): the live
+    /// successors of `reference` whose `s` edge is valid (when `wanted.successors`, at most
+    /// [`link::MAX_SUCCESSORS`]) and the live refs of the row's own `supersedes` (at most
+    /// [`link::MAX_PREDECESSORS`] looked up), each one the caller may read and that
+    /// [`link::may_link`] lets the answer name.
+    pub(super) async fn links_of(
+        &self,
+        reference: &str,
+        reader: Reader<'_>,
+        audience: link::Audience<'_>,
+        wanted: link::Wanted,
+        supersedes: &[String],
+        cost: &mut Cost,
+    ) -> Result<(Vec<String>, Vec<String>), Problem> {
+        let linkable = |r: &str, w: &Winner, visibility: Visibility| {
+            let ns = r.split('/').next().unwrap_or_default();
+            let owner_org = w.found.owner_org.as_deref().unwrap_or_default();
+            link::may_link(audience, link::Target { visibility, owner_org, ns })
+        };
+        let mut successors: Vec<String> = Vec::new();
+        if wanted.successors {
+            let limit = link::MAX_SUCCESSORS.saturating_mul(2);
+            for (source, order) in self.edge_sources(Kind::Supersedes, reference, limit, cost).await? {
+                if successors.len() >= link::MAX_SUCCESSORS {
+                    break;
+                }
+                if successors.contains(&source) || source == reference {
+                    continue;
+                }
+                if let Some((w, vis)) = self.node(&source, reader, cost).await? {
+                    if same_row(order, &w.found) && linkable(&source, &w, vis) {
+                        successors.push(source);
+                    }
+                }
+            }
+        }
+        let mut predecessors: Vec<String> = Vec::new();
+        if wanted.predecessors {
+            for r in supersedes.iter().take(link::MAX_PREDECESSORS) {
+                if crate::record::check_reference(r).is_err() || r == reference || predecessors.contains(r) {
+                    continue;
+                }
+                if let Some((w, vis)) = self.node(r, reader, cost).await? {
+                    if linkable(r, &w, vis) {
+                        predecessors.push(r.clone());
+                    }
+                }
+            }
+        }
+        Ok((successors, predecessors))
     }
 
     /// The status of a readable artifact as `reader` sees it: superseded when a successor it may

@@ -206,6 +206,7 @@ pub fn row_of(record: &str, c: &ContentRef) -> Option<PendingRow> {
         expires_at: time_of(values.get("expires_at")),
         tags: text("tags"),
         tags_too_long: false,
+        lists_supersedes: Some(values.get("supersedes").and_then(Value::as_array).is_some_and(|l| !l.is_empty())),
     };
     Some(PendingRow { found, values })
 }
@@ -268,7 +269,7 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
-impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
+impl<S: ObjectStore, C: super::Catalog + super::lineage::EdgeTables, H: super::Html> Reads<'_, S, C, H> {
     /// [`Reads::answer`] with the ledger: `ledger` (the key's `lookup`, bounded by the caller's
     /// timeout) runs in parallel with the tables; a pending copy newer than the tables' row
     /// answers a latest read (`trace.source` is `ledger`). What the ledger said is kept in
@@ -289,11 +290,16 @@ impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
         }
         let (ledger, winner) = join(ledger, self.newest(c, &At::Current, cost, trace)).await;
         trace.ledger = ledger.without_copy();
+        // Successors are looked for only when a successor was confirmed (the key's stamp) or the
+        // ledger cannot say (#18): a key never superseded costs no edge read.
+        if let Ledger::Answered(l) = &ledger {
+            trace.links.successors &= l.successor_at > 0;
+        }
         let winner = match winner {
             Ok(w) => w,
             Err(p) => return Err(p),
         };
-        if let Some(answer) = self.pending_answer(c, reader, &ledger, winner.as_ref()).await {
+        if let Some(answer) = self.pending_answer(c, reader, &ledger, winner.as_ref(), trace.links).await {
             trace.source = Some("ledger");
             return answer;
         }
@@ -308,6 +314,7 @@ impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
         reader: Reader<'_>,
         ledger: &Ledger,
         winner: Option<&Winner>,
+        wanted: super::link::Wanted,
     ) -> Option<Result<Answer, Problem>> {
         let Ledger::Answered(Lookup { state: Some(state), pending, .. }) = ledger else { return None };
         let row_place = winner.map(|w| place_of(&w.found, self.policy.unowned_visibility));
@@ -325,17 +332,18 @@ impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
         if place_of(&row.found, self.policy.unowned_visibility) != copy.place {
             return None;
         }
-        Some(self.answer_pending(c, reader, &row, Some(String::from(state.mode.as_str()))).await)
+        Some(self.answer_pending(c, reader, &row, Some(String::from(state.mode.as_str())), wanted).await)
     }
 
     /// The answer to `reader` for `c` from a pending row (the `mode` it was written in): the same
-    /// visibility, scope, `ETag`, retention and representations as a table row.
+    /// visibility, scope, `ETag`, retention, representations and links (`wanted`) as a table row.
     pub async fn answer_pending(
         &self,
         c: &ContentRef,
         reader: Reader<'_>,
         row: &PendingRow,
         mode: Option<String>,
+        wanted: super::link::Wanted,
     ) -> Result<Answer, Problem> {
         let found = &row.found;
         if !readable(found, visibility_of(found, self.policy.unowned_visibility), &c.ns, reader) {
@@ -347,7 +355,12 @@ impl<S: ObjectStore, C: super::Catalog, H: super::Html> Reads<'_, S, C, H> {
         }
         let Some(d) = decide(c, reader, found, None, self.policy) else { return Ok(Answer::Problem(not_found(c))) };
         let got = got_of(row, c, d.show_owner);
-        self.represent(c, &d, found, mode, expires, got)
+        let supersedes: alloc::vec::Vec<String> = match row.values.get("supersedes") {
+            Some(Value::Array(refs)) if wanted.predecessors => refs.iter().filter_map(Value::as_str).map(String::from).collect(),
+            _ => alloc::vec::Vec::new(),
+        };
+        let linked = self.linked(c, reader, &d, wanted, &supersedes, &mut Cost::default()).await?;
+        self.represent(c, &d, found, mode, expires, got, linked)
     }
 }
 

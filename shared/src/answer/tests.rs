@@ -21,6 +21,7 @@ fn found(ts: i64, visibility: Option<&str>, org: &str, user: &str) -> Found {
         expires_at: None,
         tags: None,
         tags_too_long: false,
+        lists_supersedes: None,
     }
 }
 

@@ -3,8 +3,9 @@
 //! deleted, visibility, owner org, owner user, content hash, size bytes; absent members are
 //! null), and since format 2 (#18) `"exp"` (`expires_at`, µs), `"tags"` (the row's `tags` JSON
 //! text when at most [`MAX_TAGS_BYTES`]), `"tl": true` (the tags were longer: read the row's
-//! `tags` column) and `"xp": true` (the compactor expired the row: a tombstone whose columns are
-//! null), each written only when set — an entry of format 1 has none of them and reads as no
+//! `tags` column), `"xp": true` (the compactor expired the row: a tombstone whose columns are
+//! null) and `"sp": true` (the row lists something in `supersedes`, for the `Link` headers of
+//! its answers), each written only when set — an entry of format 1 has none of them and reads as no
 //! expiry, no tags. It carries everything serve needs to pick the winner and decide who may read
 //! it (and, with format 2, whether it expired and whether a tag filter keeps it), so a lookup
 //! reads one page of one column to find and judge a row. Keys never contain a third
@@ -51,6 +52,9 @@ pub struct Entry {
     /// ago (`xp`): kept as a tombstone (`deleted` is true, `expires_at` kept) so that no older
     /// version of the key shows again.
     pub expired: bool,
+    /// The row lists something in `supersedes` (`sp`): its answers read them for their
+    /// `Link: rel="predecessor-version"` (#18). Absent in entries written before it: none.
+    pub supersedes: bool,
 }
 
 /// Most bytes of `tags` text an entry carries (longer tags: [`Entry::tags_too_long`]).
@@ -78,6 +82,8 @@ struct Wire {
     tl: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     xp: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    sp: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -110,6 +116,7 @@ impl Entry {
             tags: self.tags.clone(),
             tl: self.tags_too_long,
             xp: self.expired,
+            sp: self.supersedes,
         };
         let mut out = Vec::with_capacity(self.key.len().saturating_add(160));
         out.extend_from_slice(&self.key);
@@ -138,6 +145,7 @@ impl Entry {
             tags: w.tags,
             tags_too_long: w.tl,
             expired: w.xp,
+            supersedes: w.sp,
         })
     }
 }
@@ -193,6 +201,7 @@ mod tests {
             tags: rng.opt(),
             tags_too_long: rng.below(4) == 0,
             expired: rng.below(4) == 0,
+            supersedes: rng.below(3) == 0,
         }
     }
 
@@ -222,6 +231,7 @@ mod tests {
             tags: None,
             tags_too_long: false,
             expired: false,
+            supersedes: false,
         };
         let cell = e.encode();
         assert_eq!(
@@ -239,6 +249,11 @@ mod tests {
         let e3 = Entry { deleted: true, expired: true, tags_too_long: true, expires_at: Some(-1), ..e.clone() };
         assert!(e3.encode().ends_with(b"\"n\":5,\"exp\":-1,\"tl\":true,\"xp\":true}"));
         assert_eq!(Entry::decode(&e3.encode()), Some(e3));
+        // The row lists predecessors (#18 Link headers): `sp`, only when set.
+        let e4 = Entry { supersedes: true, ..e.clone() };
+        assert!(e4.encode().ends_with(b"\"n\":5,\"sp\":true}"));
+        assert_eq!(Entry::decode(&e4.encode()), Some(e4));
+        assert!(!Entry::decode(&e.encode()).unwrap().supersedes);
     }
 
     #[test]

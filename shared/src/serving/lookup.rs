@@ -181,6 +181,7 @@ pub(super) fn hit_of(file: &FileEntry, cell: &[u8], rg: usize, row: u64) -> Resu
         expires_at: entry.expires_at,
         tags: entry.tags,
         tags_too_long: entry.tags_too_long,
+        lists_supersedes: Some(entry.supersedes),
     };
     Ok(Hit { found, order: o, index_offset: file.index_offset })
 }

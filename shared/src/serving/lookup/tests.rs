@@ -61,6 +61,7 @@ impl SRow {
             expires_at: self.expires_at,
             tags: None,
             tags_too_long: false,
+            supersedes: false,
             expired: false,
         }
         .with_tags(self.tags.clone())
