@@ -101,7 +101,7 @@ pub fn call(state: &ObjectState, env: &JsValue, path: &str, method: &str, body: 
 /// at compile time, not formatted per call).
 macro_rules! state_columns {
     () => {
-        "key, ts, hash, vis, org, usr, mode, del, read_at, kv_at"
+        "key, ts, hash, vis, org, usr, mode, del, read_at, kv_at, sup"
     };
 }
 
@@ -109,7 +109,7 @@ macro_rules! state_columns {
 fn entry_of(row: &Row, from: u32) -> Option<(String, Entry)> {
     let key = row.text(from)?;
     let state = match row.int(from + 1) {
-        None => wire::marker(),
+        None => KeyState::marker(),
         Some(ts) => KeyState {
             ts,
             content_hash: row.text(from + 2)?,
@@ -120,7 +120,8 @@ fn entry_of(row: &Row, from: u32) -> Option<(String, Entry)> {
             deleted: row.int(from + 7)? != 0,
         },
     };
-    Some((key, Entry { state, read_at: row.int(from + 8).unwrap_or(0), kv_at: row.int(from + 9).unwrap_or(0) }))
+    let int = |i: u32| row.int(from + i).unwrap_or(0);
+    Some((key, Entry { state, read_at: int(8), kv_at: int(9), successor_at: int(10) }))
 }
 
 /// The entries of `keys` (absent keys have no row).
@@ -146,21 +147,32 @@ fn check(db: &Db, body: &str) -> Result<Outcome, String> {
 }
 
 fn confirm(db: &Db, body: &str, now: i64, s: &Settings) -> Result<Outcome, String> {
-    let (writes, copies) = match wire::parse_confirm(body) {
+    let wire::ConfirmBody { writes, copies, marks } = match wire::parse_confirm(body) {
         Ok(w) => w,
         Err(e) => return Ok(Err(e)),
     };
-    let current = entries(db, writes.iter().map(|w| w.key.as_str()))?;
-    let outcome = confirm::confirm(&current, &writes);
+    let current = entries(db, writes.iter().map(|w| w.key.as_str()).chain(marks.iter().map(String::as_str)))?;
+    let outcome = confirm::confirm(&current, &writes, &marks, now);
+    let mut marker_alarm = None;
     for (key, e) in &outcome.upserts {
         let st = &e.state;
+        if st.is_marker() {
+            // A mark on a key without a confirmed write: a marker row holding the stamp (its
+            // other columns stay NULL; read_at and kv_at as they were).
+            db.run(
+                "INSERT INTO state (key, sup) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET sup = excluded.sup",
+                &[Arg::Text(key), Arg::Int(e.successor_at)],
+            )?;
+            marker_alarm = Some(now.saturating_add(wire::MARKER_TTL_MS).saturating_add(1));
+            continue;
+        }
         db.run(
             concat!(
                 "INSERT INTO state (",
                 state_columns!(),
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET \
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET \
                  ts = excluded.ts, hash = excluded.hash, vis = excluded.vis, org = excluded.org, usr = excluded.usr, \
-                 mode = excluded.mode, del = excluded.del, read_at = excluded.read_at, kv_at = excluded.kv_at"
+                 mode = excluded.mode, del = excluded.del, read_at = excluded.read_at, kv_at = excluded.kv_at, sup = excluded.sup"
             ),
             &[
                 Arg::Text(key),
@@ -173,6 +185,7 @@ fn confirm(db: &Db, body: &str, now: i64, s: &Settings) -> Result<Outcome, Strin
                 Arg::Int(i64::from(st.deleted)),
                 Arg::Int(e.read_at),
                 Arg::Int(e.kv_at),
+                Arg::Int(e.successor_at),
             ],
         )?;
     }
@@ -202,8 +215,10 @@ fn confirm(db: &Db, body: &str, now: i64, s: &Settings) -> Result<Outcome, Strin
     }
     let due_now = (!outcome.kv_due.is_empty()).then_some(now);
     let copy_age = (stored > 0).then_some(now.saturating_add(s.pending_max_age_ms).saturating_add(1));
-    let alarm = due_now.into_iter().chain(copy_age).min();
-    answer(wire::confirm_answer(&outcome.applied, &outcome.kv_due, (stored, deleted), db.rows_written()), alarm)
+    let alarm = due_now.into_iter().chain(copy_age).chain(marker_alarm).min();
+    // The colo hint names written keys only: ingest knows no state of a key it only marked.
+    let hinted: Vec<String> = outcome.kv_due.iter().filter(|k| writes.iter().any(|w| w.key == **k)).cloned().collect();
+    answer(wire::confirm_answer(&outcome.applied, &hinted, outcome.marked, (stored, deleted), db.rows_written()), alarm)
 }
 
 fn lookup(db: &Db, body: &str, now: i64) -> Result<Outcome, String> {
@@ -216,7 +231,7 @@ fn lookup(db: &Db, body: &str, now: i64) -> Result<Outcome, String> {
     let mut alarm = None;
     match &entry {
         // Serve may now cache an answer under whatever generation KV gives: a read marker makes
-        // the first confirm of this key write KV (see wire::marker).
+        // the first confirm of this key write KV (see KeyState::marker).
         None => {
             db.run("INSERT INTO state (key, read_at, kv_at) VALUES (?, ?, 0)", &[Arg::Text(&key), Arg::Int(now.max(1))])?;
             alarm = Some(now.saturating_add(wire::MARKER_TTL_MS).saturating_add(1));
@@ -229,7 +244,8 @@ fn lookup(db: &Db, body: &str, now: i64) -> Result<Outcome, String> {
     }
     let copy = db.run("SELECT ts, dedupe, body FROM pending WHERE key = ?", &[Arg::Text(&key)])?;
     let copy = copy.first().and_then(|r| Some(CopyBody { ts: r.int(0)?, dedupe: r.text(1)?, body: r.text(2)? }));
-    answer(wire::lookup_answer(entry.as_ref().map(|e| &e.state), copy.as_ref(), db.rows_written()), alarm)
+    let sup = entry.as_ref().map_or(0, |e| e.successor_at);
+    answer(wire::lookup_answer(entry.as_ref().map(|e| &e.state), copy.as_ref(), sup, db.rows_written()), alarm)
 }
 
 /// The pending copies of `keys`, or of every key when `None`.
@@ -354,7 +370,11 @@ fn idem_abandon(db: &Db, body: &str) -> Result<Outcome, String> {
 type AlarmPlan = (Vec<(String, String)>, Option<i64>);
 
 fn alarm_plan(db: &Db, now: i64, s: &Settings) -> Result<AlarmPlan, String> {
-    let due = db.run(concat!("SELECT ", state_columns!(), " FROM kv_due JOIN state USING (key) WHERE state.ts IS NOT NULL"), &[])?;
+    // Due keys with a confirmed write, or a marker holding a successor stamp (#18: `{"g":0,"s"}`).
+    let due = db.run(
+        concat!("SELECT ", state_columns!(), " FROM kv_due JOIN state USING (key) WHERE state.ts IS NOT NULL OR state.sup > 0"),
+        &[],
+    )?;
     let mut due_map = BTreeMap::new();
     for (k, e) in due.iter().filter_map(|r| entry_of(r, 0)) {
         due_map.insert(k, e);
@@ -367,11 +387,11 @@ fn alarm_plan(db: &Db, now: i64, s: &Settings) -> Result<AlarmPlan, String> {
         db.run("UPDATE state SET kv_at = ? WHERE key = ?", &[Arg::Int(now), Arg::Text(key)])?;
         db.run("DELETE FROM kv_due WHERE key = ?", &[Arg::Text(key)])?;
         if let Some(e) = due.get(key) {
-            puts.push((shared::cache_key::state_key_of(key), e.state.kv_state().to_json()));
+            puts.push((shared::cache_key::state_key_of(key), e.kv_state().to_json()));
         }
     }
-    // kv_due rows of keys without a confirmed state cannot be written: drop them.
-    db.run("DELETE FROM kv_due WHERE key NOT IN (SELECT key FROM state WHERE ts IS NOT NULL)", &[])?;
+    // kv_due rows of keys without a confirmed state or a stamp cannot be written: drop them.
+    db.run("DELETE FROM kv_due WHERE key NOT IN (SELECT key FROM state WHERE ts IS NOT NULL OR sup > 0)", &[])?;
     let held = copies(db, None)?;
     let marks = db.run("SELECT mode, MAX(committed_at_ms) FROM watermark GROUP BY mode", &[])?;
     let marks: Vec<(Mode, i64)> = marks.iter().filter_map(|r| Some((wire::mode_of(&r.text(0)?)?, r.int(1)?))).collect();
@@ -380,12 +400,14 @@ fn alarm_plan(db: &Db, now: i64, s: &Settings) -> Result<AlarmPlan, String> {
         db.run("DELETE FROM pending WHERE key = ?", &[Arg::Text(key)])?;
     }
     db.run("DELETE FROM idem WHERE expires_at <= ?", &[Arg::Int(now)])?;
-    db.run("DELETE FROM state WHERE ts IS NULL AND read_at < ?", &[Arg::Int(now.saturating_sub(wire::MARKER_TTL_MS))])?;
+    // A marker goes a TTL after its last read and its successor stamp, whichever is later.
+    let ttl_ago = now.saturating_sub(wire::MARKER_TTL_MS);
+    db.run("DELETE FROM state WHERE ts IS NULL AND read_at < ? AND sup < ?", &[Arg::Int(ttl_ago), Arg::Int(ttl_ago)])?;
     let left: Vec<(Mode, i64)> = held.iter().filter(|c| !aged.contains(&c.key)).map(|c| (c.mode, c.confirmed_at_ms)).collect();
     let watermarked: Vec<Mode> = marks.iter().map(|(m, _)| *m).collect();
     let first = |q: &str| -> Result<Option<i64>, String> { Ok(db.run(q, &[])?.first().and_then(|r| r.int(0))) };
     let idem_first = first("SELECT MIN(expires_at) FROM idem")?;
-    let marker_first = first("SELECT MIN(read_at) FROM state WHERE ts IS NULL")?;
+    let marker_first = first("SELECT MIN(MAX(read_at, sup)) FROM state WHERE ts IS NULL")?;
     let next = wire::next_alarm(now, plan.next_alarm_ms, &left, &watermarked, s.pending_max_age_ms, idem_first, marker_first);
     Ok((puts, next))
 }

@@ -1,5 +1,5 @@
 //! The consumer of `LEDGER_OUTBOX`: ingest's deferred confirms. A message is the body of one
-//! `confirm` (writes, with pending copies) that ingest could not deliver; the consumer regroups
+//! `confirm` (writes, with pending copies, and successor marks) that ingest could not deliver; the consumer regroups
 //! its writes by shard (so a message addressed to the wrong shard, or to a shard count that
 //! changed, still reaches the right objects) and calls each shard's `confirm`. Confirms are
 //! idempotent and order-free (rules 1–2 of the design), so a redelivery or a message overtaken by
@@ -12,17 +12,18 @@ use shared::ledger::shard::shard_of;
 /// appearance, writes in message order). `Err` when the message is not a confirm body: it is acknowledged and counted, never
 /// retried (a retry cannot make it valid).
 pub fn plan(text: &str, shards: u32) -> Result<Vec<(u32, String)>, crate::wire::BadCall> {
-    let (writes, _) = crate::wire::parse_confirm(text)?;
-    let Ok(Value::Array(mut items)) = serde_json::from_str::<Value>(text) else {
+    // Parsed first only to refuse what is not a confirm body (writes and marks, #18).
+    crate::wire::parse_confirm(text)?;
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
         return Err(crate::wire::BadCall("the body is not an array of writes".into()));
     };
     // Not `batch::by_shard`: it sorts (a stable sort is ~1.8 KB of gzip in a 64 KiB module), and
     // a message is one shard's body, so its writes form one group in the common case. Groups in
-    // order of first appearance; every item moves into exactly one group.
+    // order of first appearance; every item (a write or a mark: each has its key in `k`) moves
+    // into exactly one group.
     let mut groups: Vec<(u32, Vec<Value>)> = Vec::new();
-    for (w, item) in writes.iter().zip(items.iter_mut()) {
-        let shard = shard_of(&w.key, shards);
-        let item = core::mem::take(item);
+    for item in items {
+        let shard = shard_of(item.get("k").and_then(Value::as_str).unwrap_or_default(), shards);
         match groups.iter_mut().find(|(s, _)| *s == shard) {
             Some((_, list)) => list.push(item),
             None => groups.push((shard, vec![item])),
@@ -60,6 +61,14 @@ mod tests {
         assert_eq!(seen, 20);
         let shards: Vec<u32> = calls.iter().map(|(s, _)| *s).collect();
         assert_eq!(shards.len(), shards.iter().collect::<std::collections::BTreeSet<_>>().len(), "one call per shard");
+        // Marks ride along to their own key's shard (#18).
+        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v.as_array_mut().unwrap().push(serde_json::json!({"k": "old/page/9", "succ": true}));
+        let calls = plan(&v.to_string(), 4).unwrap();
+        let (shard, text) = calls.iter().find(|(_, t)| t.contains("\"succ\"")).unwrap();
+        assert_eq!(*shard, shard_of("old/page/9", 4));
+        assert_eq!(crate::wire::parse_confirm(text).unwrap().marks, vec!["old/page/9".to_string()]);
+        assert!(plan("[{\"k\":\"a/b/c\",\"succ\":1}]", 4).is_err());
         assert!(plan("{\"run\":1}", 4).is_err());
         assert!(plan("[{\"k\":\"a/b/c\"}]", 4).is_err());
         assert_eq!(plan("[]", 4).unwrap(), vec![]);

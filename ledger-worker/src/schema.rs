@@ -26,6 +26,9 @@ const MIGRATIONS: &[&[&str]] = &[
         // Keys whose KV generation the alarm must write.
         "CREATE TABLE kv_due (key TEXT PRIMARY KEY) WITHOUT ROWID",
     ],
+    // v2 (#18): the successor stamp, ms of the last confirmed write that lists the key in its
+    // `supersedes` (0 none); a marker row (ts NULL) may hold one.
+    &["ALTER TABLE state ADD COLUMN sup INTEGER NOT NULL DEFAULT 0"],
 ];
 
 /// The schema version this build runs.

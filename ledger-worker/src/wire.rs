@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use shared::ledger::confirm::Applied;
 use shared::ledger::pending::{self, CopyAction, Policy};
 use shared::ledger::state::{parse_writes, KeyState, Place, Write};
-use shared::record::{Mode, Visibility};
+use shared::record::Mode;
 
 /// Why a call's body was refused (answered 400 `bad-ledger-call`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,48 +63,43 @@ pub const IDEM_DONE_MS: i64 = 86_400_000;
 /// How long an in-flight idempotency key is held when `idem_begin` names no `pending_ms`.
 pub const IDEM_PENDING_MS: i64 = 120_000;
 
-/// The state of a read marker: serve looked the key up while the ledger held no confirmed write
-/// of it (a key written before the ledger, or never). Stored with `ts` NULL; below every write,
-/// so the first confirm replaces it, keeps its `read_at` and so queues the KV write that moves
-/// readers off whatever they cached. Its dedupe key matches no real write (empty content hash).
-pub fn marker() -> KeyState {
-    KeyState {
-        ts: i64::MIN,
-        content_hash: String::new(),
-        visibility: Visibility::User,
-        owner_org: String::new(),
-        owner_user: String::new(),
-        mode: Mode::Build,
-        deleted: true,
-    }
-}
-
-/// Whether `state` is [`marker`]'s.
-pub fn is_marker(state: &KeyState) -> bool {
-    state.ts == i64::MIN && state.content_hash.is_empty()
-}
-
 /// A mode by name.
 pub fn mode_of(s: &str) -> Option<Mode> {
     Mode::ALL.into_iter().find(|m| m.as_str() == s)
 }
 
-/// `confirm`'s body: the writes (as `check`'s) and, per write, its pending copy (`r`: the record's
-/// JSON text, as a string so it is kept byte for byte).
-pub fn parse_confirm(text: &str) -> Result<(Vec<Write>, Vec<Option<String>>), BadCall> {
-    // The writes as `check` reads them (an `r` member is ignored there), then the copies.
-    let writes = parse_writes(text).map_err(|e| BadCall(e.to_string()))?;
+/// `confirm`'s body: the writes, each with its pending copy (`r`: the record's JSON text, as a
+/// string so it is kept byte for byte), and the marks (#18) mixed in: `{"k": key, "succ": true}`
+/// names a key a confirmed record supersedes (a mark needs nothing else).
+pub struct ConfirmBody {
+    pub writes: Vec<Write>,
+    pub copies: Vec<Option<String>>,
+    pub marks: Vec<String>,
+}
+
+/// Parses `confirm`'s body strictly: every element a write (as `check` reads it, plus `r`) or a
+/// mark (`succ` true and a string `k`); anything else fails the batch.
+pub fn parse_confirm(text: &str) -> Result<ConfirmBody, BadCall> {
     let v: Value = serde_json::from_str(text).map_err(|_| bad("the body is not JSON"))?;
-    let list = v.as_array().map_or(&[][..], Vec::as_slice);
-    let mut copies = Vec::with_capacity(list.len());
+    let list = v.as_array().ok_or_else(|| bad("the body is not a list of writes"))?;
+    let mut body = ConfirmBody { writes: Vec::with_capacity(list.len()), copies: Vec::with_capacity(list.len()), marks: Vec::new() };
     for item in list {
-        copies.push(match item.get("r") {
+        match item.get("succ") {
+            None => {}
+            Some(Value::Bool(true)) => {
+                body.marks.push(item.get("k").and_then(Value::as_str).ok_or_else(|| bad("a mark's k is missing"))?.into());
+                continue;
+            }
+            Some(_) => return Err(bad("succ is not true")),
+        }
+        body.writes.push(Write::from_value(item).map_err(|e| BadCall(e.to_string()))?);
+        body.copies.push(match item.get("r") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(bad("a pending copy (r) is not a string")),
         });
     }
-    Ok((writes, copies))
+    Ok(body)
 }
 
 /// `check`'s body: the writes.
@@ -262,8 +257,9 @@ pub fn check_answer(dup: &[bool]) -> String {
 }
 
 /// `confirm`'s answer: counts, the stale writes' indices, the keys whose KV generation is due
-/// (ingest's colo hint), copies stored and deleted, rows written.
-pub fn confirm_answer(applied: &[Applied], hinted: &[String], copies: (usize, usize), rows: u64) -> String {
+/// (ingest's colo hint: written keys only, a mark leaves none), marks that moved a stamp, copies
+/// stored and deleted, rows written.
+pub fn confirm_answer(applied: &[Applied], hinted: &[String], marked: usize, copies: (usize, usize), rows: u64) -> String {
     let count = |want: Applied| applied.iter().filter(|a| **a == want).count();
     let stale: Vec<Value> = applied.iter().enumerate().filter(|(_, a)| **a == Applied::Stale).map(|(i, _)| i.into()).collect();
     let mut m = Map::new();
@@ -271,6 +267,7 @@ pub fn confirm_answer(applied: &[Applied], hinted: &[String], copies: (usize, us
     m.insert("same".into(), count(Applied::Same).into());
     m.insert("stale".into(), Value::Array(stale));
     m.insert("hinted".into(), Value::Array(hinted.iter().map(|k| Value::String(k.clone())).collect()));
+    m.insert("marked".into(), marked.into());
     m.insert("copies".into(), copies.0.into());
     m.insert("copies_deleted".into(), copies.1.into());
     m.insert("rows".into(), rows.into());
@@ -285,10 +282,11 @@ pub struct CopyBody {
     pub body: String,
 }
 
-/// `lookup`'s answer: `{"state": {…}|null, "pending": {"t","h","r"}|null, "rows": n}` (the
-/// state in [`KeyState::to_json`]'s form, put in as text).
-pub fn lookup_answer(state: Option<&KeyState>, copy: Option<&CopyBody>, rows: u64) -> String {
-    let state = state.filter(|s| !is_marker(s)).map_or_else(|| "null".to_string(), KeyState::to_json);
+/// `lookup`'s answer: `{"state": {…}|null, "pending": {"t","h","r"}|null, "sup": ms, "rows": n}`
+/// (the state in [`KeyState::to_json`]'s form, put in as text; `sup` the key's successor stamp,
+/// 0 none, #18).
+pub fn lookup_answer(state: Option<&KeyState>, copy: Option<&CopyBody>, sup: i64, rows: u64) -> String {
+    let state = state.filter(|s| !s.is_marker()).map_or_else(|| "null".to_string(), KeyState::to_json);
     let copy = copy.map_or(Value::Null, |c| {
         let mut o = Map::new();
         o.insert("t".into(), c.ts.into());
@@ -296,13 +294,14 @@ pub fn lookup_answer(state: Option<&KeyState>, copy: Option<&CopyBody>, rows: u6
         o.insert("r".into(), c.body.clone().into());
         Value::Object(o)
     });
-    format!("{{\"state\":{state},\"pending\":{copy},\"rows\":{rows}}}")
+    format!("{{\"state\":{state},\"pending\":{copy},\"sup\":{sup},\"rows\":{rows}}}")
 }
 
 /// When the alarm must run next, or `None` when nothing is left: the earliest of the KV plan's
 /// next write, the first copy to age out without a watermark of its mode (`copies`: mode and
 /// confirm time; copies of a mode with a watermark wait for the next `covered`, which schedules
-/// the alarm), the first idempotency row to expire and the first marker to expire; never sooner
+/// the alarm), the first idempotency row to expire and the first marker to expire (`marker_first_read`:
+/// the least of markers' latest read or successor stamp); never sooner
 /// than [`ALARM_GAP_MS`] after `now_ms`.
 pub fn next_alarm(
     now_ms: i64,
@@ -323,6 +322,7 @@ mod tests {
     use super::*;
     use shared::ledger::confirm::{self, Entry};
     use shared::ledger::state::writes_to_json;
+    use shared::record::Visibility;
     use std::collections::BTreeMap;
 
     fn write(key: &str, ts: i64, hash: &str, mode: Mode) -> Write {
@@ -345,9 +345,10 @@ mod tests {
         let ws = vec![write("a/t/1", 10, "h1", Mode::Preview), write("a/t/2", 11, "h2", Mode::Build)];
         let mut v: Value = serde_json::from_str(&writes_to_json(&ws)).unwrap();
         v[0]["r"] = Value::String(r#"{"id":"1", "b":2}"#.into());
-        let (writes, copies) = parse_confirm(&v.to_string()).unwrap();
-        assert_eq!(writes, ws);
-        assert_eq!(copies, vec![Some(r#"{"id":"1", "b":2}"#.to_string()), None], "kept byte for byte");
+        let body = parse_confirm(&v.to_string()).unwrap();
+        assert_eq!(body.writes, ws);
+        assert_eq!(body.copies, vec![Some(r#"{"id":"1", "b":2}"#.to_string()), None], "kept byte for byte");
+        assert!(body.marks.is_empty());
         v[1]["r"] = serde_json::json!({"id": 2});
         assert!(parse_confirm(&v.to_string()).is_err(), "a copy must be text");
         assert!(parse_confirm("{}").is_err());
@@ -365,7 +366,7 @@ mod tests {
             write("a/t/3", 10, "h1", Mode::Preview),
         ];
         let copies = vec![Some("r1".into()), None, Some("r2".into()), Some("r0".into()), Some("x".repeat(100))];
-        let applied = confirm::confirm(&BTreeMap::new(), &ws).applied;
+        let applied = confirm::confirm(&BTreeMap::new(), &ws, &[], 0).applied;
         assert_eq!(applied, vec![Applied::Changed, Applied::Changed, Applied::Changed, Applied::Stale, Applied::Changed]);
         let actions = copy_actions(&ws, &copies, &applied, 64);
         let get = |k: &str| actions.iter().find(|(key, _)| key == k).map(|(_, a)| *a);
@@ -378,15 +379,47 @@ mod tests {
     #[test]
     fn a_marker_is_below_every_write_and_keeps_the_read() {
         let mut shard = BTreeMap::new();
-        shard.insert("a/t/1".to_string(), Entry { state: marker(), read_at: 5, kv_at: 0 });
+        shard.insert("a/t/1".to_string(), Entry { read_at: 5, ..Entry::new(KeyState::marker()) });
         let w = write("a/t/1", 1, "h", Mode::Build);
         assert_eq!(confirm::check(&shard, std::slice::from_ref(&w)), vec![false]);
-        let out = confirm::confirm(&shard, &[w]);
+        let out = confirm::confirm(&shard, &[w], &[], 0);
         assert_eq!(out.applied, vec![Applied::Changed]);
         assert_eq!(out.kv_due, vec!["a/t/1".to_string()], "the looked-up key gets its generation written");
         assert_eq!(out.upserts.first().map(|(_, e)| e.read_at), Some(5));
-        assert!(is_marker(&marker()));
-        assert_eq!(lookup_answer(Some(&marker()), None, 1), r#"{"state":null,"pending":null,"rows":1}"#);
+        assert_eq!(lookup_answer(Some(&KeyState::marker()), None, 0, 1), r#"{"state":null,"pending":null,"sup":0,"rows":1}"#);
+    }
+
+    /// #18: marks ride in `confirm`'s body among the writes, strictly parsed; `lookup` answers
+    /// the stamp; `confirm`'s answer counts the marks apart from the writes.
+    #[test]
+    fn marks_mix_with_writes_and_lookup_answers_the_stamp() {
+        let ws = vec![write("a/t/1", 10, "h1", Mode::Preview), write("a/t/2", 11, "h2", Mode::Build)];
+        let mut v: Value = serde_json::from_str(&writes_to_json(&ws)).unwrap();
+        v[0]["r"] = "copy".into();
+        let list = v.as_array_mut().unwrap();
+        list.insert(1, serde_json::json!({"k": "old/t/1", "succ": true}));
+        list.push(serde_json::json!({"k": "old/t/2", "succ": true}));
+        let body = parse_confirm(&v.to_string()).unwrap();
+        assert_eq!(body.writes, ws);
+        assert_eq!(body.copies, vec![Some("copy".to_string()), None], "copies stay aligned with the writes");
+        assert_eq!(body.marks, vec!["old/t/1".to_string(), "old/t/2".to_string()]);
+        let only_marks = parse_confirm(r#"[{"k":"p/t/i","succ":true}]"#).unwrap();
+        assert_eq!((only_marks.writes.len(), only_marks.marks.len()), (0, 1));
+        for bad in
+            [r#"[{"succ":true}]"#, r#"[{"k":1,"succ":true}]"#, r#"[{"k":"p/t/i","succ":false}]"#, r#"[{"k":"p/t/i","succ":"yes"}]"#, "[1]"]
+        {
+            assert!(parse_confirm(bad).is_err(), "{bad}");
+        }
+        let answer: Value = serde_json::from_str(&confirm_answer(&[Applied::Changed], &[], 2, (0, 0), 3)).unwrap();
+        assert_eq!((answer["changed"].as_u64(), answer["marked"].as_u64()), (Some(1), Some(2)));
+        let st = write("a/t/1", 10, "h1", Mode::Preview).state;
+        let answer: Value = serde_json::from_str(&lookup_answer(Some(&st), None, 1_234, 0)).unwrap();
+        assert_eq!((answer["sup"].as_i64(), answer["state"]["t"].as_i64()), (Some(1_234), Some(10)));
+        assert_eq!(
+            lookup_answer(Some(&KeyState::marker()), None, 77, 0),
+            r#"{"state":null,"pending":null,"sup":77,"rows":0}"#,
+            "a marker's stamp"
+        );
     }
 
     #[test]

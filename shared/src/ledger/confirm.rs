@@ -10,6 +10,10 @@
 //!
 //! So the state of a key only moves forward, its generation (`ts`) never goes back, and any order
 //! or interleaving of the same confirms ends in the same states.
+//!
+//! A confirm also carries **marks** (#18): the keys named in a confirmed record's `supersedes`.
+//! A mark stamps its key's `successor_at` with the confirm's time, only forward (the greatest
+//! stamp stays); a key the shard holds nothing of gets a read marker holding the stamp.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -30,12 +34,23 @@ pub struct Entry {
     pub read_at: i64,
     /// When the last KV write of this key's generation started.
     pub kv_at: i64,
+    /// When a successor of the key (a write listing it in `supersedes`) was last confirmed
+    /// (`sup`, #18); 0 none.
+    pub successor_at: i64,
 }
 
 impl Entry {
     /// The entry of a key's first confirmed write.
     pub fn new(state: KeyState) -> Entry {
-        Entry { state, read_at: 0, kv_at: 0 }
+        Entry { state, read_at: 0, kv_at: 0, successor_at: 0 }
+    }
+
+    /// What KV holds for serve (`art:{key}`): `{"g": ts, "h": dedupe key, "s": successor_at}`;
+    /// for a read marker (no confirmed write) `{"g": 0, "s": successor_at}`, under which every
+    /// table row is current.
+    pub fn kv_state(&self) -> crate::state::State {
+        let base = if self.state.is_marker() { crate::state::State::default() } else { self.state.kv_state() };
+        crate::state::State { successor: self.successor_at, ..base }
     }
 
     /// Whether a reader may hold a cached answer under the key's current KV generation: it was
@@ -75,6 +90,8 @@ pub struct Outcome {
     /// Keys whose KV generation must be written (changed and read since their last KV write), in
     /// key order. The alarm writes them; ingest's colo hint names them too.
     pub kv_due: Vec<String>,
+    /// How many marks moved their key's successor stamp.
+    pub marked: usize,
 }
 
 /// Which writes of a batch are duplicates: the key's confirmed state has the same dedupe key (the
@@ -98,9 +115,13 @@ fn compare(new: &KeyState, now: &KeyState) -> core::cmp::Ordering {
     }
 }
 
-/// Applies a batch of confirmed writes to `current` (the shard's rows for the batch's keys; keys
-/// without a row are absent). A key may appear several times in a batch.
-pub fn confirm(current: &BTreeMap<String, Entry>, writes: &[Write]) -> Outcome {
+/// Applies a batch of confirmed writes and marks to `current` (the shard's rows for the batch's
+/// keys and marked keys; keys without a row are absent). A key may appear several times in a
+/// batch. Each mark (a key named in a confirmed record's `supersedes`) sets its key's
+/// `successor_at` to `now_ms` when that is later (a key without an entry gets a read marker
+/// holding it). A changed key's KV value is due when a reader may hold a cached answer
+/// ([`Entry::read_since_kv`]) and its place or its successor stamp changed.
+pub fn confirm(current: &BTreeMap<String, Entry>, writes: &[Write], marks: &[String], now_ms: i64) -> Outcome {
     let mut changed: BTreeMap<&str, Entry> = BTreeMap::new();
     let mut applied = Vec::with_capacity(writes.len());
     for w in writes {
@@ -108,9 +129,7 @@ pub fn confirm(current: &BTreeMap<String, Entry>, writes: &[Write]) -> Outcome {
         let (result, next) = match now {
             None => (Applied::Changed, Some(Entry::new(w.state.clone()))),
             Some(e) => match compare(&w.state, &e.state) {
-                core::cmp::Ordering::Greater => {
-                    (Applied::Changed, Some(Entry { state: w.state.clone(), read_at: e.read_at, kv_at: e.kv_at }))
-                }
+                core::cmp::Ordering::Greater => (Applied::Changed, Some(Entry { state: w.state.clone(), ..e.clone() })),
                 core::cmp::Ordering::Equal => (Applied::Same, None),
                 core::cmp::Ordering::Less => (Applied::Stale, None),
             },
@@ -120,19 +139,30 @@ pub fn confirm(current: &BTreeMap<String, Entry>, writes: &[Write]) -> Outcome {
         }
         applied.push(result);
     }
+    let mut marked = 0;
+    for key in marks {
+        let now = changed.get(key.as_str()).or_else(|| current.get(key));
+        if now.is_none_or(|e| e.successor_at < now_ms) {
+            let e = now.cloned().unwrap_or_else(|| Entry::new(KeyState::marker()));
+            changed.insert(key.as_str(), Entry { successor_at: now_ms, ..e });
+            marked += 1;
+        }
+    }
     // A change of mode alone leaves the KV value as it was: no write for it.
     let kv_due = changed
         .iter()
-        .filter(|(k, e)| e.read_since_kv() && current.get(**k).is_none_or(|c| c.state.place() != e.state.place()))
+        .filter(|(k, e)| {
+            e.read_since_kv() && current.get(**k).is_none_or(|c| c.state.place() != e.state.place() || c.successor_at != e.successor_at)
+        })
         .map(|(k, _)| String::from(*k))
         .collect();
     let upserts = changed.into_iter().map(|(k, e)| (String::from(k), e)).collect();
-    Outcome { applied, upserts, kv_due }
+    Outcome { applied, upserts, kv_due, marked }
 }
 
 /// Applies [`confirm`]'s outcome to an in-memory shard (what the Durable Object does with SQL).
-pub fn apply(shard: &mut BTreeMap<String, Entry>, writes: &[Write]) -> Outcome {
-    let outcome = confirm(shard, writes);
+pub fn apply(shard: &mut BTreeMap<String, Entry>, writes: &[Write], marks: &[String], now_ms: i64) -> Outcome {
+    let outcome = confirm(shard, writes, marks, now_ms);
     for (k, e) in &outcome.upserts {
         shard.insert(k.clone(), e.clone());
     }

@@ -115,9 +115,32 @@ impl KeyState {
         Place { ts: self.ts, dedupe: self.dedupe_key() }
     }
 
-    /// What KV holds for serve (`art:{key}`): generation = `ts`, `h` = the dedupe key.
+    /// What KV holds for serve (`art:{key}`): generation = `ts`, `h` = the dedupe key (no
+    /// successor stamp: that is the entry's, [`super::confirm::Entry::kv_state`]).
     pub fn kv_state(&self) -> crate::state::State {
         crate::state::State::confirmed(&self.dedupe_key(), self.ts)
+    }
+
+    /// The state of a read marker: the ledger holds no confirmed write of the key, but serve
+    /// looked it up (a key written before the ledger, or never) or a successor named it (#18).
+    /// Stored with `ts` NULL; below every write, so the first confirm replaces it, keeps its
+    /// `read_at` (and successor stamp) and so queues the KV write that moves readers off whatever
+    /// they cached. Its dedupe key matches no real write (empty content hash).
+    pub fn marker() -> KeyState {
+        KeyState {
+            ts: i64::MIN,
+            content_hash: String::new(),
+            visibility: Visibility::User,
+            owner_org: String::new(),
+            owner_user: String::new(),
+            mode: Mode::Build,
+            deleted: true,
+        }
+    }
+
+    /// Whether this is [`KeyState::marker`]'s state.
+    pub fn is_marker(&self) -> bool {
+        self.ts == i64::MIN && self.content_hash.is_empty()
     }
 
     fn fields(&self, map: &mut Map<String, Value>) {
@@ -173,7 +196,8 @@ impl Write {
         Value::Object(map)
     }
 
-    fn from_value(v: &Value) -> Result<Write, CodecError> {
+    /// One write of a batch, from its JSON object (strict, as [`parse_writes`]).
+    pub fn from_value(v: &Value) -> Result<Write, CodecError> {
         let key = v.get("k").and_then(Value::as_str).map(String::from).ok_or(CodecError { field: "k" })?;
         Ok(Write { key, state: KeyState::from_value(v)? })
     }

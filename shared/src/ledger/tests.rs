@@ -187,7 +187,7 @@ fn the_kv_projection_is_the_state_ingest_writes_today() {
 #[test]
 fn a_duplicate_is_the_confirmed_content_for_the_same_owner_visibility_and_tombstone() {
     let mut shard = BTreeMap::new();
-    apply(&mut shard, &[w("a/b/c", st(10, "h1"))]);
+    apply(&mut shard, &[w("a/b/c", st(10, "h1"))], &[], 0);
     let batch = [
         w("a/b/c", st(20, "h1")),                                                // same content, newer ts: duplicate
         w("a/b/c", st(5, "h1")),                                                 // same content, older ts: duplicate
@@ -207,25 +207,25 @@ fn a_duplicate_is_the_confirmed_content_for_the_same_owner_visibility_and_tombst
 #[test]
 fn confirm_only_moves_forward() {
     let mut shard = BTreeMap::new();
-    let out = apply(&mut shard, &[w("k/t/i", st(10, "a"))]);
+    let out = apply(&mut shard, &[w("k/t/i", st(10, "a"))], &[], 0);
     assert_eq!(out.applied, [Applied::Changed]);
     // Regression (lost acknowledged write): B stamped after A confirms first; A must not replace B.
-    let out = apply(&mut shard, &[w("k/t/i", st(30, "b"))]);
+    let out = apply(&mut shard, &[w("k/t/i", st(30, "b"))], &[], 0);
     assert_eq!(out.applied, [Applied::Changed]);
-    let out = apply(&mut shard, &[w("k/t/i", st(20, "c"))]);
+    let out = apply(&mut shard, &[w("k/t/i", st(20, "c"))], &[], 0);
     assert_eq!(out.applied, [Applied::Stale]);
     assert!(out.upserts.is_empty());
     assert_eq!(shard["k/t/i"].state, st(30, "b"));
     // The same write again (a retry, the outbox): nothing to write.
-    let out = apply(&mut shard, &[w("k/t/i", st(30, "b"))]);
+    let out = apply(&mut shard, &[w("k/t/i", st(30, "b"))], &[], 0);
     assert_eq!(out, super::confirm::Outcome { applied: alloc::vec![Applied::Same], ..Default::default() });
     // Equal ts, another version (a bulk rewrite keeping its ts): the later confirm wins, as the
     // later commit does in the tables, whichever version it is; the generation stays.
     let (x, y) = (st(40, "x"), KeyState { visibility: Visibility::Public, ..st(40, "x") });
     for order in [[x.clone(), y.clone()], [y.clone(), x.clone()]] {
         let mut s = shard.clone();
-        apply(&mut s, &[w("k/t/i", order[0].clone())]);
-        let out = apply(&mut s, &[w("k/t/i", order[1].clone())]);
+        apply(&mut s, &[w("k/t/i", order[0].clone())], &[], 0);
+        let out = apply(&mut s, &[w("k/t/i", order[1].clone())], &[], 0);
         assert_eq!(out.applied, [Applied::Changed]);
         assert_eq!(s["k/t/i"].state, order[1]);
         assert_eq!(s["k/t/i"].state.ts, 40);
@@ -235,7 +235,8 @@ fn confirm_only_moves_forward() {
 #[test]
 fn a_batch_may_name_a_key_several_times() {
     let shard = BTreeMap::new();
-    let out = confirm(&shard, &[w("k/t/i", st(10, "a")), w("k/t/i", st(30, "b")), w("k/t/i", st(20, "c")), w("k/t/i", st(30, "b"))]);
+    let out =
+        confirm(&shard, &[w("k/t/i", st(10, "a")), w("k/t/i", st(30, "b")), w("k/t/i", st(20, "c")), w("k/t/i", st(30, "b"))], &[], 0);
     assert_eq!(out.applied, [Applied::Changed, Applied::Changed, Applied::Stale, Applied::Same]);
     assert_eq!(out.upserts, alloc::vec![("k/t/i".to_string(), Entry::new(st(30, "b")))]);
     assert!(out.kv_due.is_empty(), "never read: no KV write");
@@ -244,31 +245,31 @@ fn a_batch_may_name_a_key_several_times() {
 #[test]
 fn only_a_key_read_since_its_last_kv_write_needs_one() {
     let mut shard = BTreeMap::new();
-    apply(&mut shard, &[w("r/t/i", st(1, "a")), w("u/t/i", st(1, "a"))]);
+    apply(&mut shard, &[w("r/t/i", st(1, "a")), w("u/t/i", st(1, "a"))], &[], 0);
     // Serve looked `r` up on a miss at t=100 ms.
     let e = shard.get_mut("r/t/i").unwrap();
     e.read_at = e.mark_read(100).unwrap();
     assert_eq!(e.mark_read(150), None, "already read since the last KV write: no row write");
-    let out = apply(&mut shard, &[w("r/t/i", st(2, "b")), w("u/t/i", st(2, "b"))]);
+    let out = apply(&mut shard, &[w("r/t/i", st(2, "b")), w("u/t/i", st(2, "b"))], &[], 0);
     assert_eq!(out.kv_due, ["r/t/i"]);
     assert_eq!(shard["r/t/i"].read_at, 100, "bookkeeping carried to the new state");
     // A duplicate or stale confirm changes nothing, so no KV write either.
-    assert!(apply(&mut shard, &[w("r/t/i", st(2, "b")), w("r/t/i", st(1, "z"))]).kv_due.is_empty());
+    assert!(apply(&mut shard, &[w("r/t/i", st(2, "b")), w("r/t/i", st(1, "z"))], &[], 0).kv_due.is_empty());
     // The alarm starts the KV write at 200 (kv_at first): the key is no longer "read"...
     shard.get_mut("r/t/i").unwrap().kv_at = 200;
-    assert!(apply(&mut shard, &[w("r/t/i", st(3, "c"))]).kv_due.is_empty());
+    assert!(apply(&mut shard, &[w("r/t/i", st(3, "c"))], &[], 0).kv_due.is_empty());
     // ...until a lookup during or after the write marks it again.
     let e = shard.get_mut("r/t/i").unwrap();
     assert_eq!(e.mark_read(150), Some(200), "a lookup at the same ms as the write counts as after it");
     e.read_at = e.mark_read(250).unwrap();
-    assert_eq!(apply(&mut shard, &[w("r/t/i", st(4, "d"))]).kv_due, ["r/t/i"]);
+    assert_eq!(apply(&mut shard, &[w("r/t/i", st(4, "d"))], &[], 0).kv_due, ["r/t/i"]);
     // The same write sent to another stream: the state takes one mode (a fixed choice, so the
     // order does not matter) but the KV value is the same, so no KV write.
     let other_mode = KeyState { mode: Mode::Preview, ..st(4, "d") };
-    let out = apply(&mut shard, &[w("r/t/i", other_mode.clone())]);
+    let out = apply(&mut shard, &[w("r/t/i", other_mode.clone())], &[], 0);
     assert_eq!(out.applied, [Applied::Changed], "\"preview\" > \"build\" by name");
     assert!(out.kv_due.is_empty());
-    assert_eq!(apply(&mut shard, &[w("r/t/i", st(4, "d"))]).applied, [Applied::Stale]);
+    assert_eq!(apply(&mut shard, &[w("r/t/i", st(4, "d"))], &[], 0).applied, [Applied::Stale]);
 }
 
 #[test]
@@ -336,7 +337,7 @@ fn confirm_order_does_not_matter() {
                 let take = 1 + rng.index(rest.len());
                 let (batch, tail) = rest.split_at(take);
                 let before = shard.clone();
-                apply(&mut shard, batch);
+                apply(&mut shard, batch, &[], 0);
                 for (k, e) in &before {
                     let now = &shard[k].state;
                     assert!(now.ts >= e.state.ts, "{k}: generation went back");
@@ -345,6 +346,124 @@ fn confirm_order_does_not_matter() {
             }
             let got: BTreeMap<String, KeyState> = shard.into_iter().map(|(k, e)| (k, e.state)).collect();
             assert_eq!(got, naive);
+        }
+    }
+}
+
+// ---- successor marks (#18) ----
+
+fn marks(keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+#[test]
+fn a_mark_stamps_its_key_only_forward() {
+    let mut shard = BTreeMap::new();
+    apply(&mut shard, &[w("p/t/i", st(10, "a"))], &[], 0);
+    let out = apply(&mut shard, &[], &marks(&["p/t/i"]), 5_000);
+    assert_eq!((out.marked, out.applied.len()), (1, 0), "a mark is no write");
+    assert_eq!(shard["p/t/i"].successor_at, 5_000);
+    assert_eq!(shard["p/t/i"].state, st(10, "a"), "the state stays");
+    // An older stamp (a deferred confirm replayed later) or the same one: nothing to write.
+    for at in [4_000, 5_000] {
+        let out = apply(&mut shard, &[], &marks(&["p/t/i"]), at);
+        assert_eq!((out.marked, out.upserts.len()), (0, 0), "{at}");
+    }
+    assert_eq!(shard["p/t/i"].successor_at, 5_000);
+    // A newer write keeps the stamp (and the bookkeeping); a write and a mark in one batch both land.
+    apply(&mut shard, &[w("p/t/i", st(20, "b"))], &marks(&["p/t/i"]), 6_000);
+    assert_eq!((shard["p/t/i"].state.ts, shard["p/t/i"].successor_at), (20, 6_000));
+    apply(&mut shard, &[w("p/t/i", st(30, "c"))], &[], 0);
+    assert_eq!(shard["p/t/i"].successor_at, 6_000);
+}
+
+#[test]
+fn a_mark_on_a_key_without_a_write_holds_a_marker() {
+    let mut shard = BTreeMap::new();
+    let out = apply(&mut shard, &[], &marks(&["old/t/i", "old/t/i"]), 7_000);
+    assert_eq!(out.marked, 1, "the same key twice in a batch: one stamp");
+    let e = &shard["old/t/i"];
+    assert!(e.state.is_marker());
+    assert_eq!((e.read_at, e.kv_at, e.successor_at), (0, 0, 7_000));
+    assert!(out.kv_due.is_empty(), "never read: nothing cached to purge");
+    assert_eq!(e.kv_state(), crate::state::State { generation: 0, dedupe: None, successor: 7_000 });
+    assert_eq!(e.kv_state().to_json(), r#"{"g":0,"s":7000}"#);
+    // Its first write replaces the marker and keeps the stamp.
+    apply(&mut shard, &[w("old/t/i", st(10, "a"))], &[], 0);
+    assert_eq!((shard["old/t/i"].state.clone(), shard["old/t/i"].successor_at), (st(10, "a"), 7_000));
+    assert!(KeyState::marker().is_marker() && !st(1, "a").is_marker());
+}
+
+#[test]
+fn a_mark_is_due_in_kv_only_when_read_since_the_last_kv_write() {
+    let mut shard = BTreeMap::new();
+    apply(&mut shard, &[w("r/t/i", st(1, "a")), w("u/t/i", st(1, "a"))], &[], 0);
+    shard.get_mut("r/t/i").unwrap().read_at = 100;
+    let out = apply(&mut shard, &[], &marks(&["r/t/i", "u/t/i"]), 1_000);
+    assert_eq!(out.kv_due, ["r/t/i"], "the read key only");
+    assert_eq!(out.marked, 2);
+    // Already stamped later: no change, no KV write.
+    assert!(apply(&mut shard, &[], &marks(&["r/t/i"]), 900).kv_due.is_empty());
+    // The alarm wrote KV at 1 100: a newer mark is not due until a reader looks again.
+    shard.get_mut("r/t/i").unwrap().kv_at = 1_100;
+    assert!(apply(&mut shard, &[], &marks(&["r/t/i"]), 2_000).kv_due.is_empty());
+    shard.get_mut("r/t/i").unwrap().read_at = 2_500;
+    assert_eq!(apply(&mut shard, &[], &marks(&["r/t/i"]), 3_000).kv_due, ["r/t/i"]);
+    // A looked-up marker (serve read a key the ledger never confirmed) is due too.
+    let mut m = BTreeMap::new();
+    m.insert("m/t/i".to_string(), Entry { read_at: 50, ..Entry::new(KeyState::marker()) });
+    assert_eq!(apply(&mut m, &[], &marks(&["m/t/i"]), 60).kv_due, ["m/t/i"]);
+    assert_eq!(m["m/t/i"].kv_state().to_json(), r#"{"g":0,"s":60}"#);
+}
+
+#[test]
+fn the_kv_value_holds_generation_version_and_stamp() {
+    let e = Entry { successor_at: 1_234, ..Entry::new(st(10, "a")) };
+    let kv = e.kv_state();
+    assert_eq!(kv, crate::state::State { generation: 10, dedupe: Some(st(10, "a").dedupe_key()), successor: 1_234 });
+    assert_eq!(crate::state::State::parse(&kv.to_json()), Some(kv.clone()));
+    assert!(kv.to_json().ends_with(r#","s":1234}"#));
+    assert_eq!(Entry::new(st(10, "a")).kv_state().to_json(), st(10, "a").kv_state().to_json(), "no stamp: today's value");
+}
+
+/// Property: any order and batching of the same writes and marks (each mark stamped with its own
+/// confirm's time) ends in the same states and the same stamp per key: the latest.
+#[test]
+fn marks_in_any_order_give_the_same_state() {
+    let mut rng = Rng(0x5C_CE55);
+    for _ in 0..200 {
+        let n = 1 + rng.index(12);
+        let items: Vec<(bool, String, i64)> =
+            (0..n).map(|_| (rng.chance(50), alloc::format!("ns/t/{}", rng.index(3)), 1 + rng.below(50) as i64)).collect();
+        let mut want: BTreeMap<String, (Option<i64>, i64)> = BTreeMap::new();
+        for (is_mark, k, t) in &items {
+            let slot = want.entry(k.clone()).or_insert((None, 0));
+            if *is_mark {
+                slot.1 = slot.1.max(*t);
+            } else {
+                slot.0 = Some(slot.0.map_or(*t, |x: i64| x.max(*t)));
+            }
+        }
+        for _ in 0..6 {
+            let mut order = items.clone();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.index(i + 1));
+            }
+            let mut shard: BTreeMap<String, Entry> = BTreeMap::new();
+            let mut rest = order.as_slice();
+            while !rest.is_empty() {
+                let (batch, tail) = rest.split_at(1 + rng.index(rest.len()));
+                // A confirm of the batch's writes; each mark at its own time.
+                let writes: Vec<Write> = batch.iter().filter(|i| !i.0).map(|(_, k, t)| w(k, st(*t, "h"))).collect();
+                for (_, k, t) in batch.iter().filter(|i| i.0) {
+                    apply(&mut shard, &[], core::slice::from_ref(k), *t);
+                }
+                apply(&mut shard, &writes, &[], 0);
+                rest = tail;
+            }
+            let got: BTreeMap<String, (Option<i64>, i64)> =
+                shard.into_iter().map(|(k, e)| (k, ((!e.state.is_marker()).then_some(e.state.ts), e.successor_at))).collect();
+            assert_eq!(got, want);
         }
     }
 }
