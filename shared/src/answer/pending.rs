@@ -120,26 +120,44 @@ pub fn hint_key(ns: &str, ty: &str, id: &str) -> String {
 /// generation with another version (a bulk rewrite keeping its `ts`: the ledger takes the later
 /// confirm, which neither state says it is), no cached answer is current: a state no entry
 /// matches, so the read goes to the tables and nothing is cached until the two agree.
+///
+/// The successor stamp is the greater of the two (#18): it only moves forward, whichever state
+/// carries the newer generation.
 pub fn newer(a: State, b: State) -> State {
-    match b.generation.cmp(&a.generation) {
+    let successor = a.successor.max(b.successor);
+    let state = match b.generation.cmp(&a.generation) {
         core::cmp::Ordering::Greater => b,
         core::cmp::Ordering::Less => a,
         core::cmp::Ordering::Equal if a.dedupe == b.dedupe || b.dedupe.is_none() => a,
         core::cmp::Ordering::Equal if a.dedupe.is_none() => b,
         core::cmp::Ordering::Equal => State { dedupe: Some(String::from("\u{0}undecided")), ..a },
-    }
+    };
+    State { successor, ..state }
 }
 
 /// The state that decides whether an answer is current (and may be cached): the ledger's when it
 /// holds a confirmed write of the key; `kv` (KV and the colo hint) when it holds none or is not
 /// bound; `None` when it was unavailable (nothing may be cached: a pending write may be newer
-/// than what the tables show).
+/// than what the tables show). Its successor stamp is the greater of KV's and the ledger's `sup`
+/// (#18), also when the ledger holds no write of the key.
 pub fn deciding_state(kv: &State, ledger: &Ledger) -> Option<State> {
     match ledger {
         Ledger::Unavailable => None,
-        Ledger::Answered(Lookup { state: Some(s), .. }) => Some(s.kv_state()),
-        Ledger::Answered(Lookup { state: None, .. }) | Ledger::Off => Some(kv.clone()),
+        Ledger::Answered(l) => {
+            let base = l.state.as_ref().map_or_else(|| kv.clone(), KeyState::kv_state);
+            Some(State { successor: kv.successor.max(l.successor_at), ..base })
+        }
+        Ledger::Off => Some(kv.clone()),
     }
+}
+
+/// The settle window after a successor's stamp (#18, `SUPERSEDE_SETTLE_SECONDS`): until
+/// `successor_at_ms + settle_secs` an answer of the predecessor is stored for at most
+/// `recheck_secs` (`SUPERSEDE_RECHECK_SECONDS`), since the edge the successor wrote may not be
+/// absorbed yet; `None` outside it (or without a stamp): the configured windows.
+pub fn settle_cap_secs(successor_at_ms: i64, now_ms: i64, settle_secs: u64, recheck_secs: u64) -> Option<u64> {
+    let settle_ms = i64::try_from(settle_secs).unwrap_or(i64::MAX).saturating_mul(1_000);
+    (successor_at_ms > 0 && now_ms < successor_at_ms.saturating_add(settle_ms)).then_some(recheck_secs)
 }
 
 /// Whether a cached entry (from a row with `ts` and `dedupe`) may answer under `state` (KV and the

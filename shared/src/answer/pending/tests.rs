@@ -222,7 +222,10 @@ fn which_state_decides_current_and_the_colo_hint() {
     let kv = State::confirmed("h1", 10);
     let r = write(20, json!({ "markdown": "x" }));
     let s = KeyState::of_record(&r, Mode::Preview);
-    assert_eq!(deciding_state(&kv, &Ledger::Answered(Lookup { state: Some(s.clone()), pending: None, successor_at: 0 })), Some(s.kv_state()));
+    assert_eq!(
+        deciding_state(&kv, &Ledger::Answered(Lookup { state: Some(s.clone()), pending: None, successor_at: 0 })),
+        Some(s.kv_state())
+    );
     assert_eq!(
         deciding_state(&kv, &Ledger::Answered(Lookup { state: None, pending: None, successor_at: 0 })),
         Some(kv.clone()),
@@ -244,6 +247,33 @@ fn which_state_decides_current_and_the_colo_hint() {
     assert!(cached_current(&kv, 11, "other"));
     assert!(!cached_current(&kv, 10, "other"), "a same-ts rewrite");
     assert!(!cached_current(&kv, 9, "h1"));
+}
+
+/// #18: the successor stamp. The ledger's `sup` rides on the deciding state (with or without a
+/// write of the key in the ledger), KV's and the hint's are merged forward, and the settle window
+/// caps what is stored.
+#[test]
+fn the_successor_stamp_reaches_the_deciding_state_and_the_settle_window() {
+    let kv = State { successor: 500, ..State::confirmed("h1", 10) };
+    let r = write(20, json!({ "markdown": "x" }));
+    let s = KeyState::of_record(&r, Mode::Preview);
+    let answered = |state: Option<KeyState>, successor_at| Ledger::Answered(Lookup { state, pending: None, successor_at });
+    assert_eq!(deciding_state(&kv, &answered(Some(s.clone()), 900)), Some(State { successor: 900, ..s.kv_state() }));
+    assert_eq!(deciding_state(&kv, &answered(Some(s.clone()), 0)), Some(State { successor: 500, ..s.kv_state() }), "KV's stamp kept");
+    assert_eq!(deciding_state(&kv, &answered(None, 900)), Some(State { successor: 900, ..kv.clone() }), "no write in the ledger");
+    assert_eq!(deciding_state(&State::default(), &answered(None, 0)), Some(State::default()));
+    assert_eq!(deciding_state(&kv, &Ledger::Off), Some(kv.clone()));
+    // KV and the hint: the greater stamp, whichever generation wins.
+    let hint = State::confirmed("h0", 11);
+    assert_eq!(newer(kv.clone(), hint.clone()), State { successor: 500, ..hint.clone() });
+    assert_eq!(newer(hint.clone(), kv.clone()).successor, 500);
+    assert_eq!(newer(State { successor: 700, ..State::default() }, kv.clone()), State { successor: 700, ..kv.clone() });
+    // The window: from the stamp for `settle` seconds, the recheck cap; then none.
+    assert_eq!(settle_cap_secs(1_000_000, 1_000_000, 300, 10), Some(10));
+    assert_eq!(settle_cap_secs(1_000_000, 1_299_999, 300, 10), Some(10));
+    assert_eq!(settle_cap_secs(1_000_000, 1_300_000, 300, 10), None);
+    assert_eq!(settle_cap_secs(0, 5, 300, 10), None, "no stamp");
+    assert_eq!(settle_cap_secs(i64::MAX - 1, 0, u64::MAX, 10), Some(10), "no overflow");
 }
 
 #[test]
