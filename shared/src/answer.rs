@@ -780,7 +780,7 @@ impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
         let reference = alloc::format!("{}/{}/{}", c.ns, c.ty, c.id);
         let audience = link::Audience { scope: d.scope_visibility, org: &d.scope_org, ns: &c.ns };
         let (successors, predecessors) = self.links_of(&reference, reader, audience, wanted, supersedes, cost).await?;
-        Ok(Some(Linked { superseded: !successors.is_empty(), links: link::values(&successors, &predecessors, &c.ext) }))
+        Ok(Some(Linked { superseded: !successors.is_empty(), links: link::values(&successors, &predecessors, c.ext) }))
     }
 
     /// The representation `c` asks for, of the row `found` decided as `d`, from its cells `got`

@@ -187,6 +187,13 @@ pub(crate) struct Fixtures {
     pub(crate) prefix: String,
 }
 
+/// The fixtures have no serving table, so no edges.
+impl lineage::EdgeTables for Fixtures {
+    async fn edge_roots(&self) -> Result<Vec<Rc<Root>>, LocateError> {
+        Ok(Vec::new())
+    }
+}
+
 impl Catalog for Fixtures {
     async fn metadata_keys(&self) -> Result<Vec<String>, LocateError> {
         Ok(self.keys.clone())
@@ -334,6 +341,13 @@ mod serving {
         commits: Vec<Vec<String>>,
         store: MemStore,
         serving: Option<String>,
+    }
+
+    /// No edge files in these serving tables.
+    impl lineage::EdgeTables for World {
+        async fn edge_roots(&self) -> Result<Vec<Rc<Root>>, LocateError> {
+            Ok(Vec::new())
+        }
     }
 
     impl Catalog for World {
