@@ -14,16 +14,8 @@ use worker::{Cache, Date, Env, Headers, Response};
 
 /// Fresh and stale windows from `FRESH_SECONDS` / `STALE_SECONDS` (defaults 300 / 60).
 pub fn windows(env: &Env) -> Windows {
-    let num = |name: &str, default: u64| {
-        env.var(name)
-            .ok()
-            .and_then(|v| v.to_string().trim().parse().ok())
-            .unwrap_or(default)
-    };
-    Windows {
-        fresh_secs: num("FRESH_SECONDS", 300),
-        stale_secs: num("STALE_SECONDS", 60),
-    }
+    let num = |name: &str, default: u64| env.var(name).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(default);
+    Windows { fresh_secs: num("FRESH_SECONDS", 300), stale_secs: num("STALE_SECONDS", 60) }
 }
 
 pub use shared::state::State;
@@ -39,14 +31,15 @@ pub async fn state(env: &Env, c: &ContentRef) -> Option<State> {
     Some(text.and_then(|t| State::parse(&t)).unwrap_or_default())
 }
 
-/// The Cache API key of one representation (and version) in one scope.
-pub fn key(c: &ContentRef, generation: i64, scope: &str) -> String {
+/// The Cache API key of one representation (and version) in one scope, under the artifact's state
+/// (its generation and successor stamp, #18).
+pub fn key(c: &ContentRef, state: &State, scope: &str) -> String {
     let ext = match c.version {
         shared::content::Version::Latest => c.ext.to_string(),
         shared::content::Version::Snapshot(id) => format!("{}@s{id}", c.ext),
         shared::content::Version::AsOf(t) => format!("{}@t{t}", c.ext),
     };
-    shared::cache_key::cache_key(&c.ns, &c.ty, &c.id, &ext, generation, scope)
+    shared::cache_key::cache_key(&c.ns, &c.ty, &c.id, &ext, state.generation, state.successor, scope)
 }
 
 /// The windows for one tenant and mode: `FRESH_SECONDS_<MODE>` / `STALE_SECONDS_<MODE>` vars
@@ -55,11 +48,7 @@ pub fn key(c: &ContentRef, generation: i64, scope: &str) -> String {
 pub async fn windows_for(env: &Env, base: Windows, org: &str, mode: Option<&str>) -> Windows {
     let mut w = base;
     if let Some(m) = mode {
-        let num = |name: String| {
-            env.var(&name)
-                .ok()
-                .and_then(|v| v.to_string().trim().parse::<u64>().ok())
-        };
+        let num = |name: String| env.var(&name).ok().and_then(|v| v.to_string().trim().parse::<u64>().ok());
         let upper = m.to_ascii_uppercase();
         w.fresh_secs = num(format!("FRESH_SECONDS_{upper}")).unwrap_or(w.fresh_secs);
         w.stale_secs = num(format!("STALE_SECONDS_{upper}")).unwrap_or(w.stale_secs);
@@ -67,12 +56,8 @@ pub async fn windows_for(env: &Env, base: Windows, org: &str, mode: Option<&str>
     if org.is_empty() {
         return w;
     }
-    let Ok(kv) = env.kv("ARTIFACT_STATE") else {
-        return w;
-    };
-    let Ok(Some(text)) = kv.get(&shared::tenant::key(org)).cache_ttl(60).text().await else {
-        return w;
-    };
+    let Ok(kv) = env.kv("ARTIFACT_STATE") else { return w };
+    let Ok(Some(text)) = kv.get(&shared::tenant::key(org)).cache_ttl(60).text().await else { return w };
     let tenant = shared::tenant::Tenant::parse(&text);
     w.fresh_secs = tenant.fresh_seconds.unwrap_or(w.fresh_secs);
     w.stale_secs = tenant.stale_seconds.unwrap_or(w.stale_secs);
@@ -84,16 +69,8 @@ pub async fn lookup(key: &str) -> Option<(Body, u64, Windows)> {
     let mut res = Cache::default().get(key, false).await.ok()??;
     let h = res.headers();
     let produced: u64 = h.get("x-artifact-produced").ok()??.parse().ok()?;
-    let num = |name: &str| {
-        h.get(name)
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    let windows = Windows {
-        fresh_secs: num("x-artifact-fresh")?,
-        stale_secs: num("x-artifact-stale")?,
-    };
+    let num = |name: &str| h.get(name).ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    let windows = Windows { fresh_secs: num("x-artifact-fresh")?, stale_secs: num("x-artifact-stale")? };
     let body = Body {
         status: res.status_code(),
         content_type: h.get("content-type").ok()??,
@@ -106,34 +83,14 @@ pub async fn lookup(key: &str) -> Option<(Body, u64, Windows)> {
         owner_org: h.get("x-artifact-owner-org").ok()?.unwrap_or_default(),
         mode: h.get("x-artifact-mode").ok()?,
         digest: h.get("x-artifact-digest").ok()?.unwrap_or_default(),
-        expires: h
-            .get("x-artifact-expires")
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse().ok()),
+        expires: h.get("x-artifact-expires").ok().flatten().and_then(|v| v.parse().ok()),
         // The `Link` values, kept joined as the answer sends them.
-        links: h
-            .get("x-artifact-links")
-            .ok()
-            .flatten()
-            .into_iter()
-            .collect(),
+        links: h.get("x-artifact-links").ok().flatten().into_iter().collect(),
         body: res.text().await.ok()?,
     };
     // Entries stored before digests were kept: computed once here.
-    let body = if body.digest.is_empty() {
-        Body {
-            digest: shared::download::repr_digest(body.body.as_bytes()),
-            ..body
-        }
-    } else {
-        body
-    };
-    Some((
-        body,
-        Date::now().as_millis().saturating_sub(produced),
-        windows,
-    ))
+    let body = if body.digest.is_empty() { Body { digest: shared::download::repr_digest(body.body.as_bytes()), ..body } } else { body };
+    Some((body, Date::now().as_millis().saturating_sub(produced), windows))
 }
 
 /// Stores an entry for both windows, stamped with when it was produced.
@@ -166,13 +123,8 @@ pub async fn store(key: &str, b: &Body, w: Windows, tag: &str) {
     let _ = headers.set("x-artifact-stale", &w.stale_secs.to_string());
     // The Cache API keeps only what it may share: the client-facing headers are set on the way
     // out, never from these.
-    let _ = headers.set(
-        "cache-control",
-        &format!("public, max-age={}", w.storage_secs()),
-    );
-    let Ok(res) = Response::ok(b.body.clone()) else {
-        return;
-    };
+    let _ = headers.set("cache-control", &format!("public, max-age={}", w.storage_secs()));
+    let Ok(res) = Response::ok(b.body.clone()) else { return };
     let res = res.with_status(b.status).with_headers(headers);
     if let Err(e) = Cache::default().put(key, res).await {
         worker::console_error!("cache put failed: {e}");

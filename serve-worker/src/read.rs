@@ -121,6 +121,8 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
     let bypass = state.is_none();
     let state = state.unwrap_or_default();
     let generation = state.generation;
+    // Cache keys hold the state's successor stamp too (#18): a confirmed successor moves readers
+    // off the predecessor's entries.
     // `?max_age` shortens this answer's window only; entries are stored with the configured ones.
     let max_age = query("max_age");
     let tag = shared::cache_key::cache_tag(&c.ns, &c.ty, &c.id);
@@ -150,7 +152,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             scopes.reverse();
         }
         for scope in scopes {
-            let key = cache::key(&c, generation, &scope);
+            let key = cache::key(&c, &state, &scope);
             let Some((body, age_ms, stored)) = cache::lookup(&key).await else { continue };
             // Expired meanwhile (its windows were cut to the expiry; this is the edge case of a
             // clock at the boundary): the tables answer.
@@ -187,12 +189,10 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
                         crate::tables::note_serving(&trace);
                         if let Ok(Answer::Body(fresh)) = outcome {
                             r2.keep_reads();
-                            if !pending::deciding_state(&state, &trace.ledger).is_some_and(|s| s.current(fresh.ts, &fresh.dedupe)) {
-                                return;
-                            }
+                            let Some(deciding) = storable(&state, &trace.ledger, fresh.ts, &fresh.dedupe) else { return };
                             let left = shared::retention::seconds_left(now_us(), fresh.expires);
-                            let key = cache::key(&c, generation, &fresh.scope);
-                            cache::store(&key, &fresh, stored.within(left), &tag).await;
+                            let key = cache::key(&c, &state, &fresh.scope);
+                            cache::store(&key, &fresh, stored.within(left).within(settle_cap(&env, deciding.successor)), &tag).await;
                         }
                     });
                     return finish_with(body, Source::Cache, age_ms, windows, None, false);
@@ -213,7 +213,7 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         Reader::Token(c) => ("token", c.org.as_str(), c.sub.as_str()),
         Reader::Signed(s) => ("signed", s.org.as_str(), s.sub.as_str()),
     };
-    let generation_text = generation.to_string();
+    let generation_text = format!("{generation}u{}", state.successor);
     // Two tokens of one principal with different scopes get different answers.
     let reads_ns = if reader.principal_for(&c.ns).is_some() { "1" } else { "0" };
     let coalesce_key = shared::key::compose(&[
@@ -275,12 +275,14 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
             // The ledger's state decides what is current when it holds one (KV may lag it); when it
             // is unavailable nothing is stored and the client gets no-store: a pending write may be
             // newer than what the tables show.
+            // Within the settle window after a successor's stamp, windows are capped (#18).
             let left = shared::retention::seconds_left(now_us(), b.expires);
-            let stored = cache::windows_for(env, cache::windows(env), &b.owner_org, b.mode.as_deref()).await.within(left);
+            let deciding = storable(&state, &trace.ledger, b.ts, &b.dedupe);
+            let cap = settle_cap(env, deciding.as_ref().map_or(state.successor, |d| d.successor));
+            let stored = cache::windows_for(env, cache::windows(env), &b.owner_org, b.mode.as_deref()).await.within(left).within(cap);
             let unavailable = trace.ledger == Ledger::Unavailable;
-            let current = pending::deciding_state(&state, &trace.ledger).is_some_and(|s| s.current(b.ts, &b.dedupe));
-            if !bypass && current && stored.storage_secs() > 0 {
-                let key = cache::key(&c, generation, &b.scope);
+            if !bypass && deciding.is_some() && stored.storage_secs() > 0 {
+                let key = cache::key(&c, &state, &b.scope);
                 let entry = b.clone();
                 let tag = tag.clone();
                 ctx.wait_until(async move { cache::store(&key, &entry, stored, &tag).await });
@@ -289,6 +291,23 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
         }
         Ok(Answer::Problem(p)) | Err(p) => glue::problem(&p),
     }
+}
+
+/// The deciding state (`pending::deciding_state`) when an answer of a row at `ts` with `dedupe`
+/// may be stored under `state`'s cache key (KV and the colo hint): the deciding state finds it
+/// current, and its successor stamp is not newer than the key's (#18: as for a generation, an
+/// answer is not stored under a key the stamp has already moved readers off; KV catches up).
+fn storable(state: &cache::State, ledger: &Ledger, ts: i64, dedupe: &str) -> Option<cache::State> {
+    pending::deciding_state(state, ledger).filter(|d| d.current(ts, dedupe) && d.successor <= state.successor)
+}
+
+/// The windows' cap within the settle window after a successor's stamp (#18):
+/// `SUPERSEDE_RECHECK_SECONDS` (10) until `SUPERSEDE_SETTLE_SECONDS` (300) after the stamp, so the
+/// predecessor's answer shows its successor once the compactor absorbed the edge.
+fn settle_cap(env: &Env, successor_at_ms: i64) -> Option<u64> {
+    let num = |name: &str, default: u64| env.var(name).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(default);
+    let now_ms = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX);
+    pending::settle_cap_secs(successor_at_ms, now_ms, num("SUPERSEDE_SETTLE_SECONDS", 300), num("SUPERSEDE_RECHECK_SECONDS", 10))
 }
 
 /// Now, µs since the epoch.

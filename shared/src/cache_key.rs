@@ -49,10 +49,17 @@ pub fn reader_scopes(principal: Option<(&str, &str)>) -> alloc::vec::Vec<String>
 /// The Cache API key (a URL) for one representation of one artifact.
 ///
 /// `generation` is the artifact's generation from [`state_key`] (0 when none is recorded);
-/// `scope` is `public` for public/unlisted content and the caller's principal (e.g. `org:acme`)
-/// otherwise, so private content is never reachable under another caller's key.
-pub fn cache_key(ns: &str, ty: &str, id: &str, ext: &str, generation: i64, scope: &str) -> String {
-    let mut s = alloc::format!("https://artifact-cache.internal/{ns}/{ty}/{id}.{ext}?g={generation}&s=");
+/// `successor` the state's `s` (ms of the last confirmed successor, #18): when not 0 the key
+/// holds `&u={successor}`, so a successor moves readers off the predecessor's entries (0: the key
+/// as before the stamp existed); `scope` is `public` for public/unlisted content and the caller's
+/// principal (e.g. `org:acme`) otherwise, so private content is never reachable under another
+/// caller's key.
+pub fn cache_key(ns: &str, ty: &str, id: &str, ext: &str, generation: i64, successor: i64, scope: &str) -> String {
+    let mut s = alloc::format!("https://artifact-cache.internal/{ns}/{ty}/{id}.{ext}?g={generation}&");
+    if successor != 0 {
+        s.push_str(&alloc::format!("u={successor}&"));
+    }
+    s.push_str("s=");
     for b in scope.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@') {
             s.push(char::from(b));
@@ -69,15 +76,27 @@ mod tests {
 
     #[test]
     fn generation_and_scope_change_the_key() {
-        let a = cache_key("docs", "guide", "intro", "md", 1, "public");
+        let a = cache_key("docs", "guide", "intro", "md", 1, 0, "public");
         assert_eq!(a, "https://artifact-cache.internal/docs/guide/intro.md?g=1&s=public");
-        assert_ne!(a, cache_key("docs", "guide", "intro", "md", 2, "public"));
-        assert_ne!(a, cache_key("docs", "guide", "intro", "md", 1, "org:acme"));
+        assert_ne!(a, cache_key("docs", "guide", "intro", "md", 2, 0, "public"));
+        assert_ne!(a, cache_key("docs", "guide", "intro", "md", 1, 0, "org:acme"));
         assert_eq!(
-            cache_key("a", "b", "c", "md", 0, "user:x&s=public"),
+            cache_key("a", "b", "c", "md", 0, 0, "user:x&s=public"),
             "https://artifact-cache.internal/a/b/c.md?g=0&s=user:x%26s%3Dpublic"
         );
         assert_eq!(state_key("a", "b", "c"), "art:a/b/c");
+    }
+
+    /// #18: a confirmed successor's stamp changes every key of its predecessor; none (0) keeps the
+    /// key exactly as it was before the stamp existed, so no entry is lost to the change.
+    #[test]
+    fn a_successor_stamp_changes_the_key_and_none_keeps_it() {
+        let before = cache_key("docs", "guide", "intro", "md", 1, 0, "public");
+        assert_eq!(before, "https://artifact-cache.internal/docs/guide/intro.md?g=1&s=public");
+        let after = cache_key("docs", "guide", "intro", "md", 1, 1_700_000_000_123, "public");
+        assert_eq!(after, "https://artifact-cache.internal/docs/guide/intro.md?g=1&u=1700000000123&s=public");
+        assert_ne!(after, cache_key("docs", "guide", "intro", "md", 1, 1_700_000_000_124, "public"));
+        assert_ne!(after, cache_key("docs", "guide", "intro", "md", 1, 1_700_000_000_123, "org:acme"));
     }
 
     /// Regression (security issue 3): victim org `acme` sub `gh:42` and attacker org `acme:gh`
