@@ -206,16 +206,79 @@ struct ServingPart {
     tails: Vec<(u32, BTreeMap<String, Found>)>,
 }
 
+/// The `s` edges (supersedes) of the keys a listing walks, read a window at a time: the walk goes
+/// in key order, so one range read of the edge tables (up to [`EDGE_WINDOW_PAGES`] `_lookup`
+/// pages from the first key that needs it) answers for every following key it covers, instead of
+/// one range read per row. Only keys with an edge are then judged (`status_of`: validity, the
+/// successor's visibility and retention).
+#[derive(Default)]
+struct EdgeWindows {
+    /// The edge tables, read at the first row that needs them.
+    roots: Option<Vec<alloc::rc::Rc<crate::serving::root::Root>>>,
+    /// Per edge table: what its last read covered.
+    windows: Vec<Option<EdgeWindow>>,
+}
+
+/// The edge keys `[start, resume)` (`resume` `None`: to the last `s` edge) of one edge table, and
+/// the targets with an edge among them.
+struct EdgeWindow {
+    start: Vec<u8>,
+    resume: Option<Vec<u8>>,
+    targets: Vec<Vec<u8>>,
+}
+
+/// `_lookup` pages of an edge table one window reads.
+const EDGE_WINDOW_PAGES: usize = 2;
+
 impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
+    /// Whether any edge table holds an `s` edge into `key` (valid or not), reading windows as
+    /// needed.
+    async fn has_successor_edge(&self, w: &mut EdgeWindows, key: &[u8], cost: &mut Cost) -> Result<bool, Problem> {
+        use crate::serving::edges::{self, Kind};
+        if w.roots.is_none() {
+            let roots = self.catalog.edge_roots().await.map_err(Problem::from)?;
+            w.windows = roots.iter().map(|_| None).collect();
+            w.roots = Some(roots);
+        }
+        let Some(roots) = w.roots.as_ref() else { return Ok(false) };
+        let (start, end) = edges::into_target(Kind::Supersedes, key);
+        for (root, slot) in roots.iter().zip(w.windows.iter_mut()) {
+            let covered = slot.as_ref().is_some_and(|s| s.start <= start && s.resume.as_ref().is_none_or(|r| *r >= end));
+            if !covered {
+                let (_, last) = edges::targets_between(Kind::Supersedes, key, None);
+                let scan =
+                    edges::scan(self.store, root, &start, &last, EDGE_WINDOW_PAGES, usize::MAX, cost).await.map_err(Problem::from)?;
+                let mut targets: Vec<Vec<u8>> = scan.edges.into_iter().map(|e| e.target).collect();
+                targets.dedup();
+                *slot = Some(EdgeWindow { start: start.clone(), resume: scan.resume, targets });
+            }
+            if slot.as_ref().is_some_and(|s| s.targets.iter().any(|t| t.as_slice() == key)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A listed row's status for `reader`: tombstoned, superseded (a live successor it may read
     /// lists it: the edge tables, `super::lineage`) or active. The edges are read only for rows
-    /// the caller may see that the filters could still show.
-    async fn listing_status(&self, q: &Query<'_>, reader: Reader<'_>, id: &str, found: &Found, cost: &mut Cost) -> Result<Status, Problem> {
+    /// the caller may see that the filters could still show, a window at a time (`edges`).
+    async fn listing_status(
+        &self,
+        q: &Query<'_>,
+        reader: Reader<'_>,
+        id: &str,
+        found: &Found,
+        edges: &mut EdgeWindows,
+        cost: &mut Cost,
+    ) -> Result<Status, Problem> {
         if found.deleted {
             return Ok(Status::Tombstoned);
         }
         let shows_either = q.filter.shows(found, Status::Active) || q.filter.shows(found, Status::Superseded);
         if !shows_either || listed(found, q.ns, reader, self.policy).is_none() {
+            return Ok(Status::Active);
+        }
+        if !self.has_successor_edge(edges, &crate::serving::key::key(q.ns, q.ty, id), cost).await? {
             return Ok(Status::Active);
         }
         self.status_of(&alloc::format!("{}/{}/{id}", q.ns, q.ty), reader, cost).await
@@ -240,6 +303,7 @@ impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
         let merged = self.list(q.ns, q.ty, cost).await?;
         let (start, end) = bounds(q);
         let mut walk = Walk { q, reader, policy: self.policy, items: Vec::new(), after_last: None, skip: None, full: false };
+        let mut edges = EdgeWindows::default();
         for (id, (found, mode)) in &merged {
             let b = id.as_bytes();
             if b < start.as_slice() {
@@ -249,7 +313,7 @@ impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
                 break;
             }
             if !self.expired(q.ns, q.ty, found, mode.as_deref()).await {
-                let status = self.listing_status(q, reader, id, found, cost).await?;
+                let status = self.listing_status(q, reader, id, found, &mut edges, cost).await?;
                 walk.feed(id, found, status);
             }
         }
@@ -275,6 +339,7 @@ impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
         let end_key = with_head(&end);
         let mut walk = Walk { q, reader, policy: self.policy, items: Vec::new(), after_last: None, skip: None, full: false };
         let mut pages = 0usize;
+        let mut edges = EdgeWindows::default();
         // The serving table holding `at` (one unless SERVING_SPLITS splits the key space: then
         // the walk goes on in the next table where one ends), with its tail.
         let mut table: Option<ServingPart> = None;
@@ -343,7 +408,7 @@ impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
                 // Retention: an expired newest version hides the id (older versions do not show).
                 let mode = usize::try_from(order.source).ok().and_then(|i| root.sources.get(i)).and_then(|s| s.mode.as_deref());
                 if !self.expired(q.ns, q.ty, &found, mode).await {
-                    let status = self.listing_status(q, reader, &id, &found, cost).await?;
+                    let status = self.listing_status(q, reader, &id, &found, &mut edges, cost).await?;
                     walk.feed(&id, &found, status);
                 }
                 if walk.full {
