@@ -68,7 +68,7 @@ struct Downstream {
 /// confirm: the records are still accepted and the confirm goes to the outbox.
 async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
     let groups = down.ledger.groups(&chunk.keys);
-    let writes = ledger::writes(&down.ledger, &chunk.records, &chunk.keys, down.mode);
+    let mut writes = ledger::writes(&down.ledger, &chunk.records, &chunk.keys, down.mode);
     let deduped = ledger::check(&down.ledger, &groups, &writes).await;
     let is_deduped = |i: usize| deduped.get(i).copied().unwrap_or(false);
     let deduped_lines: Vec<u64> = chunk.lines.iter().enumerate().filter(|(i, _)| is_deduped(*i)).map(|(_, l)| *l).collect();
@@ -79,8 +79,11 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
     match pipeline::send_with_retry(&down.pipeline, &chunk.json(|i| !is_deduped(i)), &down.policy).await {
         SendOutcome::Confirmed { .. } => {
             // The ledger orders the writes of a key (only forward, any order of confirms gives
-            // the same state); a write it calls stale changed nothing a reader sees.
-            let deferred = ledger::confirm(&down.ledger, &groups, &writes, |i| !is_deduped(i)).await;
+            // the same state); a write it calls stale changed nothing a reader sees. The refs the
+            // sent records supersede are marked in their own shards' confirms (#18).
+            let mut keys = chunk.keys.clone();
+            ledger::marks(&chunk.records, |i| !is_deduped(i), &mut keys, &mut writes);
+            let deferred = ledger::confirm(&down.ledger, &down.ledger.groups(&keys), &writes, |i| !is_deduped(i)).await;
             if let Some(queue) = &down.events {
                 // Every confirmed write of the chunk (a newer state elsewhere changes nothing here).
                 let events: Vec<shared::events::Event> = (0..chunk.len())
@@ -97,8 +100,9 @@ async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
                 crate::events::publish(queue, &events).await;
             }
             if let Some(zone) = &down.zone {
-                // Every sent key, stale ones too: an equal ts may order differently in the tables.
-                let keys: Vec<String> = (0..chunk.len()).filter(|i| !is_deduped(*i)).filter_map(|i| chunk.keys.get(i).cloned()).collect();
+                // Every sent key, stale ones too (an equal ts may order differently in the tables),
+                // and the refs they supersede (#18).
+                let keys: Vec<String> = (0..keys.len()).filter(|i| !is_deduped(*i)).filter_map(|i| keys.get(i).cloned()).collect();
                 purge::purge_zone(zone, &keys).await;
             }
             ChunkResult { deduped: deduped_lines, unsent: Vec::new(), error: None, deferred }

@@ -4,7 +4,8 @@
 //! outbox Queue `LEDGER_OUTBOX` that takes a confirm the ledger could not.
 //!
 //! Per chunk: [`writes`] once, [`check`] (one call per shard touched, all in flight at once)
-//! before `send()`, [`confirm`] (the same shards, only the records sent) after it.
+//! before `send()`, [`confirm`] (the same shards, only the records sent, plus the shards of the
+//! refs they supersede: [`marks`]) after it.
 
 use js_sys::Promise;
 use serde_json::{json, Value};
@@ -133,6 +134,19 @@ pub fn writes(ledger: &Ledger, records: &[String], keys: &[String], mode: Mode) 
         .collect()
 }
 
+/// Appends the marks (#18) of the records `sent` says were sent: `{"k": ref, "succ": true}` per
+/// ref in a record's `supersedes`, with the ref in `keys`, so [`Ledger::groups`] puts each in the
+/// confirm of its ref's shard (a shard with only marks gets one too) and the outbox carries them.
+pub fn marks(records: &[String], sent: impl Fn(usize) -> bool, keys: &mut Vec<String>, writes: &mut Vec<Option<Value>>) {
+    for (_, rec) in records.iter().enumerate().filter(|(i, _)| sent(*i)) {
+        let Ok(v) = serde_json::from_str::<Value>(rec) else { continue };
+        for r in v.get("supersedes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            keys.push(r.into());
+            writes.push(Some(json!({ "k": r, "succ": true })));
+        }
+    }
+}
+
 /// The body of `idx`'s writes; `copies` false leaves the pending copies out (check).
 fn body(writes: &[Option<Value>], idx: &[usize], copies: bool) -> Value {
     Value::Array(
@@ -202,7 +216,8 @@ pub async fn confirm(ledger: &Ledger, groups: &[(u32, Vec<usize>)], writes: &[Op
             }
             Err(e) => {
                 js::console_error(&format!("ledger confirm failed, deferred to the outbox: {e}"));
-                deferred += idx.len() as u64;
+                // Records only: a mark (no `t`) is no record of the request.
+                deferred += idx.iter().filter(|i| writes.get(**i).and_then(|w| w.as_ref()?.get("t")).is_some()).count() as u64;
                 defer(ledger, writes, idx).await;
             }
         }
@@ -278,5 +293,22 @@ mod tests {
             let keys: Vec<String> = (0..500).map(|i| format!("ns/t/{}", i % 37)).collect();
             assert_eq!(super::groups(&keys, shards), shared::ledger::batch::by_shard(&keys, shards));
         }
+    }
+
+    /// #18: a sent record's `supersedes` become marks after the chunk's writes, each under its
+    /// ref's key (so grouping by key puts it in the ref's shard); a deduped record marks nothing.
+    #[test]
+    fn marks_follow_the_sent_records_supersedes() {
+        use serde_json::{json, Value};
+        let rec = |id: &str, sup: Value| json!({ "id": id, "supersedes": sup }).to_string();
+        let records = vec![rec("a", json!(["n/t/p1", "n/t/p2"])), rec("b", json!(["n/t/p3"])), rec("c", Value::Null)];
+        let mut keys: Vec<String> = vec!["n/t/a".into(), "n/t/b".into(), "n/t/c".into()];
+        let mut writes = vec![Some(json!({ "k": "n/t/a" })), None, None];
+        super::marks(&records, |i| i != 1, &mut keys, &mut writes);
+        assert_eq!(keys[3..], ["n/t/p1".to_string(), "n/t/p2".to_string()]);
+        assert_eq!(writes[3..], [Some(json!({ "k": "n/t/p1", "succ": true })), Some(json!({ "k": "n/t/p2", "succ": true }))]);
+        let groups = super::groups(&keys, 16);
+        let shard_of_p2 = shared::ledger::shard::shard_of("n/t/p2", 16);
+        assert!(groups.iter().any(|(s, idx)| *s == shard_of_p2 && idx.contains(&4)));
     }
 }

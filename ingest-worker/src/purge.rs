@@ -1,5 +1,6 @@
 //! Purge-on-write: once a chunk is confirmed, and when `ZONE_ID` and the secret
-//! `PURGE_API_TOKEN` are set, purge the zone cache by tag for the keys whose state changed. The
+//! `PURGE_API_TOKEN` are set, purge the zone cache by tag for the keys whose state changed and
+//! the refs their records supersede (#18: a successor changes its predecessor's answers). The
 //! per-key state (dedupe key, cache generation) is the ledger's (#17): its alarm writes the KV
 //! generation serve folds into every cache key, only for keys a reader may have cached.
 
