@@ -85,9 +85,13 @@ export default {
  *   (the KV double refuses the key's next put within a second), kv(key), outbox(body),
  *   ledger(path, init) (the worker's own fetch), dispose }.
  */
-export async function startLedger({ vars = {} } = {}) {
-  const dir = path.join(root, "build", "ledger");
+export async function startLedger({ vars = {}, build, persist } = {}) {
+  // `ARTIFACTS_BUILD=<dir>` (a copy of build/) as the shared harness reads it; `build`: another
+  // ledger build (a migration test runs an older one); `persist`: a directory keeping the objects'
+  // SQLite across starts.
+  const dir = build ?? path.join(process.env.ARTIFACTS_BUILD ? path.resolve(process.env.ARTIFACTS_BUILD) : path.join(root, "build"), "ledger");
   const mf = new Miniflare({
+    ...(persist ? { durableObjectsPersist: persist } : {}),
     workers: [
       {
         name: "caller",
