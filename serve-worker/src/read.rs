@@ -295,10 +295,12 @@ pub async fn get(req: &Request, env: &Env, ctx: &Context, rest: &str, head: bool
 
 /// The deciding state (`pending::deciding_state`) when an answer of a row at `ts` with `dedupe`
 /// may be stored under `state`'s cache key (KV and the colo hint): the deciding state finds it
-/// current, and its successor stamp is not newer than the key's (#18: as for a generation, an
-/// answer is not stored under a key the stamp has already moved readers off; KV catches up).
+/// current. Its successor stamp may be newer than the key's (#18): the answer was made after the
+/// stamp, and within the settle window it is stored for the recheck seconds only ([`settle_cap`]).
+/// Refusing it instead would leave a key superseded before its first read uncached for good: no
+/// KV write is due for a key nobody read, so KV never learns the stamp.
 fn storable(state: &cache::State, ledger: &Ledger, ts: i64, dedupe: &str) -> Option<cache::State> {
-    pending::deciding_state(state, ledger).filter(|d| d.current(ts, dedupe) && d.successor <= state.successor)
+    pending::deciding_state(state, ledger).filter(|d| d.current(ts, dedupe))
 }
 
 /// The windows' cap within the settle window after a successor's stamp (#18):
