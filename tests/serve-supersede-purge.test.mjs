@@ -143,6 +143,29 @@ test("a predecessor superseded before its first read is cached (for the recheck 
   assert.equal((await fetchContent(h, path)).headers.get("x-artifact-source"), "cache");
 });
 
+test("with the ledger unreachable at confirm, the outbox carries the marks to the refs' shards", async () => {
+  const id = fresh("deferred");
+  const preds = [1, 2].map((i) => `docs/guide/${id}-p${i}`);
+  await h.ledgerDown(true);
+  let r;
+  try {
+    r = await post(h, ndjson([{ ns: "docs", type: "guide", id, visibility: "public", markdown: "# D", supersedes: preds }]), { token: writer() });
+  } finally {
+    await h.ledgerDown(false);
+  }
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual([r.body.ledger, r.body.deferred], ["deferred", 1], "records are counted, not marks");
+  const tags = purgedTags();
+  assert.ok(preds.every((k) => tags.includes(`art:${k}`)), JSON.stringify(tags));
+  // The outbox consumer confirms the write and the marks (never-written refs: markers holding it).
+  for (const until = Date.now() + 15_000; ; await sleep(200)) {
+    const looks = await Promise.all(preds.map(lookup));
+    if (looks.every((l) => l.sup > 0 && l.state === null)) break;
+    assert.ok(Date.now() < until, `marks not delivered: ${JSON.stringify(looks)}`);
+  }
+  assert.ok((await lookup(`docs/guide/${id}`)).state?.t > 0);
+});
+
 test("no wasm trap during the supersede spec", async () => {
   await assertNoTrap(h);
 });
