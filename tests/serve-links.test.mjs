@@ -77,11 +77,21 @@ describe("status and Link headers", { skip: process.env.SERVING === "off" && "su
 
   test("a public answer names no successor that only some may read", async () => {
     for (const id of ["p1", "u1", "h1"]) {
-      for (const token of [undefined, alice(), readToken("acme", "carol")]) {
-        const res = await read(r("doc", id), "json", { token });
+      for (const [ext, token] of [["json", undefined], ["md", undefined], ["md", alice()], ["md", readToken("acme", "carol")]]) {
+        const res = await read(r("doc", id), ext, { token });
         assert.equal(res.status, 200, res.text);
-        assert.deepEqual(links(res), [], `${id}: ${res.headers.get("link")}`);
-        assert.equal(res.body.status, "active", id);
+        assert.deepEqual(links(res), [], `${id}.${ext}: ${res.headers.get("link")}`);
+        if (ext === "json") assert.equal(res.body.status, "active", id);
+      }
+    }
+    // The `.json` that shows owners is the org's answer (stored under its scope): it names the
+    // org's org and unlisted successors in the namespace, never one user's.
+    const orgs = { p1: [succ(r("doc", "p2"), "json")], u1: [succ(r("doc", "u2"), "json")], h1: [] };
+    for (const [id, want] of Object.entries(orgs)) {
+      for (const token of [alice(), readToken("acme", "carol")]) {
+        const res = await read(r("doc", id), "json", { token });
+        assert.deepEqual(links(res), want, `${id}: ${res.headers.get("link")}`);
+        assert.equal(res.body.status, want.length ? "superseded" : "active", id);
       }
     }
     // The org successor names its public predecessor to the org (every reader of it may read that).
