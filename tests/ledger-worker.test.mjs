@@ -9,10 +9,11 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtemp, readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { startLedger, shardOf, dedupeKey } from "./support/ledger.mjs";
+import { writeV1Ledger } from "./support/ledger-v1.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PROBLEM = "application/problem+json";
@@ -366,22 +367,22 @@ describe("ledger worker", () => {
   });
 });
 
-// Schema v2 (#18) on a database a v1 build wrote: needs that build (`LEDGER_V1_BUILD=<dir>`, a
-// build directory whose `ledger/` is the ledger worker of a commit before the migration, e.g.
-// `cargo build --release --target wasm32-unknown-unknown -p ledger-worker && tools/package-worker.sh
-// ledger <dir>/ledger` in a checkout of ada7a04); skipped without it.
-test("a v1 database migrates to v2: rows and reads kept, marks work", { skip: !process.env.LEDGER_V1_BUILD && "LEDGER_V1_BUILD not set" }, async () => {
+// Schema v2 (#18) on a database as a v1 build left it, written without a v1 build: a JS class on
+// the ledger's Durable Object identity (tests/support/ledger-v1.mjs) runs v1's statements, read
+// from ledger-worker/src/schema.rs, and holds the row a v1 build's confirm of `x` and a lookup of
+// it wrote (v1's confirm of a key never read writes read_at 0, kv_at 0 and no kv_due row; the
+// lookup then sets read_at); the current build then starts on the same files.
+test("a v1 database migrates to v2: rows and reads kept, marks work", async () => {
   const persist = await mkdtemp(path.join(os.tmpdir(), "ledger-v1-"));
   const o = "ledger/migrate";
   const x = w("acme/page/old", 1_000, "o1");
-  const v1 = await startLedger({ build: path.join(path.resolve(process.env.LEDGER_V1_BUILD), "ledger"), persist });
-  try {
-    assert.equal((await v1.call(o, "confirm", [x])).status, 200);
-    const look = await v1.call(o, "lookup", { k: x.k });
-    assert.equal(look.json.sup, undefined, "a v1 build answers no sup");
-  } finally {
-    await v1.dispose();
-  }
+  const readAt = Date.now();
+  const row = { key: x.k, ts: x.t, hash: x.c, vis: x.v, org: x.o, usr: x.u, mode: x.m, del: x.d ? 1 : 0, read_at: readAt, kv_at: 0 };
+  const v1 = await writeV1Ledger({ persist, object: o, rows: [row] });
+  assert.deepEqual(v1.meta, [{ k: "schema", v: 1 }]);
+  assert.deepEqual(v1.tables, ["idem", "kv_due", "meta", "pending", "state", "watermark"]);
+  assert.deepEqual(v1.stateColumns, ["key", "ts", "hash", "vis", "org", "usr", "mode", "del", "read_at", "kv_at"], "v1's state has no sup");
+  assert.deepEqual(v1.state, [row]);
   const v2 = await startLedger({ persist });
   try {
     const look = (await v2.call(o, "lookup", { k: x.k })).json;
@@ -390,10 +391,12 @@ test("a v1 database migrates to v2: rows and reads kept, marks work", { skip: !p
     const c = await v2.call(o, "confirm", [{ k: x.k, succ: true }]);
     assert.equal(c.json.marked, 1);
     const sup = (await v2.call(o, "lookup", { k: x.k })).json.sup;
+    assert.ok(sup > 0, `sup after the mark: ${sup}`);
     const want = JSON.stringify({ g: 1_000, h: dedupeKey("o1", "public", false, "acme", "alice"), s: sup });
     await waitFor("the migrated key's stamp in KV", async () => (await v2.kv(`art:${x.k}`)) === want);
   } finally {
     await v2.dispose();
+    await rm(persist, { recursive: true, force: true });
   }
 });
 

@@ -87,8 +87,8 @@ export default {
  */
 export async function startLedger({ vars = {}, build, persist } = {}) {
   // `ARTIFACTS_BUILD=<dir>` (a copy of build/) as the shared harness reads it; `build`: another
-  // ledger build (a migration test runs an older one); `persist`: a directory keeping the objects'
-  // SQLite across starts.
+  // ledger build directory; `persist`: a directory keeping the objects' SQLite across starts (the
+  // migration test writes a v1 database there first: tests/support/ledger-v1.mjs).
   const dir = build ?? path.join(process.env.ARTIFACTS_BUILD ? path.resolve(process.env.ARTIFACTS_BUILD) : path.join(root, "build"), "ledger");
   const mf = new Miniflare({
     ...(persist ? { durableObjectsPersist: persist } : {}),
