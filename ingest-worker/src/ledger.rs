@@ -139,6 +139,10 @@ pub fn writes(ledger: &Ledger, records: &[String], keys: &[String], mode: Mode) 
 /// confirm of its ref's shard (a shard with only marks gets one too) and the outbox carries them.
 pub fn marks(records: &[String], sent: impl Fn(usize) -> bool, keys: &mut Vec<String>, writes: &mut Vec<Option<Value>>) {
     for (_, rec) in records.iter().enumerate().filter(|(i, _)| sent(*i)) {
+        // Parsed again only when it may list any (a scan is much cheaper than a parse).
+        if !rec.contains("\"supersedes\"") {
+            continue;
+        }
         let Ok(v) = serde_json::from_str::<Value>(rec) else { continue };
         for r in v.get("supersedes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
             keys.push(r.into());
