@@ -674,6 +674,7 @@ async fn scan_data_file<S: ObjectStore>(
     };
     let Some((prune_col, prune_value)) = prune else { return Ok(()) };
     let cols: Vec<Option<usize>> = plan.names.iter().map(|n| parquet_column(footer, table, n)).collect();
+    let supersedes_col = parquet_column(footer, table, "supersedes");
     for rg in parquet::prune_row_groups(footer, prune_col, prune_value) {
         let paged = pages::worth_it(footer, rg, &cols);
         // Large chunks with a page index: only the pages that may hold the value.
@@ -704,8 +705,9 @@ async fn scan_data_file<S: ObjectStore>(
         };
         // Position of the row group's first row in the file (for position deletes).
         let first_row = footer.row_groups.get(..rg).map_or(0, |g| g.iter().map(|g| g.num_rows).sum::<u64>());
+        let lists_supersedes = none_listed(footer, rg, supersedes_col).then_some(false);
         for (window_start, window) in windows {
-            let place = WindowAt { file_key: &file_key, file_size: size, row_group: rg, window_start, first_row };
+            let place = WindowAt { file_key: &file_key, file_size: size, row_group: rg, window_start, first_row, lists_supersedes };
             scan_window(plan, file, &place, &window, hits)?;
         }
     }
@@ -720,6 +722,20 @@ struct WindowAt<'a> {
     row_group: usize,
     window_start: u64,
     first_row: u64,
+    /// `Some(false)` when no row of the row group lists anything in `supersedes`
+    /// ([`none_listed`]); `None`: unknown.
+    lists_supersedes: Option<bool>,
+}
+
+/// Whether the chunk statistics say no row of row group `rg` lists anything in `supersedes`
+/// (`column`, `None` when the file has no such column): every leaf value null, no max. Then a
+/// read's predecessor links need no read of the column (#18); otherwise they read it.
+fn none_listed(footer: &parquet::Footer, rg: usize, column: Option<usize>) -> bool {
+    let Some(column) = column else { return true };
+    let Some(chunk) = footer.chunk(rg, column) else { return true };
+    chunk.statistics.as_ref().is_some_and(|s| {
+        s.max_value.is_none() && s.max.is_none() && s.null_count.and_then(|n| u64::try_from(n).ok()) == Some(chunk.num_values)
+    })
 }
 
 /// The matching rows of one decoded window of a row group, into `hits`.
@@ -773,7 +789,7 @@ fn scan_window(
             expires_at: long_at(expires_at, i),
             tags: string_at(tags, i),
             tags_too_long: false,
-            lists_supersedes: None,
+            lists_supersedes: place.lists_supersedes,
         };
         if !plan.has_deletes {
             hits.best.insert(row_id, found);
@@ -1141,6 +1157,8 @@ mod order_tests;
 mod page_tests;
 #[cfg(test)]
 mod retention_tests;
+#[cfg(test)]
+mod supersedes_tests;
 #[cfg(test)]
 mod tail_tests;
 #[cfg(test)]

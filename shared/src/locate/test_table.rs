@@ -130,6 +130,20 @@ impl Builder {
         self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
     }
 
+    /// [`Builder::data`] with a `supersedes` column (#18): per row a null list or a list of refs.
+    pub fn data_superseding(&mut self, rows: &[Row], row_group_rows: usize, supersedes: &[Option<Vec<&str>>]) -> DataFile {
+        let mut columns = Self::columns(rows);
+        let lists = supersedes.iter().map(|l| l.as_ref().map(|refs| refs.iter().map(|r| Some(String::from(*r))).collect())).collect();
+        columns.push(WriteColumn {
+            name: "supersedes".into(),
+            field_id: record_schema().field_id_by_name("supersedes").unwrap(),
+            required: false,
+            data: ColumnData::Utf8List(lists),
+            element_field_id: Some(24),
+        });
+        self.file("data.parquet", &columns, row_group_rows, DataContent::Data)
+    }
+
     fn columns(rows: &[Row]) -> Vec<WriteColumn> {
         let s = |f: fn(&Row) -> Option<&'static str>| rows.iter().map(|r| f(r).map(String::from)).collect::<Vec<_>>();
         let ts_id = record_schema().field_id_by_name("ts").unwrap();
