@@ -70,7 +70,10 @@ mod tests {
         // Regression: a bulk rewrite with the same ts (here public → org) kept the generation,
         // and the public answer stayed cached.
         assert!(!state.current(10, &key("public")));
-        assert!(State { generation: 10, dedupe: None, successor: 0 }.current(10, &key("public")), "no recorded key: the generation decides");
+        assert!(
+            State { generation: 10, dedupe: None, successor: 0 }.current(10, &key("public")),
+            "no recorded key: the generation decides"
+        );
         assert!(!state.current(10, ""), "entries stored without a dedupe key");
     }
 

@@ -38,7 +38,7 @@ fn row(i: usize, big: bool) -> ServingRow {
         expires_at: None,
         tags: None,
         tags_too_long: false,
-            supersedes: false,
+        supersedes: false,
         expired: false,
     };
     let cells = COLUMNS
