@@ -194,7 +194,9 @@ impl<S: ObjectStore, C: Catalog + EdgeTables, H: Html> Reads<'_, S, C, H> {
                 if successors.len() >= link::MAX_SUCCESSORS {
                     break;
                 }
-                if successors.contains(&source) || source == reference {
+                // A row another tool wrote may hold any id: only refs the contract allows go into
+                // a header (nothing to escape between `<` and `>`).
+                if successors.contains(&source) || source == reference || crate::record::check_reference(&source).is_err() {
                     continue;
                 }
                 if let Some((w, vis)) = self.node(&source, reader, cost).await? {
