@@ -239,6 +239,27 @@ fn read(f: &Fixtures, p: &str, reader: Reader<'_>) -> Result<Answer, Problem> {
     block_on(reads.answer(&path(p), reader, &mut Cost::default(), &mut Trace::default()))
 }
 
+/// #18: a read that looks for links costs no more when its row can list no predecessor (a table
+/// without a `supersedes` column; a row group whose statistics say none is listed gives the same
+/// `lists_supersedes`, `locate::supersedes_tests`) and there are no edge tables: the same reads,
+/// no `Link`.
+#[test]
+fn links_cost_nothing_for_a_row_that_can_list_none() {
+    let f = fixtures(&["artifacts.pyi_partitioned", "artifacts.pyi_unpartitioned"]);
+    let reads = Reads { store: &f.store, catalog: &f, policy: &policy(), html: &Marker };
+    let run = |wanted: link::Wanted| {
+        let mut cost = Cost::default();
+        let mut trace = Trace { links: wanted, ..Trace::default() };
+        let a = block_on(reads.answer(&path("team@acme.dev/page/home.md"), Reader::Anonymous, &mut cost, &mut trace));
+        let Ok(Answer::Body(b)) = a else { panic!("home") };
+        (b.links, cost.reads, cost.bytes)
+    };
+    let (links, reads_with, bytes_with) = run(link::Wanted::ALL);
+    let (_, reads_without, bytes_without) = run(link::Wanted::default());
+    assert!(links.is_empty());
+    assert_eq!((reads_with, bytes_with), (reads_without, bytes_without));
+}
+
 #[test]
 fn the_newest_row_across_tables_is_answered() {
     let f = fixtures(&["artifacts.pyi_partitioned", "artifacts.pyi_unpartitioned"]);
