@@ -32,7 +32,7 @@ tools: .tools-stamp
 	  npm ci --no-audit --no-fund; fi
 	@touch $@
 
-## build: the four workers (and the local stand-in) → build/<worker>/{entry.mjs,index.js,index_bg.wasm}
+## build: the four workers (and the local stand-in) → build/<worker>/{entry.mjs,guard.mjs,index.js,index_bg.wasm}
 # Ingest is built on its own: one cargo invocation unifies the features of every package it
 # builds, and serve's (shared's `std`/`reader`, serde_json's `std`) cost ingest 1.3 KB of gzip.
 build: tools

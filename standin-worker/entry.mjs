@@ -4,26 +4,7 @@
 // and `POST /flush[?mode=…][&due=1]`.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import * as wasm from "./index.js";
-
-globalThis.__wasmResets ??= 0;
-let critical = false;
-
-async function guard(fn) {
-  if (critical) {
-    wasm.__wbg_reset_state();
-    critical = false;
-    globalThis.__wasmResets += 1;
-  }
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof WebAssembly.RuntimeError) {
-      console.error("wasm trap; instance will be reset", e);
-      critical = true;
-    }
-    throw e;
-  }
-}
+import { guard } from "./guard.mjs";
 
 class Stream extends WorkerEntrypoint {
   // Resolves once the records are durable in the buffer; a due commit runs after the answer.

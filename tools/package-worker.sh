@@ -15,6 +15,8 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/index_bg.wasm" -o "$out/index_bg.opt.wasm"
 mv "$out/index_bg.opt.wasm" "$out/index_bg.wasm"
+# Trap recovery shared by the entry modules (the ledger's entry has its own, synchronous one).
+cp tools/guard.mjs "$out/guard.mjs"
 # A worker may bring its own entry (the stand-in exports WorkerEntrypoint classes).
 if [ -f "${worker}-worker/entry.mjs" ]; then
   cp "${worker}-worker/entry.mjs" "$out/entry.mjs"
