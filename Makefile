@@ -170,7 +170,7 @@ TWIGGY_VERSION := 0.8.0
 BENCH_NATIVE := --config 'profile.bench-native.inherits="release"' --config 'profile.bench-native.opt-level=3'
 BENCH_NATIVE_Z := --config 'profile.bench-native-z.inherits="release"'
 bench: build
-	@$(MAKE) --no-print-directory bench-serve bench-compact bench-ledger bench-ingest bench-size
+	@$(MAKE) --no-print-directory bench-serve bench-compact bench-ledger bench-links bench-ingest bench-size
 	node bench/report.mjs
 
 ## bench-compact: the rate one compact worker sustains in workerd (30 s CPU, 128 MB) → bench/out/compact.{md,json} (needs build)
@@ -178,6 +178,12 @@ bench: build
 bench-compact: tools
 	@test -f $(BUILD)/compact/entry.mjs || $(MAKE) --no-print-directory build
 	node bench/compact/run.mjs
+
+## bench-links: what supersede costs a read (#18): misses of plain, superseded and successor artifacts, listing pages with and without supersede edges → bench/out/links.{md,json} (needs build)
+.PHONY: bench-links
+bench-links: tools
+	@test -f $(BUILD)/serve/entry.mjs || $(MAKE) --no-print-directory build
+	node bench/links/run.mjs
 
 ## bench-ledger: read-your-writes latency per mode and ledger/KV operations and cost per million records → bench/out/ledger.{md,json} (needs build)
 .PHONY: bench-ledger

@@ -160,10 +160,11 @@ function main() {
   L.push("");
   L.push("## Commands", "");
   L.push("```sh");
-  L.push("make bench          # = make build, then bench-serve, bench-compact, bench-ledger, bench-ingest, bench-size, then node bench/report.mjs");
+  L.push("make bench          # = make build, then bench-serve, bench-compact, bench-ledger, bench-links, bench-ingest, bench-size, then node bench/report.mjs");
   L.push("make bench-serve    # bench/out/serve.{md,json} and " + PLOT);
   L.push("make bench-compact  # bench/out/compact.{md,json}  (BENCH_COMPACT_SIZES=5000,20000,40000; needs make build)");
   L.push("make bench-ledger   # bench/out/ledger.{md,json}   (BENCH_LEDGER_WRITES=30, BENCH_LEDGER_RECORDS=10000; needs make build)");
+  L.push("make bench-links    # bench/out/links.{md,json}    (BENCH_LINKS_IDS=100; needs make build)");
   L.push("make bench-ingest   # bench/out/ingest.{md,json}   (BENCH_RUNS=5; needs make build)");
   L.push("make bench-size     # bench/out/size.{md,json}     (BENCH_SIZE_RUNS=11; needs make build; installs twiggy if missing)");
   L.push("node bench/report.mjs  # this file, from whatever fragments exist");
@@ -176,6 +177,7 @@ function main() {
   L.push(serveMd, "");
   L.push(section("Compactor", "compact.md", "make bench-compact"), "");
   L.push(section("The ledger", "ledger.md", "make bench-ledger"), "");
+  L.push(section("Supersede and Link headers", "links.md", "make bench-links"), "");
   L.push(section("Soak", "soak.md", "make soak"), "");
   L.push(section("Ingest", "ingest.md", "make bench-ingest"), "");
   L.push(section("Size and start-up", "size.md", "make bench-size"), "");
