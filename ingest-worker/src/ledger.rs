@@ -139,8 +139,9 @@ pub fn writes(ledger: &Ledger, records: &[String], keys: &[String], mode: Mode) 
 /// confirm of its ref's shard (a shard with only marks gets one too) and the outbox carries them.
 pub fn marks(records: &[String], sent: impl Fn(usize) -> bool, keys: &mut Vec<String>, writes: &mut Vec<Option<Value>>) {
     for (_, rec) in records.iter().enumerate().filter(|(i, _)| sent(*i)) {
-        // Parsed again only when it may list any (a scan is much cheaper than a parse).
-        if !rec.contains("\"supersedes\"") {
+        // Parsed again only when it may list any (a scan is much cheaper than a parse; a byte
+        // window, not `str::contains`, whose substring searcher costs ingest ~1.1 KB of gzip).
+        if !rec.as_bytes().windows(12).any(|w| w == b"\"supersedes\"") {
             continue;
         }
         let Ok(v) = serde_json::from_str::<Value>(rec) else { continue };
