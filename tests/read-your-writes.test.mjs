@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { start } from "./support/harness.mjs";
 import { post, rec, ndjson, fresh, assertSummary } from "./support/ingest.mjs";
 import { shardOf } from "./support/ledger.mjs";
+import { readToken } from "./support/content.mjs";
 
 let h;
 // notify: commits reach the compact worker (which calls covered), not the stand-in's own runs.
@@ -170,4 +171,32 @@ test("the compact worker's report says what covered trimmed", async (t) => {
   assert.ok(report.ledger.calls >= 1);
   assert.ok(report.ledger.trimmed >= 1, JSON.stringify(report.ledger));
   assert.equal((await lookup(id)).pending, null);
+});
+
+test("batch refs and signing see a preview write the tables do not hold yet", async () => {
+  const id = fresh("ryw-batch");
+  await write(id, "# batched");
+  // Batch: the ref's line is the pending copy (the stand-in has not committed it).
+  const res = await h.serves[1]("/$.content/batch", { method: "POST", body: JSON.stringify([`docs/guide/${id}.md`, "docs/guide/never-written.md"]) });
+  assert.equal(res.status, 200);
+  const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual([lines[0].status, lines[0].body], [200, "# batched"], JSON.stringify(lines[0]));
+  assert.equal(lines[1].status, 404);
+  assert.equal(lines.at(-1).end, true);
+  // Signing needs the artifact to be readable now: it is, from the pending copy.
+  const signed = await h.serves[1]("/$.content/sign", {
+    method: "POST",
+    headers: { authorization: `Bearer ${readToken("acme", "alice")}` },
+    body: JSON.stringify({ path: md(id), expires_in: 60 }),
+  });
+  const body = await signed.json();
+  assert.equal(signed.status, 200, JSON.stringify(body));
+  const read = await h.serves[1](body.url);
+  assert.equal(read.status, 200);
+  assert.equal(await read.text(), "# batched");
+  // With the ledger down at (the first) serve, batch answers from the tables alone: not there yet.
+  await h.ledgerDown(true, "serve");
+  const down = await h.serve("/$.content/batch", { method: "POST", body: JSON.stringify([`docs/guide/${id}.md`]) });
+  const first = JSON.parse((await down.text()).split("\n")[0]);
+  assert.equal(first.status, 404, JSON.stringify(first));
 });

@@ -357,7 +357,10 @@ pub async fn sign(mut req: Request, env: &Env) -> Result<Response> {
     let ttl = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).clamp(1, shared::signed::MAX_TTL_SECS);
     let cfg = Config::from_env(env);
     let r2 = crate::store::r2(env.bucket("WAREHOUSE")?);
-    match tables_answer(&c, Reader::Token(&claims), &cfg, &r2, &Tenants::new(env), &mut Cost::default()).await {
+    // A write the ledger confirmed but the tables do not hold yet (a preview's pending copy) can
+    // be signed at once, as it can be read.
+    let ledger = crate::ledger::lookup(env, &c).await;
+    match ledger_answer(&c, Reader::Token(&claims), &cfg, &r2, &Tenants::new(env), ledger, &mut Cost::default()).await {
         Ok(Answer::Body(_)) => {}
         Ok(Answer::Problem(p)) | Err(p) => return glue::problem(&p),
     }
@@ -439,19 +442,22 @@ async fn answer(
     reads.answer_with_ledger(c, reader, ledger, cost, trace).await
 }
 
-/// The tables' answer alone (batch refs and signing: no ledger lookup).
-async fn tables_answer(
+/// The answer of batch refs and signing: the tables and the ledger's lookup (`ledger`, already
+/// made: a pending copy newer than the tables answers, as for a single read), without links or
+/// caching.
+async fn ledger_answer(
     c: &ContentRef,
     reader: Reader<'_>,
     cfg: &Config,
     r2: &R2,
     tenants: &Tenants,
+    ledger: Ledger,
     cost: &mut Cost,
 ) -> std::result::Result<Answer, Problem> {
     crate::coalesce::count_table_read();
     let catalog = tables::Tables { cfg, r2, tenants };
     let reads = Reads { store: r2, catalog: &catalog, policy: &cfg.policy, html: &crate::html::Rewriter };
-    reads.answer(c, reader, cost, &mut Trace::default()).await
+    reads.answer_with_ledger(c, reader, core::future::ready(ledger), cost, &mut Trace::default()).await
 }
 
 /// Most items a listing page holds.
@@ -622,6 +628,8 @@ struct Entry {
     /// `/$.content/` or not, percent-encoding — are one entry).
     parsed: Option<content::ContentRef>,
     positions: Vec<usize>,
+    /// The ledger's lookup of a latest ref (made for every entry at once before the first line).
+    ledger: Ledger,
 }
 
 /// What the streamed batch answer carries from line to line.
@@ -671,7 +679,9 @@ impl Batch {
             return too_large(positions);
         }
         let result = match e.parsed {
-            Some(c) => tables_answer(&c, reader, &self.cfg, &self.r2, &self.tenants, &mut self.cost).await.map(|a| (a, c.representation)),
+            Some(c) => {
+                ledger_answer(&c, reader, &self.cfg, &self.r2, &self.tenants, e.ledger, &mut self.cost).await.map(|a| (a, c.representation))
+            }
             None => Err(match content::parse(r.strip_prefix(content::PREFIX).unwrap_or(r)) {
                 Err(e) => Problem::from(e),
                 Ok(_) => Problem::new(400, "bad-ref", "Bad Request", "a ref is ns/type/id.ext"),
@@ -731,8 +741,25 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
         };
         match entries.iter_mut().find(same) {
             Some(e) => e.positions.push(i),
-            None => entries.push(Entry { item, parsed, positions: vec![i] }),
+            None => entries.push(Entry { item, parsed, positions: vec![i], ledger: Ledger::Off }),
         }
+    }
+    // One ledger lookup per distinct latest ref, all in flight at once (each bounded by
+    // LEDGER_TIMEOUT_MS): batch refs see a pending copy as a single read does (#17).
+    let lookups = pending::join_all(
+        entries
+            .iter()
+            .map(|e| async move {
+                match &e.parsed {
+                    Some(c) if c.version == content::Version::Latest => crate::ledger::lookup(env, c).await,
+                    _ => Ledger::Off,
+                }
+            })
+            .collect(),
+    )
+    .await;
+    for (e, l) in entries.iter_mut().zip(lookups) {
+        e.ledger = l;
     }
     let state = Batch {
         entries: entries.into_iter(),

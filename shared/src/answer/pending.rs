@@ -287,6 +287,31 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// Runs futures together and gives their outputs in order (batch refs' ledger lookups); no
+/// executor of its own, and none of `futures_util::join_all`'s machinery (kilobytes of wasm).
+pub async fn join_all<F: Future>(futures: alloc::vec::Vec<F>) -> alloc::vec::Vec<F::Output> {
+    let mut futures: alloc::vec::Vec<core::pin::Pin<alloc::boxed::Box<F>>> = futures.into_iter().map(alloc::boxed::Box::pin).collect();
+    let mut out: alloc::vec::Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    core::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (f, o) in futures.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *o = Some(v),
+                    Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
 impl<S: ObjectStore, C: super::Catalog + super::lineage::EdgeTables, H: super::Html> Reads<'_, S, C, H> {
     /// [`Reads::answer`] with the ledger: `ledger` (the key's `lookup`, bounded by the caller's
     /// timeout) runs in parallel with the tables; a pending copy newer than the tables' row

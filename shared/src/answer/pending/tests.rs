@@ -294,3 +294,38 @@ fn join_runs_both_futures_to_the_end() {
     assert!(j.as_mut().poll(&mut cx).is_pending());
     assert_eq!(j.as_mut().poll(&mut cx), Poll::Ready((7, "now")));
 }
+
+/// A future ready after `n` polls (each pending poll wakes itself again).
+struct After(u32, u32);
+
+impl Future for After {
+    type Output = u32;
+    fn poll(mut self: core::pin::Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<u32> {
+        if self.0 == 0 {
+            return Poll::Ready(self.1);
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Polls `f` until it is ready; how many polls that took.
+fn run<F: Future>(f: F) -> (F::Output, u32) {
+    let mut f = core::pin::pin!(f);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    for polls in 1..100 {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return (v, polls);
+        }
+    }
+    panic!("never ready");
+}
+
+#[test]
+fn join_all_gives_every_output_in_order_whatever_finishes_first() {
+    let (outs, polls) = run(join_all(alloc::vec![After(3, 0), After(0, 1), After(5, 2), After(1, 3)]));
+    assert_eq!(outs, [0, 1, 2, 3]);
+    assert_eq!(polls, 6, "together: as many polls as the slowest needs");
+    assert!(run(join_all(Vec::<After>::new())).0.is_empty());
+}
