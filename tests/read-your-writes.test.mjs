@@ -9,6 +9,7 @@ import { start } from "./support/harness.mjs";
 import { post, rec, ndjson, fresh, assertSummary } from "./support/ingest.mjs";
 import { shardOf } from "./support/ledger.mjs";
 import { readToken } from "./support/content.mjs";
+import { mint } from "./support/token.mjs";
 
 let h;
 // notify: commits reach the compact worker (which calls covered), not the stand-in's own runs.
@@ -199,4 +200,22 @@ test("batch refs and signing see a preview write the tables do not hold yet", as
   const down = await h.serve("/$.content/batch", { method: "POST", body: JSON.stringify([`docs/guide/${id}.md`]) });
   const first = JSON.parse((await down.text()).split("\n")[0]);
   assert.equal(first.status, 404, JSON.stringify(first));
+});
+
+test("a tenant's pending_modes makes its build writes readable before the sink commits", async () => {
+  const kv = await h.mf.getKVNamespace("ARTIFACT_STATE", "ingest");
+  await kv.put("tenant:copier", JSON.stringify({ pending_modes: ["build"] }));
+  const token = mint({ org: "copier", sub: "c", scopes: ["write:*"] });
+  const id = fresh("ryw-build-copy");
+  let r = await post(h, ndjson([rec(id, { markdown: "# build, kept", visibility: "public" })]), { mode: "build", token });
+  assertSummary(r, 200, { accepted: 1, deduped: 0 });
+  const { res, text } = await readUntil(h.serves[1], md(id), "# build, kept", 1000);
+  assert.equal(text, "# build, kept");
+  assert.equal(res.headers.get("x-artifact-source"), "ledger", "a pending copy of a build write");
+  assert.notEqual((await lookup(id)).pending, null);
+  // Another org's build write keeps none (preview only by default).
+  const other = fresh("ryw-build-none");
+  r = await post(h, ndjson([rec(other, { markdown: "# build", visibility: "public" })]), { mode: "build" });
+  assertSummary(r, 200, { accepted: 1, deduped: 0 });
+  assert.equal((await lookup(other)).pending, null);
 });

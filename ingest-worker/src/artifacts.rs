@@ -60,6 +60,8 @@ struct Downstream {
     /// `ARTIFACT_EVENTS` (#18), when bound, and the request's mode.
     events: Option<crate::events::Queue>,
     mode: Mode,
+    /// The request's writes send pending copies (preview, or a mode in the tenant's `pending_modes`).
+    copies: bool,
 }
 
 /// One chunk: `check` per shard (duplicates of the confirmed state are not sent), `send()`, then
@@ -68,7 +70,7 @@ struct Downstream {
 /// confirm: the records are still accepted and the confirm goes to the outbox.
 async fn process_chunk(chunk: Chunk, down: Downstream) -> ChunkResult {
     let groups = down.ledger.groups(&chunk.keys);
-    let mut writes = ledger::writes(&down.ledger, &chunk.records, &chunk.keys, down.mode);
+    let mut writes = ledger::writes(&down.ledger, &chunk.records, &chunk.keys, down.mode, down.copies);
     let deduped = ledger::check(&down.ledger, &groups, &writes).await;
     let is_deduped = |i: usize| deduped.get(i).copied().unwrap_or(false);
     let deduped_lines: Vec<u64> = chunk.lines.iter().enumerate().filter(|(i, _)| is_deduped(*i)).map(|(_, l)| *l).collect();
@@ -311,6 +313,7 @@ async fn post_inner(req: &Request, env: &Env) -> std::result::Result<web_sys::Re
             zone: purge::zone(env),
             events: crate::events::binding(env),
             mode,
+            copies: mode == Mode::Preview || settings.pending_modes.contains(mode),
         },
     )
     .await;
@@ -557,7 +560,15 @@ async fn delete_inner(req: &Request, env: &Env, ns: &str, ty: &str, id: &str) ->
     let Some(chunk) = chunker.take() else {
         return Err(Problem::new(500, "internal", "Internal Server Error", "tombstone did not fit a chunk").into());
     };
-    let down = Downstream { pipeline, ledger, policy: settings.retry, zone: purge::zone(env), events: crate::events::binding(env), mode };
+    let down = Downstream {
+        pipeline,
+        ledger,
+        policy: settings.retry,
+        zone: purge::zone(env),
+        events: crate::events::binding(env),
+        mode,
+        copies: mode == Mode::Preview,
+    };
     let result = process_chunk(chunk, down).await;
     if let Some(err) = result.error {
         return Err(Refusal(

@@ -111,8 +111,9 @@ fn groups(keys: &[String], shards: u32) -> Vec<(u32, Vec<usize>)> {
 
 /// Each record's write on the wire (`{"k","t","c","v","o","u","m","d"}`), `None` for a record
 /// whose JSON lacks a field (never, for records the intake made); with its pending copy `r` (the
-/// record JSON as a string) when `mode` keeps copies and it fits `LEDGER_PENDING_MAX_BYTES`.
-pub fn writes(ledger: &Ledger, records: &[String], keys: &[String], mode: Mode) -> Vec<Option<Value>> {
+/// record JSON as a string) when the request keeps copies (`copies`: preview, or a mode in the
+/// tenant's `pending_modes`) and it fits `LEDGER_PENDING_MAX_BYTES`.
+pub fn writes(ledger: &Ledger, records: &[String], keys: &[String], mode: Mode, copies: bool) -> Vec<Option<Value>> {
     records
         .iter()
         .zip(keys)
@@ -123,8 +124,7 @@ pub fn writes(ledger: &Ledger, records: &[String], keys: &[String], mode: Mode) 
                 "k": key, "t": v.get("ts")?.as_i64()?, "c": s("content_hash")?, "v": s("visibility")?,
                 "o": s("owner_org")?, "u": s("owner_user")?, "m": mode.as_str(), "d": v.get("deleted")?.as_bool()?,
             });
-            // TODO(#17): the tenant's `pending_modes` (other modes with copies) once settings carry it.
-            if mode == Mode::Preview && rec.len() <= ledger.pending_max {
+            if copies && rec.len() <= ledger.pending_max {
                 if let Some(o) = w.as_object_mut() {
                     o.insert("r".into(), Value::String(rec.clone()));
                 }

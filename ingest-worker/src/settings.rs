@@ -26,6 +26,9 @@ pub struct Settings {
     pub body_idle_ms: u64,
     /// Longest the body may take to arrive in all, in ms from the start of the request.
     pub body_deadline_ms: u64,
+    /// Modes besides `preview` whose writes send the ledger a pending copy (the tenant's
+    /// `pending_modes`, #17).
+    pub pending_modes: shared::tenant::PendingModes,
 }
 
 fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
@@ -56,11 +59,12 @@ pub fn from_env(env: &Env) -> Settings {
         rate_limit_per_minute: var_u64(env, "RATE_LIMIT_PER_MINUTE", 600),
         body_idle_ms: var_u64(env, "BODY_IDLE_MS", 30_000),
         body_deadline_ms: var_u64(env, "BODY_DEADLINE_MS", 300_000),
+        pending_modes: shared::tenant::PendingModes(0),
     }
 }
 
 /// Applies a tenant's overrides (`tenant:<org>` JSON: `max_body_bytes`, `max_artifacts_per_request`,
-/// `default_visibility`) on top of the defaults. Tenants may only tighten byte and count limits.
+/// `default_visibility`, `pending_modes`) on top of the defaults. Tenants may only tighten byte and count limits.
 /// A KV failure is an error, not the defaults: they could be looser than the tenant's limits or
 /// stamp a wider default visibility on its records.
 pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Result<Settings, String> {
@@ -79,5 +83,6 @@ pub async fn for_tenant(base: Settings, kv: &Kv, org: &str) -> Result<Settings, 
     if let Some(v) = t.default_visibility {
         s.default_visibility = v;
     }
+    s.pending_modes = t.pending_modes;
     Ok(s)
 }

@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde_json::Value;
 
-use crate::record::Visibility;
+use crate::record::{Mode, Visibility};
 
 /// The KV key of `org`'s settings, through the one composite-key encoding.
 pub fn key(org: &str) -> String {
@@ -31,6 +31,32 @@ pub struct Tenant {
     pub fresh_seconds: Option<u64>,
     /// `cache.stale_seconds` (serve).
     pub stale_seconds: Option<u64>,
+    /// `pending_modes` (ingest, #17): modes besides `preview` whose writes the ledger keeps a
+    /// pending copy of, so they are readable before the sink commits (`["build"]`; unknown names
+    /// are ignored), as a set: [`Tenant::keeps_copies`].
+    pub pending_modes: PendingModes,
+}
+
+/// A set of modes, a bit each (preview 1, build 2, bulk 4): ingest's per-request check is a mask
+/// test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingModes(pub u8);
+
+impl PendingModes {
+    /// The bit of a mode's name (0: not a mode).
+    fn bit(name: Option<&str>) -> u8 {
+        match name {
+            Some("preview") => 1,
+            Some("build") => 2,
+            Some("bulk") => 4,
+            _ => 0,
+        }
+    }
+
+    /// Whether `mode` is in the set.
+    pub fn contains(self, mode: Mode) -> bool {
+        self.0 & PendingModes::bit(Some(mode.as_str())) != 0
+    }
 }
 
 impl Tenant {
@@ -45,6 +71,11 @@ impl Tenant {
             default_visibility: t.get("default_visibility").and_then(Value::as_str).and_then(Visibility::parse),
             fresh_seconds: cache_u64("fresh_seconds"),
             stale_seconds: cache_u64("stale_seconds"),
+            pending_modes: PendingModes(
+                t.get("pending_modes")
+                    .and_then(Value::as_array)
+                    .map_or(0, |l| l.iter().fold(0, |set, m| set | PendingModes::bit(m.as_str()))),
+            ),
         }
     }
 }
@@ -65,7 +96,7 @@ mod tests {
     #[test]
     fn parses_every_member_and_ignores_the_rest() {
         let t = Tenant::parse(
-            r#"{"max_body_bytes":10,"max_artifacts_per_request":2,"default_visibility":"user","cache":{"fresh_seconds":7,"stale_seconds":3},"x":1}"#,
+            r#"{"max_body_bytes":10,"max_artifacts_per_request":2,"default_visibility":"user","cache":{"fresh_seconds":7,"stale_seconds":3},"pending_modes":["build","nope",null,"","bulk"],"x":1}"#,
         );
         let want = Tenant {
             max_body_bytes: Some(10),
@@ -73,8 +104,11 @@ mod tests {
             default_visibility: Some(Visibility::User),
             fresh_seconds: Some(7),
             stale_seconds: Some(3),
+            pending_modes: PendingModes(2 | 4),
         };
         assert_eq!(t, want);
+        assert!(t.pending_modes.contains(Mode::Build) && t.pending_modes.contains(Mode::Bulk));
+        assert!(!t.pending_modes.contains(Mode::Preview), "not listed (preview keeps copies anyway, in ingest)");
         assert_eq!(Tenant::parse(r#"{"max_body_bytes":-1,"default_visibility":"nope","cache":{"fresh_seconds":"7"}}"#), Tenant::default());
         assert_eq!(Tenant::parse("[1]"), Tenant::default());
         assert_eq!(Tenant::parse("not json"), Tenant::default());
