@@ -53,7 +53,8 @@ pub async fn begin(ledger: &Ledger, k: &str, pending_ms: u64) -> Result<Prior, S
                 .and_then(Value::as_array)
                 .map_or_else(|| vec!["*".into()], |list| list.iter().filter_map(Value::as_str).map(String::from).collect()),
         }),
-        other => Err(format!("idem_begin answered prior {other:?}")),
+        // Display, not Debug: `{:?}` of a str links the escaping formatter into the module.
+        other => Err(format!("idem_begin answered prior \"{other}\"")),
     }
 }
 
