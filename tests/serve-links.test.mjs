@@ -123,4 +123,16 @@ describe("status and Link headers", { skip: process.env.SERVING === "off" && "su
     assert.deepEqual(links(seen), [succ(r("late", "a2"))], "within 10 s of the successor's confirm");
     assert.equal((await read(r("late", "a1"), "json")).body.status, "superseded");
   });
+
+  test("superseding another namespace's artifact needs write scope there: a per-line error, the rest written", async () => {
+    const narrow = mint({ org: "acme", sub: "carol", scopes: [`write:${ns}`] });
+    const body = ndjson([rec("x", "ok", { supersedes: [r("doc", "v1")] }), rec("x", "bad", { supersedes: ["elsewhere/doc/v1"] })]);
+    const res = await post(h, body, { token: narrow, mode: "build" });
+    assert.equal(res.body.accepted, 1, res.text);
+    assert.deepEqual(res.body.rejected_lines, [
+      { line: 2, field: "supersedes", reason: "supersedes an artifact of namespace elsewhere, for which the token has no write scope" },
+    ]);
+    const wide = await post(h, ndjson([rec("x", "bad", { supersedes: ["elsewhere/doc/v1"] })]), { token: mint({ org: "acme", sub: "carol", scopes: [`write:${ns}`, "write:elsewhere"] }), mode: "build" });
+    assert.equal(wide.body.accepted, 1, wide.text);
+  });
 });
